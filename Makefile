@@ -1,0 +1,199 @@
+# mien — GNU make build.
+#
+#   make run     set up (Debian packages, model files), build, start `mien serve`
+#   make test    set up, build, then every check: unit, ASan+UBSan, nn, fuzz, format
+#
+# Sources are picked up by wildcard: every src/*/*.c goes into build/libmien.a except src/cli/main.c,
+# which holds main(); every tests/unit/test_*.c is a cmocka program; every tests/fuzz/fuzz_*.c a
+# libFuzzer target.
+
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+SHELL := /bin/bash
+
+CC ?= cc
+FUZZ_CC ?= clang
+CLANG_FORMAT ?= clang-format
+AR ?= ar
+
+# pkg-config may be missing before `make deps` ran; fall back to the plain library names.
+JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+CPPFLAGS += -Isrc -D_GNU_SOURCE $(JANSSON_CFLAGS)
+CFLAGS += -std=c11 -Wall -Wextra -Werror -O2 -g
+DEPFLAGS = -MMD -MP
+# XNNPACK ships no pkg-config file.
+LDLIBS += $(JANSSON_LIBS) -lXNNPACK -lpthreadpool -lpthread -lm
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_SECONDS ?= 30
+
+BUILD := build
+MAIN_SRC := src/cli/main.c
+SRCS := $(sort $(wildcard src/*/*.c))
+LIB_SRCS := $(filter-out $(MAIN_SRC),$(SRCS))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+ASAN_LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/%.o)
+ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/tests/%)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz/%.o)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+FORMAT_FILES = $(shell find src tests bench -type f \( -name '*.c' -o -name '*.h' \) \
+	-not -path '*/node_modules/*' 2>/dev/null | sort)
+
+# Tests run from the repository root, so that `models/...` paths resolve.
+UNIT_ENV := MIEN_LOG_LEVEL=warn
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:strict_string_checks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: all build test run deps models ref-deps check-unit check-asan check-nn fuzz check-fuzz \
+	format check-format clean unit asan
+
+all: build
+build: $(BUILD)/mien $(UNIT_BINS)
+
+# --- the program and its library ---------------------------------------------------------------
+
+$(BUILD)/libmien.a: $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/mien: $(BUILD)/$(MAIN_SRC:.c=.o) $(BUILD)/libmien.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmien.a $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+# --- unit tests (cmocka) -------------------------------------------------------------------------
+
+unit: $(UNIT_BINS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmien.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmien.a \
+		$(CMOCKA_LIBS) $(LDLIBS)
+
+# Runs every unit test, all of them even after a failure, and fails if any failed.
+define run_tests
+	@fail=0; for t in $(1); do \
+		echo "=== $$t"; \
+		$(2) ./$$t || { echo "FAILED: $$t"; fail=1; }; \
+	done; exit $$fail
+endef
+
+check-unit: $(UNIT_BINS)
+	$(call run_tests,$(UNIT_BINS),$(UNIT_ENV))
+
+# --- the same under AddressSanitizer + UndefinedBehaviorSanitizer -------------------------------
+
+asan: $(ASAN_UNIT_BINS)
+
+$(BUILD)/asan/libmien.a: $(ASAN_LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/asan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/asan/tests/%: tests/unit/%.c $(BUILD)/asan/libmien.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) $(SAN_FLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< \
+		$(BUILD)/asan/libmien.a $(CMOCKA_LIBS) $(LDLIBS)
+
+check-asan: $(ASAN_UNIT_BINS)
+	$(call run_tests,$(ASAN_UNIT_BINS),$(UNIT_ENV) $(ASAN_ENV))
+
+# --- fuzzing (libFuzzer, clang) -------------------------------------------------------------------
+
+fuzz: $(FUZZ_BINS)
+
+$(BUILD)/fuzz/libmien.a: $(FUZZ_LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/fuzz/src/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libmien.a
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(DEPFLAGS) $(LDFLAGS) -o $@ $< \
+		$(BUILD)/fuzz/libmien.a $(LDLIBS)
+
+# Each fuzzer runs FUZZ_SECONDS on a working copy of tests/fuzz/corpus/<name>/ (new inputs land in
+# build/, never in the repository; crashes in build/fuzz/artifacts/).
+check-fuzz: $(FUZZ_BINS)
+	@fail=0; for f in $(FUZZ_BINS); do \
+		name=$$(basename $$f); \
+		work=$(BUILD)/fuzz/corpus/$$name; mkdir -p $$work $(BUILD)/fuzz/artifacts; \
+		seeds=; [ -d tests/fuzz/corpus/$$name ] && seeds=tests/fuzz/corpus/$$name; \
+		echo "=== $$f ($(FUZZ_SECONDS) s)"; \
+		$(ASAN_ENV) ./$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/fuzz/artifacts/$$name- $$work $$seeds \
+			|| { echo "FAILED: $$f"; fail=1; }; \
+	done; exit $$fail
+
+# --- model-level checks against TensorFlow.js (filled by the nn engineers) ----------------------
+
+# check-nn: runs mien's model outputs against TensorFlow.js reference outputs (tests/ref). Empty for now.
+check-nn:
+
+# --- formatting ----------------------------------------------------------------------------------
+
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_FILES)
+
+check-format:
+	$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES)
+
+# --- set-up ----------------------------------------------------------------------------------------
+
+deps:
+	bash scripts/deps.sh
+
+models: models/.stamp
+
+models/.stamp: models/package.json scripts/models.sh
+	bash scripts/models.sh
+
+ref-deps: tests/ref/node_modules/.package-lock.json
+
+tests/ref/node_modules/.package-lock.json: tests/ref/package.json tests/ref/package-lock.json
+	cd tests/ref && npm ci --no-audit --no-fund
+	touch $@
+
+# --- the two entry points ------------------------------------------------------------------------
+
+# Set-up first, then the build, then the checks in a fixed order; the first failure stops it. The later
+# steps run in a fresh make because pkg-config flags are read when the Makefile is parsed, and `deps` may
+# just have installed pkg-config and the libraries.
+test: deps
+	$(MAKE) models ref-deps
+	$(MAKE) build
+	$(MAKE) check-unit
+	$(MAKE) check-asan
+	$(MAKE) check-nn
+	$(MAKE) check-fuzz
+	$(MAKE) check-format
+
+run: deps
+	$(MAKE) models $(BUILD)/mien
+	./$(BUILD)/mien serve
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mien needs to build and test, only those missing.
+# Called by `make deps`; safe to run again (it does nothing when everything is there).
+# Extra package names may be passed as arguments; DEPS_DRY_RUN=1 only lists what is missing.
+set -euo pipefail
+
+# The one list: add new build or test dependencies here.
+PACKAGES=(
+	build-essential
+	pkg-config
+	clang
+	clang-format
+	libxnnpack-dev
+	libpthreadpool-dev
+	libcmocka-dev
+	libjansson-dev
+)
+
+# Node.js drives `make models` (npm pack) and the TensorFlow.js reference tests. A node/npm already on
+# PATH (nvm, NodeSource, ...) is used as it is; Debian's would only conflict with it.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	PACKAGES+=(nodejs npm)
+fi
+PACKAGES+=("$@")
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+	if [[ "$status" != "install ok installed" ]]; then
+		missing+=("$pkg")
+	fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+	echo "deps: all ${#PACKAGES[@]} Debian packages present"
+	exit 0
+fi
+
+if [[ -n ${DEPS_DRY_RUN:-} ]]; then
+	echo "deps: would install ${missing[*]}"
+	exit 0
+fi
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+	SUDO=(sudo)
+fi
+
+echo "deps: installing ${missing[*]}"
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"

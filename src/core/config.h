@@ -1,0 +1,39 @@
+/*
+ * config.h — mien's configuration: defaults, then an optional config file, then environment variables.
+ *
+ * Keys are the environment variable names (MIEN_LISTEN, MIEN_DB, ...). A config file, named by
+ * MIEN_CONFIG, holds `KEY=VALUE` lines (blank lines and `#` comments allowed; unknown keys are an error,
+ * so typos are caught); the environment overrides the file. The struct is plain data: copy it freely.
+ */
+#ifndef MIEN_CORE_CONFIG_H
+#define MIEN_CORE_CONFIG_H
+
+#include "result.h"
+
+#define MIEN_CONFIG_STR_MAX 1024
+
+typedef struct mien_config {
+	char listen[MIEN_CONFIG_STR_MAX]; /* MIEN_LISTEN, default "127.0.0.1:8080" */
+	char db[MIEN_CONFIG_STR_MAX];     /* MIEN_DB, default "sqlite:var/mien.db" */
+	char redis[MIEN_CONFIG_STR_MAX];  /* MIEN_REDIS, default "" (in-process) */
+	char models[MIEN_CONFIG_STR_MAX]; /* MIEN_MODELS, default "models" */
+	char media[MIEN_CONFIG_STR_MAX];  /* MIEN_MEDIA, default "var/media" */
+	char role[16];                    /* MIEN_ROLE: "all" (default), "api" or "worker" */
+	int threads;                      /* MIEN_THREADS: inference thread-pool size, 1..256; default = online CPUs */
+	int log_level;                    /* MIEN_LOG_LEVEL: debug|info|warn|error|off, default info */
+} mien_config;
+
+/* Fills `cfg` with the defaults only. */
+void mien_config_defaults(mien_config *cfg);
+
+/*
+ * Fills `cfg` from defaults, the file named by MIEN_CONFIG (if set) and the environment. A malformed value
+ * (threads "abc", unknown role or level, a string longer than the field, an unknown key in the file) gives
+ * MIEN_EINVAL and names the key in `err`; `cfg` then holds the defaults.
+ */
+int mien_config_load(mien_config *cfg, mien_error *err);
+
+/* Sets one key from text, validating it as mien_config_load does. */
+int mien_config_set(mien_config *cfg, const char *key, const char *value, mien_error *err);
+
+#endif

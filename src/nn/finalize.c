@@ -1,0 +1,446 @@
+/*
+ * finalize.c — once per model: drop what no output needs, infer shapes at the published size, apply exact
+ * rewrites, and re-lay filters out for XNNPACK.
+ *
+ * Rewrites (each exact in real arithmetic; float results differ from TF.js by rounding only):
+ *  - Identity nodes disappear (their consumers read the source).
+ *  - Mul/Add/Sub by a per-output-channel constant right after a convolution or MatMul whose only consumer it
+ *    is are folded into the filter and bias (the batch-norm pattern).
+ *  - Relu, Relu6, Minimum/Maximum by a scalar constant, and Clamp after a node that can clamp its own output,
+ *    whose only consumer they are, become that node's output bounds.
+ *  - A zero Pad of H and W only, before a VALID or explicit-padding convolution that is its only consumer,
+ *    becomes the convolution's padding.
+ * A rewrite never fires on a tensor that other nodes also read (see the mobilefacenet trap in
+ * INFERENCE-NOTES.md: a converter-fused Relu there feeds both a PReLU decomposition and a residual add).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/nn_int.h"
+
+static void count_uses(const nn_graph *g, int *count)
+{
+	memset(count, 0, sizeof(int) * (size_t)g->n_tensors);
+	for (int i = 0; i < g->n_nodes; i++)
+		for (int k = 0; k < g->nodes[i].n_inputs && g->nodes[i].op != NN_OP_NONE; k++)
+			if (g->nodes[i].inputs[k] >= 0)
+				count[g->nodes[i].inputs[k]]++;
+	for (int i = 0; i < g->n_outputs; i++)
+		count[g->outputs[i]]++;
+}
+
+/* Every reader of `from` reads `to` instead. */
+static void redirect(nn_graph *g, int from, int to)
+{
+	for (int i = 0; i < g->n_nodes; i++)
+		for (int k = 0; k < g->nodes[i].n_inputs; k++)
+			if (g->nodes[i].inputs[k] == from)
+				g->nodes[i].inputs[k] = to;
+	for (int i = 0; i < g->n_outputs; i++)
+		if (g->outputs[i] == from)
+			g->outputs[i] = to;
+}
+
+/* Removes nodes marked dead (op NONE) and nodes no output needs, keeping order. */
+static void compact(nn_graph *g)
+{
+	unsigned char *need = calloc((size_t)g->n_tensors, 1);
+	if (!need)
+		return; /* keeping dead nodes is harmless */
+	for (int i = 0; i < g->n_outputs; i++)
+		need[g->outputs[i]] = 1;
+	for (int i = g->n_nodes - 1; i >= 0; i--) {
+		nn_node *n = &g->nodes[i];
+		if (n->op == NN_OP_NONE || !need[n->output])
+			continue;
+		for (int k = 0; k < n->n_inputs; k++)
+			if (n->inputs[k] >= 0)
+				need[n->inputs[k]] = 1;
+	}
+	int w = 0;
+	for (int i = 0; i < g->n_nodes; i++) {
+		nn_node *n = &g->nodes[i];
+		if (n->op == NN_OP_NONE || !need[n->output]) {
+			g->tensors[n->output].producer = -1;
+			continue;
+		}
+		g->nodes[w] = *n;
+		g->tensors[n->output].producer = w;
+		w++;
+	}
+	g->n_nodes = w;
+	free(need);
+}
+
+static int is_const(const nn_graph *g, int t)
+{
+	return t >= 0 && g->tensors[t].data != NULL && g->tensors[t].producer < 0;
+}
+
+static int can_clamp(nn_op op)
+{
+	switch (op) {
+	case NN_OP_CONV2D:
+	case NN_OP_DEPTHWISE_CONV2D:
+	case NN_OP_MATMUL:
+	case NN_OP_ADD:
+	case NN_OP_SUB:
+	case NN_OP_MUL:
+	case NN_OP_DIV:
+	case NN_OP_CLAMP:
+	case NN_OP_MAX_POOL:
+	case NN_OP_AVG_POOL:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Number of output channels of a conv/matmul filter in TF layout, and the stride pattern: channel c of the
+ * filter is every element whose index % cout == c (HWIO, [KH,KW,C,M], [K,N]) or a row ([N,K]). */
+static int64_t out_channels(const nn_graph *g, const nn_node *n, int *rows)
+{
+	const nn_tensor *f = &g->tensors[n->inputs[1]];
+	*rows = 0;
+	if (n->op == NN_OP_CONV2D)
+		return f->shape.dims[3];
+	if (n->op == NN_OP_DEPTHWISE_CONV2D)
+		return f->shape.dims[2] * f->shape.dims[3];
+	if (n->p.matmul.transpose_b) {
+		*rows = 1;
+		return f->shape.dims[0];
+	}
+	return f->shape.dims[1];
+}
+
+/* A constant that is a scalar or a vector over the last axis of length cout. Returns its element stride. */
+static int channel_const(const nn_graph *g, int t, int64_t cout, int *stride)
+{
+	if (!is_const(g, t) || g->tensors[t].dtype != NN_DTYPE_F32)
+		return 0;
+	const nn_shape *s = &g->tensors[t].shape;
+	int64_t count = nn_shape_count(s);
+	if (count == 1) {
+		*stride = 0;
+		return 1;
+	}
+	if (count != cout || s->rank < 1 || s->dims[s->rank - 1] != cout)
+		return 0;
+	*stride = 1;
+	return 1;
+}
+
+/* A private copy of filter tensor t, so folding never changes a tensor that another node reads. Returns the
+ * new tensor's id or a negative code. */
+static int copy_filter(nn_graph *g, int t)
+{
+	int64_t count = nn_shape_count(&g->tensors[t].shape);
+	float *copy = nn__graph_alloc(g, (size_t)count * sizeof(float));
+	if (!copy)
+		return MIEN_ENOMEM;
+	memcpy(copy, g->tensors[t].data, (size_t)count * sizeof(float));
+	nn_shape shape = g->tensors[t].shape;
+	return nn__graph_add_tensor(g, g->tensors[t].name, NN_DTYPE_F32, &shape, copy);
+}
+
+static int fold_scale_shift(nn_graph *g, int *uses)
+{
+	int changed = 0;
+	for (int i = 0; i < g->n_nodes; i++) {
+		nn_node *m = &g->nodes[i];
+		if (m->op != NN_OP_MUL && m->op != NN_OP_ADD && m->op != NN_OP_SUB)
+			continue;
+		int src = m->inputs[0], k = m->inputs[1];
+		if (m->op != NN_OP_SUB && is_const(g, src) && !is_const(g, k)) {
+			src = m->inputs[1];
+			k = m->inputs[0];
+		}
+		if (src < 0 || g->tensors[src].producer < 0 || uses[src] != 1)
+			continue;
+		nn_node *c = &g->nodes[g->tensors[src].producer];
+		if ((c->op != NN_OP_CONV2D && c->op != NN_OP_DEPTHWISE_CONV2D && c->op != NN_OP_MATMUL) ||
+		    c->out_min != -INFINITY || c->out_max != INFINITY || !is_const(g, c->inputs[1]))
+			continue;
+		int rows;
+		int64_t cout = out_channels(g, c, &rows);
+		int stride;
+		if (!channel_const(g, k, cout, &stride))
+			continue;
+		/* m's output must keep the shape of c's output (no broadcasting growth) */
+		const float *kv = g->tensors[k].data;
+		int ft = copy_filter(g, c->inputs[1]);
+		if (ft < 0)
+			return ft;
+		c->inputs[1] = ft;
+		float *bias = nn__graph_alloc(g, (size_t)cout * sizeof(float));
+		if (!bias)
+			return MIEN_ENOMEM;
+		if (c->inputs[2] >= 0)
+			memcpy(bias, g->tensors[c->inputs[2]].data, (size_t)cout * sizeof(float));
+		nn_shape bshape = { .rank = 1, .dims = { cout } };
+		int bt = nn__graph_add_tensor(g, c->name, NN_DTYPE_F32, &bshape, bias);
+		if (bt < 0)
+			return bt;
+		c->inputs[2] = bt;
+		c->n_inputs = 3;
+		float *filter = g->tensors[ft].data;
+		int64_t count = nn_shape_count(&g->tensors[ft].shape);
+		for (int64_t ch = 0; ch < cout; ch++) {
+			float v = kv[stride * ch];
+			if (m->op == NN_OP_MUL) {
+				bias[ch] *= v;
+				if (rows) {
+					int64_t kk = count / cout;
+					for (int64_t j = 0; j < kk; j++)
+						filter[ch * kk + j] *= v;
+				} else {
+					for (int64_t j = ch; j < count; j += cout)
+						filter[j] *= v;
+				}
+			} else if (m->op == NN_OP_ADD) {
+				bias[ch] += v;
+			} else {
+				bias[ch] -= v;
+			}
+		}
+		/* c now computes m: m's readers read c; m disappears */
+		redirect(g, m->output, src);
+		m->op = NN_OP_NONE;
+		uses[src] = uses[m->output];
+		changed = 1;
+	}
+	return changed;
+}
+
+static int scalar_const(const nn_graph *g, int t, float *v)
+{
+	if (!is_const(g, t) || g->tensors[t].dtype != NN_DTYPE_F32 || nn_shape_count(&g->tensors[t].shape) != 1)
+		return 0;
+	*v = *(const float *)g->tensors[t].data;
+	return 1;
+}
+
+static int fold_clamps(nn_graph *g, int *uses)
+{
+	int changed = 0;
+	for (int i = 0; i < g->n_nodes; i++) {
+		nn_node *m = &g->nodes[i];
+		float lo = -INFINITY, hi = INFINITY, v;
+		int src = m->inputs[0];
+		if (m->op == NN_OP_CLAMP) {
+			lo = m->out_min;
+			hi = m->out_max;
+		} else if ((m->op == NN_OP_MINIMUM || m->op == NN_OP_MAXIMUM) && m->n_inputs == 2) {
+			if (scalar_const(g, m->inputs[1], &v)) {
+				src = m->inputs[0];
+			} else if (scalar_const(g, m->inputs[0], &v)) {
+				src = m->inputs[1];
+			} else {
+				continue;
+			}
+			if (m->op == NN_OP_MINIMUM)
+				hi = v;
+			else
+				lo = v;
+		} else {
+			continue;
+		}
+		if (src < 0 || g->tensors[src].producer < 0 || uses[src] != 1)
+			continue;
+		nn_node *c = &g->nodes[g->tensors[src].producer];
+		if (!can_clamp(c->op))
+			continue;
+		c->out_min = c->out_min > lo ? c->out_min : lo;
+		c->out_max = c->out_max < hi ? c->out_max : hi;
+		if (c->out_min > c->out_max)
+			c->out_min = c->out_max;
+		redirect(g, m->output, src);
+		m->op = NN_OP_NONE;
+		uses[src] = uses[m->output];
+		changed = 1;
+	}
+	return changed;
+}
+
+static int fold_pads(nn_graph *g, int *uses)
+{
+	int changed = 0;
+	for (int i = 0; i < g->n_nodes; i++) {
+		nn_node *c = &g->nodes[i];
+		if (c->op != NN_OP_CONV2D && c->op != NN_OP_DEPTHWISE_CONV2D)
+			continue;
+		if (c->p.conv.padding == NN_PAD_SAME)
+			continue;
+		int t = c->inputs[0];
+		if (t < 0 || g->tensors[t].producer < 0 || uses[t] != 1)
+			continue;
+		nn_node *p = &g->nodes[g->tensors[t].producer];
+		if (p->op != NN_OP_PAD || p->p.pad_value != 0 || !is_const(g, p->inputs[1]) ||
+		    g->tensors[p->inputs[1]].dtype != NN_DTYPE_I32 ||
+		    nn_shape_count(&g->tensors[p->inputs[1]].shape) != 8)
+			continue;
+		const int32_t *pad = g->tensors[p->inputs[1]].data;
+		if (pad[0] || pad[1] || pad[6] || pad[7] || pad[2] < 0 || pad[3] < 0 || pad[4] < 0 || pad[5] < 0)
+			continue;
+		c->p.conv.padding = NN_PAD_EXPLICIT;
+		c->p.conv.pad_top += pad[2];
+		c->p.conv.pad_bottom += pad[3];
+		c->p.conv.pad_left += pad[4];
+		c->p.conv.pad_right += pad[5];
+		c->inputs[0] = p->inputs[0];
+		uses[p->inputs[0]]++;
+		uses[t]--;
+		changed = 1;
+	}
+	return changed;
+}
+
+/* HWIO -> OHWI for convolutions; depthwise [KH,KW,C,M] is already XNNPACK's [1,KH,KW,C*M] in memory. */
+static int relayout(nn_graph *g)
+{
+	for (int i = 0; i < g->n_nodes; i++) {
+		nn_node *c = &g->nodes[i];
+		if (c->op != NN_OP_CONV2D && c->op != NN_OP_DEPTHWISE_CONV2D)
+			continue;
+		nn_tensor *f = &g->tensors[c->inputs[1]];
+		if (f->xnn_layout)
+			continue;
+		if (c->op == NN_OP_DEPTHWISE_CONV2D) {
+			nn_shape s = { .rank = 4,
+				       .dims = { 1, f->shape.dims[0], f->shape.dims[1],
+				                 f->shape.dims[2] * f->shape.dims[3] } };
+			f->shape = s;
+			f->xnn_layout = 1;
+			continue;
+		}
+		int64_t kh = f->shape.dims[0], kw = f->shape.dims[1], ci = f->shape.dims[2], co = f->shape.dims[3];
+		float *dst = nn__graph_alloc(g, (size_t)(kh * kw * ci * co) * sizeof(float));
+		if (!dst)
+			return MIEN_ENOMEM;
+		const float *src = f->data;
+		for (int64_t y = 0; y < kh; y++)
+			for (int64_t x = 0; x < kw; x++)
+				for (int64_t i2 = 0; i2 < ci; i2++)
+					for (int64_t o = 0; o < co; o++)
+						dst[((o * kh + y) * kw + x) * ci + i2] =
+						        src[((y * kw + x) * ci + i2) * co + o];
+		f = &g->tensors[c->inputs[1]];
+		f->data = dst;
+		f->shape = (nn_shape){ .rank = 4, .dims = { co, kh, kw, ci } };
+		f->xnn_layout = 1;
+	}
+	return MIEN_OK;
+}
+
+static int fail_at(nn_graph *g, const nn_node *n, mien_error *err, const char *what)
+{
+	return mien_error_set(err, MIEN_EUNSUPPORTED, "%s: node %s (op %s): %s", g->model_name, n->name, n->source_op,
+	                      what);
+}
+
+/* Structural checks the lowering relies on: constant filters, float inputs where floats are computed. */
+static int check_nodes(nn_graph *g, mien_error *err)
+{
+	for (int i = 0; i < g->n_nodes; i++) {
+		nn_node *n = &g->nodes[i];
+		if (n->op <= NN_OP_NONE || n->op >= NN_OP_COUNT_)
+			return fail_at(g, n, err, "invalid op");
+		for (int k = 0; k < n->n_inputs; k++) {
+			int t = n->inputs[k];
+			if (t < -1 || t >= g->n_tensors)
+				return fail_at(g, n, err, "input out of range");
+			if (t == -1 &&
+			    !((n->op == NN_OP_CONV2D || n->op == NN_OP_DEPTHWISE_CONV2D || n->op == NN_OP_MATMUL) &&
+			      k == 2))
+				return fail_at(g, n, err, "missing input");
+		}
+		if ((n->op == NN_OP_CONV2D || n->op == NN_OP_DEPTHWISE_CONV2D || n->op == NN_OP_MATMUL) &&
+		    (n->n_inputs < 2 || !is_const(g, n->inputs[1]) || g->tensors[n->inputs[1]].dtype != NN_DTYPE_F32 ||
+		     (n->inputs[2] >= 0 &&
+		      (!is_const(g, n->inputs[2]) || g->tensors[n->inputs[2]].dtype != NN_DTYPE_F32))))
+			return fail_at(g, n, err, "filter and bias must be float constants");
+	}
+	return MIEN_OK;
+}
+
+static int infer_published(nn_graph *g, mien_error *err)
+{
+	nn_shape_env env = { 0 };
+	int rc = MIEN_ENOMEM;
+	env.shapes = calloc((size_t)g->n_tensors, sizeof(nn_shape));
+	env.ivalues = calloc((size_t)g->n_tensors, sizeof(*env.ivalues));
+	env.ilen = calloc((size_t)g->n_tensors, sizeof(int));
+	if (!env.shapes || !env.ivalues || !env.ilen) {
+		mien_error_set(err, rc, "%s: out of memory", g->model_name);
+		goto done;
+	}
+	rc = nn__infer_shapes(g, NULL, &env, err);
+	if (rc)
+		goto done;
+	for (int i = 0; i < g->n_nodes; i++)
+		g->tensors[g->nodes[i].output].shape = env.shapes[g->nodes[i].output];
+done:
+	free(env.shapes);
+	free(env.ivalues);
+	free(env.ilen);
+	return rc;
+}
+
+int nn__graph_finalize(nn_graph *g, mien_error *err)
+{
+	int *uses = NULL;
+	int rc = check_nodes(g, err);
+	if (rc)
+		return rc;
+	for (int i = 0; i < g->n_outputs; i++)
+		if (g->tensors[g->outputs[i]].producer < 0 && !g->tensors[g->outputs[i]].data)
+			for (int k = 0; k < g->n_inputs; k++)
+				if (g->inputs[k] == g->outputs[i])
+					return mien_error_set(err, MIEN_EUNSUPPORTED, "%s: output %s is a graph input",
+					                      g->model_name, g->output_names[i]);
+	/* Identity: readers read the source */
+	for (int i = 0; i < g->n_nodes; i++) {
+		nn_node *n = &g->nodes[i];
+		if (n->op == NN_OP_IDENTITY && g->tensors[n->inputs[0]].producer >= 0) {
+			redirect(g, n->output, n->inputs[0]);
+			n->op = NN_OP_NONE;
+		}
+	}
+	compact(g);
+	rc = infer_published(g, err);
+	if (rc)
+		return rc;
+	for (int round = 0; round < 16; round++) {
+		/* folding adds tensors, so the use counts are rebuilt before each rewrite */
+		int changed = 0;
+		for (int pass = 0; pass < 3; pass++) {
+			int *grown = realloc(uses, sizeof(int) * (size_t)(g->n_tensors + 1));
+			if (!grown) {
+				rc = mien_error_set(err, MIEN_ENOMEM, "%s: out of memory", g->model_name);
+				goto done;
+			}
+			uses = grown;
+			count_uses(g, uses);
+			int r = pass == 0   ? fold_scale_shift(g, uses)
+			        : pass == 1 ? fold_clamps(g, uses)
+			                    : fold_pads(g, uses);
+			if (r < 0) {
+				rc = mien_error_set(err, r, "%s: out of memory folding constants", g->model_name);
+				goto done;
+			}
+			changed |= r;
+		}
+		compact(g);
+		if (!changed)
+			break;
+	}
+	rc = relayout(g);
+	if (rc) {
+		mien_error_set(err, rc, "%s: out of memory re-laying filters out", g->model_name);
+		goto done;
+	}
+	rc = infer_published(g, err);
+done:
+	free(uses);
+	return rc;
+}
