@@ -54,7 +54,7 @@ UNIT_ENV := MIEN_LOG_LEVEL=warn
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:strict_string_checks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build test run deps models ref-deps check-unit check-asan check-nn fuzz check-fuzz \
+.PHONY: all build test run deps models ref-deps refs check-unit check-asan check-nn fuzz check-fuzz \
 	format check-format clean unit asan
 
 all: build
@@ -148,8 +148,21 @@ check-fuzz: $(FUZZ_BINS)
 
 # --- model-level checks against TensorFlow.js (filled by the nn engineers) ----------------------
 
-# check-nn: runs mien's model outputs against TensorFlow.js reference outputs (tests/ref). Empty for now.
-check-nn:
+# Reference outputs from TensorFlow.js itself (tfjs-backend-cpu, and face-api's own networks) on fixed
+# inputs; tests/unit/test_nn_reference.c and check-nn compare mien with them.
+REF_SCRIPTS := tests/ref/make_refs.mjs tests/ref/make_faceapi_refs.mjs tests/ref/tfjs_common.mjs
+
+refs: $(BUILD)/ref/.stamp
+
+$(BUILD)/ref/.stamp: $(REF_SCRIPTS) models/.stamp tests/ref/node_modules/.package-lock.json
+	@mkdir -p $(@D)
+	node tests/ref/make_refs.mjs --out $(BUILD)/ref
+	node tests/ref/make_faceapi_refs.mjs --out $(BUILD)/ref
+	touch $@
+
+# check-nn: the command line end to end (`mien model run` writing .npy files) against the same references.
+check-nn: $(BUILD)/mien refs
+	node tests/ref/compare_cli.mjs --ref $(BUILD)/ref --mien $(BUILD)/mien
 
 # --- formatting ----------------------------------------------------------------------------------
 
@@ -182,7 +195,7 @@ tests/ref/node_modules/.package-lock.json: tests/ref/package.json tests/ref/pack
 # just have installed pkg-config and the libraries.
 test: deps
 	$(MAKE) models ref-deps
-	$(MAKE) build
+	$(MAKE) build refs
 	$(MAKE) check-unit
 	$(MAKE) check-asan
 	$(MAKE) check-nn

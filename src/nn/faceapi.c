@@ -239,6 +239,21 @@ static feat add_maps(builder *b, const char *name, const char *kind, feat a, fea
 	return binary(b, NN_OP_ADD, name, kind, a, c.t, lo, INFINITY);
 }
 
+/* A separate Relu/Relu6 node. Used after a multiply/add by constants that finalise folds into the preceding
+ * convolution: the clamp then folds into that convolution too, as TensorFlow graphs have it. */
+static feat clamp(builder *b, const char *name, const char *kind, feat x, float lo, float hi)
+{
+	if (b->rc)
+		return FEAT_NONE;
+	nn_node n = nn__node(NN_OP_CLAMP, name, kind);
+	n.n_inputs = 1;
+	n.inputs[0] = x.t;
+	n.out_min = lo;
+	n.out_max = hi;
+	int t = add_node(b, &n);
+	return t < 0 ? FEAT_NONE : (feat){t, x.h, x.w, x.c};
+}
+
 static feat pool(builder *b, nn_op op, const char *name, const char *kind, feat x, int k, int stride, nn_padding pad)
 {
 	if (b->rc)
@@ -446,8 +461,9 @@ static feat ssd_depthwise(builder *b, int idx, feat x, int stride)
 	free(scale);
 	y = binary(b, NN_OP_MUL, fmt_name(name, "MobilenetV1/Conv2d_%d_depthwise/bn_mul", idx), kind, y, scale_id,
 		   -INFINITY, INFINITY);
-	return binary(b, NN_OP_ADD, fmt_name(name, "MobilenetV1/Conv2d_%d_depthwise/bn_add", idx), kind, y, shift_id,
-		      0.0f, 6.0f);
+	y = binary(b, NN_OP_ADD, fmt_name(name, "MobilenetV1/Conv2d_%d_depthwise/bn_add", idx), kind, y, shift_id,
+		   -INFINITY, INFINITY);
+	return clamp(b, fmt_name(name, "MobilenetV1/Conv2d_%d_depthwise/relu6", idx), kind, y, 0.0f, 6.0f);
 }
 
 /* boxPredictionLayer.ts: two 1x1 convolutions with bias (common/convLayer.ts, SAME, no relu). */
@@ -700,8 +716,8 @@ static feat rec_conv(builder *b, const char *prefix, feat x, int stride, nn_padd
 	int scale = weight(b, fmt_name(fname, "%s/scale/weights", prefix), 1, x.c, 0, 0, 0);
 	int shift = weight(b, fmt_name(bname, "%s/scale/biases", prefix), 1, x.c, 0, 0, 0);
 	x = binary(b, NN_OP_MUL, fmt_name(name, "%s/scale/mul", prefix), kind, x, scale, -INFINITY, INFINITY);
-	return binary(b, NN_OP_ADD, fmt_name(name, "%s/scale/add", prefix), kind, x, shift, relu ? 0.0f : -INFINITY,
-		      INFINITY);
+	x = binary(b, NN_OP_ADD, fmt_name(name, "%s/scale/add", prefix), kind, x, shift, -INFINITY, INFINITY);
+	return relu ? clamp(b, fmt_name(name, "%s/relu", prefix), kind, x, 0.0f, INFINITY) : x;
 }
 
 /* residualLayer.ts residual: relu(convNoRelu(conv(x)) + x). */

@@ -35,7 +35,9 @@ const MODELS = {
   tiny_face_detector: {
     net: () => faceapi.nets.tinyFaceDetector, manifest: 'tiny_face_detector_model', size: 416,
     // TinyYolov2Base.forwardInput(input, inputSize): raw conv8 output [1,13,13,25], before extractBoxes
-    run: (net, ni) => ({ grid: net.forwardInput(ni, 416) }),
+    // the input size follows the tensor: mien's graph is resizable, so random_320 checks another size
+    run: (net, ni, size) => ({ grid: net.forwardInput(ni, size) }),
+    extraSizes: [320],
   },
   face_landmark_68: {
     net: () => faceapi.nets.faceLandmark68Net, manifest: 'face_landmark_68_model', size: 112,
@@ -136,6 +138,10 @@ async function main() {
     const cases = {
       random: { input: tf.tensor4d(randomUniform(shape, 0, 255, opt.seed), shape, 'float32'), extra: { seed: opt.seed, prng: 'mulberry32', range: [0, 255] } },
     };
+    for (const size of m.extraSizes || []) {
+      const sh = [1, size, size, 3];
+      cases[`random_${size}`] = { input: tf.tensor4d(randomUniform(sh, 0, 255, opt.seed), sh, 'float32'), extra: { seed: opt.seed, prng: 'mulberry32', range: [0, 255] } };
+    }
     if (name === 'ssd_mobilenetv1' || name === 'tiny_face_detector') {
       // the whole photo as face-api feeds a detector: padded bottom/right to square, bilinear resize (legacy mode)
       cases.photo = { input: await netInputTensor(photo, m.size, false), extra: { source: path.basename(opt.sample), prep: 'face-api NetInput.toBatchTensor(size, false)' } };
@@ -151,7 +157,7 @@ async function main() {
     }
     for (const [caseName, c] of Object.entries(cases)) {
       const ni = await faceapi.toNetInput(c.input);
-      const outs = m.run(net, ni);
+      const outs = m.run(net, ni, c.input.shape[1]);
       const dir = writeCase(name, caseName, c.input, outs, c.extra);
       if (name === 'ssd_mobilenetv1') {
         const det = await ssdDetections(net, c.input, outs.scores, outs.boxes);

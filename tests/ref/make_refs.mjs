@@ -108,6 +108,42 @@ function describe(m) {
   return m.outputs.map((o) => `${o.name}${JSON.stringify(o.shape)}`).join(' ');
 }
 
+// Both detectors bake size-dependent integer constants into the graph at the published size: the
+// flattening Reshape targets of the heads ([1,512,1] for blazeface) and the output sizes of the
+// upsampling ResizeBilinear ops. Re-derive them for the new size the way mien does (Reshape: the
+// anchor axis 1 becomes -1; ResizeBilinear: the size scales with the input), so TF.js itself runs the
+// same network at the new size and its outputs are a true reference for mien's.
+function rederiveSizeConstants(artifacts, scale) {
+  const offsets = new Map();
+  let at = 0;
+  for (const w of artifacts.weightSpecs) {
+    const count = w.shape.reduce((a, b) => a * b, 1);
+    const q = w.quantization?.dtype;
+    const bytes = q === 'uint8' ? 1 : q === 'float16' || q === 'uint16' ? 2 : 4;
+    offsets.set(w.name, { at, count, dtype: w.dtype, quantized: Boolean(q) });
+    at += count * bytes;
+  }
+  const ints = (name) => {
+    const o = offsets.get(name);
+    if (!o || o.dtype !== 'int32' || o.quantized) return null;
+    return new Int32Array(artifacts.weightData, o.at, o.count);
+  };
+  const byName = new Map(artifacts.modelTopology.node.map((n) => [n.name, n]));
+  for (const n of artifacts.modelTopology.node) {
+    if (n.op === 'Reshape') {
+      const target = ints(n.input[1]);
+      if (target && target.length >= 2 && !target.includes(-1)) target[1] = -1;
+    }
+    if (n.op === 'ResizeBilinear') {
+      let size = ints(n.input[1]);
+      // the size may come through a Mul of constants (up_sampling2d/mul): patch its constant factor inputs
+      const src = byName.get(n.input[1]);
+      if (!size && src && src.op === 'Mul') size = ints(src.input[0]);
+      if (size) for (let i = 0; i < size.length; i++) size[i] = Math.round(size[i] * scale);
+    }
+  }
+}
+
 async function main() {
   await tf.setBackend('cpu');
   await tf.ready();
@@ -168,6 +204,7 @@ async function main() {
           dims[1] = { size: '-1' }; dims[2] = { size: '-1' };
         }
       }
+      rederiveSizeConstants(patched, size / H);
       const pm = await loadModelFromArtifacts(patched);
       try {
         const outs = runModel(pm, input);
