@@ -16,8 +16,8 @@
 #include "core/config.h"
 #include "nn/nn.h"
 
-#define CLI_EXIT_OK 0
-#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_FAIL  1
 #define CLI_EXIT_USAGE 2
 
 /* `mien model info|run ...` (cli_model.c). */

@@ -17,23 +17,34 @@
 #include "nn/nn.h"
 
 #define MAX_THREAD_COUNTS 8
-#define MAX_ONLY 64
-#define MAX_RUNS 100000
+#define MAX_ONLY          64
+#define MAX_RUNS          100000
 
 /* Every model mien ships, in the order of DESIGN.md's table. */
 static const char *const ALL_MODELS[] = {
-	"blazeface-back", "blazeface-front", "facemesh-detection-full", "ssd_mobilenetv1", "tiny_face_detector",
-	"facemesh",       "face_landmark_68", "mobilefacenet",          "faceres",         "face_recognition",
-	"emotion",        "face_expression", "antispoof",              "liveness",
+	"blazeface-back",
+	"blazeface-front",
+	"facemesh-detection-full",
+	"ssd_mobilenetv1",
+	"tiny_face_detector",
+	"facemesh",
+	"face_landmark_68",
+	"mobilefacenet",
+	"faceres",
+	"face_recognition",
+	"emotion",
+	"face_expression",
+	"antispoof",
+	"liveness",
 };
 
 static const char BENCH_USAGE[] =
-	"usage: mien bench [models] [--runs N] [--warmup N] [--threads N[,N...]] [--only a,b] [--json]\n"
-	"  --runs N       timed runs per model (default 20)\n"
-	"  --warmup N     untimed runs first (default 3)\n"
-	"  --threads LIST thread counts to measure, e.g. 1,2 (default MIEN_THREADS)\n"
-	"  --only LIST    model names or paths (default: every model)\n"
-	"  --json         one JSON object per model and thread count\n";
+        "usage: mien bench [models] [--runs N] [--warmup N] [--threads N[,N...]] [--only a,b] [--json]\n"
+        "  --runs N       timed runs per model (default 20)\n"
+        "  --warmup N     untimed runs first (default 3)\n"
+        "  --threads LIST thread counts to measure, e.g. 1,2 (default MIEN_THREADS)\n"
+        "  --only LIST    model names or paths (default: every model)\n"
+        "  --json         one JSON object per model and thread count\n";
 
 typedef struct bench_result {
 	double median_ms, p10_ms, p90_ms, min_ms, mmac, gflops;
@@ -69,8 +80,8 @@ static void fill_input(float *data, int64_t count, uint32_t seed)
 	}
 }
 
-static int bench_one(const nn_model *model, long threads, long warmup, long runs, double *times,
-		     bench_result *res, mien_error *err)
+static int bench_one(const nn_model *model, long threads, long warmup, long runs, double *times, bench_result *res,
+                     mien_error *err)
 {
 	nn_pool *pool = NULL;
 	nn_runtime *runtime = NULL;
@@ -165,11 +176,12 @@ int cli_bench_main(int argc, char **argv, const mien_config *cfg)
 			as_json = 1;
 		} else if ((m = cli_option(argc, argv, &i, "--runs", &value)) != 0) {
 			if (m < 0 || cli_parse_int(value, 1, MAX_RUNS, &runs))
-				return bench_usage("--runs wants a number from 1 to 100000, not '%s'", m < 0 ? "" : value);
+				return bench_usage("--runs wants a number from 1 to 100000, not '%s'",
+				                   m < 0 ? "" : value);
 		} else if ((m = cli_option(argc, argv, &i, "--warmup", &value)) != 0) {
 			if (m < 0 || cli_parse_int(value, 0, MAX_RUNS, &warmup))
 				return bench_usage("--warmup wants a number from 0 to 100000, not '%s'",
-						   m < 0 ? "" : value);
+				                   m < 0 ? "" : value);
 		} else if ((m = cli_option(argc, argv, &i, "--threads", &value)) != 0) {
 			const char *items[MAX_THREAD_COUNTS];
 			if (m < 0)
@@ -177,7 +189,8 @@ int cli_bench_main(int argc, char **argv, const mien_config *cfg)
 			snprintf(threads_text, sizeof(threads_text), "%s", value);
 			n_threads = split_list(threads_text, items, MAX_THREAD_COUNTS);
 			if (n_threads <= 0)
-				return bench_usage("--threads wants a list like 1,2 (at most 8 entries), not '%s'", value);
+				return bench_usage("--threads wants a list like 1,2 (at most 8 entries), not '%s'",
+				                   value);
 			for (int k = 0; k < n_threads; k++)
 				if (cli_parse_int(items[k], 1, 256, &thread_counts[k]))
 					return bench_usage("--threads: '%s' is not a number from 1 to 256", items[k]);
@@ -228,15 +241,15 @@ int cli_bench_main(int argc, char **argv, const mien_config *cfg)
 				json_t *input = json_array();
 				for (int d = 0; d < res.input.rank; d++)
 					json_array_append_new(input, json_integer((json_int_t)res.input.dims[d]));
-				json_t *line = json_pack("{s:s, s:s, s:i, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:i}",
-							 "model", only[k], "backend", "mien", "threads",
-							 (int)thread_counts[t], "input", input, "mmac", res.mmac,
-							 "median_ms", res.median_ms, "p10_ms", res.p10_ms, "p90_ms",
-							 res.p90_ms, "min_ms", res.min_ms, "gflops", res.gflops, "runs",
-							 (int)runs, "warmup", (int)warmup);
+				json_t *line =
+				        json_pack("{s:s, s:s, s:i, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:i}",
+				                  "model", only[k], "backend", "mien", "threads", (int)thread_counts[t],
+				                  "input", input, "mmac", res.mmac, "median_ms", res.median_ms,
+				                  "p10_ms", res.p10_ms, "p90_ms", res.p90_ms, "min_ms", res.min_ms,
+				                  "gflops", res.gflops, "runs", (int)runs, "warmup", (int)warmup);
 				char *text = line ? json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER |
-									     JSON_REAL_PRECISION(6))
-						  : NULL;
+				                                             JSON_REAL_PRECISION(6))
+				                  : NULL;
 				if (text)
 					puts(text);
 				free(text);

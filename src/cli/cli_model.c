@@ -17,17 +17,17 @@
 #include "nn/nn.h"
 #include "nn/npy.h"
 
-#define MAX_RUN_INPUTS 16
+#define MAX_RUN_INPUTS   16
 #define MAX_MODEL_INPUTS 16
 
 static const char MODEL_USAGE[] =
-	"usage: mien model info MODEL [--json]\n"
-	"       mien model run MODEL --input IN.npy [--input-name NAME] [--input ...] --out DIR [--threads N]\n"
-	"\n"
-	"MODEL is a path to a TF.js model.json or a face-api *-weights_manifest.json, or a short name\n"
-	"(blazeface-back, mobilefacenet, ssd_mobilenetv1, ...) resolved under MIEN_MODELS.\n"
-	"run: each --input-name pairs with the --input in the same position; without names, inputs are\n"
-	"given in the model's input order. Runs at the shape of each .npy.\n";
+        "usage: mien model info MODEL [--json]\n"
+        "       mien model run MODEL --input IN.npy [--input-name NAME] [--input ...] --out DIR [--threads N]\n"
+        "\n"
+        "MODEL is a path to a TF.js model.json or a face-api *-weights_manifest.json, or a short name\n"
+        "(blazeface-back, mobilefacenet, ssd_mobilenetv1, ...) resolved under MIEN_MODELS.\n"
+        "run: each --input-name pairs with the --input in the same position; without names, inputs are\n"
+        "given in the model's input order. Runs at the shape of each .npy.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -96,7 +96,7 @@ static int model_info(const char *spec, int as_json, const mien_config *cfg)
 		for (size_t i = 0; i < n_in; i++) {
 			nn_shape s = nn_model_input_shape(model, i);
 			json_array_append_new(inputs, json_pack("{s:s, s:o}", "name", nn_model_input_name(model, i),
-								"shape", shape_json(&s)));
+			                                        "shape", shape_json(&s)));
 		}
 		for (size_t i = 0; i < n_out; i++) {
 			nn_shape s;
@@ -169,13 +169,13 @@ done:
 typedef struct run_input {
 	const char *name; /* borrowed from argv, or NULL: by position */
 	const char *file;
-	float *data;      /* owned */
+	float *data; /* owned */
 	nn_shape shape;
-	int index;        /* model input index */
+	int index; /* model input index */
 } run_input;
 
 static int model_run(const char *spec, run_input *inputs, size_t n_inputs, const char *out_dir, long threads,
-		     const mien_config *cfg)
+                     const mien_config *cfg)
 {
 	nn_model *model = NULL;
 	nn_pool *pool = NULL;
@@ -193,12 +193,12 @@ static int model_run(const char *spec, run_input *inputs, size_t n_inputs, const
 	size_t n_model_in = nn_model_input_count(model);
 	if (n_model_in > MAX_MODEL_INPUTS) {
 		cli_error("%s: %zu inputs is more than this command handles (%d)", model_name, n_model_in,
-			  MAX_MODEL_INPUTS);
+		          MAX_MODEL_INPUTS);
 		goto done;
 	}
 	if (n_inputs != n_model_in) {
 		cli_error("%s has %zu input%s but %zu --input %s given", model_name, n_model_in,
-			  n_model_in == 1 ? "" : "s", n_inputs, n_inputs == 1 ? "was" : "were");
+		          n_model_in == 1 ? "" : "s", n_inputs, n_inputs == 1 ? "was" : "were");
 		status = CLI_EXIT_USAGE;
 		goto done;
 	}
@@ -219,7 +219,7 @@ static int model_run(const char *spec, run_input *inputs, size_t n_inputs, const
 		for (size_t j = 0; j < k; j++) {
 			if (inputs[j].index == in->index) {
 				cli_error("%s: input '%s' is given twice", model_name,
-					  nn_model_input_name(model, (size_t)in->index));
+				          nn_model_input_name(model, (size_t)in->index));
 				status = CLI_EXIT_USAGE;
 				goto done;
 			}
@@ -231,8 +231,7 @@ static int model_run(const char *spec, run_input *inputs, size_t n_inputs, const
 		shapes[in->index] = in->shape;
 	}
 
-	if (nn_pool_create((size_t)threads, &pool, &err) ||
-	    nn_runtime_create(model, shapes, pool, &runtime, &err)) {
+	if (nn_pool_create((size_t)threads, &pool, &err) || nn_runtime_create(model, shapes, pool, &runtime, &err)) {
 		cli_error("%s", err.message);
 		goto done;
 	}
@@ -243,9 +242,9 @@ static int model_run(const char *spec, run_input *inputs, size_t n_inputs, const
 		if (!dst || nn_npy_count(&have) != want) {
 			char got_text[128];
 			cli_error("%s: input '%s' is %s in the runtime but %s is %s", model_name,
-				  nn_model_input_name(model, (size_t)inputs[k].index),
-				  nn_shape_str(&have, got_text, sizeof(got_text)), inputs[k].file,
-				  nn_shape_str(&inputs[k].shape, buf, sizeof(buf)));
+			          nn_model_input_name(model, (size_t)inputs[k].index),
+			          nn_shape_str(&have, got_text, sizeof(got_text)), inputs[k].file,
+			          nn_shape_str(&inputs[k].shape, buf, sizeof(buf)));
 			goto done;
 		}
 		memcpy(dst, inputs[k].data, (size_t)want * sizeof(float));
@@ -266,7 +265,7 @@ static int model_run(const char *spec, run_input *inputs, size_t n_inputs, const
 			cli_safe_file_name(nn_model_output_name(model, j), b, sizeof(b));
 			if (strcmp(a, b) == 0) {
 				cli_error("%s: outputs '%s' and '%s' both map to file %s.npy", model_name,
-					  nn_model_output_name(model, j), nn_model_output_name(model, i), a);
+				          nn_model_output_name(model, j), nn_model_output_name(model, i), a);
 				goto done;
 			}
 		}
@@ -291,7 +290,7 @@ static int model_run(const char *spec, run_input *inputs, size_t n_inputs, const
 		printf("%s %s %s\n", nn_model_output_name(model, i), nn_shape_str(&shape, buf, sizeof(buf)), path);
 	}
 	mien_log(MIEN_LOG_INFO, "cli", "%s: ran in %.2f ms on %ld thread%s", model_name, elapsed, threads,
-		 threads == 1 ? "" : "s");
+	         threads == 1 ? "" : "s");
 	status = CLI_EXIT_OK;
 done:
 	nn_runtime_free(&runtime);

@@ -86,7 +86,7 @@ void cli_safe_file_name(const char *name, char *buf, size_t size)
 	for (; name[n] && n + 1 < size; n++) {
 		char c = name[n];
 		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-			 c == '.' || c == '-';
+		         c == '.' || c == '-';
 		buf[n] = ok ? c : '_';
 	}
 	buf[n] = '\0';

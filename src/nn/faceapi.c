@@ -37,7 +37,7 @@ typedef struct feat {
 	int64_t h, w, c;
 } feat;
 
-static const feat FEAT_NONE = {-1, 0, 0, 0};
+static const feat FEAT_NONE = { -1, 0, 0, 0 };
 
 static int fail(builder *b, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -84,7 +84,7 @@ static int weight(builder *b, const char *name, int rank, int64_t d0, int64_t d1
 	const nn_tensor *t = &b->g->tensors[id];
 	if (!t->data || t->producer >= 0 || t->dtype != NN_DTYPE_F32)
 		return fail(b, MIEN_EFORMAT, "weight %s is not a float32 constant", name);
-	const int64_t want[4] = {d0, d1, d2, d3};
+	const int64_t want[4] = { d0, d1, d2, d3 };
 	int ok = t->shape.rank == rank;
 	for (int i = 0; ok && i < rank; i++)
 		ok = want[i] < 0 ? t->shape.dims[i] > 0 : t->shape.dims[i] == want[i];
@@ -97,12 +97,12 @@ static int weight(builder *b, const char *name, int rank, int64_t d0, int64_t d1
 				n += (size_t)snprintf(expect + n, sizeof(expect) - n, "%s?", i ? "," : "");
 			else
 				n += (size_t)snprintf(expect + n, sizeof(expect) - n, "%s%lld", i ? "," : "",
-						      (long long)want[i]);
+				                      (long long)want[i]);
 		}
 		if (n < sizeof(expect))
 			snprintf(expect + n, sizeof(expect) - n, "]");
 		return fail(b, MIEN_EFORMAT, "weight %s has shape %s, expected %s", name,
-			    shape_text(&t->shape, have, sizeof(have)), expect);
+		            shape_text(&t->shape, have, sizeof(have)), expect);
 	}
 	return id;
 }
@@ -116,7 +116,7 @@ static int add_const(builder *b, const char *name, nn_dtype dtype, int rank, con
 {
 	if (b->rc)
 		return -1;
-	nn_shape s = {.rank = rank};
+	nn_shape s = { .rank = rank };
 	for (int i = 0; i < rank; i++)
 		s.dims[i] = dims[i];
 	int id = nn__graph_add_const(b->g, name, dtype, &s, data);
@@ -159,7 +159,7 @@ static int64_t out_size(int64_t in, int k, int stride, nn_padding pad, int pad_l
  * (`pad` = NN_PAD_EXPLICIT uses `explicit_pad` on every side), clamp [lo, hi].
  */
 static feat conv(builder *b, const char *name, const char *kind, feat x, const char *fname, const char *bname,
-		 int stride, nn_padding pad, int explicit_pad, float lo, float hi)
+                 int stride, nn_padding pad, int explicit_pad, float lo, float hi)
 {
 	int f = weight(b, fname, 4, -1, -1, x.c, -1);
 	if (f < 0)
@@ -178,8 +178,9 @@ static feat conv(builder *b, const char *name, const char *kind, feat x, const c
 	n.inputs[0] = x.t;
 	n.inputs[1] = f;
 	n.inputs[2] = bias;
-	n.p.conv = (nn_conv_params){.stride_h = stride, .stride_w = stride, .dilation_h = 1, .dilation_w = 1,
-				    .padding = pad};
+	n.p.conv = (nn_conv_params){
+		.stride_h = stride, .stride_w = stride, .dilation_h = 1, .dilation_w = 1, .padding = pad
+	};
 	if (pad == NN_PAD_EXPLICIT)
 		n.p.conv.pad_top = n.p.conv.pad_bottom = n.p.conv.pad_left = n.p.conv.pad_right = explicit_pad;
 	n.out_min = lo;
@@ -187,12 +188,13 @@ static feat conv(builder *b, const char *name, const char *kind, feat x, const c
 	int t = add_node(b, &n);
 	int p = pad == NN_PAD_EXPLICIT ? explicit_pad : 0;
 	return t < 0 ? FEAT_NONE
-		     : (feat){t, out_size(x.h, (int)k, stride, pad, p, p), out_size(x.w, (int)k, stride, pad, p, p), cout};
+	             : (feat){ t, out_size(x.h, (int)k, stride, pad, p, p), out_size(x.w, (int)k, stride, pad, p, p),
+		               cout };
 }
 
 /* Depthwise 3x3 (filter [3,3,x.c,1]), no bias, no clamp. */
 static feat depthwise(builder *b, const char *name, const char *kind, feat x, const char *fname, int stride,
-		      nn_padding pad, int explicit_pad)
+                      nn_padding pad, int explicit_pad)
 {
 	int f = weight(b, fname, 4, 3, 3, x.c, 1);
 	if (f < 0)
@@ -202,13 +204,15 @@ static feat depthwise(builder *b, const char *name, const char *kind, feat x, co
 	n.inputs[0] = x.t;
 	n.inputs[1] = f;
 	n.inputs[2] = -1;
-	n.p.conv = (nn_conv_params){.stride_h = stride, .stride_w = stride, .dilation_h = 1, .dilation_w = 1,
-				    .padding = pad};
+	n.p.conv = (nn_conv_params){
+		.stride_h = stride, .stride_w = stride, .dilation_h = 1, .dilation_w = 1, .padding = pad
+	};
 	if (pad == NN_PAD_EXPLICIT)
 		n.p.conv.pad_top = n.p.conv.pad_bottom = n.p.conv.pad_left = n.p.conv.pad_right = explicit_pad;
 	int t = add_node(b, &n);
 	int p = pad == NN_PAD_EXPLICIT ? explicit_pad : 0;
-	return t < 0 ? FEAT_NONE : (feat){t, out_size(x.h, 3, stride, pad, p, p), out_size(x.w, 3, stride, pad, p, p), x.c};
+	return t < 0 ? FEAT_NONE
+	             : (feat){ t, out_size(x.h, 3, stride, pad, p, p), out_size(x.w, 3, stride, pad, p, p), x.c };
 }
 
 /* Elementwise a (op) b with clamp; the result has a's size (b is a per-channel constant or the same size). */
@@ -223,7 +227,7 @@ static feat binary(builder *b, nn_op op, const char *name, const char *kind, fea
 	n.out_min = lo;
 	n.out_max = hi;
 	int t = add_node(b, &n);
-	return t < 0 ? FEAT_NONE : (feat){t, a.h, a.w, a.c};
+	return t < 0 ? FEAT_NONE : (feat){ t, a.h, a.w, a.c };
 }
 
 /* a + b for two feature maps of the same size. */
@@ -251,7 +255,7 @@ static feat clamp(builder *b, const char *name, const char *kind, feat x, float 
 	n.out_min = lo;
 	n.out_max = hi;
 	int t = add_node(b, &n);
-	return t < 0 ? FEAT_NONE : (feat){t, x.h, x.w, x.c};
+	return t < 0 ? FEAT_NONE : (feat){ t, x.h, x.w, x.c };
 }
 
 static feat pool(builder *b, nn_op op, const char *name, const char *kind, feat x, int k, int stride, nn_padding pad)
@@ -261,9 +265,12 @@ static feat pool(builder *b, nn_op op, const char *name, const char *kind, feat 
 	nn_node n = nn__node(op, name, kind);
 	n.n_inputs = 1;
 	n.inputs[0] = x.t;
-	n.p.pool = (nn_pool_params){.kernel_h = k, .kernel_w = k, .stride_h = stride, .stride_w = stride, .padding = pad};
+	n.p.pool = (nn_pool_params){
+		.kernel_h = k, .kernel_w = k, .stride_h = stride, .stride_w = stride, .padding = pad
+	};
 	int t = add_node(b, &n);
-	return t < 0 ? FEAT_NONE : (feat){t, out_size(x.h, k, stride, pad, 0, 0), out_size(x.w, k, stride, pad, 0, 0), x.c};
+	return t < 0 ? FEAT_NONE
+	             : (feat){ t, out_size(x.h, k, stride, pad, 0, 0), out_size(x.w, k, stride, pad, 0, 0), x.c };
 }
 
 static feat leaky(builder *b, const char *name, const char *kind, feat x, float alpha)
@@ -275,15 +282,15 @@ static feat leaky(builder *b, const char *name, const char *kind, feat x, float 
 	n.inputs[0] = x.t;
 	n.p.alpha = alpha;
 	int t = add_node(b, &n);
-	return t < 0 ? FEAT_NONE : (feat){t, x.h, x.w, x.c};
+	return t < 0 ? FEAT_NONE : (feat){ t, x.h, x.w, x.c };
 }
 
 /* NHWC zero padding: `after_hw` rows/columns at the bottom/right, `after_c` channels at the end. */
 static feat zero_pad(builder *b, const char *name, const char *kind, feat x, int after_hw, int after_c)
 {
 	char cname[NAME_MAX_LEN];
-	const int32_t paddings[8] = {0, 0, 0, after_hw, 0, after_hw, 0, after_c};
-	const int64_t dims[2] = {4, 2};
+	const int32_t paddings[8] = { 0, 0, 0, after_hw, 0, after_hw, 0, after_c };
+	const int64_t dims[2] = { 4, 2 };
 	int p = add_const(b, fmt_name(cname, "%s/paddings", name), NN_DTYPE_I32, 2, dims, paddings);
 	if (p < 0)
 		return FEAT_NONE;
@@ -293,7 +300,7 @@ static feat zero_pad(builder *b, const char *name, const char *kind, feat x, int
 	n.inputs[1] = p;
 	n.p.pad_value = 0.0f;
 	int t = add_node(b, &n);
-	return t < 0 ? FEAT_NONE : (feat){t, x.h + after_hw, x.w + after_hw, x.c + after_c};
+	return t < 0 ? FEAT_NONE : (feat){ t, x.h + after_hw, x.w + after_hw, x.c + after_c };
 }
 
 /* The graph input: [1,size,size,3] RGB in [0,255]. */
@@ -301,23 +308,23 @@ static feat input(builder *b, int64_t size)
 {
 	if (b->rc)
 		return FEAT_NONE;
-	nn_shape s = {.rank = 4, .dims = {1, size, size, 3}};
+	nn_shape s = { .rank = 4, .dims = { 1, size, size, 3 } };
 	int t = nn__graph_add_input(b->g, "input", &s);
 	if (t < 0) {
 		fail(b, t, "cannot add the input");
 		return FEAT_NONE;
 	}
-	return (feat){t, size, size, 3};
+	return (feat){ t, size, size, 3 };
 }
 
 /* face-api's ops/normalize.ts then .div(255): (x - mean_rgb) / 255. */
 static feat normalize_rgb(builder *b, feat x, const float mean_rgb[3])
 {
 	const float scale = 255.0f;
-	feat centred = binary(b, NN_OP_SUB, "normalize/sub", "normalize", x, vec_const(b, "normalize/mean_rgb", 3, mean_rgb),
-			      -INFINITY, INFINITY);
+	feat centred = binary(b, NN_OP_SUB, "normalize/sub", "normalize", x,
+	                      vec_const(b, "normalize/mean_rgb", 3, mean_rgb), -INFINITY, INFINITY);
 	return binary(b, NN_OP_DIV, "normalize/div", "normalize", centred, vec_const(b, "normalize/255", 1, &scale),
-		      -INFINITY, INFINITY);
+	              -INFINITY, INFINITY);
 }
 
 static int output(builder *b, feat x, const char *name)
@@ -346,11 +353,12 @@ static int ssd_boxes_shape(const nn_shape *const *in, int n_in, const void *para
 		n += in[i]->dims[1] * in[i]->dims[2] * (in[i]->dims[3] / 4);
 	}
 	if (anchors->rank != 3 || anchors->dims[0] != 1 || anchors->dims[2] != 4 || anchors->dims[1] != n)
-		return mien_error_set(err, MIEN_EINVAL,
-				      "ssd_boxes: %lld boxes predicted but the anchors are not [1,%lld,4] (the input size "
-				      "must be the published 512x512)",
-				      (long long)n, (long long)n);
-	*out = (nn_shape){.rank = 3, .dims = {batch, n, 4}};
+		return mien_error_set(
+		        err, MIEN_EINVAL,
+		        "ssd_boxes: %lld boxes predicted but the anchors are not [1,%lld,4] (the input size "
+		        "must be the published 512x512)",
+		        (long long)n, (long long)n);
+	*out = (nn_shape){ .rank = 3, .dims = { batch, n, 4 } };
 	return MIEN_OK;
 }
 
@@ -396,7 +404,7 @@ static int ssd_scores_shape(const nn_shape *const *in, int n_in, const void *par
 			return mien_error_set(err, MIEN_EINVAL, "ssd_scores: class input %d is not [B,H,W,3A]", i);
 		n += in[i]->dims[1] * in[i]->dims[2] * (in[i]->dims[3] / 3);
 	}
-	*out = (nn_shape){.rank = 2, .dims = {batch, n}};
+	*out = (nn_shape){ .rank = 2, .dims = { batch, n } };
 	return MIEN_OK;
 }
 
@@ -421,9 +429,9 @@ static feat ssd_pointwise(builder *b, const char *scope, int idx, feat x, int st
 	char name[NAME_MAX_LEN], fname[NAME_MAX_LEN], bname[NAME_MAX_LEN];
 	nn__graph_count_op(b->g, "pointwiseConvLayer");
 	return conv(b, fmt_name(name, "%s/Conv2d_%d_pointwise", scope, idx), "pointwiseConvLayer", x,
-		    fmt_name(fname, "%s/Conv2d_%d_pointwise/weights", scope, idx),
-		    fmt_name(bname, "%s/Conv2d_%d_pointwise/convolution_bn_offset", scope, idx), stride, NN_PAD_SAME, 0,
-		    0.0f, 6.0f);
+	            fmt_name(fname, "%s/Conv2d_%d_pointwise/weights", scope, idx),
+	            fmt_name(bname, "%s/Conv2d_%d_pointwise/convolution_bn_offset", scope, idx), stride, NN_PAD_SAME, 0,
+	            0.0f, 6.0f);
 }
 
 /* mobileNetV1.ts depthwiseConvLayer: depthwise 3x3 SAME, batch norm (epsilon 0.001), relu6. The batch norm is
@@ -434,12 +442,13 @@ static feat ssd_depthwise(builder *b, int idx, feat x, int stride)
 	const char *kind = "depthwiseConvLayer";
 	nn__graph_count_op(b->g, kind);
 	feat y = depthwise(b, fmt_name(name, "MobilenetV1/Conv2d_%d_depthwise", idx), kind, x,
-			   fmt_name(wname, "MobilenetV1/Conv2d_%d_depthwise/depthwise_weights", idx), stride, NN_PAD_SAME, 0);
-	static const char *const parts[4] = {"gamma", "beta", "moving_mean", "moving_variance"};
+	                   fmt_name(wname, "MobilenetV1/Conv2d_%d_depthwise/depthwise_weights", idx), stride,
+	                   NN_PAD_SAME, 0);
+	static const char *const parts[4] = { "gamma", "beta", "moving_mean", "moving_variance" };
 	int ids[4];
 	for (int i = 0; i < 4; i++)
-		ids[i] = weight(b, fmt_name(wname, "MobilenetV1/Conv2d_%d_depthwise/BatchNorm/%s", idx, parts[i]), 1, x.c, 0,
-				0, 0);
+		ids[i] = weight(b, fmt_name(wname, "MobilenetV1/Conv2d_%d_depthwise/BatchNorm/%s", idx, parts[i]), 1,
+		                x.c, 0, 0, 0);
 	if (b->rc)
 		return FEAT_NONE;
 	float *scale = malloc(sizeof(float) * (size_t)x.c * 2);
@@ -460,9 +469,9 @@ static feat ssd_depthwise(builder *b, int idx, feat x, int stride)
 	int shift_id = vec_const(b, fmt_name(wname, "MobilenetV1/Conv2d_%d_depthwise/bn_shift", idx), x.c, shift);
 	free(scale);
 	y = binary(b, NN_OP_MUL, fmt_name(name, "MobilenetV1/Conv2d_%d_depthwise/bn_mul", idx), kind, y, scale_id,
-		   -INFINITY, INFINITY);
+	           -INFINITY, INFINITY);
 	y = binary(b, NN_OP_ADD, fmt_name(name, "MobilenetV1/Conv2d_%d_depthwise/bn_add", idx), kind, y, shift_id,
-		   -INFINITY, INFINITY);
+	           -INFINITY, INFINITY);
 	return clamp(b, fmt_name(name, "MobilenetV1/Conv2d_%d_depthwise/relu6", idx), kind, y, 0.0f, 6.0f);
 }
 
@@ -473,18 +482,19 @@ static void ssd_box_predictor(builder *b, int idx, feat x, int *box_t, int *clas
 	const char *kind = "boxPredictionLayer";
 	nn__graph_count_op(b->g, kind);
 	feat box = conv(b, fmt_name(name, "Prediction/BoxPredictor_%d/BoxEncodingPredictor", idx), kind, x,
-			fmt_name(fname, "Prediction/BoxPredictor_%d/BoxEncodingPredictor/weights", idx),
-			fmt_name(bname, "Prediction/BoxPredictor_%d/BoxEncodingPredictor/biases", idx), 1, NN_PAD_SAME, 0,
-			-INFINITY, INFINITY);
+	                fmt_name(fname, "Prediction/BoxPredictor_%d/BoxEncodingPredictor/weights", idx),
+	                fmt_name(bname, "Prediction/BoxPredictor_%d/BoxEncodingPredictor/biases", idx), 1, NN_PAD_SAME,
+	                0, -INFINITY, INFINITY);
 	feat cls = conv(b, fmt_name(name, "Prediction/BoxPredictor_%d/ClassPredictor", idx), kind, x,
-			fmt_name(fname, "Prediction/BoxPredictor_%d/ClassPredictor/weights", idx),
-			fmt_name(bname, "Prediction/BoxPredictor_%d/ClassPredictor/biases", idx), 1, NN_PAD_SAME, 0,
-			-INFINITY, INFINITY);
+	                fmt_name(fname, "Prediction/BoxPredictor_%d/ClassPredictor/weights", idx),
+	                fmt_name(bname, "Prediction/BoxPredictor_%d/ClassPredictor/biases", idx), 1, NN_PAD_SAME, 0,
+	                -INFINITY, INFINITY);
 	if (b->rc)
 		return;
 	if (box.c % 4 || cls.c % 3 || box.c / 4 != cls.c / 3) {
-		fail(b, MIEN_EFORMAT, "box predictor %d: %lld box and %lld class channels do not give 4 and 3 per anchor",
-		     idx, (long long)box.c, (long long)cls.c);
+		fail(b, MIEN_EFORMAT,
+		     "box predictor %d: %lld box and %lld class channels do not give 4 and 3 per anchor", idx,
+		     (long long)box.c, (long long)cls.c);
 		return;
 	}
 	*box_t = box.t;
@@ -493,8 +503,8 @@ static void ssd_box_predictor(builder *b, int idx, feat x, int *box_t, int *clas
 }
 
 static int host_node(builder *b, const char *name, const char *kind, const int *inputs, int n_inputs,
-		     void (*run)(const nn_host_call *), int (*shape)(const nn_shape *const *, int, const void *, nn_shape *,
-								      mien_error *))
+                     void (*run)(const nn_host_call *),
+                     int (*shape)(const nn_shape *const *, int, const void *, nn_shape *, mien_error *))
 {
 	if (b->rc)
 		return -1;
@@ -502,7 +512,7 @@ static int host_node(builder *b, const char *name, const char *kind, const int *
 	n.n_inputs = n_inputs;
 	for (int i = 0; i < n_inputs; i++)
 		n.inputs[i] = inputs[i];
-	n.p.host = (nn_host_op){.kind = kind, .run = run, .shape = shape, .params = NULL};
+	n.p.host = (nn_host_op){ .kind = kind, .run = run, .shape = shape, .params = NULL };
 	return add_node(b, &n);
 }
 
@@ -511,10 +521,10 @@ static void build_ssd_mobilenetv1(builder *b)
 {
 	const float c127_5 = 127.5f, one = 1.0f;
 	feat x = input(b, 512);
-	x = binary(b, NN_OP_DIV, "preprocess/div", "normalize", x, vec_const(b, "preprocess/127.5", 1, &c127_5), -INFINITY,
-		   INFINITY);
+	x = binary(b, NN_OP_DIV, "preprocess/div", "normalize", x, vec_const(b, "preprocess/127.5", 1, &c127_5),
+	           -INFINITY, INFINITY);
 	x = binary(b, NN_OP_SUB, "preprocess/sub", "normalize", x, vec_const(b, "preprocess/1", 1, &one), -INFINITY,
-		   INFINITY);
+	           INFINITY);
 
 	/* mobileNetV1.ts: conv_0 stride 2, then 13 depthwise/pointwise pairs; stride 2 at 2, 4, 6 and 12 */
 	x = ssd_pointwise(b, "MobilenetV1", 0, x, 2);
@@ -534,8 +544,8 @@ static void build_ssd_mobilenetv1(builder *b)
 		pc[i] = ssd_pointwise(b, "Prediction", i, prev, i % 2 ? 2 : 1);
 		prev = pc[i];
 	}
-	const feat sources[6] = {conv11, x, pc[1], pc[3], pc[5], pc[7]};
-	int box_t[7] = {0}, class_t[6] = {0};
+	const feat sources[6] = { conv11, x, pc[1], pc[3], pc[5], pc[7] };
+	int box_t[7] = { 0 }, class_t[6] = { 0 };
 	int64_t n_boxes = 0;
 	for (int i = 0; i < 6; i++)
 		ssd_box_predictor(b, i, sources[i], &box_t[i], &class_t[i], &n_boxes);
@@ -545,8 +555,8 @@ static void build_ssd_mobilenetv1(builder *b)
 	box_t[6] = weight(b, "Output/extra_dim", 3, 1, n_boxes, 4, 0);
 	int boxes = host_node(b, "boxes", "outputLayer", box_t, 7, ssd_boxes_run, ssd_boxes_shape);
 	int scores = host_node(b, "scores", "outputLayer", class_t, 6, ssd_scores_run, ssd_scores_shape);
-	output(b, (feat){boxes, 0, 0, 0}, "boxes");
-	output(b, (feat){scores, 0, 0, 0}, "scores");
+	output(b, (feat){ boxes, 0, 0, 0 }, "boxes");
+	output(b, (feat){ scores, 0, 0, 0 }, "scores");
 }
 
 /* ==== tiny_face_detector (src/tinyFaceDetector/, src/tinyYolov2/) ==== */
@@ -561,10 +571,10 @@ static feat tiny_separable(builder *b, int idx, feat x)
 	char name[NAME_MAX_LEN], fname[NAME_MAX_LEN], bname[NAME_MAX_LEN];
 	const char *kind = "depthwiseSeparableConv";
 	nn__graph_count_op(b->g, kind);
-	x = depthwise(b, fmt_name(name, "conv%d/depthwise", idx), kind, x, fmt_name(fname, "conv%d/depthwise_filter", idx),
-		      1, NN_PAD_SAME, 0);
+	x = depthwise(b, fmt_name(name, "conv%d/depthwise", idx), kind, x,
+	              fmt_name(fname, "conv%d/depthwise_filter", idx), 1, NN_PAD_SAME, 0);
 	x = conv(b, fmt_name(name, "conv%d/pointwise", idx), kind, x, fmt_name(fname, "conv%d/pointwise_filter", idx),
-		 fmt_name(bname, "conv%d/bias", idx), 1, NN_PAD_VALID, 0, -INFINITY, INFINITY);
+	         fmt_name(bname, "conv%d/bias", idx), 1, NN_PAD_VALID, 0, -INFINITY, INFINITY);
 	return leaky(b, fmt_name(name, "conv%d/leaky", idx), kind, x, TINY_LEAKY_ALPHA);
 }
 
@@ -579,7 +589,7 @@ static feat tiny_max_pool(builder *b, int idx, feat x, int stride)
  * first layer a plain conv, filter sizes [3,16,32,64,128,256,512]: no conv6/conv7). */
 static void build_tiny_face_detector(builder *b)
 {
-	static const float mean_rgb[3] = {117.001f, 114.697f, 97.404f}; /* tinyFaceDetector/const.ts */
+	static const float mean_rgb[3] = { 117.001f, 114.697f, 97.404f }; /* tinyFaceDetector/const.ts */
 	feat x = normalize_rgb(b, input(b, 416), mean_rgb);
 	nn__graph_count_op(b->g, "convLayer");
 	x = conv(b, "conv0", "convLayer", x, "conv0/filters", "conv0/bias", 1, NN_PAD_VALID, 0, -INFINITY, INFINITY);
@@ -606,10 +616,10 @@ static feat dense_separable(builder *b, const char *prefix, int idx, feat x, int
 {
 	char name[NAME_MAX_LEN], fname[NAME_MAX_LEN], bname[NAME_MAX_LEN];
 	x = depthwise(b, fmt_name(name, "%s/conv%d/depthwise", prefix, idx), "denseBlock4", x,
-		      fmt_name(fname, "%s/conv%d/depthwise_filter", prefix, idx), stride, NN_PAD_SAME, 0);
+	              fmt_name(fname, "%s/conv%d/depthwise_filter", prefix, idx), stride, NN_PAD_SAME, 0);
 	return conv(b, fmt_name(name, "%s/conv%d", prefix, idx), "denseBlock4", x,
-		    fmt_name(fname, "%s/conv%d/pointwise_filter", prefix, idx), fmt_name(bname, "%s/conv%d/bias", prefix, idx),
-		    1, NN_PAD_VALID, 0, lo, INFINITY);
+	            fmt_name(fname, "%s/conv%d/pointwise_filter", prefix, idx),
+	            fmt_name(bname, "%s/conv%d/bias", prefix, idx), 1, NN_PAD_VALID, 0, lo, INFINITY);
 }
 
 /* faceFeatureExtractor/denseBlock.ts denseBlock4 (scale down by 2); out = relu of the running sums. */
@@ -618,9 +628,10 @@ static feat dense_block4(builder *b, const char *prefix, feat x, int first)
 	char name[NAME_MAX_LEN], fname[NAME_MAX_LEN], bname[NAME_MAX_LEN];
 	const char *kind = "denseBlock4";
 	nn__graph_count_op(b->g, kind);
-	feat out1 = first ? conv(b, fmt_name(name, "%s/conv0", prefix), kind, x, fmt_name(fname, "%s/conv0/filters", prefix),
-				 fmt_name(bname, "%s/conv0/bias", prefix), 2, NN_PAD_SAME, 0, 0.0f, INFINITY)
-			  : dense_separable(b, prefix, 0, x, 2, 0.0f);
+	feat out1 = first ? conv(b, fmt_name(name, "%s/conv0", prefix), kind, x,
+	                         fmt_name(fname, "%s/conv0/filters", prefix), fmt_name(bname, "%s/conv0/bias", prefix),
+	                         2, NN_PAD_SAME, 0, 0.0f, INFINITY)
+	                  : dense_separable(b, prefix, 0, x, 2, 0.0f);
 	feat out2 = dense_separable(b, prefix, 1, out1, 1, -INFINITY);
 	feat in3 = add_maps(b, fmt_name(name, "%s/in3", prefix), kind, out1, out2, 0.0f);
 	feat out3 = dense_separable(b, prefix, 2, in3, 1, -INFINITY);
@@ -636,8 +647,8 @@ static feat dense_block4(builder *b, const char *prefix, feat x, int first)
 /* [1,1,1,C] (or any [..,C]) to [1,C]: as2D(batch, -1). */
 static feat flatten(builder *b, const char *name, feat x)
 {
-	const int32_t shape[2] = {1, -1};
-	const int64_t dims[1] = {2};
+	const int32_t shape[2] = { 1, -1 };
+	const int64_t dims[1] = { 2 };
 	char cname[NAME_MAX_LEN];
 	int s = add_const(b, fmt_name(cname, "%s/shape", name), NN_DTYPE_I32, 1, dims, shape);
 	if (b->rc)
@@ -647,12 +658,12 @@ static feat flatten(builder *b, const char *name, feat x)
 	n.inputs[0] = x.t;
 	n.inputs[1] = s;
 	int t = add_node(b, &n);
-	return t < 0 ? FEAT_NONE : (feat){t, 1, 1, x.h * x.w * x.c};
+	return t < 0 ? FEAT_NONE : (feat){ t, 1, 1, x.h * x.w * x.c };
 }
 
 /* Fully connected [1,K] x weights [K,N] (+ bias [N] when `bname`). */
 static feat matmul(builder *b, const char *name, const char *kind, feat x, const char *wname, const char *bname,
-		   int64_t n_out)
+                   int64_t n_out)
 {
 	int w = weight(b, wname, 2, x.c, n_out, 0, 0);
 	int bias = bname ? weight(b, bname, 1, n_out, 0, 0, 0) : -1;
@@ -664,14 +675,14 @@ static feat matmul(builder *b, const char *name, const char *kind, feat x, const
 	n.inputs[1] = w;
 	n.inputs[2] = bias;
 	int t = add_node(b, &n);
-	return t < 0 ? FEAT_NONE : (feat){t, 1, 1, n_out};
+	return t < 0 ? FEAT_NONE : (feat){ t, 1, 1, n_out };
 }
 
 /* FaceFeatureExtractor.ts forwardInput + FaceProcessor.ts runNet: normalise, 4 dense blocks, 7x7 average pool,
  * flatten, fully connected (fc/weights, fc/bias) to `n_out`. */
 static feat feature_extractor_fc(builder *b, const char *fc_name, int64_t n_out)
 {
-	static const float mean_rgb[3] = {122.782f, 117.001f, 104.298f}; /* FaceFeatureExtractor.ts */
+	static const float mean_rgb[3] = { 122.782f, 117.001f, 104.298f }; /* FaceFeatureExtractor.ts */
 	feat x = normalize_rgb(b, input(b, 112), mean_rgb);
 	x = dense_block4(b, "dense0", x, 1);
 	x = dense_block4(b, "dense1", x, 0);
@@ -701,7 +712,7 @@ static void build_face_expression(builder *b)
 	n.n_inputs = 1;
 	n.inputs[0] = logits.t;
 	int t = add_node(b, &n);
-	output(b, (feat){t, 1, 1, 7}, "expressions");
+	output(b, (feat){ t, 1, 1, 7 }, "expressions");
 }
 
 /* ==== face_recognition (src/faceRecognitionNet/) ==== */
@@ -712,7 +723,7 @@ static feat rec_conv(builder *b, const char *prefix, feat x, int stride, nn_padd
 	char name[NAME_MAX_LEN], fname[NAME_MAX_LEN], bname[NAME_MAX_LEN];
 	const char *kind = "convLayer";
 	x = conv(b, fmt_name(name, "%s/conv", prefix), kind, x, fmt_name(fname, "%s/conv/filters", prefix),
-		 fmt_name(bname, "%s/conv/bias", prefix), stride, pad, 0, -INFINITY, INFINITY);
+	         fmt_name(bname, "%s/conv/bias", prefix), stride, pad, 0, -INFINITY, INFINITY);
 	int scale = weight(b, fmt_name(fname, "%s/scale/weights", prefix), 1, x.c, 0, 0, 0);
 	int shift = weight(b, fmt_name(bname, "%s/scale/biases", prefix), 1, x.c, 0, 0, 0);
 	x = binary(b, NN_OP_MUL, fmt_name(name, "%s/scale/mul", prefix), kind, x, scale, -INFINITY, INFINITY);
@@ -745,8 +756,8 @@ static feat rec_residual_down(builder *b, const char *prefix, feat x)
 		return FEAT_NONE;
 	if (pooled.h != y.h || pooled.w != y.w) {
 		if (pooled.h != y.h + 1 || pooled.w != y.w + 1) {
-			fail(b, MIEN_EUNSUPPORTED, "%s: the convolution path is %lldx%lld, the shortcut %lldx%lld", prefix,
-			     (long long)y.h, (long long)y.w, (long long)pooled.h, (long long)pooled.w);
+			fail(b, MIEN_EUNSUPPORTED, "%s: the convolution path is %lldx%lld, the shortcut %lldx%lld",
+			     prefix, (long long)y.h, (long long)y.w, (long long)pooled.h, (long long)pooled.w);
 			return FEAT_NONE;
 		}
 		y = zero_pad(b, fmt_name(name, "%s/pad_hw", prefix), kind, y, 1, 0);
@@ -765,15 +776,16 @@ static feat rec_residual_down(builder *b, const char *prefix, feat x)
 /* FaceRecognitionNet.ts forwardInput. */
 static void build_face_recognition(builder *b)
 {
-	static const float mean_rgb[3] = {122.782f, 117.001f, 104.298f}; /* FaceRecognitionNet.ts */
+	static const float mean_rgb[3] = { 122.782f, 117.001f, 104.298f }; /* FaceRecognitionNet.ts */
 	feat x = normalize_rgb(b, input(b, 150), mean_rgb);
 	nn__graph_count_op(b->g, "convDown");
 	x = rec_conv(b, "conv32_down", x, 2, NN_PAD_VALID, 1);
 	nn__graph_count_op(b->g, "maxPool");
 	x = pool(b, NN_OP_MAX_POOL, "max_pool", "maxPool", x, 3, 2, NN_PAD_VALID);
-	static const char *const stages[] = {"conv32_1",  "conv32_2",     "conv32_3", "+conv64_down", "conv64_1",
-					     "conv64_2",  "conv64_3",     "+conv128_down", "conv128_1", "conv128_2",
-					     "+conv256_down", "conv256_1", "conv256_2", "+conv256_down_out"};
+	static const char *const stages[] = { "conv32_1",  "conv32_2",         "conv32_3",      "+conv64_down",
+		                              "conv64_1",  "conv64_2",         "conv64_3",      "+conv128_down",
+		                              "conv128_1", "conv128_2",        "+conv256_down", "conv256_1",
+		                              "conv256_2", "+conv256_down_out" };
 	for (size_t i = 0; i < MIEN_ARRAY_LEN(stages); i++)
 		x = stages[i][0] == '+' ? rec_residual_down(b, stages[i] + 1, x) : rec_residual(b, stages[i], x);
 	if (b->rc)
@@ -788,7 +800,7 @@ static void build_face_recognition(builder *b)
 	n.p.reduce.keep_dims = 0;
 	int t = add_node(b, &n);
 	nn__graph_count_op(b->g, "matMul");
-	feat d = matmul(b, "descriptor", "matMul", (feat){t, 1, 1, x.c}, "fc", NULL, 128);
+	feat d = matmul(b, "descriptor", "matMul", (feat){ t, 1, 1, x.c }, "fc", NULL, 128);
 	output(b, d, "descriptor");
 }
 
@@ -800,11 +812,9 @@ typedef struct faceapi_model {
 } faceapi_model;
 
 static const faceapi_model MODELS[] = {
-	{"ssd_mobilenetv1_model", build_ssd_mobilenetv1},
-	{"tiny_face_detector_model", build_tiny_face_detector},
-	{"face_landmark_68_model", build_face_landmark_68},
-	{"face_recognition_model", build_face_recognition},
-	{"face_expression_model", build_face_expression},
+	{ "ssd_mobilenetv1_model", build_ssd_mobilenetv1 },   { "tiny_face_detector_model", build_tiny_face_detector },
+	{ "face_landmark_68_model", build_face_landmark_68 }, { "face_recognition_model", build_face_recognition },
+	{ "face_expression_model", build_face_expression },
 };
 
 int nn__faceapi_load(nn_graph *g, const char *manifest_path, mien_error *err)
@@ -818,20 +828,21 @@ int nn__faceapi_load(nn_graph *g, const char *manifest_path, mien_error *err)
 			model = &MODELS[i];
 	}
 	if (!model)
-		return mien_error_set(err, MIEN_EUNSUPPORTED,
-				      "%s: not one of the face-api models mien knows (ssd_mobilenetv1, tiny_face_detector, "
-				      "face_landmark_68, face_recognition, face_expression)",
-				      base);
+		return mien_error_set(
+		        err, MIEN_EUNSUPPORTED,
+		        "%s: not one of the face-api models mien knows (ssd_mobilenetv1, tiny_face_detector, "
+		        "face_landmark_68, face_recognition, face_expression)",
+		        base);
 
 	json_error_t jerr;
 	json_t *manifest = json_load_file(manifest_path, JSON_REJECT_DUPLICATES, &jerr);
 	if (!manifest)
 		return mien_error_set(err, MIEN_EFORMAT, "%s: %s at line %d column %d: %s", model->stem, manifest_path,
-				      jerr.line, jerr.column, jerr.text);
+		                      jerr.line, jerr.column, jerr.text);
 	int rc;
 	if (!json_is_array(manifest)) {
 		rc = mien_error_set(err, MIEN_EFORMAT, "%s: %s is not a weights manifest (a JSON array)", model->stem,
-				    manifest_path);
+		                    manifest_path);
 		goto done;
 	}
 	char dir[4096];
@@ -845,7 +856,7 @@ int nn__faceapi_load(nn_graph *g, const char *manifest_path, mien_error *err)
 	if (rc)
 		goto done; /* the manifest reader's message names the model already */
 	int n_weights = g->n_tensors;
-	builder b = {.g = g, .model = model->stem, .err = err, .rc = 0};
+	builder b = { .g = g, .model = model->stem, .err = err, .rc = 0 };
 	model->build(&b);
 	rc = b.rc;
 	if (!rc)

@@ -203,7 +203,9 @@ static int fold_scale_shift(nn_graph *g, int *uses)
 				bias[ch] -= v;
 			}
 		}
-		/* c now computes m: m's readers read c; m disappears */
+		/* c now computes m, including m's own output bounds (c had none): m's readers read c */
+		c->out_min = m->out_min;
+		c->out_max = m->out_max;
 		redirect(g, m->output, src);
 		m->op = NN_OP_NONE;
 		uses[src] = uses[m->output];

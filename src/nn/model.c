@@ -75,6 +75,14 @@ static void short_name(const char *path, int faceapi, char *out, size_t size)
 		len = size - 1;
 	memcpy(out, base, len);
 	out[len] = '\0';
+	if (!faceapi && strcmp(base, "model.json") == 0 && base != path) {
+		/* .../blazeface/model.json is named after its folder, as the loader's messages do */
+		const char *end = base - 1, *start = end;
+		while (start > path && start[-1] != '/')
+			start--;
+		snprintf(out, size, "%.*s", (int)(end - start < 127 ? end - start : 127), start);
+		return;
+	}
 	char *cut = strstr(out, faceapi ? "-weights_manifest.json" : ".json");
 	if (cut)
 		*cut = '\0';

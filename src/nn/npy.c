@@ -130,19 +130,20 @@ static int scan_shape(scanner *s, nn_shape *shape, const char *name, mien_error 
 		int64_t d;
 		int rc = scan_dim(s, &d);
 		if (rc == -2)
-			return mien_error_set(err, MIEN_ETOOBIG, "%s: npy array has too many elements (a dimension "
-					      "overflows int64)", name);
+			return mien_error_set(err, MIEN_ETOOBIG,
+			                      "%s: npy array has too many elements (a dimension "
+			                      "overflows int64)",
+			                      name);
 		if (rc)
 			return mien_error_set(err, MIEN_EFORMAT, "%s: npy header: bad dimension in 'shape'", name);
 		if (shape->rank >= NN_MAX_RANK)
 			return mien_error_set(err, MIEN_ERANGE, "%s: npy array has more than %d dimensions", name,
-					      NN_MAX_RANK);
+			                      NN_MAX_RANK);
 		shape->dims[shape->rank++] = d;
 		int comma = accept_char(s, ',');
 		if (accept_char(s, ')')) {
 			if (shape->rank == 1 && !comma)
-				return mien_error_set(err, MIEN_EFORMAT, "%s: npy header: '(n)' is not a tuple",
-						      name);
+				return mien_error_set(err, MIEN_EFORMAT, "%s: npy header: '(n)' is not a tuple", name);
 			return 0;
 		}
 		if (!comma)
@@ -166,18 +167,18 @@ static int parse_dict(const char *text, size_t len, const char *name, npy_header
 		if (strcmp(key, "descr") == 0 && !have_descr) {
 			if (scan_string(&s, descr, sizeof(descr)))
 				return mien_error_set(err, MIEN_EFORMAT, "%s: npy header: 'descr' is not a string",
-						      name);
+				                      name);
 			have_descr = 1;
 		} else if (strcmp(key, "fortran_order") == 0 && !have_order) {
 			if (scan_word(&s, "False") == 0) {
 				have_order = 1;
 			} else if (scan_word(&s, "True") == 0) {
 				return mien_error_set(err, MIEN_EUNSUPPORTED,
-						      "%s: npy array is in Fortran order; only C order is supported",
-						      name);
+				                      "%s: npy array is in Fortran order; only C order is supported",
+				                      name);
 			} else {
 				return mien_error_set(err, MIEN_EFORMAT,
-						      "%s: npy header: 'fortran_order' is not True or False", name);
+				                      "%s: npy header: 'fortran_order' is not True or False", name);
 			}
 		} else if (strcmp(key, "shape") == 0 && !have_shape) {
 			int rc = scan_shape(&s, &hdr->shape, name, err);
@@ -186,7 +187,7 @@ static int parse_dict(const char *text, size_t len, const char *name, npy_header
 			have_shape = 1;
 		} else {
 			return mien_error_set(err, MIEN_EFORMAT, "%s: npy header: unexpected or repeated key '%s'",
-					      name, key);
+			                      name, key);
 		}
 		if (!accept_char(&s, ',')) {
 			if (!accept_char(&s, '}'))
@@ -199,7 +200,9 @@ static int parse_dict(const char *text, size_t len, const char *name, npy_header
 		return mien_error_set(err, MIEN_EFORMAT, "%s: npy header: trailing characters after the dict", name);
 	if (!have_descr || !have_order || !have_shape)
 		return mien_error_set(err, MIEN_EFORMAT, "%s: npy header lacks '%s'", name,
-				      !have_descr ? "descr" : !have_order ? "fortran_order" : "shape");
+		                      !have_descr   ? "descr"
+		                      : !have_order ? "fortran_order"
+		                                    : "shape");
 
 	if (strcmp(descr, "<f4") == 0) {
 		hdr->item_size = 4;
@@ -207,13 +210,13 @@ static int parse_dict(const char *text, size_t len, const char *name, npy_header
 		hdr->item_size = 8;
 	} else {
 		return mien_error_set(err, MIEN_EUNSUPPORTED,
-				      "%s: npy dtype '%s' is not supported (need float32 '<f4' or float64 '<f8')",
-				      name, descr);
+		                      "%s: npy dtype '%s' is not supported (need float32 '<f4' or float64 '<f8')", name,
+		                      descr);
 	}
 	hdr->count = nn_npy_count(&hdr->shape);
 	if (hdr->count < 0 || hdr->count > NN_NPY_MAX_ELEMENTS)
 		return mien_error_set(err, MIEN_ETOOBIG, "%s: npy array has too many elements (cap %lld)", name,
-				      (long long)NN_NPY_MAX_ELEMENTS);
+		                      (long long)NN_NPY_MAX_ELEMENTS);
 	return 0;
 }
 
@@ -222,7 +225,7 @@ static int parse_dict(const char *text, size_t len, const char *name, npy_header
  * *need set when more bytes are needed than `avail` (so the file reader can fetch exactly the header).
  */
 static int parse_header(const unsigned char *bytes, size_t avail, const char *name, npy_header *hdr, size_t *need,
-			mien_error *err)
+                        mien_error *err)
 {
 	*need = 0;
 	if (avail < 10 || memcmp(bytes, NPY_MAGIC, sizeof(NPY_MAGIC)) != 0)
@@ -239,11 +242,11 @@ static int parse_header(const unsigned char *bytes, size_t avail, const char *na
 		hlen = (size_t)bytes[8] | (size_t)bytes[9] << 8 | (size_t)bytes[10] << 16 | (size_t)bytes[11] << 24;
 	} else {
 		return mien_error_set(err, MIEN_EUNSUPPORTED, "%s: npy format version %d.%d is not supported", name,
-				      major, bytes[7]);
+		                      major, bytes[7]);
 	}
 	if (hlen > NN_NPY_MAX_HEADER)
 		return mien_error_set(err, MIEN_ETOOBIG, "%s: npy header of %zu bytes exceeds the cap of %d", name,
-				      hlen, NN_NPY_MAX_HEADER);
+		                      hlen, NN_NPY_MAX_HEADER);
 	if (avail < pre + hlen) {
 		*need = pre + hlen;
 		return mien_error_set(err, MIEN_EFORMAT, "%s: npy file is truncated in its header", name);
@@ -259,7 +262,7 @@ static int parse_header(const unsigned char *bytes, size_t avail, const char *na
 }
 
 static int convert_data(const unsigned char *src, const npy_header *hdr, float **data, const char *name,
-			mien_error *err)
+                        mien_error *err)
 {
 	size_t n = (size_t)hdr->count;
 	float *out = malloc(n ? n * sizeof(float) : 1);
@@ -294,7 +297,7 @@ int nn_npy_parse(const void *bytes, size_t size, const char *name, float **data,
 	size_t body = (size_t)hdr.count * hdr.item_size;
 	if (size - hdr.data_offset != body)
 		return mien_error_set(err, MIEN_EFORMAT, "%s: npy data is %zu bytes, the header says %zu", name,
-				      size - hdr.data_offset, body);
+		                      size - hdr.data_offset, body);
 	rc = convert_data((const unsigned char *)bytes + hdr.data_offset, &hdr, data, name, err);
 	if (rc)
 		return rc;
@@ -326,7 +329,7 @@ int nn_npy_read(const char *path, float **data, nn_shape *shape, mien_error *err
 	if (!f) {
 		int e = errno;
 		return mien_error_set(err, e == ENOENT ? MIEN_ENOENT : MIEN_EIO, "%s: cannot open: %s", path,
-				      strerror(e));
+		                      strerror(e));
 	}
 	struct stat st;
 	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -379,8 +382,8 @@ int nn_npy_read(const char *path, float **data, nn_shape *shape, mien_error *err
 	size_t body_size = (size_t)hdr.count * hdr.item_size;
 	if (file_size - hdr.data_offset != body_size) {
 		rc = mien_error_set(err, MIEN_EFORMAT, "%s: npy data is %zu bytes, the header %s needs %zu%s", path,
-				    file_size - hdr.data_offset, hdr.item_size == 4 ? "<f4" : "<f8", body_size,
-				    file_size - hdr.data_offset < body_size ? " (truncated)" : "");
+		                    file_size - hdr.data_offset, hdr.item_size == 4 ? "<f4" : "<f8", body_size,
+		                    file_size - hdr.data_offset < body_size ? " (truncated)" : "");
 		goto fail;
 	}
 	if (hdr.item_size == 4) {
@@ -434,8 +437,7 @@ static size_t format_header(const nn_shape *shape, char *buf, size_t size)
 	size_t n = 0;
 	dims[n++] = '(';
 	for (int i = 0; i < shape->rank; i++)
-		n += (size_t)snprintf(dims + n, sizeof(dims) - n, "%s%lld", i ? ", " : "",
-				      (long long)shape->dims[i]);
+		n += (size_t)snprintf(dims + n, sizeof(dims) - n, "%s%lld", i ? ", " : "", (long long)shape->dims[i]);
 	if (shape->rank == 1)
 		dims[n++] = ',';
 	dims[n++] = ')';
@@ -462,7 +464,7 @@ int nn_npy_write(const char *path, const float *data, const nn_shape *shape, mie
 	int64_t count = nn_npy_count(shape);
 	if (count < 0)
 		return mien_error_set(err, MIEN_EINVAL, "%s: cannot write an npy array of unknown or invalid shape",
-				      path);
+		                      path);
 	if (count > 0 && !data)
 		return mien_error_set(err, MIEN_EINVAL, "nn_npy_write: NULL data");
 
@@ -478,9 +480,9 @@ int nn_npy_write(const char *path, const float *data, const nn_shape *shape, mie
 	FILE *f = fopen(path, "wb");
 	if (!f)
 		return mien_error_set(err, errno == ENOENT ? MIEN_ENOENT : MIEN_EIO, "%s: cannot create: %s", path,
-				      strerror(errno));
+		                      strerror(errno));
 	int ok = fwrite(pre, 1, sizeof(pre), f) == sizeof(pre) && fwrite(header, 1, hlen, f) == hlen &&
-		 (count == 0 || fwrite(data, sizeof(float), (size_t)count, f) == (size_t)count);
+	         (count == 0 || fwrite(data, sizeof(float), (size_t)count, f) == (size_t)count);
 	int e = errno;
 	if (fclose(f) != 0 && ok) {
 		ok = 0;

@@ -22,7 +22,7 @@
 #include "nn/nn.h"
 
 /* Hard caps on what nn_npy_read accepts. */
-#define NN_NPY_MAX_HEADER 65536
+#define NN_NPY_MAX_HEADER   65536
 #define NN_NPY_MAX_ELEMENTS ((int64_t)1 << 28)
 
 /*

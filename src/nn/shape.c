@@ -9,6 +9,8 @@
 #include "nn/nn_int.h"
 
 #define IVAL_MAX (NN_MAX_RANK * 2)
+/* a hard cap on any one activation (1 GiB of float32): far above a 4K frame, below what breaks a machine */
+#define NN_TENSOR_MAX_ELEMENTS ((int64_t)1 << 28)
 
 typedef struct ctx {
 	const nn_graph *g;
@@ -456,6 +458,8 @@ int nn__infer_shapes(const nn_graph *g, const nn_shape *input_shapes, nn_shape_e
 		int rc = infer_node(&c, n, &out, vals, &vlen);
 		if (rc)
 			return rc;
+		if (nn_shape_count(&out) > NN_TENSOR_MAX_ELEMENTS)
+			return fail(&c, n, "the output would exceed the %s-element limit per tensor", "2^28");
 		env->shapes[n->output] = out;
 		if (trace) {
 			char b1[64], b2[64];

@@ -543,7 +543,13 @@ static int map_node(loader *l, json_t *node)
 static int parse_tensor_shape(json_t *tensor_shape, nn_shape *shape)
 {
 	json_t *dims = json_object_get(tensor_shape, "dim");
-	if (json_object_get(tensor_shape, "unknownRank") || !json_is_array(dims) || json_array_size(dims) > NN_MAX_RANK)
+	if (!json_is_object(tensor_shape) || json_object_get(tensor_shape, "unknownRank"))
+		return MIEN_EFORMAT;
+	if (!dims) { /* TF writes a scalar's shape as {} */
+		shape->rank = 0;
+		return MIEN_OK;
+	}
+	if (!json_is_array(dims) || json_array_size(dims) > NN_MAX_RANK)
 		return MIEN_EFORMAT;
 	shape->rank = (int)json_array_size(dims);
 	for (int i = 0; i < shape->rank; i++) {

@@ -25,7 +25,7 @@
 #include "nn/nn.h"
 
 #define SHARD_BYTES (64 * 1024)
-#define SHARD_MAX (4 * 1024 * 1024)
+#define SHARD_MAX   (4 * 1024 * 1024)
 /* Skip runtimes whose inputs alone would be large: the loader's job is under test, not memory. */
 #define MAX_INPUT_ELEMENTS (1 << 20)
 

@@ -34,10 +34,10 @@
 #include "nn/npy.h"
 
 #define MAX_MODELS 64
-#define MAX_CASES 32
-#define MAX_IO 16
-#define REL_TOL 1e-3
-#define ABS_TOL 1e-4
+#define MAX_CASES  32
+#define MAX_IO     16
+#define REL_TOL    1e-3
+#define ABS_TOL    1e-4
 
 typedef struct ref_model {
 	char name[128];
@@ -107,17 +107,17 @@ static void discover_cases(void)
 			ref_model *rm = NULL;
 			for (size_t c = 0; c < n_cases; c++) {
 				char manifest[PATH_MAX];
-				snprintf(manifest, sizeof(manifest), "%s/%.250s/manifest.json", model_dir,
-					 cases[c]);
+				snprintf(manifest, sizeof(manifest), "%s/%.250s/manifest.json", model_dir, cases[c]);
 				if (access(manifest, R_OK) == 0 && g_ref_model_count < MAX_MODELS) {
 					if (!rm) {
 						rm = &g_ref_models[g_ref_model_count++];
 						snprintf(rm->name, sizeof(rm->name), "%s", models[m]);
-						snprintf(rm->test_name, sizeof(rm->test_name), "reference_%s", models[m]);
+						snprintf(rm->test_name, sizeof(rm->test_name), "reference_%s",
+						         models[m]);
 					}
 					if (rm->n_cases < MAX_CASES)
 						snprintf(rm->case_dirs[rm->n_cases++], sizeof(rm->case_dirs[0]),
-							 "%s/%.250s", model_dir, cases[c]);
+						         "%s/%.250s", model_dir, cases[c]);
 					g_manifest_count++;
 				}
 				free(cases[c]);
@@ -156,7 +156,7 @@ static void list_names(const nn_model *model, int outputs, char *buf, size_t siz
 	buf[0] = '\0';
 	for (size_t i = 0; i < n && used < size; i++)
 		used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "",
-					 outputs ? nn_model_output_name(model, i) : nn_model_input_name(model, i));
+		                         outputs ? nn_model_output_name(model, i) : nn_model_input_name(model, i));
 }
 
 /* Runs one case; returns the number of failed checks (messages printed). */
@@ -201,8 +201,8 @@ static int run_case(const nn_model *model, nn_pool *pool, const char *case_dir)
 		index[k] = name ? nn_model_input_index(model, name) : -1;
 		if (index[k] < 0 || !file) {
 			list_names(model, 0, names, sizeof(names));
-			printf("  FAIL %s/%s: mien's model has no input named '%s' (it has: %s)\n", model_name, case_name,
-			       name ? name : "?", names);
+			printf("  FAIL %s/%s: mien's model has no input named '%s' (it has: %s)\n", model_name,
+			       case_name, name ? name : "?", names);
 			failures++;
 			goto done;
 		}
@@ -323,7 +323,7 @@ static void test_reference_model(void **state)
 	fflush(stdout);
 	if (failures)
 		fail_msg("%s: %d check%s failed against TensorFlow.js (see the lines above)", rm->name, failures,
-			 failures == 1 ? "" : "s");
+		         failures == 1 ? "" : "s");
 }
 
 static void test_reference_present(void **state)
@@ -331,8 +331,8 @@ static void test_reference_present(void **state)
 	(void)state;
 	if (g_manifest_count == 0)
 		fail_msg("no reference cases under %s (MIEN_REF_DIR): run `node tests/ref/make_refs.mjs` and "
-			 "`node tests/ref/make_faceapi_refs.mjs` first (see tests/ref/README.md)",
-			 g_ref_dir);
+		         "`node tests/ref/make_faceapi_refs.mjs` first (see tests/ref/README.md)",
+		         g_ref_dir);
 	printf("  %zu reference cases for %zu models under %s\n", g_manifest_count, g_ref_model_count, g_ref_dir);
 }
 
@@ -375,7 +375,7 @@ static void require_emotion(const scratch *s)
 {
 	if (access(s->emotion_json, R_OK) != 0 || access(s->emotion_bin, R_OK) != 0)
 		fail_msg("%s or %s is missing: run `make models` (or set MIEN_MODELS)", s->emotion_json,
-			 s->emotion_bin);
+		         s->emotion_bin);
 }
 
 /* Copies at most `limit` bytes of src to dst. */
@@ -508,8 +508,7 @@ static void test_unsupported_op(void **state)
 		json_t *node = json_array_get(nodes, i);
 		const char *op = json_string_value(json_object_get(node, "op"));
 		if (op && strcmp(op, "Const") != 0 && strcmp(op, "Placeholder") != 0) {
-			snprintf(node_name, sizeof(node_name), "%s",
-				 json_string_value(json_object_get(node, "name")));
+			snprintf(node_name, sizeof(node_name), "%s", json_string_value(json_object_get(node, "name")));
 			json_object_set_new(node, "op", json_string("FooBar"));
 			break;
 		}
@@ -566,8 +565,9 @@ static void *worker_main(void *arg)
 			const float *out = nn_runtime_output(runtime, o, NULL);
 			if (!out || memcmp(out, w->expected[o], (size_t)w->counts[o] * sizeof(float)) != 0) {
 				w->failed = 1;
-				snprintf(w->message, sizeof(w->message), "run %d: output %s differs from the single-thread run",
-					 r, nn_model_output_name(w->model, o));
+				snprintf(w->message, sizeof(w->message),
+				         "run %d: output %s differs from the single-thread run", r,
+				         nn_model_output_name(w->model, o));
 				break;
 			}
 		}
@@ -587,8 +587,8 @@ static void check_concurrent(const char *name)
 		fail_msg("%s: %s", name, err.message);
 	size_t n_out = nn_model_output_count(model);
 	assert_true(n_out <= MAX_IO);
-	if (nn_runtime_create(model, NULL, NULL, &runtime, &err) || (fill_inputs(runtime, nn_model_input_count(model)),
-								      nn_runtime_run(runtime, &err)))
+	if (nn_runtime_create(model, NULL, NULL, &runtime, &err) ||
+	    (fill_inputs(runtime, nn_model_input_count(model)), nn_runtime_run(runtime, &err)))
 		fail_msg("%s: %s", name, err.message);
 	for (size_t o = 0; o < n_out; o++) {
 		nn_shape shape;
@@ -647,14 +647,14 @@ int main(void)
 		tests[n] = (struct CMUnitTest)cmocka_unit_test_prestate(test_reference_model, &g_ref_models[m]);
 		tests[n++].name = g_ref_models[m].test_name;
 	}
-	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_missing_model, setup_scratch,
-									 teardown_scratch);
+	tests[n++] =
+	        (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_missing_model, setup_scratch, teardown_scratch);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_truncated_shard, setup_scratch,
-									 teardown_scratch);
+	                                                                teardown_scratch);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_malformed_json, setup_scratch,
-									 teardown_scratch);
+	                                                                teardown_scratch);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_unsupported_op, setup_scratch,
-									 teardown_scratch);
+	                                                                teardown_scratch);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_concurrent_runtimes);
 	return _cmocka_run_group_tests("nn_reference", tests, n, NULL, NULL);
 }

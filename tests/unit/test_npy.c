@@ -182,7 +182,7 @@ static void test_read_handmade(void **state)
 	nn_shape got;
 
 	size_t n = build_v1(buf, sizeof(buf), "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", values,
-			    sizeof(values));
+	                    sizeof(values));
 	write_bytes(path, buf, n);
 	assert_int_equal(nn_npy_read(path, &data, &got, &err), 0);
 	assert_int_equal(got.rank, 2);
@@ -192,7 +192,7 @@ static void test_read_handmade(void **state)
 	free(data);
 
 	n = build_v1(buf, sizeof(buf), "{\"shape\": (6,), \"fortran_order\": False, \"descr\": \"<f4\"}", values,
-		     sizeof(values));
+	             sizeof(values));
 	write_bytes(path, buf, n);
 	assert_int_equal(nn_npy_read(path, &data, &got, &err), 0);
 	assert_int_equal(got.rank, 1);
@@ -220,8 +220,7 @@ static void test_read_handmade(void **state)
 
 	/* float64 is converted. */
 	double wide[3] = { 0.5, -1.25, 1e10 };
-	n = build_v1(buf, sizeof(buf), "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", wide,
-		     sizeof(wide));
+	n = build_v1(buf, sizeof(buf), "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", wide, sizeof(wide));
 	write_bytes(path, buf, n);
 	assert_int_equal(nn_npy_read(path, &data, &got, &err), 0);
 	assert_true(data[0] == 0.5f && data[1] == -1.25f && data[2] == 1e10f);
@@ -229,7 +228,7 @@ static void test_read_handmade(void **state)
 
 	/* The in-memory parser agrees. */
 	n = build_v1(buf, sizeof(buf), "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", values,
-		     sizeof(values));
+	             sizeof(values));
 	assert_int_equal(nn_npy_parse(buf, n, "mem", &data, &got, &err), 0);
 	assert_memory_equal(data, values, sizeof(values));
 	free(data);
@@ -279,7 +278,7 @@ static void test_malformed_headers(void **state)
 		int rc = nn_npy_read(path, &data, &got, &err);
 		if (rc != cases[i].code || !strstr(err.message, cases[i].needle) || !strstr(err.message, path))
 			fail_msg("case %zu (%s): rc %d (want %d), message \"%s\" (want \"%s\" and the path)", i,
-				 cases[i].dict, rc, cases[i].code, err.message, cases[i].needle);
+			         cases[i].dict, rc, cases[i].code, err.message, cases[i].needle);
 		assert_null(data);
 	}
 }
@@ -338,7 +337,7 @@ static void test_truncated_and_extra_data(void **state)
 	nn_shape got;
 
 	size_t n = build_v1(buf, sizeof(buf), "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }", values,
-			    sizeof(values));
+	                    sizeof(values));
 	write_bytes(path, buf, n - 1);
 	assert_int_equal(nn_npy_read(path, &data, &got, &err), MIEN_EFORMAT);
 	assert_non_null(strstr(err.message, "truncated"));
