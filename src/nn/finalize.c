@@ -297,6 +297,80 @@ static int fold_pads(nn_graph *g, int *uses)
 	return changed;
 }
 
+/* The producer node of tensor t when t has exactly one reader and that node is `op`; else NULL. */
+static nn_node *sole_producer(nn_graph *g, const int *uses, int t, nn_op op)
+{
+	if (t < 0 || uses[t] != 1 || g->tensors[t].producer < 0)
+		return NULL;
+	nn_node *p = &g->nodes[g->tensors[t].producer];
+	return p->op == op ? p : NULL;
+}
+
+/*
+ * Keras exports PReLU as relu(x) + k*(x - |x|) with k = alpha/2 per channel (Relu, Abs, Sub, Mul, Add).
+ * With P the Relu of x this is exactly max(x,0) + alpha*min(x,0): one XNNPACK PReLU. When P is x itself and x
+ * already carries a lower bound >= 0 (a Relu the converter fused into x's producer), x - |x| is 0 and the Add
+ * is x. Either way the decomposition disappears; any other shape of the pattern is left alone.
+ */
+static int fold_prelu(nn_graph *g, int *uses)
+{
+	int changed = 0;
+	for (int i = 0; i < g->n_nodes; i++) {
+		nn_node *a = &g->nodes[i];
+		if (a->op != NN_OP_ADD || a->n_inputs != 2 || a->out_min != -INFINITY || a->out_max != INFINITY)
+			continue;
+		for (int side = 0; side < 2; side++) {
+			int p = a->inputs[side], q = a->inputs[1 - side];
+			nn_node *mul = sole_producer(g, uses, q, NN_OP_MUL);
+			if (!mul)
+				continue;
+			int sub_t = is_const(g, mul->inputs[1]) ? mul->inputs[0] : mul->inputs[1];
+			int k_t = sub_t == mul->inputs[0] ? mul->inputs[1] : mul->inputs[0];
+			nn_node *sub = sole_producer(g, uses, sub_t, NN_OP_SUB);
+			if (!sub || !is_const(g, k_t))
+				continue;
+			int x = sub->inputs[0];
+			nn_node *abs = sole_producer(g, uses, sub->inputs[1], NN_OP_ABS);
+			if (!abs || abs->inputs[0] != x || g->tensors[x].producer < 0)
+				continue;
+			const nn_shape *xs = &g->tensors[x].shape;
+			int64_t ch = xs->rank > 0 ? xs->dims[xs->rank - 1] : 0;
+			int stride;
+			if (ch <= 0 || !channel_const(g, k_t, ch, &stride))
+				continue;
+			nn_node *relu = sole_producer(g, uses, p, NN_OP_CLAMP);
+			int relu_of_x = relu && relu->inputs[0] == x && relu->out_min == 0 && relu->out_max == INFINITY;
+			int x_nonneg = p == x && g->nodes[g->tensors[x].producer].out_min >= 0;
+			if (!relu_of_x && !x_nonneg)
+				continue;
+			if (relu_of_x) {
+				float *alpha = nn__graph_alloc(g, (size_t)ch * sizeof(float));
+				if (!alpha)
+					return MIEN_ENOMEM;
+				const float *k = g->tensors[k_t].data;
+				for (int64_t c = 0; c < ch; c++)
+					alpha[c] = 2.0f * k[stride * c];
+				nn_shape shape = { .rank = 1, .dims = { ch } };
+				int at = nn__graph_add_tensor(g, mul->name, NN_DTYPE_F32, &shape, alpha);
+				if (at < 0)
+					return at;
+				a = &g->nodes[i];
+				a->op = NN_OP_PRELU;
+				a->inputs[0] = x;
+				a->inputs[1] = at;
+				relu->op = NN_OP_NONE;
+			} else {
+				redirect(g, a->output, x);
+				a->op = NN_OP_NONE;
+			}
+			mul->op = sub->op = abs->op = NN_OP_NONE;
+			changed = 1;
+			break;
+		}
+	}
+	return changed;
+}
+
 /* HWIO -> OHWI for convolutions; depthwise [KH,KW,C,M] is already XNNPACK's [1,KH,KW,C*M] in memory. */
 static int relayout(nn_graph *g)
 {
@@ -415,7 +489,7 @@ int nn__graph_finalize(nn_graph *g, mien_error *err)
 	for (int round = 0; round < 16; round++) {
 		/* folding adds tensors, so the use counts are rebuilt before each rewrite */
 		int changed = 0;
-		for (int pass = 0; pass < 3; pass++) {
+		for (int pass = 0; pass < 4; pass++) {
 			int *grown = realloc(uses, sizeof(int) * (size_t)(g->n_tensors + 1));
 			if (!grown) {
 				rc = mien_error_set(err, MIEN_ENOMEM, "%s: out of memory", g->model_name);
@@ -425,7 +499,8 @@ int nn__graph_finalize(nn_graph *g, mien_error *err)
 			count_uses(g, uses);
 			int r = pass == 0   ? fold_scale_shift(g, uses)
 			        : pass == 1 ? fold_clamps(g, uses)
-			                    : fold_pads(g, uses);
+			        : pass == 2 ? fold_pads(g, uses)
+			                    : fold_prelu(g, uses);
 			if (r < 0) {
 				rc = mien_error_set(err, r, "%s: out of memory folding constants", g->model_name);
 				goto done;
