@@ -126,6 +126,7 @@ async function loadFaceapi() {
 // inside it) + read-back of every output, on a random 0..255 input of the net's default size.
 async function timeFaceapi(name, backend, runs, warmup) {
   await loadFaceapi();
+  if (tf.getBackend() !== backend) throw new Error(`face-api: backend is ${tf.getBackend()}, not ${backend}`);
   const m = FACEAPI[name];
   const net = m.net();
   const shape = [1, m.size, m.size, 3];
@@ -147,6 +148,39 @@ async function timeFaceapi(name, backend, runs, warmup) {
   if (leaked > 0) log(`${name}: ${leaked} tensors left after ${warmup + runs} runs`);
   input.dispose();
   return summarize(name, backend, shape, runs, times);
+}
+
+// Compares flat outputs (face-api's ssd boxes/scores drop the batch axis the refs keep, so shapes are
+// compared by element count there).
+function compareOutputs(manOutputs, dir, outs) {
+  return manOutputs.map((o, i) => {
+    const ref = readNpy(fs.readFileSync(path.join(dir, o.file))).data;
+    const got = outs[i].dataSync();
+    let maxAbs = 0; let dot = 0; let na = 0; let nb = 0; let maxRef = 0;
+    for (let k = 0; k < ref.length; k++) {
+      maxAbs = Math.max(maxAbs, Math.abs(got[k] - ref[k])); maxRef = Math.max(maxRef, Math.abs(ref[k]));
+      dot += got[k] * ref[k]; na += got[k] * got[k]; nb += ref[k] * ref[k];
+    }
+    return { name: o.name, shape_ok: got.length === ref.length, max_abs: Number(maxAbs.toPrecision(3)), max_ref: Number(maxRef.toPrecision(3)), cosine: Number((dot / Math.sqrt(na * nb)).toFixed(9)) };
+  });
+}
+
+// face-api nets against tests/ref/make_faceapi_refs.mjs (tfjs-backend-cpu): every case of the net's size.
+async function checkFaceapiRefs(name, refDir) {
+  const mdir = path.join(refDir, name);
+  if (!fs.existsSync(mdir)) return;
+  await loadFaceapi();
+  const m = FACEAPI[name];
+  for (const c of fs.readdirSync(mdir).sort()) {
+    const mf = path.join(mdir, c, 'manifest.json');
+    if (!fs.existsSync(mf)) continue;
+    const man = JSON.parse(fs.readFileSync(mf, 'utf8'));
+    const inp = readNpy(fs.readFileSync(path.join(mdir, c, man.inputs[0].file)));
+    const x = tf.tensor(inp.data, inp.shape, 'float32');
+    const outs = m.run(m.net(), await faceapi.toNetInput(x), inp.shape[1]);
+    emit({ check: name, case: c, backend: tf.getBackend(), outputs: compareOutputs(man.outputs, path.join(mdir, c), outs) });
+    tf.dispose([x, ...outs]);
+  }
 }
 
 async function checkAgainstRefs(name, refDir) {
@@ -199,6 +233,7 @@ async function main() {
   for (const name of names) emit({ ...(await timeModel(name, 'wasm', opt.runs, opt.warmup)), simd, threads: threads ? 'many' : 1 });
   for (const name of face) emit({ ...(await timeFaceapi(name, 'wasm', opt.runs, opt.warmup)), simd, threads: threads ? 'many' : 1, faceapi: faceapi.version });
   if (opt.check) for (const name of names) await checkAgainstRefs(name, opt.check);
+  if (opt.check) for (const name of face) await checkFaceapiRefs(name, opt.check);
 
   if (opt.cpu) {
     await tf.setBackend('cpu');

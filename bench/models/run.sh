@@ -7,8 +7,10 @@
 # Runs `build/mien bench models --json` at 1 and 2 threads, then the wasm peer (bench/models/peer.mjs, one
 # thread) on the same models, and joins them with bench/models/report.mjs into a table on stdout and
 # build/bench/models.md. Raw JSON lines stay in build/bench/{mien,peer}.jsonl.
-# Environment: RUNS (20), WARMUP (3), ONLY (comma list), MIEN_MODELS (models), PEAK_GFLOPS (117),
-# MIEN (build/mien), NODE (node).
+# The "% of peak" column uses this core's FP32 FMA peak as measured by bench/peak/peak.c (built here into
+# build/bench/peak, result in build/bench/peak.json; the larger of AVX-512 and AVX2); PEAK_GFLOPS overrides it.
+# Environment: RUNS (20), WARMUP (3), ONLY (comma list), MIEN_MODELS (models), PEAK_GFLOPS (measured),
+# MIEN (build/mien), NODE (node), CC (cc).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -35,9 +37,10 @@ status=0
 	>"$OUT/mien.jsonl" || status=$?
 [ "$status" -ne 0 ] && echo "run.sh: mien bench exited $status (partial results kept)" >&2
 
-# The peer knows the human-models graph models only (face-api models have no TF.js graph to time).
+# The peer times the human-models graph models (model.execute) and the five face-api networks (face-api's
+# own forward pass, from $MODELS_DIR/faceapi), each under mien's short name.
 PEER_MODELS=(blazeface-back blazeface-front facemesh-detection-full facemesh mobilefacenet faceres emotion
-	antispoof liveness)
+	antispoof liveness ssd_mobilenetv1 tiny_face_detector face_landmark_68 face_recognition face_expression)
 peer_only=""
 if [ -n "$ONLY" ]; then
 	IFS=, read -r -a wanted <<<"$ONLY"
@@ -50,12 +53,24 @@ fi
 : >"$OUT/peer.jsonl"
 if [ -z "$ONLY" ] || [ -n "$peer_only" ]; then
 	echo "== TF.js wasm peer, 1 thread" >&2
-	peer_args=(--models "$MODELS_DIR/human" --runs "$RUNS" --warmup "$WARMUP")
+	peer_args=(--models "$MODELS_DIR/human" --faceapi "$MODELS_DIR/faceapi" --runs "$RUNS" --warmup "$WARMUP")
 	[ -n "$peer_only" ] && peer_args+=(--only "$peer_only")
 	"$NODE" bench/models/peer.mjs "${peer_args[@]}" >"$OUT/peer.jsonl" ||
 		echo "run.sh: the wasm peer failed (table shows mien only)" >&2
 fi
 
-"$NODE" bench/models/report.mjs --mien "$OUT/mien.jsonl" --peer "$OUT/peer.jsonl" --md "$OUT/models.md" \
-	--peak "${PEAK_GFLOPS:-117}"
+# This core's FP32 FMA peak (AVX-512 skipped where the CPU lacks it); on failure the report falls back to
+# PEAK_GFLOPS or the 117 GFLOP/s of INFERENCE-NOTES.md.
+: >"$OUT/peak.json"
+echo "== FP32 FMA peak, 1 core" >&2
+if "${CC:-cc}" -O2 -mavx512f -mfma -mavx2 -o "$OUT/peak" bench/peak/peak.c; then
+	"$OUT/peak" >"$OUT/peak.json" || echo "run.sh: bench/peak failed (report uses the fallback peak)" >&2
+	cat "$OUT/peak.json" >&2
+else
+	echo "run.sh: could not build bench/peak/peak.c (report uses the fallback peak)" >&2
+fi
+
+report_args=(--mien "$OUT/mien.jsonl" --peer "$OUT/peer.jsonl" --md "$OUT/models.md" --peak-json "$OUT/peak.json")
+[ -n "${PEAK_GFLOPS:-}" ] && report_args+=(--peak "$PEAK_GFLOPS")
+"$NODE" bench/models/report.mjs "${report_args[@]}"
 exit "$status"
