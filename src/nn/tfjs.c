@@ -309,6 +309,23 @@ static int add_fused(loader *l, json_t *node, nn_node *base, const char *act, in
 	return add(l, node, &a);
 }
 
+/* The BiasAdd[+activation] tail of a fused TF op: sets the bias input and returns the activation name (NULL for
+ * none) and the PReLU alpha input (-1 for none). */
+static int fused_bias_activation(loader *l, json_t *node, const int *in, int n_in, nn_node *n, const char **act,
+                                 char *act_buf, size_t act_size, int *alpha)
+{
+	char buf[64];
+	size_t n_ops = attr_strings_len(node, "fused_ops");
+	const char *first = attr_strings_at(node, "fused_ops", 0, buf, sizeof(buf));
+	if (n_ops < 1 || n_ops > 2 || !first || strcmp(first, "BiasAdd") != 0 || n_in < 3)
+		return fail_node(l, MIEN_EUNSUPPORTED, node,
+		                 "fused ops other than BiasAdd[+activation] are not supported");
+	n->inputs[2] = in[2];
+	*act = n_ops == 2 ? attr_strings_at(node, "fused_ops", 1, act_buf, act_size) : NULL;
+	*alpha = n_in > 3 ? in[3] : -1;
+	return MIEN_OK;
+}
+
 typedef struct simple_op {
 	const char *tf;
 	nn_op op;
@@ -362,7 +379,6 @@ static int map_node(loader *l, json_t *node)
 		in[n_in++] = t;
 	}
 	nn_node n = nn__node(NN_OP_NONE, name, op);
-	char buf[64];
 
 	for (size_t i = 0; i < MIEN_ARRAY_LEN(simple_ops); i++) {
 		if (strcmp(op, simple_ops[i].tf) != 0)
@@ -416,16 +432,9 @@ static int map_node(loader *l, json_t *node)
 		char act_buf[32];
 		int alpha = -1;
 		if (fused) {
-			size_t n_ops = attr_strings_len(node, "fused_ops");
-			const char *first = attr_strings_at(node, "fused_ops", 0, buf, sizeof(buf));
-			if (n_ops < 1 || n_ops > 2 || !first || strcmp(first, "BiasAdd") != 0 || n_in < 3)
-				return fail_node(l, MIEN_EUNSUPPORTED, node,
-				                 "fused ops other than BiasAdd[+activation] are not supported");
-			n.inputs[2] = in[2];
-			if (n_ops == 2)
-				act = attr_strings_at(node, "fused_ops", 1, act_buf, sizeof(act_buf));
-			if (n_in > 3)
-				alpha = in[3];
+			int frc = fused_bias_activation(l, node, in, n_in, &n, &act, act_buf, sizeof(act_buf), &alpha);
+			if (frc)
+				return frc;
 		}
 		return add_fused(l, node, &n, act, alpha);
 	}
@@ -443,16 +452,9 @@ static int map_node(loader *l, json_t *node)
 		char act_buf[32];
 		int alpha = -1;
 		if (op[0] == '_') {
-			size_t n_ops = attr_strings_len(node, "fused_ops");
-			const char *first = attr_strings_at(node, "fused_ops", 0, buf, sizeof(buf));
-			if (n_ops < 1 || n_ops > 2 || !first || strcmp(first, "BiasAdd") != 0 || n_in < 3)
-				return fail_node(l, MIEN_EUNSUPPORTED, node,
-				                 "fused ops other than BiasAdd[+activation] are not supported");
-			n.inputs[2] = in[2];
-			if (n_ops == 2)
-				act = attr_strings_at(node, "fused_ops", 1, act_buf, sizeof(act_buf));
-			if (n_in > 3)
-				alpha = in[3];
+			int frc = fused_bias_activation(l, node, in, n_in, &n, &act, act_buf, sizeof(act_buf), &alpha);
+			if (frc)
+				return frc;
 		}
 		return add_fused(l, node, &n, act, alpha);
 	}
