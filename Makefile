@@ -19,6 +19,8 @@ AR ?= ar
 # pkg-config may be missing before `make deps` ran; fall back to the plain library names.
 JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
 JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+TURBOJPEG_LIBS := $(shell pkg-config --libs libturbojpeg 2>/dev/null || echo -lturbojpeg)
+SPNG_LIBS := $(shell pkg-config --libs spng 2>/dev/null || echo -lspng)
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
@@ -26,7 +28,7 @@ CPPFLAGS += -Isrc -D_GNU_SOURCE $(JANSSON_CFLAGS)
 CFLAGS += -std=c11 -Wall -Wextra -Werror -O2 -g
 DEPFLAGS = -MMD -MP
 # XNNPACK ships no pkg-config file.
-LDLIBS += $(JANSSON_LIBS) -lXNNPACK -lpthreadpool -lpthread -lm
+LDLIBS += $(JANSSON_LIBS) $(TURBOJPEG_LIBS) $(SPNG_LIBS) -lXNNPACK -lpthreadpool -lpthread -lm
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUZZ_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -54,7 +56,7 @@ UNIT_ENV := MIEN_LOG_LEVEL=warn
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:strict_string_checks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build test run deps models ref-deps refs check-unit check-asan check-nn fuzz check-fuzz \
+.PHONY: all build test run eval deps models ref-deps refs check-unit check-asan check-nn fuzz check-fuzz \
 	format check-format clean unit asan
 
 all: build
@@ -205,6 +207,10 @@ test: deps
 run: deps
 	$(MAKE) models $(BUILD)/mien
 	./$(BUILD)/mien serve
+
+# Accuracy on ../shared/data (when present) beside face-api on TensorFlow.js; writes docs/accuracy.md.
+eval: $(BUILD)/mien models/.stamp
+	bash scripts/eval.sh
 
 clean:
 	rm -rf $(BUILD)

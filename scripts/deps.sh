@@ -14,6 +14,10 @@ PACKAGES=(
 	libpthreadpool-dev
 	libcmocka-dev
 	libjansson-dev
+	libturbojpeg0-dev
+	libspng-dev
+	libopencv-dev
+	opencv-data
 )
 
 # Node.js drives `make models` (npm pack) and the TensorFlow.js reference tests. A node/npm already on

@@ -26,6 +26,18 @@ int cli_model_main(int argc, char **argv, const mien_config *cfg);
 /* `mien bench [models] ...` (cli_bench.c). */
 int cli_bench_main(int argc, char **argv, const mien_config *cfg);
 
+/* `mien analyze`, `identify`, `compare`, `enroll` (cli_face.c). */
+int cli_analyze_main(int argc, char **argv, const mien_config *cfg);
+int cli_identify_main(int argc, char **argv, const mien_config *cfg);
+int cli_compare_main(int argc, char **argv, const mien_config *cfg);
+int cli_enroll_main(int argc, char **argv, const mien_config *cfg);
+
+/* `mien bench pipeline IMG` (cli_pipeline.c). */
+int cli_bench_pipeline(int argc, char **argv, const mien_config *cfg);
+
+/* `mien eval identity|expression|detect DIR` (cli_eval.c). */
+int cli_eval_main(int argc, char **argv, const mien_config *cfg);
+
 /* --- shared helpers (cli_util.c) ----------------------------------------------------------------- */
 
 /* Prints "mien: <message>\n" to stderr. */

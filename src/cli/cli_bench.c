@@ -159,6 +159,8 @@ int cli_bench_main(int argc, char **argv, const mien_config *cfg)
 	thread_counts[0] = cfg->threads;
 
 	int i = 1;
+	if (i < argc && strcmp(argv[i], "pipeline") == 0)
+		return cli_bench_pipeline(argc - 1, argv + 1, cfg);
 	if (i < argc && argv[i][0] != '-') {
 		if (strcmp(argv[i], "models") != 0) {
 			cli_error("'bench %s' is not available yet in this build (try 'mien bench models')", argv[i]);

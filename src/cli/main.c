@@ -25,11 +25,12 @@ typedef struct command {
 
 static const command COMMANDS[] = {
 	{ "serve", NULL, "HTTP API + dashboard + camera workers (MIEN_ROLE=all|api|worker)" },
-	{ "analyze", NULL, "detect, recognise and read expressions in images (--json, --embeddings, --face-crop)" },
-	{ "compare", NULL, "similarity of the faces in two images" },
-	{ "enroll", NULL, "enroll a person's images into the gallery (--name NAME IMG...)" },
-	{ "identify", NULL, "analyze an image and match its faces against the gallery" },
-	{ "eval", NULL, "accuracy on a labelled folder (identity | expression | detect)" },
+	{ "analyze", cli_analyze_main,
+	  "detect, recognise and read expressions in images (--json, --embeddings, --face-crop)" },
+	{ "compare", cli_compare_main, "similarity of the faces in two images" },
+	{ "enroll", cli_enroll_main, "enroll a person's images into the gallery (--name NAME IMG...)" },
+	{ "identify", cli_identify_main, "analyze an image and match its faces against the gallery" },
+	{ "eval", cli_eval_main, "accuracy on a labelled folder (identity | expression | detect)" },
 	{ "bench", cli_bench_main, "model latency: mien bench models [--runs N] [--threads 1,2] [--json]" },
 	{ "user", NULL, "manage users (add --role ROLE NAME, passwd, list)" },
 	{ "migrate", NULL, "create or upgrade the database schema" },

@@ -10,6 +10,9 @@
  *    whose only consumer they are, become that node's output bounds.
  *  - A zero Pad of H and W only, before a VALID or explicit-padding convolution that is its only consumer,
  *    becomes the convolution's padding.
+ *  - Add(x, Conv1x1(Depthwise3x3(x))) with the Add's clamp, at stride 1 and C -> C channels, on a tensor of at
+ *    least g->fuse_min_elements, becomes one host op (fused.c), and runs of such blocks become one chain
+ *    (after the folds above, once; MIEN_NN_NO_FUSE leaves them to XNNPACK).
  * A rewrite never fires on a tensor that other nodes also read (see the mobilefacenet trap in
  * INFERENCE-NOTES.md: a converter-fused Relu there feeds both a PReLU decomposition and a residual add).
  */
@@ -371,6 +374,138 @@ static int fold_prelu(nn_graph *g, int *uses)
 	return changed;
 }
 
+/* A float constant of exactly `count` elements, or NULL. */
+static const float *float_const(const nn_graph *g, int t, int64_t count)
+{
+	if (!is_const(g, t) || g->tensors[t].dtype != NN_DTYPE_F32 || nn_shape_count(&g->tensors[t].shape) != count)
+		return NULL;
+	return g->tensors[t].data;
+}
+
+static int same_shape(const nn_shape *a, const nn_shape *b)
+{
+	if (a->rank != b->rank)
+		return 0;
+	for (int i = 0; i < a->rank; i++)
+		if (a->dims[i] != b->dims[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * The stride-1 separable residual block, Add(x, Conv1x1(Depthwise3x3(x))) with the Add's clamp, becomes one
+ * host op (fused.c) that reads x once and writes the result once; XNNPACK would stream the tensor through
+ * memory three times. Fires only where the depthwise and convolution outputs have no other reader, neither
+ * clamps its own output, the depthwise keeps x's size (stride 1, dilation 1, one pixel of padding per side
+ * in total per axis), and the convolution maps C channels to the same C. Runs after the clamp folds, so a
+ * Relu after the Add is already the Add's clamp.
+ */
+static int fuse_blocks(nn_graph *g, const int *uses)
+{
+	int changed = 0;
+	for (int i = 0; i < g->n_nodes; i++) {
+		nn_node *a = &g->nodes[i];
+		if (a->op != NN_OP_ADD || a->n_inputs != 2)
+			continue;
+		for (int side = 0; side < 2; side++) {
+			int xt = a->inputs[1 - side];
+			nn_node *pw = sole_producer(g, uses, a->inputs[side], NN_OP_CONV2D);
+			if (!pw || pw->out_min != -INFINITY || pw->out_max != INFINITY)
+				continue;
+			nn_node *dw = sole_producer(g, uses, pw->inputs[0], NN_OP_DEPTHWISE_CONV2D);
+			if (!dw || dw->inputs[0] != xt || dw->out_min != -INFINITY || dw->out_max != INFINITY)
+				continue;
+			const nn_shape *xs = &g->tensors[xt].shape;
+			if (xs->rank != 4 || g->tensors[xt].dtype != NN_DTYPE_F32 ||
+			    !same_shape(xs, &g->tensors[a->output].shape) ||
+			    !same_shape(xs, &g->tensors[pw->output].shape) ||
+			    !same_shape(xs, &g->tensors[dw->output].shape))
+				continue;
+			int64_t C = xs->dims[3];
+			if (C < 1 || C > NN_FUSED_BLOCK_MAX_CHANNELS || nn_shape_count(xs) < g->fuse_min_elements)
+				continue;
+			const nn_tensor *df = &g->tensors[dw->inputs[1]], *pf = &g->tensors[pw->inputs[1]];
+			if (df->xnn_layout || pf->xnn_layout || df->shape.rank != 4 || df->shape.dims[0] != 3 ||
+			    df->shape.dims[1] != 3 || df->shape.dims[2] != C || df->shape.dims[3] != 1 ||
+			    pf->shape.rank != 4 || pf->shape.dims[0] != 1 || pf->shape.dims[1] != 1 ||
+			    pf->shape.dims[2] != C || pf->shape.dims[3] != C)
+				continue;
+			const nn_conv_params *dp = &dw->p.conv, *pp = &pw->p.conv;
+			if (dp->stride_h != 1 || dp->stride_w != 1 || dp->dilation_h != 1 || dp->dilation_w != 1 ||
+			    pp->stride_h != 1 || pp->stride_w != 1)
+				continue;
+			int pad_top = 1, pad_left = 1;
+			if (dp->padding == NN_PAD_EXPLICIT) {
+				if (dp->pad_top < 0 || dp->pad_left < 0 || dp->pad_top + dp->pad_bottom != 2 ||
+				    dp->pad_left + dp->pad_right != 2)
+					continue;
+				pad_top = dp->pad_top;
+				pad_left = dp->pad_left;
+			} else if (dp->padding != NN_PAD_SAME) {
+				continue;
+			}
+			if (pp->padding == NN_PAD_EXPLICIT &&
+			    (pp->pad_top || pp->pad_bottom || pp->pad_left || pp->pad_right))
+				continue;
+			nn_fused_block b = { .channels = (int)C,
+				             .pad_top = pad_top,
+				             .pad_left = pad_left,
+				             .dw_filter = float_const(g, dw->inputs[1], 9 * C),
+				             .dw_bias = dw->n_inputs > 2 ? float_const(g, dw->inputs[2], C) : NULL,
+				             .pw_filter = float_const(g, pw->inputs[1], C * C),
+				             .pw_bias = pw->n_inputs > 2 ? float_const(g, pw->inputs[2], C) : NULL,
+				             .lo = a->out_min,
+				             .hi = a->out_max };
+			if (!b.dw_filter || !b.pw_filter || (dw->n_inputs > 2 && dw->inputs[2] >= 0 && !b.dw_bias) ||
+			    (pw->n_inputs > 2 && pw->inputs[2] >= 0 && !b.pw_bias))
+				continue;
+			nn_host_op op;
+			int rc = nn__fused_block_op(g, &b, &op);
+			if (rc == MIEN_ENOMEM)
+				return rc;
+			if (rc)
+				continue;
+			a->op = NN_OP_HOST;
+			a->source_op = "FusedBlock";
+			a->n_inputs = 1;
+			a->inputs[0] = xt;
+			a->inputs[1] = -1;
+			a->out_min = -INFINITY;
+			a->out_max = INFINITY;
+			a->p.host = op;
+			dw->op = pw->op = NN_OP_NONE;
+			changed = 1;
+			break;
+		}
+	}
+	return changed;
+}
+
+/* Consecutive fused blocks, each the only reader of the one before, run as one chain (fused.c). */
+static int chain_blocks(nn_graph *g, const int *uses)
+{
+	int changed = 0;
+	for (int i = 0; i < g->n_nodes; i++) {
+		nn_node *b = &g->nodes[i];
+		if (b->op != NN_OP_HOST || b->n_inputs != 1)
+			continue;
+		nn_node *a = sole_producer(g, uses, b->inputs[0], NN_OP_HOST);
+		if (!a || a->n_inputs != 1 || a->out_min != -INFINITY || a->out_max != INFINITY)
+			continue;
+		nn_host_op op;
+		int r = nn__fused_block_chain(g, &a->p.host, &b->p.host, &op);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			continue;
+		b->p.host = op;
+		b->inputs[0] = a->inputs[0];
+		a->op = NN_OP_NONE;
+		changed = 1;
+	}
+	return changed;
+}
+
 /* HWIO -> OHWI for convolutions; depthwise [KH,KW,C,M] is already XNNPACK's [1,KH,KW,C*M] in memory. */
 static int relayout(nn_graph *g)
 {
@@ -510,6 +645,20 @@ int nn__graph_finalize(nn_graph *g, mien_error *err)
 		compact(g);
 		if (!changed)
 			break;
+	}
+	if (!getenv("MIEN_NN_NO_FUSE")) { /* a debugging aid: the XNNPACK lowering of the blocks, for A/B timing */
+		count_uses(g, uses);
+		int r = fuse_blocks(g, uses);
+		compact(g);
+		if (r >= 0) {
+			count_uses(g, uses);
+			r = chain_blocks(g, uses);
+			compact(g);
+		}
+		if (r < 0) {
+			rc = mien_error_set(err, r, "%s: out of memory fusing blocks", g->model_name);
+			goto done;
+		}
 	}
 	rc = relayout(g);
 	if (rc) {

@@ -49,6 +49,7 @@ int nn__graph_init(nn_graph *g, const char *model_name, mien_error *err)
 	if (!g->model_name)
 		return mien_error_set(err, MIEN_ENOMEM, "out of memory starting a graph");
 	g->weight_dtype = "float32";
+	g->fuse_min_elements = NN_FUSE_MIN_ELEMENTS;
 	return MIEN_OK;
 }
 

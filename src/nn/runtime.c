@@ -121,6 +121,8 @@ double nn__node_macs(const nn_graph *g, const nn_node *n, const nn_shape *shapes
 		const nn_shape *x = &shapes[n->inputs[0]];
 		return out * (double)x->dims[x->rank - 1];
 	}
+	case NN_OP_HOST:
+		return out * (double)n->p.host.macs_per_output;
 	default:
 		return 0;
 	}
@@ -578,6 +580,14 @@ static void clamp_buffer(float *x, int64_t count, float lo, float hi)
 
 /* ---- creation */
 
+static size_t host_scratch_bytes(const nn_runtime *rt, const nn_node *n, size_t threads)
+{
+	const nn_shape *shapes[NN_NODE_MAX_INPUTS];
+	for (int k = 0; k < n->n_inputs; k++)
+		shapes[k] = &rt->shapes[n->inputs[k]];
+	return n->p.host.scratch(shapes, n->p.host.params, threads);
+}
+
 int nn_runtime_create(const nn_model *model, const nn_shape *input_shapes, nn_pool *pool, nn_runtime **out,
                       mien_error *err)
 {
@@ -678,11 +688,14 @@ int nn_runtime_create(const nn_model *model, const nn_shape *input_shapes, nn_po
 				external[t] = 1;
 		}
 	}
-	/* buffers */
-	size_t total = 0;
+	/* buffers, and the scratch host ops ask for */
+	size_t total = 0, threads = nn_pool_threads(pool);
 	for (size_t t = 0; t < nt; t++)
 		if (external[t])
 			total += mien_align_up((size_t)nn_shape_count(&rt->shapes[t]) * sizeof(float) + 64, 64);
+	for (int i = 0; i < g->n_nodes; i++)
+		if (group[i] >= 0 && g->nodes[i].op == NN_OP_HOST && g->nodes[i].p.host.scratch)
+			total += mien_align_up(host_scratch_bytes(rt, &g->nodes[i], threads), 64);
 	rc = mien_arena_init(&rt->arena, total ? total : 64, 64);
 	if (rc) {
 		mien_error_set(err, rc, "%s: cannot reserve %zu bytes of activations", g->model_name, total);
@@ -724,6 +737,15 @@ int nn_runtime_create(const nn_model *model, const nn_shape *input_shapes, nn_po
 			s->call.output = rt->buffers[n->output];
 			s->call.output_shape = &rt->shapes[n->output];
 			s->call.params = n->op == NN_OP_HOST ? n->p.host.params : NULL;
+			s->call.pool = pool ? pool->pool : NULL;
+			s->call.threads = threads;
+			if (n->op == NN_OP_HOST && n->p.host.scratch) {
+				s->call.scratch_bytes = host_scratch_bytes(rt, n, threads);
+				if (s->call.scratch_bytes) {
+					s->call.scratch = mien_arena_alloc(&rt->arena, s->call.scratch_bytes);
+					MIEN_ASSERT(s->call.scratch != NULL);
+				}
+			}
 			rt->n_steps++;
 			i++;
 			continue;

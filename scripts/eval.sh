@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# scripts/eval.sh — `make eval`: mien's accuracy on the labelled data in ../shared/data, beside the same
+# evaluations run by face-api on TensorFlow.js (bench/peer/faceapi_eval.mjs), then docs/accuracy.md.
+#
+#   DATA=../shared/data bash scripts/eval.sh        # LIMIT=N caps pictures per folder for a quick run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data}
+OUT=build/eval
+MIEN=${MIEN:-build/mien}
+if [ ! -d "$DATA" ]; then
+	echo "eval: $DATA does not exist; nothing to evaluate (the labelled data is not part of the repository)" >&2
+	exit 0
+fi
+mkdir -p "$OUT/mien" "$OUT/peer"
+limit=()
+[ -n "${LIMIT:-}" ] && limit=(--limit "$LIMIT")
+
+run() { # name, then the mien eval arguments
+	local name=$1
+	shift
+	echo "== mien eval $* ($name)" >&2
+	"$MIEN" eval "$@" "${limit[@]}" >"$OUT/mien/$name.json"
+}
+peer() { # name, mode, dir
+	[ -f bench/peer/faceapi_eval.mjs ] || return 0
+	echo "== face-api eval $2 $3 ($1)" >&2
+	node bench/peer/faceapi_eval.mjs --mode "$2" "$3" "${limit[@]}" --out "$OUT/peer/$1.json" >/dev/null ||
+		echo "eval: the face-api peer failed on $1 (see above)" >&2
+}
+
+run detect detect "$DATA/detection"
+peer detect detect "$DATA/detection"
+for set in "$DATA"/identity/*/; do
+	set=${set%/}
+	name=identity-$(basename "$set")
+	run "$name" identity "$set"
+	peer "$name" identity "$set"
+done
+run expression-fer2013 expression "$DATA/expression/fer2013"
+peer expression-fer2013 expression "$DATA/expression/fer2013"
+node scripts/accuracy_report.mjs "$OUT" >docs/accuracy.md
+echo "eval: wrote docs/accuracy.md" >&2

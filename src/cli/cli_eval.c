@@ -1,0 +1,681 @@
+/*
+ * cli_eval.c — `mien eval identity|expression|detect DIR`: accuracy on labelled folders, a progress bar on a
+ * terminal (stderr), and one JSON summary on stdout at the end.
+ *
+ * The metrics are defined the same way as bench/peer/faceapi_eval.mjs computes them for face-api, so the two
+ * can stand side by side in docs/accuracy.md.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "face/face.h"
+#include "face/gallery.h"
+
+#define MAX_ENTRIES 100000
+
+typedef struct name_list {
+	char **names;
+	size_t n;
+} name_list;
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted entries of `dir` that are directories (want_dirs) or picture files. */
+static int list_dir(const char *dir, int want_dirs, name_list *out)
+{
+	out->names = NULL;
+	out->n = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	struct dirent *e;
+	size_t cap = 0;
+	while ((e = readdir(d)) != NULL && out->n < MAX_ENTRIES) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (stat(path, &st) != 0)
+			continue;
+		if (want_dirs ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+			continue;
+		if (!want_dirs) {
+			const char *dot = strrchr(e->d_name, '.');
+			if (!dot || (strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg") && strcasecmp(dot, ".png")))
+				continue;
+		}
+		if (out->n == cap) {
+			cap = cap ? cap * 2 : 64;
+			char **grown = realloc(out->names, cap * sizeof(char *));
+			if (!grown)
+				break;
+			out->names = grown;
+		}
+		out->names[out->n++] = strdup(e->d_name);
+	}
+	closedir(d);
+	qsort(out->names, out->n, sizeof(char *), by_name);
+	return 0;
+}
+
+static void free_list(name_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->names[i]);
+	free(l->names);
+	l->names = NULL;
+	l->n = 0;
+}
+
+static void progress(const char *what, size_t done, size_t total)
+{
+	if (!isatty(STDERR_FILENO) || total == 0)
+		return;
+	int width = 40, filled = (int)(width * done / total);
+	fprintf(stderr, "\r%-10s [", what);
+	for (int i = 0; i < width; i++)
+		fputc(i < filled ? '#' : ' ', stderr);
+	fprintf(stderr, "] %zu/%zu", done, total);
+	if (done == total)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void print_json(json_t *o)
+{
+	char *text = json_dumps(o, JSON_INDENT(1) | JSON_REAL_PRECISION(6));
+	if (text)
+		puts(text);
+	free(text);
+}
+
+typedef struct eval_ctx {
+	const mien_config *cfg;
+	face_options options;
+	face_analyzer *analyzer;
+	nn_pool *pool;
+	face_result *faces;
+	long limit;
+} eval_ctx;
+
+#define EVAL_FACES 256
+
+/* ---- detect */
+
+/* Splits one CSV line (RFC 4180 quotes) into at most max fields, in place. */
+static int csv_fields(char *line, char **fields, int max)
+{
+	int n = 0;
+	char *p = line;
+	while (*p && n < max) {
+		if (*p == '"') {
+			char *w = ++p;
+			fields[n++] = w;
+			while (*p) {
+				if (*p == '"' && p[1] == '"') {
+					*w++ = '"';
+					p += 2;
+				} else if (*p == '"') {
+					p++;
+					break;
+				} else {
+					*w++ = *p++;
+				}
+			}
+			*w = '\0';
+			while (*p && *p != ',')
+				p++;
+		} else {
+			fields[n++] = p;
+			while (*p && *p != ',' && *p != '\n' && *p != '\r')
+				p++;
+		}
+		if (*p == ',') {
+			*p++ = '\0';
+		} else {
+			*p = '\0';
+			break;
+		}
+	}
+	return n;
+}
+
+static int eval_detect(eval_ctx *c, const char *dir)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/face_counts.csv", dir);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		cli_error("%s: no face_counts.csv (file,faces)", dir);
+		return CLI_EXIT_FAIL;
+	}
+	json_t *images = json_array();
+	char line[8192];
+	long counted_total = 0, found_matched = 0, false_total = 0, missed_total = 0;
+	size_t n_images = 0, rows = 0;
+	double ms_total = 0;
+	double *times = calloc(4096, sizeof(double));
+	int first = 1, rc = CLI_EXIT_OK;
+	/* count rows for the progress bar */
+	while (fgets(line, sizeof(line), f))
+		rows++;
+	rewind(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *fields[8];
+		int nf = csv_fields(line, fields, 8);
+		if (first) {
+			first = 0;
+			if (nf >= 2 && strcmp(fields[1], "faces") == 0)
+				continue;
+		}
+		if (nf < 2 || !*fields[0])
+			continue;
+		long counted;
+		if (cli_parse_int(fields[1], 0, 100000, &counted)) {
+			cli_error("%s: bad face count '%s' for %s", path, fields[1], fields[0]);
+			continue;
+		}
+		char img_path[4096];
+		snprintf(img_path, sizeof(img_path), "%s/%s", dir, fields[0]);
+		face_image *img = NULL;
+		mien_error err = { 0 };
+		size_t found = 0;
+		double t0 = cli_now_ms();
+		if (face_image_load(img_path, 0, &img, &err) ||
+		    face_analyze(c->analyzer, img, c->faces, EVAL_FACES, &found, &err)) {
+			cli_error("%s: %s", img_path, err.message);
+			face_image_free(&img);
+			rc = CLI_EXIT_FAIL;
+			continue;
+		}
+		double ms = cli_now_ms() - t0;
+		if (n_images < 4096)
+			times[n_images] = ms;
+		ms_total += ms;
+		long matched = (long)found < counted ? (long)found : counted;
+		long extra = (long)found > counted ? (long)found - counted : 0;
+		counted_total += counted;
+		found_matched += matched;
+		false_total += extra;
+		missed_total += counted - matched;
+		json_array_append_new(images, json_pack("{s:s,s:i,s:i,s:f,s:i,s:i}", "file", fields[0], "counted",
+		                                        (int)counted, "found", (int)found, "ms", ms, "width",
+		                                        img->width, "height", img->height));
+		face_image_free(&img);
+		n_images++;
+		progress("detect", n_images, rows > 0 ? rows - 1 : 0);
+	}
+	fclose(f);
+	size_t nt = n_images < 4096 ? n_images : 4096;
+	/* median: insertion sort (a few hundred images at most here) */
+	for (size_t i = 1; i < nt; i++) {
+		double v = times[i];
+		size_t j = i;
+		while (j > 0 && times[j - 1] > v) {
+			times[j] = times[j - 1];
+			j--;
+		}
+		times[j] = v;
+	}
+	double median = nt ? (nt % 2 ? times[nt / 2] : (times[nt / 2 - 1] + times[nt / 2]) / 2) : 0;
+	free(times);
+	json_t *o =
+	        json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:f,s:f,s:f,s:o}", "mode", "detect", "dataset", dir, "detector",
+	                  face_analyzer_detector(c->analyzer), "images", (int)n_images, "counted", (int)counted_total,
+	                  "found_matched", (int)found_matched, "false_detections", (int)false_total, "recall",
+	                  counted_total ? (double)found_matched / (double)counted_total : 0.0, "false_per_10",
+	                  n_images ? 10.0 * (double)false_total / (double)n_images : 0.0, "median_ms", median,
+	                  "images_detail", images);
+	(void)missed_total;
+	(void)ms_total;
+	print_json(o);
+	json_decref(o);
+	return rc;
+}
+
+/* ---- identity */
+
+typedef struct sample {
+	int person;
+	char file[256];
+	int ok;       /* has an embedding */
+	int detected; /* found by detection (else the whole picture was used as the face) */
+	float *embedding;
+} sample;
+
+typedef struct pair_score {
+	float s;
+	int same;
+} pair_score;
+
+static int by_score_desc(const void *a, const void *b)
+{
+	float x = ((const pair_score *)a)->s, y = ((const pair_score *)b)->s;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static float dot(const float *a, const float *b, int n)
+{
+	double s = 0;
+	for (int i = 0; i < n; i++)
+		s += (double)a[i] * b[i];
+	return (float)s;
+}
+
+/* Best-threshold accuracy over scored pairs (sorted by score, descending), and the threshold. */
+static double best_accuracy(const pair_score *p, size_t n, float *threshold)
+{
+	size_t same = 0;
+	for (size_t i = 0; i < n; i++)
+		same += (size_t)p[i].same;
+	/* accept the top k: correct = same among top k + different below */
+	size_t same_above = 0, best_correct = n - same;
+	*threshold = n ? p[0].s + 1e-6f : 1;
+	for (size_t k = 1; k <= n; k++) {
+		same_above += (size_t)p[k - 1].same;
+		size_t correct = same_above + ((n - k) - (same - same_above));
+		if (correct > best_correct && (k == n || p[k].s < p[k - 1].s)) {
+			best_correct = correct;
+			*threshold = k < n ? (p[k - 1].s + p[k].s) / 2 : p[k - 1].s - 1e-6f;
+		}
+	}
+	return n ? (double)best_correct / (double)n : 0;
+}
+
+static double accuracy_at(const pair_score *p, size_t n, float t)
+{
+	size_t correct = 0;
+	for (size_t i = 0; i < n; i++)
+		correct += (size_t)((p[i].s >= t) == p[i].same);
+	return n ? (double)correct / (double)n : 0;
+}
+
+/* True-accept rate at a false-accept rate: the threshold admits at most far·different pairs. */
+static double tar_at_far(const pair_score *p, size_t n, double far)
+{
+	size_t diff = 0, same = 0;
+	for (size_t i = 0; i < n; i++) {
+		diff += (size_t)!p[i].same;
+		same += (size_t)p[i].same;
+	}
+	size_t allowed = (size_t)floor(far * (double)diff), false_acc = 0, true_acc = 0, best = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!p[i].same) {
+			false_acc++;
+			if (false_acc > allowed)
+				break;
+		} else {
+			true_acc++;
+		}
+		if (i + 1 == n || p[i + 1].s < p[i].s)
+			best = true_acc; /* only cut between distinct scores */
+	}
+	return same ? (double)best / (double)same : 0;
+}
+
+static json_t *pair_metrics(pair_score *p, size_t n, float default_t)
+{
+	qsort(p, n, sizeof(*p), by_score_desc);
+	size_t same = 0;
+	for (size_t i = 0; i < n; i++)
+		same += (size_t)p[i].same;
+	float best_t;
+	double best = best_accuracy(p, n, &best_t);
+	return json_pack("{s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f}", "pairs", (int)n, "same", (int)same, "different",
+	                 (int)(n - same), "accuracy_best", best, "best_threshold", (double)best_t,
+	                 "accuracy_at_default", accuracy_at(p, n, default_t), "default_threshold", (double)default_t,
+	                 "tar_at_far_0.1%", tar_at_far(p, n, 0.001), "tar_at_far_1%", tar_at_far(p, n, 0.01));
+}
+
+static int embed_file(eval_ctx *c, const char *path, sample *s, int dim_max)
+{
+	face_image *img = NULL;
+	mien_error err = { 0 };
+	size_t found = 0;
+	if (face_image_load(path, 0, &img, &err)) {
+		cli_error("%s: %s", path, err.message);
+		return -1;
+	}
+	int rc = face_analyze(c->analyzer, img, c->faces, EVAL_FACES, &found, &err);
+	int best = -1;
+	for (size_t i = 0; rc == MIEN_OK && i < found && i < EVAL_FACES; i++)
+		if (c->faces[i].embedding_model && (best < 0 || c->faces[i].box[2] * c->faces[i].box[3] >
+		                                                        c->faces[best].box[2] * c->faces[best].box[3]))
+			best = (int)i;
+	if (rc == MIEN_OK && best < 0) {
+		/* tight crops (LFW chips) may not be detected: use the whole picture as the face, as the peer does */
+		rc = face_analyze_crop(c->analyzer, img, &c->faces[0], &err);
+		best = rc == MIEN_OK && c->faces[0].embedding_model ? 0 : -1;
+	} else {
+		s->detected = 1;
+	}
+	face_image_free(&img);
+	if (rc) {
+		cli_error("%s: %s", path, err.message);
+		return -1;
+	}
+	if (best < 0 || c->faces[best].embedding_dim > dim_max)
+		return 0;
+	memcpy(s->embedding, c->faces[best].embedding, (size_t)c->faces[best].embedding_dim * sizeof(float));
+	s->ok = 1;
+	return c->faces[best].embedding_dim;
+}
+
+static int eval_identity(eval_ctx *c, const char *dir)
+{
+	name_list people;
+	if (list_dir(dir, 1, &people) != 0 || people.n == 0) {
+		cli_error("%s: no <person>/ folders", dir);
+		return CLI_EXIT_FAIL;
+	}
+	size_t total = 0, cap = 0;
+	sample *samples = NULL;
+	for (size_t p = 0; p < people.n; p++) {
+		char pdir[4096];
+		snprintf(pdir, sizeof(pdir), "%s/%s", dir, people.names[p]);
+		name_list files;
+		list_dir(pdir, 0, &files);
+		for (size_t k = 0; k < files.n && (c->limit <= 0 || (long)k < c->limit); k++) {
+			if (total == cap) {
+				cap = cap ? cap * 2 : 256;
+				sample *grown = realloc(samples, cap * sizeof(sample));
+				if (!grown)
+					break;
+				samples = grown;
+			}
+			memset(&samples[total], 0, sizeof(sample));
+			samples[total].person = (int)p;
+			snprintf(samples[total].file, sizeof(samples[total].file), "%s", files.names[k]);
+			total++;
+		}
+		free_list(&files);
+	}
+	int dim = 0, failed = 0, crops = 0;
+	float *store = calloc(total ? total : 1, FACE_EMBEDDING_MAX * sizeof(float));
+	for (size_t i = 0; i < total && store; i++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s/%s", dir, people.names[samples[i].person], samples[i].file);
+		samples[i].embedding = store + i * FACE_EMBEDDING_MAX;
+		int d = embed_file(c, path, &samples[i], FACE_EMBEDDING_MAX);
+		if (d > 0)
+			dim = d;
+		failed += !samples[i].ok;
+		crops += samples[i].ok && !samples[i].detected;
+		progress("identity", i + 1, total);
+	}
+	const char *model = face_analyzer_embedder(c->analyzer);
+	float t = face_default_threshold(model);
+	/* all pairs */
+	size_t n_pairs = 0;
+	pair_score *pairs = malloc((total * (total - 1) / 2 + 1) * sizeof(pair_score));
+	for (size_t i = 0; pairs && i < total; i++)
+		for (size_t j = i + 1; j < total; j++)
+			if (samples[i].ok && samples[j].ok)
+				pairs[n_pairs++] = (pair_score){ dot(samples[i].embedding, samples[j].embedding, dim),
+					                         samples[i].person == samples[j].person };
+	json_t *all = pair_metrics(pairs, n_pairs, t);
+	/* rank-1: the first picture of each person enrolled, every other picture queried */
+	size_t queries = 0, hits = 0;
+	for (size_t q = 0; q < total; q++) {
+		if (!samples[q].ok)
+			continue;
+		int first = 1;
+		for (size_t k = 0; k < q; k++)
+			if (samples[k].person == samples[q].person && samples[k].ok)
+				first = 0;
+		if (first)
+			continue;
+		float best = -2;
+		int best_person = -1;
+		for (size_t g = 0; g < total; g++) {
+			if (!samples[g].ok || g == q)
+				continue;
+			int enrolled = 1;
+			for (size_t k = 0; k < g; k++)
+				if (samples[k].person == samples[g].person && samples[k].ok)
+					enrolled = 0;
+			if (!enrolled)
+				continue;
+			float s = dot(samples[q].embedding, samples[g].embedding, dim);
+			if (s > best) {
+				best = s;
+				best_person = samples[g].person;
+			}
+		}
+		queries++;
+		hits += (size_t)(best_person == samples[q].person);
+	}
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:o,s:{s:i,s:i,s:f}}", "mode", "identity", "dataset",
+	                      dir, "embedder", model, "detector", face_analyzer_detector(c->analyzer), "people",
+	                      (int)people.n, "images", (int)total, "no_embedding", failed, "whole_picture_as_face",
+	                      crops, "all_pairs", all, "rank1", "queries", (int)queries, "hits", (int)hits, "accuracy",
+	                      queries ? (double)hits / (double)queries : 0.0);
+	/* the repository pair lists (deepface): file_x,file_y,Decision */
+	name_list files;
+	list_dir(dir, 0, &files);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	json_t *lists = json_object();
+	while (d && (e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "repo_pairs_", 11) != 0 || !strstr(e->d_name, ".csv"))
+			continue;
+		char path[4096], line[1024];
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		FILE *f = fopen(path, "r");
+		size_t n = 0, missing = 0;
+		pair_score *lp = malloc(65536 * sizeof(pair_score));
+		while (f && lp && fgets(line, sizeof(line), f) && n < 65536) {
+			char *fields[4];
+			if (csv_fields(line, fields, 4) < 3 || strcmp(fields[0], "file_x") == 0)
+				continue;
+			int a = -1, b = -1;
+			for (size_t i = 0; i < total; i++) {
+				if (strcmp(samples[i].file, fields[0]) == 0)
+					a = (int)i;
+				if (strcmp(samples[i].file, fields[1]) == 0)
+					b = (int)i;
+			}
+			if (a < 0 || b < 0 || !samples[a].ok || !samples[b].ok) {
+				missing++;
+				continue;
+			}
+			lp[n++] = (pair_score){ dot(samples[a].embedding, samples[b].embedding, dim),
+				                strncasecmp(fields[2], "yes", 3) == 0 };
+		}
+		if (f)
+			fclose(f);
+		json_t *m = pair_metrics(lp, n, t);
+		json_object_set_new(m, "unusable_pairs", json_integer((json_int_t)missing));
+		json_object_set_new(lists, e->d_name, m);
+		free(lp);
+	}
+	if (d)
+		closedir(d);
+	if (json_object_size(lists))
+		json_object_set_new(o, "pair_lists", lists);
+	else
+		json_decref(lists);
+	free_list(&files);
+	print_json(o);
+	json_decref(o);
+	free(pairs);
+	free(store);
+	free(samples);
+	free_list(&people);
+	return CLI_EXIT_OK;
+}
+
+/* ---- expression */
+
+static int label_index(const char *label)
+{
+	static const char *const folders[][2] = {
+		{ "neutral", "neutral" },    { "happy", "happy" },  { "sad", "sad" },
+		{ "angry", "angry" },        { "fear", "fearful" }, { "disgust", "disgusted" },
+		{ "surprise", "surprised" },
+	};
+	for (int i = 0; i < FACE_EXPRESSIONS; i++)
+		if (strcmp(label, folders[i][0]) == 0 || strcmp(label, folders[i][1]) == 0)
+			return i;
+	return -1;
+}
+
+static int eval_expression(eval_ctx *c, const char *dir)
+{
+	name_list labels;
+	if (list_dir(dir, 1, &labels) != 0 || labels.n == 0) {
+		cli_error("%s: no <label>/ folders", dir);
+		return CLI_EXIT_FAIL;
+	}
+	long confusion[FACE_EXPRESSIONS][FACE_EXPRESSIONS] = { { 0 } };
+	size_t total = 0, correct = 0, todo = 0;
+	for (size_t l = 0; l < labels.n; l++) {
+		char ldir[4096];
+		snprintf(ldir, sizeof(ldir), "%s/%s", dir, labels.names[l]);
+		name_list files;
+		list_dir(ldir, 0, &files);
+		todo += c->limit > 0 && (long)files.n > c->limit ? (size_t)c->limit : files.n;
+		free_list(&files);
+	}
+	int rc = CLI_EXIT_OK;
+	for (size_t l = 0; l < labels.n; l++) {
+		int truth = label_index(labels.names[l]);
+		if (truth < 0) {
+			cli_error("%s: unknown expression label '%s' (skipped)", dir, labels.names[l]);
+			continue;
+		}
+		char ldir[4096];
+		snprintf(ldir, sizeof(ldir), "%s/%s", dir, labels.names[l]);
+		name_list files;
+		list_dir(ldir, 0, &files);
+		for (size_t k = 0; k < files.n && (c->limit <= 0 || (long)k < c->limit); k++) {
+			char path[8192];
+			snprintf(path, sizeof(path), "%s/%s", ldir, files.names[k]);
+			face_image *img = NULL;
+			mien_error err = { 0 };
+			if (face_image_load(path, 0, &img, &err) ||
+			    face_analyze_crop(c->analyzer, img, &c->faces[0], &err)) {
+				cli_error("%s: %s", path, err.message);
+				face_image_free(&img);
+				rc = CLI_EXIT_FAIL;
+				continue;
+			}
+			face_image_free(&img);
+			int guess = face_dominant_expression(&c->faces[0]);
+			confusion[truth][guess]++;
+			total++;
+			correct += (size_t)(guess == truth);
+			progress("expression", total, todo);
+		}
+		free_list(&files);
+	}
+	json_t *recall = json_object(), *matrix = json_array();
+	for (int i = 0; i < FACE_EXPRESSIONS; i++) {
+		long row = 0;
+		json_t *r = json_array();
+		for (int j = 0; j < FACE_EXPRESSIONS; j++) {
+			row += confusion[i][j];
+			json_array_append_new(r, json_integer(confusion[i][j]));
+		}
+		json_array_append_new(matrix, r);
+		if (row)
+			json_object_set_new(recall, face_expression_names[i],
+			                    json_real((double)confusion[i][i] / (double)row));
+	}
+	json_t *order = json_array();
+	for (int i = 0; i < FACE_EXPRESSIONS; i++)
+		json_array_append_new(order, json_string(face_expression_names[i]));
+	json_t *o = json_pack("{s:s,s:s,s:i,s:i,s:f,s:o,s:o,s:o}", "mode", "expression", "dataset", dir, "images",
+	                      (int)total, "correct", (int)correct, "accuracy",
+	                      total ? (double)correct / (double)total : 0.0, "per_class_recall", recall,
+	                      "confusion_rows_truth_cols_predicted", matrix, "classes", order);
+	print_json(o);
+	json_decref(o);
+	free_list(&labels);
+	return rc;
+}
+
+static const char EVAL_USAGE[] =
+        "usage: mien eval identity|expression|detect DIR [--limit N] [--detector D] [--embedder E] [--expression X]\n"
+        "  identity   DIR/<person>/<image>: all-pairs verification (best-threshold accuracy, accuracy at the default\n"
+        "             threshold, TAR at FAR 0.1 %% and 1 %%), rank-1 with each person's first picture enrolled, and\n"
+        "             DIR/repo_pairs_*.csv pair lists (file_x,file_y,Decision) when present\n"
+        "  expression DIR/<label>/<image> face crops: accuracy, per-class recall, confusion matrix\n"
+        "  detect     DIR/face_counts.csv (file,faces): recall of counted faces, false detections per 10 pictures\n"
+        "  A progress bar goes to stderr on a terminal; the JSON summary to stdout. --limit N caps pictures per "
+        "folder.\n";
+
+int cli_eval_main(int argc, char **argv, const mien_config *cfg)
+{
+	eval_ctx c = { .cfg = cfg };
+	face_options_default(&c.options);
+	const char *mode = NULL, *dir = NULL, *value;
+	for (int i = 1; i < argc; i++) {
+		int m;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(EVAL_USAGE, stdout);
+			return CLI_EXIT_OK;
+		} else if ((m = cli_option(argc, argv, &i, "--limit", &value)) != 0) {
+			if (m < 0 || cli_parse_int(value, 1, 1000000, &c.limit))
+				return CLI_EXIT_USAGE;
+		} else if ((m = cli_option(argc, argv, &i, "--detector", &value)) != 0) {
+			if (m < 0)
+				return CLI_EXIT_USAGE;
+			c.options.detector = value;
+		} else if ((m = cli_option(argc, argv, &i, "--embedder", &value)) != 0) {
+			if (m < 0)
+				return CLI_EXIT_USAGE;
+			c.options.embedder = value;
+		} else if ((m = cli_option(argc, argv, &i, "--expression", &value)) != 0) {
+			if (m < 0)
+				return CLI_EXIT_USAGE;
+			c.options.expression = value;
+		} else if (!mode) {
+			mode = argv[i];
+		} else if (!dir) {
+			dir = argv[i];
+		} else {
+			fputs(EVAL_USAGE, stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (!mode || !dir ||
+	    (strcmp(mode, "identity") != 0 && strcmp(mode, "expression") != 0 && strcmp(mode, "detect") != 0)) {
+		fputs(EVAL_USAGE, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	c.options.embeddings = strcmp(mode, "identity") == 0;
+	c.options.expressions = strcmp(mode, "expression") == 0;
+	c.options.min_face = 1; /* evaluation measures the models, not the size policy */
+	mien_error err = { 0 };
+	c.faces = calloc(EVAL_FACES, sizeof(face_result));
+	int rc;
+	if (!c.faces || nn_pool_create((size_t)cfg->threads, &c.pool, &err) ||
+	    face_analyzer_create(&c.options, cfg->models, c.pool, &c.analyzer, &err)) {
+		cli_error("%s", c.faces ? err.message : "out of memory");
+		rc = CLI_EXIT_FAIL;
+	} else if (strcmp(mode, "identity") == 0) {
+		rc = eval_identity(&c, dir);
+	} else if (strcmp(mode, "expression") == 0) {
+		rc = eval_expression(&c, dir);
+	} else {
+		rc = eval_detect(&c, dir);
+	}
+	face_analyzer_free(&c.analyzer);
+	nn_pool_destroy(&c.pool);
+	free(c.faces);
+	return rc;
+}

@@ -1,0 +1,407 @@
+/*
+ * cli_face.c — `mien analyze`, `compare`, `enroll`, `identify`: the face pipeline on picture files.
+ *
+ * Each picture is decoded, analysed and printed on its own; a bad picture is reported on stderr and the
+ * others still go through (the exit code is then 1).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "face/face.h"
+#include "face/gallery.h"
+
+#define MAX_FACES 256
+
+typedef struct face_cli {
+	face_options options;
+	int json, embeddings, face_crop;
+	const char *gallery_path;
+	face_analyzer *analyzer;
+	nn_pool *pool;
+	face_result *faces;
+} face_cli;
+
+static const char *gallery_path(void)
+{
+	const char *p = getenv("MIEN_GALLERY");
+	return p && *p ? p : "var/gallery.json";
+}
+
+static int open_cli(face_cli *c, const mien_config *cfg)
+{
+	mien_error err = { 0 };
+	c->faces = calloc(MAX_FACES, sizeof(face_result));
+	if (!c->faces) {
+		cli_error("out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	if (nn_pool_create((size_t)cfg->threads, &c->pool, &err) ||
+	    face_analyzer_create(&c->options, cfg->models, c->pool, &c->analyzer, &err)) {
+		cli_error("%s", err.message);
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+static void close_cli(face_cli *c)
+{
+	face_analyzer_free(&c->analyzer);
+	nn_pool_destroy(&c->pool);
+	free(c->faces);
+	c->faces = NULL;
+}
+
+/* Parses the options the face commands share; leaves positional arguments in place (argv[*first..]). */
+static int parse_common(face_cli *c, int argc, char **argv, const char *usage, const char **name, int *positional,
+                        int max_positional)
+{
+	const char *value;
+	int n = 0;
+	face_options_default(&c->options);
+	for (int i = 1; i < argc; i++) {
+		int m;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage, stdout);
+			return -1;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			c->json = 1;
+		} else if (strcmp(argv[i], "--embeddings") == 0) {
+			c->embeddings = 1;
+		} else if (strcmp(argv[i], "--face-crop") == 0) {
+			c->face_crop = 1;
+		} else if (strcmp(argv[i], "--liveness") == 0) {
+			c->options.liveness = 1;
+		} else if ((m = cli_option(argc, argv, &i, "--detector", &value)) != 0) {
+			if (m < 0)
+				return -2;
+			c->options.detector = value;
+		} else if ((m = cli_option(argc, argv, &i, "--embedder", &value)) != 0) {
+			if (m < 0)
+				return -2;
+			c->options.embedder = value;
+		} else if ((m = cli_option(argc, argv, &i, "--expression", &value)) != 0) {
+			if (m < 0)
+				return -2;
+			c->options.expression = value;
+		} else if (name && (m = cli_option(argc, argv, &i, "--name", &value)) != 0) {
+			if (m < 0)
+				return -2;
+			*name = value;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			cli_error("unknown option %s", argv[i]);
+			fputs(usage, stderr);
+			return -2;
+		} else {
+			if (n == max_positional) {
+				cli_error("too many arguments");
+				return -2;
+			}
+			positional[n++] = i;
+		}
+	}
+	return n;
+}
+
+/* Analyses one picture file into c->faces; returns the number of faces or -1 (message printed). */
+static int analyze_file(face_cli *c, const char *path, face_image **image)
+{
+	mien_error err = { 0 };
+	size_t count = 0;
+	*image = NULL;
+	if (face_image_load(path, 0, image, &err)) {
+		cli_error("%s: %s", path, err.message);
+		return -1;
+	}
+	if (c->face_crop) {
+		if (face_analyze_crop(c->analyzer, *image, &c->faces[0], &err)) {
+			cli_error("%s: %s", path, err.message);
+			return -1;
+		}
+		return 1;
+	}
+	if (face_analyze(c->analyzer, *image, c->faces, MAX_FACES, &count, &err)) {
+		cli_error("%s: %s", path, err.message);
+		return -1;
+	}
+	return (int)(count < MAX_FACES ? count : MAX_FACES);
+}
+
+static json_t *face_json(const face_cli *c, const face_result *f, const face_gallery *gallery)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "box", json_pack("[f,f,f,f]", f->box[0], f->box[1], f->box[2], f->box[3]));
+	json_object_set_new(o, "score", json_real(f->score));
+	json_t *lm = json_array();
+	for (int i = 0; i < 5; i++)
+		json_array_append_new(lm, json_pack("[f,f]", f->landmarks[i][0], f->landmarks[i][1]));
+	json_object_set_new(o, "landmarks", lm);
+	json_object_set_new(o, "quality", json_real(f->quality));
+	json_object_set_new(o, "recognisable", json_boolean(f->recognisable));
+	if (f->has_expression) {
+		json_t *e = json_object();
+		for (int i = 0; i < FACE_EXPRESSIONS; i++)
+			json_object_set_new(e, face_expression_names[i], json_real(f->expression[i]));
+		json_object_set_new(o, "expression", e);
+		json_object_set_new(o, "dominant_expression",
+		                    json_string(face_expression_names[face_dominant_expression(f)]));
+	}
+	if (f->has_liveness)
+		json_object_set_new(o, "liveness", json_real(f->liveness));
+	json_t *identity = json_null();
+	if (gallery && f->embedding_model) {
+		face_match best;
+		size_t n = 0;
+		mien_error err = { 0 };
+		if (face_gallery_search(gallery, f->embedding, f->embedding_dim, f->embedding_model, &best, 1, &n,
+		                        &err) == MIEN_OK &&
+		    n == 1 && best.similarity >= face_default_threshold(f->embedding_model)) {
+			json_decref(identity);
+			identity = json_pack("{s:i,s:s,s:f}", "person_id", best.person_id, "name", best.name,
+			                     "similarity", (double)best.similarity);
+		}
+	}
+	json_object_set_new(o, "identity", identity);
+	if (c->embeddings && f->embedding_model) {
+		json_t *v = json_array();
+		for (int i = 0; i < f->embedding_dim; i++)
+			json_array_append_new(v, json_real(f->embedding[i]));
+		json_object_set_new(o, "embedding", v);
+		json_object_set_new(o, "embedding_model", json_string(f->embedding_model));
+	}
+	return o;
+}
+
+static void print_text(const char *path, const face_image *img, const face_result *faces, int n)
+{
+	printf("%s: %dx%d, %d face%s\n", path, img->width, img->height, n, n == 1 ? "" : "s");
+	for (int i = 0; i < n; i++) {
+		const face_result *f = &faces[i];
+		printf("  #%d box %.0f,%.0f %.0fx%.0f score %.2f quality %.2f", i + 1, f->box[0], f->box[1], f->box[2],
+		       f->box[3], f->score, f->quality);
+		if (f->has_expression)
+			printf(" %s %.2f", face_expression_names[face_dominant_expression(f)],
+			       f->expression[face_dominant_expression(f)]);
+		if (f->has_liveness)
+			printf(" liveness %.2f", f->liveness);
+		if (!f->recognisable)
+			printf(" (too small to recognise)");
+		printf("\n");
+	}
+}
+
+static const char ANALYZE_USAGE[] =
+        "usage: mien analyze [--json] [--embeddings] [--face-crop] [--liveness] [--detector D] [--embedder E]\n"
+        "                    [--expression X] IMG...\n"
+        "  One result per picture: faces with box, landmarks, quality, expression, and identity when a gallery\n"
+        "  exists (MIEN_GALLERY, default var/gallery.json). --face-crop treats each picture as one face crop.\n";
+
+static int analyze_or_identify(int argc, char **argv, const mien_config *cfg, int identify)
+{
+	face_cli c = { 0 };
+	int pos[4096];
+	int n = parse_common(&c, argc, argv, ANALYZE_USAGE, NULL, pos, 4096);
+	if (n == -1)
+		return CLI_EXIT_OK;
+	if (n < 0)
+		return CLI_EXIT_USAGE;
+	if (n == 0 || (identify && n != 1)) {
+		fputs(ANALYZE_USAGE, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (identify)
+		c.json = 1;
+	int rc = open_cli(&c, cfg);
+	face_gallery *gallery = NULL;
+	mien_error err = { 0 };
+	if (rc == CLI_EXIT_OK && face_gallery_load(gallery_path(), &gallery, &err) && err.code != MIEN_ENOENT) {
+		cli_error("%s", err.message);
+		rc = CLI_EXIT_FAIL;
+	}
+	if (rc == CLI_EXIT_OK && identify && !gallery) {
+		cli_error("no gallery at %s: enroll people first (mien enroll --name NAME IMG...)", gallery_path());
+		rc = CLI_EXIT_FAIL;
+	}
+	for (int k = 0; rc != CLI_EXIT_USAGE && k < n && c.analyzer; k++) {
+		const char *path = argv[pos[k]];
+		face_image *img = NULL;
+		int faces = analyze_file(&c, path, &img);
+		if (faces < 0) {
+			rc = CLI_EXIT_FAIL;
+			face_image_free(&img);
+			continue;
+		}
+		if (c.json) {
+			json_t *o =
+			        json_pack("{s:s,s:i,s:i}", "image", path, "width", img->width, "height", img->height);
+			json_t *arr = json_array();
+			for (int i = 0; i < faces; i++)
+				json_array_append_new(arr, face_json(&c, &c.faces[i], gallery));
+			json_object_set_new(o, "faces", arr);
+			char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+			if (text)
+				puts(text);
+			free(text);
+			json_decref(o);
+		} else {
+			print_text(path, img, c.faces, faces);
+		}
+		face_image_free(&img);
+	}
+	face_gallery_free(&gallery);
+	close_cli(&c);
+	return rc;
+}
+
+int cli_analyze_main(int argc, char **argv, const mien_config *cfg)
+{
+	return analyze_or_identify(argc, argv, cfg, 0);
+}
+
+int cli_identify_main(int argc, char **argv, const mien_config *cfg)
+{
+	return analyze_or_identify(argc, argv, cfg, 1);
+}
+
+/* The face with the largest box, or -1. */
+static int largest(const face_result *faces, int n)
+{
+	int best = -1;
+	for (int i = 0; i < n; i++)
+		if (best < 0 || faces[i].box[2] * faces[i].box[3] > faces[best].box[2] * faces[best].box[3])
+			best = i;
+	return best;
+}
+
+static const char COMPARE_USAGE[] =
+        "usage: mien compare [--face-crop] [--embedder E] IMG_A IMG_B\n"
+        "  Compares the largest face of each picture: {\"similarity\":s,\"same_person\":bool,\"threshold\":t}\n";
+
+int cli_compare_main(int argc, char **argv, const mien_config *cfg)
+{
+	face_cli c = { 0 };
+	int pos[2];
+	int n = parse_common(&c, argc, argv, COMPARE_USAGE, NULL, pos, 2);
+	if (n == -1)
+		return CLI_EXIT_OK;
+	if (n != 2) {
+		fputs(COMPARE_USAGE, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	c.options.expressions = 0;
+	int rc = open_cli(&c, cfg);
+	face_result *pair = calloc(2, sizeof(face_result));
+	for (int k = 0; rc == CLI_EXIT_OK && k < 2; k++) {
+		face_image *img = NULL;
+		int faces = analyze_file(&c, argv[pos[k]], &img);
+		face_image_free(&img);
+		int best = faces > 0 ? largest(c.faces, faces) : -1;
+		if (faces < 0) {
+			rc = CLI_EXIT_FAIL;
+		} else if (best < 0) {
+			cli_error("%s: no face found", argv[pos[k]]);
+			rc = CLI_EXIT_FAIL;
+		} else if (!c.faces[best].embedding_model) {
+			cli_error("%s: the face is too small to recognise (%.0f px tall, at least %d needed)",
+			          argv[pos[k]], c.faces[best].box[3], c.options.min_face);
+			rc = CLI_EXIT_FAIL;
+		} else {
+			pair[k] = c.faces[best];
+		}
+	}
+	if (rc == CLI_EXIT_OK) {
+		float s;
+		mien_error err = { 0 };
+		if (face_similarity(&pair[0], &pair[1], &s, &err)) {
+			cli_error("%s", err.message);
+			rc = CLI_EXIT_FAIL;
+		} else {
+			float t = face_default_threshold(pair[0].embedding_model);
+			printf("{\"similarity\":%.6f,\"same_person\":%s,\"threshold\":%.4f,\"model\":\"%s\"}\n", s,
+			       s >= t ? "true" : "false", t, pair[0].embedding_model);
+		}
+	}
+	free(pair);
+	close_cli(&c);
+	return rc;
+}
+
+static const char ENROLL_USAGE[] =
+        "usage: mien enroll --name NAME [--face-crop] IMG...\n"
+        "  Adds the one face of each picture to NAME in the gallery (MIEN_GALLERY, default var/gallery.json) and\n"
+        "  prints a verdict per picture: enrolled, no face, several faces, or too small.\n";
+
+int cli_enroll_main(int argc, char **argv, const mien_config *cfg)
+{
+	face_cli c = { 0 };
+	const char *name = NULL;
+	int pos[1024];
+	int n = parse_common(&c, argc, argv, ENROLL_USAGE, &name, pos, 1024);
+	if (n == -1)
+		return CLI_EXIT_OK;
+	if (n <= 0 || !name) {
+		fputs(ENROLL_USAGE, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	c.options.expressions = 0;
+	int rc = open_cli(&c, cfg);
+	face_gallery *gallery = NULL;
+	mien_error err = { 0 };
+	if (rc == CLI_EXIT_OK && face_gallery_load(gallery_path(), &gallery, &err)) {
+		if (err.code != MIEN_ENOENT) {
+			cli_error("%s", err.message);
+			rc = CLI_EXIT_FAIL;
+		}
+	}
+	int enrolled = 0;
+	for (int k = 0; rc != CLI_EXIT_USAGE && c.analyzer && k < n; k++) {
+		const char *path = argv[pos[k]];
+		face_image *img = NULL;
+		int faces = analyze_file(&c, path, &img);
+		face_image_free(&img);
+		const char *verdict = "enrolled";
+		if (faces < 0) {
+			verdict = "unreadable";
+		} else if (faces == 0) {
+			verdict = "no face";
+		} else if (faces > 1) {
+			verdict = "several faces";
+		} else if (!c.faces[0].embedding_model) {
+			verdict = "too small";
+		} else {
+			if (!gallery &&
+			    face_gallery_create(c.faces[0].embedding_model, c.faces[0].embedding_dim, &gallery, &err)) {
+				cli_error("%s", err.message);
+				rc = CLI_EXIT_FAIL;
+				break;
+			}
+			int id;
+			if (face_gallery_add(gallery, name, c.faces[0].embedding, c.faces[0].embedding_dim,
+			                     c.faces[0].embedding_model, &id, &err)) {
+				cli_error("%s: %s", path, err.message);
+				verdict = "rejected";
+			} else {
+				enrolled++;
+			}
+		}
+		json_t *line =
+		        json_pack("{s:s,s:s,s:i}", "image", path, "verdict", verdict, "faces", faces < 0 ? 0 : faces);
+		char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+		if (text)
+			puts(text);
+		free(text);
+		json_decref(line);
+		if (strcmp(verdict, "enrolled") != 0)
+			rc = CLI_EXIT_FAIL;
+	}
+	if (gallery && enrolled > 0 && face_gallery_save(gallery, gallery_path(), &err)) {
+		cli_error("%s", err.message);
+		rc = CLI_EXIT_FAIL;
+	}
+	face_gallery_free(&gallery);
+	close_cli(&c);
+	return rc;
+}

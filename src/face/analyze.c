@@ -1,0 +1,475 @@
+/*
+ * analyze.c — the per-picture face pipeline: detect → 68 landmarks → five points → similarity transform →
+ * aligned crop → embedding; square face crop → expression (and liveness); quality from size, sharpness and pose.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "face/face.h"
+
+const char *const face_expression_names[FACE_EXPRESSIONS] = {
+	"neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised",
+};
+
+/* ArcFace's 112×112 five-point template (right eye, left eye, nose, right mouth corner, left mouth corner), in
+ * pixel-index coordinates as insightface publishes it; +0.5 turns them into pixel-centre coordinates. */
+static const float arcface_template[5][2] = {
+	{ 38.2946f, 51.6963f }, { 73.5318f, 51.5014f }, { 56.0252f, 71.7366f },
+	{ 41.5493f, 92.3655f }, { 70.7299f, 92.2041f },
+};
+
+/* human's emotion model orders its classes angry, disgust, fear, happy, sad, surprise, neutral */
+static const int emotion_to_ours[FACE_EXPRESSIONS] = {
+	FACE_ANGRY, FACE_DISGUSTED, FACE_FEARFUL, FACE_HAPPY, FACE_SAD, FACE_SURPRISED, FACE_NEUTRAL,
+};
+
+typedef struct stage {
+	nn_model *model;
+	nn_runtime *runtime;
+	float *input;
+	int size; /* square input side */
+	int channels;
+} stage;
+
+enum embedder { EMB_MOBILEFACENET, EMB_FACERES, EMB_FACEAPI };
+enum expr_kind { EXPR_EMOTION = 1, EXPR_FACEAPI = 2, EXPR_AVERAGE = 3 };
+
+struct face_analyzer {
+	face_options options;
+	face_detector *detector;
+	stage landmarks, embed, emotion, expression, antispoof, liveness;
+	enum embedder embedder;
+	int expr;
+	face_detection *detections;
+	size_t max_detections;
+	float grey[112 * 112]; /* aligned grey crop for the sharpness measure */
+};
+
+void face_options_default(face_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->embeddings = 1;
+	o->expressions = 1;
+	o->min_face = 40;
+}
+
+static int stage_open(stage *s, const char *name, const char *models_dir, nn_pool *pool, mien_error *err)
+{
+	int rc = nn_model_load(name, models_dir, &s->model, err);
+	if (rc == MIEN_OK)
+		rc = nn_runtime_create(s->model, NULL, pool, &s->runtime, err);
+	if (rc)
+		return rc;
+	nn_shape shape;
+	s->input = nn_runtime_input(s->runtime, 0, &shape);
+	if (shape.rank != 4 || shape.dims[1] != shape.dims[2])
+		return mien_error_set(err, MIEN_EUNSUPPORTED, "%s: expected a square NHWC input", name);
+	s->size = (int)shape.dims[1];
+	s->channels = (int)shape.dims[3];
+	return MIEN_OK;
+}
+
+static void stage_close(stage *s)
+{
+	nn_runtime_free(&s->runtime);
+	nn_model_free(&s->model);
+}
+
+static const float *stage_run(stage *s, const char *output, int64_t *count, mien_error *err)
+{
+	if (nn_runtime_run(s->runtime, err))
+		return NULL;
+	int i = output ? nn_model_output_index(s->model, output) : 0;
+	if (i < 0) {
+		mien_error_set(err, MIEN_ENOENT, "%s has no output %s", nn_model_name(s->model), output);
+		return NULL;
+	}
+	nn_shape shape;
+	const float *out = nn_runtime_output(s->runtime, (size_t)i, &shape);
+	*count = nn_shape_count(&shape);
+	return out;
+}
+
+static const char *pick(const char *given, const char *env, const char *fallback)
+{
+	if (given && *given)
+		return given;
+	const char *e = getenv(env);
+	return e && *e ? e : fallback;
+}
+
+int face_analyzer_create(const face_options *options, const char *models_dir, nn_pool *pool, face_analyzer **out,
+                         mien_error *err)
+{
+	*out = NULL;
+	face_analyzer *a = calloc(1, sizeof(*a));
+	if (!a)
+		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
+	int rc = MIEN_OK;
+	if (options)
+		a->options = *options;
+	else
+		face_options_default(&a->options);
+	if (a->options.min_face <= 0)
+		a->options.min_face = 40;
+	const char *emb = pick(a->options.embedder, "MIEN_EMBEDDER", "faceres");
+	const char *expr = pick(a->options.expression, "MIEN_EXPRESSION", "average");
+	if (strcmp(emb, "mobilefacenet") == 0) {
+		a->embedder = EMB_MOBILEFACENET;
+	} else if (strcmp(emb, "faceres") == 0) {
+		a->embedder = EMB_FACERES;
+	} else if (strcmp(emb, "face_recognition") == 0) {
+		a->embedder = EMB_FACEAPI;
+	} else {
+		rc = mien_error_set(err, MIEN_EINVAL,
+		                    "unknown embedder %s (mobilefacenet, faceres or face_recognition)", emb);
+		goto fail;
+	}
+	if (strcmp(expr, "emotion") == 0) {
+		a->expr = EXPR_EMOTION;
+	} else if (strcmp(expr, "face_expression") == 0) {
+		a->expr = EXPR_FACEAPI;
+	} else if (strcmp(expr, "average") == 0) {
+		a->expr = EXPR_AVERAGE;
+	} else {
+		rc = mien_error_set(err, MIEN_EINVAL,
+		                    "unknown expression model %s (emotion, face_expression or average)", expr);
+		goto fail;
+	}
+	rc = face_detector_create(a->options.detector, models_dir, pool, &a->options.detect, &a->detector, err);
+	if (rc)
+		goto fail;
+	if ((rc = stage_open(&a->landmarks, "face_landmark_68", models_dir, pool, err)))
+		goto fail;
+	if (a->options.embeddings) {
+		static const char *const names[] = { "mobilefacenet", "faceres", "face_recognition" };
+		if ((rc = stage_open(&a->embed, names[a->embedder], models_dir, pool, err)))
+			goto fail;
+	}
+	if (a->options.expressions) {
+		if ((a->expr & EXPR_EMOTION) && (rc = stage_open(&a->emotion, "emotion", models_dir, pool, err)))
+			goto fail;
+		if ((a->expr & EXPR_FACEAPI) &&
+		    (rc = stage_open(&a->expression, "face_expression", models_dir, pool, err)))
+			goto fail;
+	}
+	if (a->options.liveness) {
+		if ((rc = stage_open(&a->antispoof, "antispoof", models_dir, pool, err)) ||
+		    (rc = stage_open(&a->liveness, "liveness", models_dir, pool, err)))
+			goto fail;
+	}
+	a->max_detections = 256;
+	a->detections = calloc(a->max_detections, sizeof(face_detection));
+	if (!a->detections) {
+		rc = mien_error_set(err, MIEN_ENOMEM, "out of memory");
+		goto fail;
+	}
+	*out = a;
+	return MIEN_OK;
+fail:
+	face_analyzer_free(&a);
+	return rc;
+}
+
+void face_analyzer_free(face_analyzer **analyzer)
+{
+	if (!analyzer || !*analyzer)
+		return;
+	face_analyzer *a = *analyzer;
+	face_detector_free(&a->detector);
+	stage_close(&a->landmarks);
+	stage_close(&a->embed);
+	stage_close(&a->emotion);
+	stage_close(&a->expression);
+	stage_close(&a->antispoof);
+	stage_close(&a->liveness);
+	free(a->detections);
+	free(a);
+	*analyzer = NULL;
+}
+
+const char *face_analyzer_embedder(const face_analyzer *a)
+{
+	static const char *const names[] = { "mobilefacenet", "faceres", "face_recognition" };
+	return names[a->embedder];
+}
+
+const char *face_analyzer_detector(const face_analyzer *a)
+{
+	return face_detector_model(a->detector);
+}
+
+/* Least-squares similarity transform taking template points t to picture points p: p = [a -b; b a] t + [tx ty].
+ * Fills the sampling map m (output pixel -> picture point). */
+static void similarity(const float t[][2], const float p[][2], int n, float m[6])
+{
+	double mtx = 0, mty = 0, mpx = 0, mpy = 0;
+	for (int i = 0; i < n; i++) {
+		mtx += t[i][0];
+		mty += t[i][1];
+		mpx += p[i][0];
+		mpy += p[i][1];
+	}
+	mtx /= n, mty /= n, mpx /= n, mpy /= n;
+	double num_a = 0, num_b = 0, den = 0;
+	for (int i = 0; i < n; i++) {
+		double tx = t[i][0] - mtx, ty = t[i][1] - mty, px = p[i][0] - mpx, py = p[i][1] - mpy;
+		num_a += tx * px + ty * py;
+		num_b += tx * py - ty * px;
+		den += tx * tx + ty * ty;
+	}
+	double a = den > 0 ? num_a / den : 1, b = den > 0 ? num_b / den : 0;
+	m[0] = (float)a;
+	m[1] = (float)-b;
+	m[2] = (float)(mpx - a * mtx + b * mty);
+	m[3] = (float)b;
+	m[4] = (float)a;
+	m[5] = (float)(mpy - b * mtx - a * mty);
+}
+
+/* The square (side = the larger box side) centred on the box, as face-api pads a face to a square. */
+static void square_of(const float box[4], float scale, float *x, float *y, float *side)
+{
+	float s = (box[2] > box[3] ? box[2] : box[3]) * scale;
+	*x = box[0] + box[2] / 2 - s / 2;
+	*y = box[1] + box[3] / 2 - s / 2;
+	*side = s;
+}
+
+static int find_landmarks(face_analyzer *a, const face_image *img, face_result *f, mien_error *err)
+{
+	stage *s = &a->landmarks;
+	float x, y, side, m[6];
+	square_of(f->box, 1.0f, &x, &y, &side);
+	face_image_rect_map(x, y, side, side, s->size, s->size, m);
+	face_image_sample(img, m, s->size, s->size, 3, 1.0f, 0.0f, 0.0f, s->input);
+	int64_t n;
+	const float *lm = stage_run(s, "landmarks", &n, err);
+	if (!lm)
+		return err ? err->code : MIEN_EBACKEND;
+	if (n != 2 * FACE_LANDMARKS)
+		return mien_error_set(err, MIEN_EFORMAT, "face_landmark_68 gave %lld values", (long long)n);
+	float pts[FACE_LANDMARKS][2];
+	for (int i = 0; i < FACE_LANDMARKS; i++) {
+		pts[i][0] = x + lm[2 * i] * side;
+		pts[i][1] = y + lm[2 * i + 1] * side;
+	}
+	/* five points: eye centres (36-41 is the subject's right eye in the 68-point scheme), nose tip, mouth corners
+	 */
+	memset(f->landmarks, 0, sizeof(f->landmarks));
+	for (int i = 36; i < 42; i++) {
+		f->landmarks[0][0] += pts[i][0] / 6, f->landmarks[0][1] += pts[i][1] / 6;
+		f->landmarks[1][0] += pts[i + 6][0] / 6, f->landmarks[1][1] += pts[i + 6][1] / 6;
+	}
+	f->landmarks[2][0] = pts[30][0], f->landmarks[2][1] = pts[30][1];
+	f->landmarks[3][0] = pts[48][0], f->landmarks[3][1] = pts[48][1];
+	f->landmarks[4][0] = pts[54][0], f->landmarks[4][1] = pts[54][1];
+	return MIEN_OK;
+}
+
+static void normalise(float *v, int n)
+{
+	double s = 0;
+	for (int i = 0; i < n; i++)
+		s += (double)v[i] * v[i];
+	float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0;
+	for (int i = 0; i < n; i++)
+		v[i] *= inv;
+}
+
+/* The aligned-crop map for a model with a `size`-pixel square input: ArcFace's template scaled to the size. */
+static void aligned_map(const face_result *f, int size, float m[6])
+{
+	float t[5][2];
+	float k = (float)size / 112.0f;
+	for (int i = 0; i < 5; i++) {
+		t[i][0] = (arcface_template[i][0] + 0.5f) * k;
+		t[i][1] = (arcface_template[i][1] + 0.5f) * k;
+	}
+	similarity(t, (const float(*)[2])f->landmarks, 5, m);
+}
+
+static int embed(face_analyzer *a, const face_image *img, face_result *f, mien_error *err)
+{
+	stage *s = &a->embed;
+	float m[6];
+	aligned_map(f, s->size, m);
+	/* mobilefacenet takes [0,1]; faceres [0,255]; face-api's net normalises pixels itself */
+	float scale = a->embedder == EMB_MOBILEFACENET ? 1.0f / 255.0f : 1.0f;
+	face_image_sample(img, m, s->size, s->size, 3, scale, 0.0f, 0.0f, s->input);
+	static const char *const outputs[] = { "embeddings", "global_pooling/Mean", "descriptor" };
+	int64_t n;
+	const float *e = stage_run(s, outputs[a->embedder], &n, err);
+	if (!e)
+		return err ? err->code : MIEN_EBACKEND;
+	if (n > FACE_EMBEDDING_MAX)
+		return mien_error_set(err, MIEN_ERANGE, "embedding of %lld values", (long long)n);
+	memcpy(f->embedding, e, (size_t)n * sizeof(float));
+	f->embedding_dim = (int)n;
+	normalise(f->embedding, f->embedding_dim);
+	f->embedding_model = face_analyzer_embedder(a);
+	return MIEN_OK;
+}
+
+static int expressions(face_analyzer *a, const face_image *img, face_result *f, mien_error *err)
+{
+	float x, y, side, m[6], sum[FACE_EXPRESSIONS] = { 0 };
+	int models = 0;
+	int64_t n;
+	square_of(f->box, 1.0f, &x, &y, &side);
+	if (a->expr & EXPR_EMOTION) {
+		stage *s = &a->emotion;
+		face_image_rect_map(x, y, side, side, s->size, s->size, m);
+		/* grey in [-1,1], as human prepares it */
+		face_image_sample(img, m, s->size, s->size, 1, 2.0f / 255.0f, -1.0f, 0.0f, s->input);
+		const float *p = stage_run(s, NULL, &n, err);
+		if (!p)
+			return err ? err->code : MIEN_EBACKEND;
+		for (int i = 0; i < FACE_EXPRESSIONS && i < n; i++)
+			sum[emotion_to_ours[i]] += p[i];
+		models++;
+	}
+	if (a->expr & EXPR_FACEAPI) {
+		stage *s = &a->expression;
+		face_image_rect_map(x, y, side, side, s->size, s->size, m);
+		face_image_sample(img, m, s->size, s->size, 3, 1.0f, 0.0f, 0.0f, s->input);
+		const float *p = stage_run(s, "expressions", &n, err);
+		if (!p)
+			return err ? err->code : MIEN_EBACKEND;
+		for (int i = 0; i < FACE_EXPRESSIONS && i < n; i++)
+			sum[i] += p[i];
+		models++;
+	}
+	double total = 0;
+	for (int i = 0; i < FACE_EXPRESSIONS; i++)
+		total += sum[i];
+	for (int i = 0; i < FACE_EXPRESSIONS; i++)
+		f->expression[i] = total > 0 ? (float)(sum[i] / total) : 1.0f / FACE_EXPRESSIONS;
+	f->has_expression = models > 0;
+	return MIEN_OK;
+}
+
+static int liveness(face_analyzer *a, const face_image *img, face_result *f, mien_error *err)
+{
+	float x, y, side, m[6];
+	int64_t n;
+	square_of(f->box, 1.0f, &x, &y, &side);
+	stage *st[2] = { &a->antispoof, &a->liveness };
+	float score = 0;
+	for (int k = 0; k < 2; k++) {
+		face_image_rect_map(x, y, side, side, st[k]->size, st[k]->size, m);
+		face_image_sample(img, m, st[k]->size, st[k]->size, 3, 1.0f / 255.0f, 0.0f, 0.0f, st[k]->input);
+		const float *p = stage_run(st[k], NULL, &n, err);
+		if (!p)
+			return err ? err->code : MIEN_EBACKEND;
+		score += p[0] / 2; /* both models' first output is the "real"/"live" probability in human */
+	}
+	f->liveness = score;
+	f->has_liveness = 1;
+	return MIEN_OK;
+}
+
+static float dist(const float *p, const float *q)
+{
+	return hypotf(p[0] - q[0], p[1] - q[1]);
+}
+
+/* Quality: size (a 112-px face scores 1), sharpness (variance of the Laplacian of the aligned grey crop,
+ * mapped to 0..1), and frontality (nose centred between the eyes). */
+static void quality(face_analyzer *a, const face_image *img, face_result *f)
+{
+	float m[6];
+	aligned_map(f, 112, m);
+	face_image_sample(img, m, 112, 112, 1, 1.0f, 0.0f, 0.0f, a->grey);
+	double s = 0, s2 = 0;
+	int count = 0;
+	for (int y = 1; y < 111; y++) {
+		for (int x = 1; x < 111; x++) {
+			const float *g = a->grey + y * 112 + x;
+			double lap = g[-1] + g[1] + g[-112] + g[112] - 4 * g[0];
+			s += lap;
+			s2 += lap * lap;
+			count++;
+		}
+	}
+	double var = s2 / count - (s / count) * (s / count);
+	f->sharpness = (float)(var / (var + 200.0));
+	float dl = dist(f->landmarks[2], f->landmarks[0]), dr = dist(f->landmarks[2], f->landmarks[1]);
+	float yaw = dl + dr > 0 ? fabsf(dl - dr) / (dl + dr) : 1;
+	f->frontal = yaw >= 0.5f ? 0 : 1 - 2 * yaw;
+	float size = f->box[3] / 112.0f;
+	size = size > 1 ? 1 : size;
+	f->quality = 0.4f * size + 0.3f * f->sharpness + 0.3f * f->frontal;
+}
+
+static int analyze_face(face_analyzer *a, const face_image *img, face_result *f, mien_error *err)
+{
+	int rc = find_landmarks(a, img, f, err);
+	if (rc)
+		return rc;
+	quality(a, img, f);
+	f->recognisable = f->box[3] >= (float)a->options.min_face;
+	if (a->options.embeddings && f->recognisable && (rc = embed(a, img, f, err)))
+		return rc;
+	if (a->options.expressions && (rc = expressions(a, img, f, err)))
+		return rc;
+	if (a->options.liveness && (rc = liveness(a, img, f, err)))
+		return rc;
+	return MIEN_OK;
+}
+
+int face_analyze(face_analyzer *a, const face_image *img, face_result *out, size_t max, size_t *count, mien_error *err)
+{
+	size_t found = 0;
+	*count = 0;
+	int rc = face_detect(a->detector, img, a->detections, a->max_detections, &found, err);
+	if (rc)
+		return rc;
+	size_t n = found < a->max_detections ? found : a->max_detections;
+	if (n > max)
+		n = max;
+	for (size_t i = 0; i < n; i++) {
+		face_result *f = &out[i];
+		memset(f, 0, sizeof(*f));
+		const face_detection *d = &a->detections[i];
+		f->box[0] = d->x, f->box[1] = d->y, f->box[2] = d->w, f->box[3] = d->h;
+		f->score = d->score;
+		if ((rc = analyze_face(a, img, f, err)))
+			return rc;
+	}
+	*count = found;
+	return MIEN_OK;
+}
+
+int face_analyze_crop(face_analyzer *a, const face_image *img, face_result *out, mien_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	out->box[0] = 0, out->box[1] = 0, out->box[2] = (float)img->width, out->box[3] = (float)img->height;
+	out->score = 1;
+	return analyze_face(a, img, out, err);
+}
+
+int face_similarity(const face_result *x, const face_result *y, float *similarity_out, mien_error *err)
+{
+	if (!x->embedding_model || !y->embedding_model)
+		return mien_error_set(err, MIEN_EINVAL, "a face has no embedding (too small or embeddings off)");
+	if (strcmp(x->embedding_model, y->embedding_model) != 0 || x->embedding_dim != y->embedding_dim)
+		return mien_error_set(err, MIEN_EINVAL, "embeddings of different models (%s, %s) cannot be compared",
+		                      x->embedding_model, y->embedding_model);
+	double dot = 0;
+	for (int i = 0; i < x->embedding_dim; i++)
+		dot += (double)x->embedding[i] * y->embedding[i];
+	*similarity_out = (float)dot;
+	return MIEN_OK;
+}
+
+int face_dominant_expression(const face_result *f)
+{
+	int best = 0;
+	for (int i = 1; i < FACE_EXPRESSIONS; i++)
+		if (f->expression[i] > f->expression[best])
+			best = i;
+	return best;
+}

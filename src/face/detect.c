@@ -1,0 +1,743 @@
+/*
+ * detect.c — face detection: pre-processing, per-model output decoding, tiling and weighted NMS.
+ *
+ * Every pass samples one square rectangle of the picture (the whole picture, or a tile) into the model's
+ * input through face_image_sample, decodes the model's outputs into candidate boxes in picture pixels and
+ * appends them to one candidate buffer sized at creation. After the last pass the candidates are merged
+ * with weighted NMS. Nothing here allocates per picture.
+ *
+ * Decoding facts and where they come from:
+ *  - blazeface-back: MediaPipe's face_detection_back anchors (SsdAnchorsCalculator: 256², strides 16, 32,
+ *    32, 32, fixed-size anchors, offset 0.5): 16² cells × 2 anchors at stride 16, then 8² cells × 6 anchors
+ *    at stride 32, anchors of one cell adjacent. @vladmandic/human's blazeface.ts concatenates the two
+ *    TF.js outputs in that order (the 512 set first) and decodes centre = anchor + regressor[0..1],
+ *    size = regressor[2..3], all in input pixels; keypoint k = anchor + regressor[4 + 2k .. 5 + 2k]
+ *    (MediaPipe's TensorsToDetections, keypoint_coord_offset 4). Score = sigmoid(logit).
+ *  - ssd_mobilenetv1: the engine's outputs are already decoded (face-api outputLayer.ts): boxes
+ *    [y0, x0, y1, x1] relative to the input, scores after the sigmoid; face-api then runs NMS with IoU 0.5
+ *    (SsdMobilenetv1.ts), as we do per pass with nn_nms.
+ *  - tiny_face_detector: face-api TinyYolov2Base.extractBoxes: grid [G, G, 5 anchors × (x, y, w, h, score)],
+ *    centre = (cell + sigmoid(x, y)) / G, size = exp(w, h) × anchor / G (relative to the padded square input),
+ *    score = sigmoid; anchors from tinyFaceDetector/const.ts. face-api pads the picture to a square at the
+ *    right or bottom with zeros before resizing (padToSquare, isCenterImage false), for both face-api models.
+ */
+#include "face/detect.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+enum detector_kind {
+	KIND_BLAZEFACE = 0,
+	KIND_SSD = 1,
+	KIND_TINY = 2,
+};
+
+typedef struct detector_spec {
+	const char *name;
+	enum detector_kind kind;
+	int input_size;  /* the square input the runtime is created at */
+	float scale;     /* input value = pixel * scale + offset */
+	float offset;    /* */
+	int centre;      /* a picture narrower than the input square is centred (1) or at the top-left (0) */
+	float threshold; /* default score threshold of the whole-picture pass */
+	/* Tiles look at many more windows of the picture, so chance responses pass a threshold more often: tile
+	 * candidates need at least this score (when above `threshold`). Tuned on the shared labelled set. */
+	float tile_threshold;
+	/* Face heights, in model-input pixels, that one pass finds reliably (bench/detect/measure.c, sweep):
+	 * tiles are scaled so that min_face lands at face_min, and a tile level is responsible for faces
+	 * up to face_max. */
+	float face_min;
+	float face_max;
+} detector_spec;
+
+static const detector_spec SPECS[] = {
+	{ "blazeface-back", KIND_BLAZEFACE, 256, 1.0f / 127.5f, -1.0f, 1, 0.5f, 0.7f, 20.0f, 160.0f },
+	{ "ssd_mobilenetv1", KIND_SSD, 512, 1.0f, 0.0f, 0, 0.5f, 0.7f, 64.0f, 224.0f },
+	{ "tiny_face_detector", KIND_TINY, 416, 1.0f, 0.0f, 0, 0.5f, 0.7f, 48.0f, 128.0f },
+};
+
+/* face-api tinyFaceDetector/const.ts BOX_ANCHORS, in grid cells (width, height). */
+static const float TINY_ANCHORS[5][2] = {
+	{ 1.603231f, 2.094468f }, { 6.041143f, 7.080126f }, { 2.882459f, 3.518061f },
+	{ 4.266906f, 5.178857f }, { 9.041765f, 10.66308f },
+};
+
+#define DEFAULT_IOU       0.3f
+#define DEFAULT_MIN_FACE  24
+#define DEFAULT_MAX_TILES 64
+/* Hard cap on candidate boxes kept between passes; when full, the buffer is merged in place. */
+#define MAX_CANDIDATES 4096
+/* Hard NMS inside one SSD pass, as face-api does (SsdMobilenetv1.ts iouThreshold). */
+#define SSD_PASS_IOU 0.5f
+/* A tile drops boxes that come within TILE_MARGIN of its side of an edge shared with another tile: a face
+ * cut by the tile edge is whole in a neighbouring tile, since neighbours share TILE_OVERLAP of their side.
+ * A tile level is thus responsible for faces up to (TILE_OVERLAP - 2 TILE_MARGIN) of its side. */
+#define TILE_MARGIN  0.03f
+#define TILE_OVERLAP 0.3f
+
+typedef struct tile {
+	float x, y, side; /* square rectangle of the picture, pixels; may reach past the picture */
+	int interior;     /* bit 0..3: left, top, right, bottom edge lies inside the picture */
+} tile;
+
+struct face_detector {
+	const detector_spec *spec;
+	nn_model *model;
+	nn_runtime *runtime;
+	int input_size;
+	float *input;
+	float score_threshold;
+	float tile_threshold;
+	float pass_threshold; /* the one in force for the current pass */
+	float iou_threshold;
+	int min_face;
+	int max_tiles;
+	/* blazeface */
+	int out_reg[2], out_logit[2]; /* [0]: stride-16 set, [1]: stride-32 set */
+	int n_anchor[2];
+	/* ssd */
+	int out_boxes, out_scores;
+	int n_ssd;
+	int *nms_keep, *nms_scratch;
+	/* tiny */
+	int out_grid;
+	int grid;
+	/* per picture */
+	tile *tiles;
+	size_t tiles_cap;
+	face_detection *candidates;
+	size_t n_candidates;
+};
+
+const char *face_detector_default(void)
+{
+	return "blazeface-back";
+}
+
+const char *face_detector_model(const face_detector *detector)
+{
+	return detector ? detector->spec->name : NULL;
+}
+
+static float sigmoid(float x)
+{
+	if (x > 80.0f)
+		x = 80.0f;
+	else if (x < -80.0f)
+		x = -80.0f;
+	return 1.0f / (1.0f + expf(-x));
+}
+
+static float logit(float p)
+{
+	if (p <= 0.0f)
+		return -INFINITY;
+	if (p >= 1.0f)
+		return INFINITY;
+	return logf(p / (1.0f - p));
+}
+
+/* --- weighted NMS --------------------------------------------------------------------------------- */
+
+static float iou(const face_detection *a, const face_detection *b)
+{
+	float x0 = fmaxf(a->x, b->x), y0 = fmaxf(a->y, b->y);
+	float x1 = fminf(a->x + a->w, b->x + b->w), y1 = fminf(a->y + a->h, b->y + b->h);
+	if (x1 <= x0 || y1 <= y0)
+		return 0.0f;
+	float inter = (x1 - x0) * (y1 - y0);
+	float uni = a->w * a->h + b->w * b->h - inter;
+	return uni > 0.0f ? inter / uni : 0.0f;
+}
+
+static void swap_det(face_detection *a, face_detection *b)
+{
+	face_detection t = *a;
+	*a = *b;
+	*b = t;
+}
+
+/* Heap sort, best score first (qsort may allocate; this never does). Ties keep no particular order. */
+static void sift_down(face_detection *d, size_t root, size_t n)
+{
+	for (;;) {
+		size_t child = 2 * root + 1;
+		if (child >= n)
+			return;
+		/* a min-heap on score, so that popping to the end leaves the array in descending order */
+		if (child + 1 < n && d[child + 1].score < d[child].score)
+			child++;
+		if (d[root].score <= d[child].score)
+			return;
+		swap_det(&d[root], &d[child]);
+		root = child;
+	}
+}
+
+static void sort_by_score(face_detection *d, size_t n)
+{
+	if (n < 2)
+		return;
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(d, i, n);
+	for (size_t end = n - 1; end > 0; end--) {
+		swap_det(&d[0], &d[end]);
+		sift_down(d, 0, end);
+	}
+}
+
+size_t face_detections_merge(face_detection *dets, size_t n, float iou_threshold, float score_threshold)
+{
+	if (!dets)
+		return 0;
+	size_t live = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (dets[i].score >= score_threshold && dets[i].w > 0.0f && dets[i].h > 0.0f)
+			dets[live++] = dets[i];
+	}
+	sort_by_score(dets, live);
+	/* dets[i].score < 0 marks a box absorbed by a better one. Results go to dets[kept] with kept <= i, so
+	 * boxes not yet visited are never overwritten. */
+	size_t kept = 0;
+	for (size_t i = 0; i < live; i++) {
+		if (dets[i].score < 0.0f)
+			continue;
+		const face_detection top = dets[i];
+		double wsum = top.score, x0 = top.score * top.x, y0 = top.score * top.y;
+		double x1 = top.score * (top.x + top.w), y1 = top.score * (top.y + top.h);
+		double kp[FACE_MAX_KEYPOINTS][2];
+		int nk = top.n_keypoints;
+		for (int k = 0; k < nk; k++) {
+			kp[k][0] = top.score * top.keypoints[k][0];
+			kp[k][1] = top.score * top.keypoints[k][1];
+		}
+		for (size_t j = i + 1; j < live; j++) {
+			face_detection *o = &dets[j];
+			if (o->score < 0.0f || iou(&top, o) <= iou_threshold)
+				continue;
+			double s = o->score;
+			wsum += s;
+			x0 += s * o->x;
+			y0 += s * o->y;
+			x1 += s * (o->x + o->w);
+			y1 += s * (o->y + o->h);
+			if (o->n_keypoints < nk)
+				nk = o->n_keypoints;
+			for (int k = 0; k < nk; k++) {
+				kp[k][0] += s * o->keypoints[k][0];
+				kp[k][1] += s * o->keypoints[k][1];
+			}
+			o->score = -1.0f;
+		}
+		face_detection merged = top; /* the score stays the best one's, as in MediaPipe's weighted NMS */
+		merged.x = (float)(x0 / wsum);
+		merged.y = (float)(y0 / wsum);
+		merged.w = (float)((x1 - x0) / wsum);
+		merged.h = (float)((y1 - y0) / wsum);
+		merged.n_keypoints = nk;
+		for (int k = 0; k < nk; k++) {
+			merged.keypoints[k][0] = (float)(kp[k][0] / wsum);
+			merged.keypoints[k][1] = (float)(kp[k][1] / wsum);
+		}
+		dets[kept++] = merged;
+	}
+	return kept;
+}
+
+/* --- candidates ----------------------------------------------------------------------------------- */
+
+/* Adds one candidate (picture pixels). When the buffer is full it is merged in place first; if it is still
+ * full the weakest candidate gives way (or the new one is dropped if it is the weakest). */
+static void candidate_add(face_detector *d, const face_detection *c)
+{
+	if (d->n_candidates == MAX_CANDIDATES) {
+		d->n_candidates = face_detections_merge(d->candidates, d->n_candidates, d->iou_threshold, 0.0f);
+		if (d->n_candidates == MAX_CANDIDATES) {
+			/* merged output is sorted: the last is the weakest */
+			if (d->candidates[MAX_CANDIDATES - 1].score >= c->score)
+				return;
+			d->n_candidates--;
+		}
+	}
+	d->candidates[d->n_candidates++] = *c;
+}
+
+/* Whether a box (picture pixels) comes too close to an edge the tile shares with another tile. */
+static int touches_interior_edge(const tile *t, const face_detection *c)
+{
+	float m = TILE_MARGIN * t->side;
+	if ((t->interior & 1) && c->x < t->x + m)
+		return 1;
+	if ((t->interior & 2) && c->y < t->y + m)
+		return 1;
+	if ((t->interior & 4) && c->x + c->w > t->x + t->side - m)
+		return 1;
+	if ((t->interior & 8) && c->y + c->h > t->y + t->side - m)
+		return 1;
+	return 0;
+}
+
+/* A box in model-input pixels → picture pixels through the tile's scale, then filtered and added. */
+static void candidate_from_input(face_detector *d, const tile *t, float x0, float y0, float x1, float y1, float score,
+                                 const float *keypoints, int n_keypoints)
+{
+	float k = t->side / (float)d->input_size;
+	face_detection c;
+	memset(&c, 0, sizeof(c));
+	c.x = t->x + x0 * k;
+	c.y = t->y + y0 * k;
+	c.w = (x1 - x0) * k;
+	c.h = (y1 - y0) * k;
+	c.score = score;
+	if (!(c.w > 0.0f && c.h > 0.0f) || !isfinite(c.x) || !isfinite(c.y) || !isfinite(c.w) || !isfinite(c.h))
+		return;
+	if (touches_interior_edge(t, &c))
+		return;
+	c.n_keypoints = n_keypoints;
+	for (int i = 0; i < n_keypoints; i++) {
+		c.keypoints[i][0] = t->x + keypoints[2 * i] * k;
+		c.keypoints[i][1] = t->y + keypoints[2 * i + 1] * k;
+	}
+	candidate_add(d, &c);
+}
+
+/* --- decoding, one pass --------------------------------------------------------------------------- */
+
+static void decode_blazeface(face_detector *d, const tile *t)
+{
+	static const int STRIDE[2] = { 16, 32 };
+	static const int PER_CELL[2] = { 2, 6 };
+	float min_logit = logit(d->pass_threshold);
+	for (int set = 0; set < 2; set++) {
+		const float *reg = nn_runtime_output(d->runtime, (size_t)d->out_reg[set], NULL);
+		const float *lg = nn_runtime_output(d->runtime, (size_t)d->out_logit[set], NULL);
+		int cols = d->input_size / STRIDE[set];
+		for (int a = 0; a < d->n_anchor[set]; a++) {
+			if (!(lg[a] >= min_logit))
+				continue;
+			int cell = a / PER_CELL[set];
+			float ax = ((float)(cell % cols) + 0.5f) * (float)STRIDE[set];
+			float ay = ((float)(cell / cols) + 0.5f) * (float)STRIDE[set];
+			const float *r = reg + (size_t)a * 16;
+			float cx = ax + r[0], cy = ay + r[1];
+			float kp[2 * FACE_MAX_KEYPOINTS];
+			for (int k = 0; k < FACE_MAX_KEYPOINTS; k++) {
+				kp[2 * k] = ax + r[4 + 2 * k];
+				kp[2 * k + 1] = ay + r[5 + 2 * k];
+			}
+			candidate_from_input(d, t, cx - r[2] / 2, cy - r[3] / 2, cx + r[2] / 2, cy + r[3] / 2,
+			                     sigmoid(lg[a]), kp, FACE_MAX_KEYPOINTS);
+		}
+	}
+}
+
+static void decode_ssd(face_detector *d, const tile *t)
+{
+	const float *boxes = nn_runtime_output(d->runtime, (size_t)d->out_boxes, NULL);
+	const float *scores = nn_runtime_output(d->runtime, (size_t)d->out_scores, NULL);
+	size_t n = nn_nms(boxes, scores, (size_t)d->n_ssd, SSD_PASS_IOU, d->pass_threshold, (size_t)d->n_ssd,
+	                  d->nms_keep, d->nms_scratch);
+	float size = (float)d->input_size;
+	for (size_t i = 0; i < n; i++) {
+		const float *b = boxes + (size_t)d->nms_keep[i] * 4;
+		/* face-api clamps to the input (SsdMobilenetv1.ts locateFaces) */
+		float y0 = fmaxf(0.0f, b[0]), x0 = fmaxf(0.0f, b[1]);
+		float y1 = fminf(1.0f, b[2]), x1 = fminf(1.0f, b[3]);
+		candidate_from_input(d, t, x0 * size, y0 * size, x1 * size, y1 * size, scores[d->nms_keep[i]], NULL, 0);
+	}
+}
+
+static void decode_tiny(face_detector *d, const tile *t)
+{
+	const float *grid = nn_runtime_output(d->runtime, (size_t)d->out_grid, NULL);
+	int g = d->grid;
+	float cell = (float)d->input_size / (float)g;
+	float min_logit = logit(d->pass_threshold);
+	for (int row = 0; row < g; row++) {
+		for (int col = 0; col < g; col++) {
+			const float *v = grid + ((size_t)row * g + col) * 25;
+			for (int a = 0; a < 5; a++, v += 5) {
+				if (!(v[4] >= min_logit))
+					continue;
+				float cx = ((float)col + sigmoid(v[0])) * cell;
+				float cy = ((float)row + sigmoid(v[1])) * cell;
+				float w = expf(fminf(v[2], 20.0f)) * TINY_ANCHORS[a][0] * cell;
+				float h = expf(fminf(v[3], 20.0f)) * TINY_ANCHORS[a][1] * cell;
+				candidate_from_input(d, t, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2,
+				                     sigmoid(v[4]), NULL, 0);
+			}
+		}
+	}
+}
+
+static int run_pass(face_detector *d, const face_image *image, const tile *t, mien_error *err)
+{
+	float m[6];
+	face_image_rect_map(t->x, t->y, t->side, t->side, d->input_size, d->input_size, m);
+	face_image_sample(image, m, d->input_size, d->input_size, 3, d->spec->scale, d->spec->offset, 0.0f, d->input);
+	int rc = nn_runtime_run(d->runtime, err);
+	if (rc)
+		return rc;
+	d->pass_threshold = t->interior || t->side < 0.99f * fmaxf((float)image->width, (float)image->height)
+	                            ? d->tile_threshold
+	                            : d->score_threshold;
+	switch (d->spec->kind) {
+	case KIND_BLAZEFACE:
+		decode_blazeface(d, t);
+		break;
+	case KIND_SSD:
+		decode_ssd(d, t);
+		break;
+	case KIND_TINY:
+		decode_tiny(d, t);
+		break;
+	}
+	return MIEN_OK;
+}
+
+/* --- the tile plan -------------------------------------------------------------------------------- */
+
+/* Start positions of tiles of `side` covering [0, length) with at least `overlap` shared between
+ * neighbours, evenly spread; returns how many (written to pos when non-NULL). */
+static int axis_tiles(float length, float side, float overlap, float *pos, int max)
+{
+	if (length <= side) {
+		if (pos && max > 0)
+			pos[0] = 0.0f;
+		return 1;
+	}
+	int n = (int)ceilf((length - overlap) / (side - overlap));
+	if (n < 2)
+		n = 2;
+	if (pos) {
+		for (int i = 0; i < n && i < max; i++)
+			pos[i] = (length - side) * (float)i / (float)(n - 1);
+	}
+	return n;
+}
+
+/* The largest face, in input pixels, one tile level is responsible for. */
+static float level_face_max(const face_detector *d)
+{
+	float by_overlap = (TILE_OVERLAP - 2.0f * TILE_MARGIN) * (float)d->input_size;
+	return fminf(d->spec->face_max, by_overlap);
+}
+
+/* The tile side of each level below the whole picture, smallest first, starting at `first`; returns the
+ * number of levels and the total tile count in *tiles. */
+#define MAX_LEVELS 8
+static int plan_levels(const face_detector *d, float w, float h, float first, float *sides, int *tiles)
+{
+	const detector_spec *s = d->spec;
+	float longest = fmaxf(w, h);
+	float ratio = level_face_max(d) / s->face_min;
+	int levels = 0, total = 0;
+	/* each level finds faces from face_min to level_face_max input pixels; the next level starts where
+	 * this one stops, and once a tile would be as large as the picture the whole-picture pass takes over */
+	for (float side = first; side < longest && levels < MAX_LEVELS; side *= ratio) {
+		float overlap = TILE_OVERLAP * side;
+		sides[levels++] = side;
+		total += axis_tiles(w, side, overlap, NULL, 0) * axis_tiles(h, side, overlap, NULL, 0);
+	}
+	*tiles = total;
+	return levels;
+}
+
+/* Fills d->tiles for a w x h picture: the whole picture first, then the tile levels. */
+static size_t plan_tiles(face_detector *d, int width, int height)
+{
+	const detector_spec *s = d->spec;
+	float w = (float)width, h = (float)height, n = (float)d->input_size;
+	float longest = fmaxf(w, h);
+	size_t count = 0;
+	tile *whole = &d->tiles[count++];
+	whole->side = longest;
+	whole->x = s->centre ? (w - longest) / 2 : 0.0f;
+	whole->y = s->centre ? (h - longest) / 2 : 0.0f;
+	whole->interior = 0;
+
+	/* the tile side at which a min_face face lands at face_min input pixels; coarser when over max_tiles */
+	float first = (float)d->min_face * n / s->face_min;
+	float sides[MAX_LEVELS];
+	int total = 0, levels = 0;
+	if (d->max_tiles == 0)
+		return count;
+	for (int tries = 0; tries < 64; tries++, first *= 1.15f) {
+		levels = plan_levels(d, w, h, first, sides, &total);
+		if (total <= d->max_tiles)
+			break;
+	}
+	if (total > d->max_tiles)
+		levels = 0;
+	else if (first > (float)d->min_face * n / s->face_min * 1.01f)
+		MIEN_LOG_DEBUG_("detect", "%dx%d: max_tiles %d coarsens the smallest face found to %.0f px", width,
+		                height, d->max_tiles, first * s->face_min / n);
+	for (int l = 0; l < levels; l++) {
+		float side = sides[l];
+		float overlap = TILE_OVERLAP * side;
+		float xs[256], ys[256];
+		int nx = axis_tiles(w, side, overlap, xs, 256), ny = axis_tiles(h, side, overlap, ys, 256);
+		if (nx > 256 || ny > 256)
+			continue;
+		for (int iy = 0; iy < ny; iy++) {
+			for (int ix = 0; ix < nx && count < d->tiles_cap; ix++) {
+				tile *t = &d->tiles[count++];
+				t->side = side;
+				/* an axis shorter than the tile is placed like the whole picture */
+				t->x = w <= side ? (s->centre ? (w - side) / 2 : 0.0f) : xs[ix];
+				t->y = h <= side ? (s->centre ? (h - side) / 2 : 0.0f) : ys[iy];
+				t->interior = (t->x > 0.5f ? 1 : 0) | (t->y > 0.5f ? 2 : 0) |
+				              (t->x + side < w - 0.5f ? 4 : 0) | (t->y + side < h - 0.5f ? 8 : 0);
+			}
+		}
+	}
+	return count;
+}
+
+/* --- create / detect ------------------------------------------------------------------------------ */
+
+static const detector_spec *find_spec(const char *name)
+{
+	for (size_t i = 0; i < MIEN_ARRAY_LEN(SPECS); i++) {
+		if (strcmp(SPECS[i].name, name) == 0)
+			return &SPECS[i];
+	}
+	return NULL;
+}
+
+static int bind_outputs(face_detector *d, mien_error *err)
+{
+	size_t n_out = nn_model_output_count(d->model);
+	const char *name = d->spec->name;
+	switch (d->spec->kind) {
+	case KIND_BLAZEFACE: {
+		/* two regressor outputs [1,A,16] and two logit outputs [1,A,1]; the larger A is the stride-16 set */
+		int reg[2] = { -1, -1 }, lg[2] = { -1, -1 };
+		int64_t reg_n[2] = { 0, 0 }, lg_n[2] = { 0, 0 };
+		for (size_t i = 0; i < n_out; i++) {
+			nn_shape s;
+			nn_runtime_output(d->runtime, i, &s);
+			if (s.rank != 3)
+				continue;
+			int *slot = s.dims[2] == 16 ? reg : s.dims[2] == 1 ? lg : NULL;
+			int64_t *count = s.dims[2] == 16 ? reg_n : lg_n;
+			if (!slot)
+				continue;
+			int k = slot[0] < 0 ? 0 : 1;
+			if (k == 1 && slot[1] >= 0)
+				return mien_error_set(err, MIEN_EFORMAT, "%s: more than two outputs of width %lld",
+				                      name, (long long)s.dims[2]);
+			slot[k] = (int)i;
+			count[k] = s.dims[1];
+		}
+		if (reg[1] < 0 || lg[1] < 0)
+			return mien_error_set(err, MIEN_EFORMAT, "%s: expected two [1,A,16] and two [1,A,1] outputs",
+			                      name);
+		if (reg_n[0] < reg_n[1]) {
+			int t = reg[0];
+			reg[0] = reg[1];
+			reg[1] = t;
+			int64_t c = reg_n[0];
+			reg_n[0] = reg_n[1];
+			reg_n[1] = c;
+		}
+		if (lg_n[0] < lg_n[1]) {
+			int t = lg[0];
+			lg[0] = lg[1];
+			lg[1] = t;
+			int64_t c = lg_n[0];
+			lg_n[0] = lg_n[1];
+			lg_n[1] = c;
+		}
+		int64_t g16 = d->input_size / 16, g32 = d->input_size / 32;
+		if (reg_n[0] != g16 * g16 * 2 || reg_n[1] != g32 * g32 * 6 || lg_n[0] != reg_n[0] ||
+		    lg_n[1] != reg_n[1])
+			return mien_error_set(
+			        err, MIEN_EFORMAT,
+			        "%s: outputs of %lld and %lld anchors do not match a %d² input (%lld, %lld)", name,
+			        (long long)reg_n[0], (long long)reg_n[1], d->input_size, (long long)(g16 * g16 * 2),
+			        (long long)(g32 * g32 * 6));
+		for (int k = 0; k < 2; k++) {
+			d->out_reg[k] = reg[k];
+			d->out_logit[k] = lg[k];
+			d->n_anchor[k] = (int)reg_n[k];
+		}
+		return MIEN_OK;
+	}
+	case KIND_SSD: {
+		d->out_boxes = nn_model_output_index(d->model, "boxes");
+		d->out_scores = nn_model_output_index(d->model, "scores");
+		if (d->out_boxes < 0 || d->out_scores < 0)
+			return mien_error_set(err, MIEN_EFORMAT, "%s: outputs boxes and scores expected", name);
+		nn_shape b, s;
+		nn_runtime_output(d->runtime, (size_t)d->out_boxes, &b);
+		nn_runtime_output(d->runtime, (size_t)d->out_scores, &s);
+		if (b.rank != 3 || b.dims[2] != 4 || s.rank != 2 || s.dims[1] != b.dims[1] || b.dims[1] < 1 ||
+		    b.dims[1] > 1000000)
+			return mien_error_set(err, MIEN_EFORMAT, "%s: boxes [1,N,4] and scores [1,N] expected", name);
+		d->n_ssd = (int)b.dims[1];
+		d->nms_keep = malloc(sizeof(int) * (size_t)d->n_ssd);
+		d->nms_scratch = malloc(sizeof(int) * (size_t)d->n_ssd);
+		if (!d->nms_keep || !d->nms_scratch)
+			return mien_error_set(err, MIEN_ENOMEM, "%s: out of memory", name);
+		return MIEN_OK;
+	}
+	case KIND_TINY: {
+		d->out_grid = nn_model_output_index(d->model, "grid");
+		if (d->out_grid < 0)
+			return mien_error_set(err, MIEN_EFORMAT, "%s: output grid expected", name);
+		nn_shape g;
+		nn_runtime_output(d->runtime, (size_t)d->out_grid, &g);
+		if (g.rank != 4 || g.dims[1] != g.dims[2] || g.dims[3] != 25 || g.dims[1] < 1)
+			return mien_error_set(err, MIEN_EFORMAT, "%s: grid [1,G,G,25] expected", name);
+		d->grid = (int)g.dims[1];
+		return MIEN_OK;
+	}
+	}
+	return mien_error_set(err, MIEN_EINVAL, "%s: unknown detector kind", name);
+}
+
+int face_detector_create(const char *model, const char *models_dir, nn_pool *pool, const face_detector_options *options,
+                         face_detector **out, mien_error *err)
+{
+	face_detector *d = NULL;
+	int rc = MIEN_OK;
+	if (!out)
+		return mien_error_set(err, MIEN_EINVAL, "face_detector_create: out is NULL");
+	*out = NULL;
+	if (!model) {
+		const char *env = getenv("MIEN_DETECTOR");
+		model = env && *env ? env : face_detector_default();
+	}
+	const detector_spec *spec = find_spec(model);
+	if (!spec)
+		return mien_error_set(err, MIEN_EINVAL,
+		                      "unknown detector '%s' (blazeface-back, ssd_mobilenetv1, tiny_face_detector)",
+		                      model);
+	face_detector_options opt = { 0 };
+	if (options)
+		opt = *options;
+	if (opt.score_threshold < 0.0f || opt.score_threshold >= 1.0f || opt.iou_threshold < 0.0f ||
+	    opt.iou_threshold >= 1.0f || opt.tile_score_threshold < 0.0f || opt.tile_score_threshold >= 1.0f ||
+	    opt.min_face < 0 || opt.max_tiles > 4096)
+		return mien_error_set(err, MIEN_EINVAL,
+		                      "detector options out of range (thresholds in [0,1), min_face >= 0, max_tiles <= "
+		                      "4096)");
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return mien_error_set(err, MIEN_ENOMEM, "detector: out of memory");
+	d->spec = spec;
+	d->input_size = spec->input_size;
+	d->score_threshold = opt.score_threshold > 0.0f ? opt.score_threshold : spec->threshold;
+	d->tile_threshold = fmaxf(d->score_threshold,
+	                          opt.tile_score_threshold > 0.0f ? opt.tile_score_threshold : spec->tile_threshold);
+	d->iou_threshold = opt.iou_threshold > 0.0f ? opt.iou_threshold : DEFAULT_IOU;
+	d->min_face = opt.min_face > 0 ? opt.min_face : DEFAULT_MIN_FACE;
+	d->max_tiles = opt.max_tiles > 0 ? opt.max_tiles : opt.max_tiles < 0 ? 0 : DEFAULT_MAX_TILES;
+
+	rc = nn_model_load(spec->name, models_dir, &d->model, err);
+	if (rc)
+		goto fail;
+	nn_shape in_shape = nn_model_input_shape(d->model, 0);
+	if (nn_model_input_count(d->model) != 1 || in_shape.rank != 4) {
+		rc = mien_error_set(err, MIEN_EFORMAT, "%s: one NHWC input expected", spec->name);
+		goto fail;
+	}
+	in_shape.dims[0] = 1;
+	in_shape.dims[1] = in_shape.dims[2] = spec->input_size;
+	in_shape.dims[3] = 3;
+	rc = nn_runtime_create(d->model, &in_shape, pool, &d->runtime, err);
+	if (rc)
+		goto fail;
+	d->input = nn_runtime_input(d->runtime, 0, NULL);
+	rc = bind_outputs(d, err);
+	if (rc)
+		goto fail;
+
+	d->tiles_cap = (size_t)d->max_tiles + 1;
+	d->tiles = calloc(d->tiles_cap, sizeof(tile));
+	d->candidates = calloc(MAX_CANDIDATES, sizeof(face_detection));
+	if (!d->tiles || !d->candidates) {
+		rc = mien_error_set(err, MIEN_ENOMEM, "%s: out of memory", spec->name);
+		goto fail;
+	}
+	*out = d;
+	return MIEN_OK;
+fail:
+	face_detector_free(&d);
+	return rc;
+}
+
+void face_detector_free(face_detector **detector)
+{
+	if (!detector || !*detector)
+		return;
+	face_detector *d = *detector;
+	free(d->candidates);
+	free(d->tiles);
+	free(d->nms_keep);
+	free(d->nms_scratch);
+	nn_runtime_free(&d->runtime);
+	nn_model_free(&d->model);
+	free(d);
+	*detector = NULL;
+}
+
+/* Clips a box and its keypoints to the picture; returns 0 when nothing is left. */
+static int clip_detection(face_detection *c, float w, float h)
+{
+	float x0 = fmaxf(0.0f, c->x), y0 = fmaxf(0.0f, c->y);
+	float x1 = fminf(w, c->x + c->w), y1 = fminf(h, c->y + c->h);
+	if (!(x1 > x0 && y1 > y0))
+		return 0;
+	c->x = x0;
+	c->y = y0;
+	c->w = x1 - x0;
+	c->h = y1 - y0;
+	for (int k = 0; k < c->n_keypoints; k++) {
+		c->keypoints[k][0] = fminf(fmaxf(c->keypoints[k][0], 0.0f), w);
+		c->keypoints[k][1] = fminf(fmaxf(c->keypoints[k][1], 0.0f), h);
+	}
+	return 1;
+}
+
+int face_detect(face_detector *detector, const face_image *image, face_detection *out, size_t max, size_t *count,
+                mien_error *err)
+{
+	if (count)
+		*count = 0;
+	if (!detector || !image || !count || (max > 0 && !out))
+		return mien_error_set(err, MIEN_EINVAL, "face_detect: NULL argument");
+	if (image->width < 1 || image->height < 1 || !image->pixels || image->stride < 3 * image->width)
+		return mien_error_set(err, MIEN_EINVAL, "face_detect: invalid image %dx%d", image->width,
+		                      image->height);
+	face_detector *d = detector;
+	/* no face of min_face height fits in a picture smaller than that both ways */
+	if (image->width < d->min_face && image->height < d->min_face)
+		return MIEN_OK;
+
+	d->n_candidates = 0;
+	size_t n_tiles = plan_tiles(d, image->width, image->height);
+	for (size_t i = 0; i < n_tiles; i++) {
+		int rc = run_pass(d, image, &d->tiles[i], err);
+		if (rc)
+			return mien_error_prefix(err, "%s", d->spec->name);
+	}
+	size_t n = face_detections_merge(d->candidates, d->n_candidates, d->iou_threshold, d->score_threshold);
+	size_t found = 0;
+	for (size_t i = 0; i < n; i++) {
+		face_detection c = d->candidates[i];
+		if (!clip_detection(&c, (float)image->width, (float)image->height))
+			continue;
+		if (found < max)
+			out[found] = c;
+		found++;
+	}
+	*count = found;
+	return MIEN_OK;
+}

@@ -1,0 +1,67 @@
+/*
+ * detect.h — face detection on whole pictures, small faces included.
+ *
+ * A detector wraps one of the engine's detection models (blazeface-back, ssd_mobilenetv1, tiny_face_detector)
+ * with its pre-processing, its output decoding (anchors, grids) and merging. CCTV faces are small, so a
+ * large picture is not simply shrunk to the model's input: it is covered by overlapping tiles at a scale
+ * where a face of `min_face` pixels is still large enough for the model, plus one whole-picture pass for
+ * large faces; detections from all passes are merged with weighted NMS (overlapping boxes are averaged,
+ * weighted by score, as BlazeFace's reference post-processing does).
+ *
+ * A detector holds runtimes and scratch buffers: use one per thread.
+ */
+#ifndef MIEN_FACE_DETECT_H
+#define MIEN_FACE_DETECT_H
+
+#include <stddef.h>
+
+#include "core/result.h"
+#include "face/image.h"
+#include "nn/nn.h"
+
+#define FACE_MAX_KEYPOINTS 6
+
+typedef struct face_detection {
+	float x, y, w, h; /* box in picture pixels */
+	float score;      /* 0..1 */
+	int n_keypoints;  /* blazeface: 6 (right eye, left eye, nose tip, mouth centre, right ear, left ear, from
+	                     the subject's view as BlazeFace orders them); 0 for detectors without keypoints */
+	float keypoints[FACE_MAX_KEYPOINTS][2]; /* picture pixels */
+} face_detection;
+
+typedef struct face_detector_options {
+	float score_threshold;      /* default per model (0 = default) */
+	float iou_threshold;        /* merging; 0 = 0.3 */
+	int min_face;               /* smallest face height to find, pixels; 0 = 24 */
+	int max_tiles;              /* cap on tiles per picture; 0 = 64; < 0 = no tiles, one whole-picture pass */
+	float tile_score_threshold; /* candidates from tiles need this score (they see many more windows, so
+	                               chance responses pass more often); 0 = default per model, never below
+	                               score_threshold */
+} face_detector_options;
+
+typedef struct face_detector face_detector;
+
+/* `model` is "blazeface-back", "ssd_mobilenetv1" or "tiny_face_detector" (NULL = the measured default);
+ * `models_dir` as for nn_model_load; `pool` is borrowed (may be NULL). Caller frees with face_detector_free. */
+int face_detector_create(const char *model, const char *models_dir, nn_pool *pool, const face_detector_options *options,
+                         face_detector **out, mien_error *err);
+void face_detector_free(face_detector **detector);
+const char *face_detector_model(const face_detector *detector);
+
+/* Detects faces; writes up to `max` detections, best first, and the total found (which may exceed max)
+ * into *count. */
+int face_detect(face_detector *detector, const face_image *image, face_detection *out, size_t max, size_t *count,
+                mien_error *err);
+
+/* The measured default detector's name. */
+const char *face_detector_default(void);
+
+/*
+ * Weighted NMS, in place (what face_detect merges its passes with): boxes scoring below score_threshold
+ * are dropped; then, best score first, each kept box absorbs every remaining box that overlaps it by
+ * IoU > iou_threshold, and its box and keypoints become the score-weighted mean of the group (its score
+ * stays the best one). Writes the kept boxes, best first, to dets[0..return value). Never allocates.
+ */
+size_t face_detections_merge(face_detection *dets, size_t n, float iou_threshold, float score_threshold);
+
+#endif

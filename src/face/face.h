@@ -1,0 +1,90 @@
+/*
+ * face.h — from a picture to faces: detection, landmarks, alignment, identity embedding, expression,
+ * quality and (optionally) liveness. This is the per-picture pipeline behind `mien analyze` and, later,
+ * the camera workers.
+ *
+ * An analyzer owns one runtime per model it uses, sized at creation: use one analyzer per thread (models
+ * are loaded once per analyzer; share-by-thread is the next step once several analyzers run in one process).
+ */
+#ifndef MIEN_FACE_FACE_H
+#define MIEN_FACE_FACE_H
+
+#include <stddef.h>
+
+#include "core/result.h"
+#include "face/detect.h"
+#include "face/image.h"
+#include "nn/nn.h"
+
+#define FACE_EMBEDDING_MAX 1024
+#define FACE_EXPRESSIONS   7
+#define FACE_LANDMARKS     68
+
+/* Expression classes, in this order everywhere (API, database, dashboard). */
+extern const char *const face_expression_names[FACE_EXPRESSIONS];
+enum face_expression {
+	FACE_NEUTRAL = 0,
+	FACE_HAPPY = 1,
+	FACE_SAD = 2,
+	FACE_ANGRY = 3,
+	FACE_FEARFUL = 4,
+	FACE_DISGUSTED = 5,
+	FACE_SURPRISED = 6,
+};
+
+typedef struct face_options {
+	const char *detector;   /* NULL = MIEN_DETECTOR or the measured default */
+	const char *embedder;   /* "mobilefacenet", "faceres", "face_recognition"; NULL = MIEN_EMBEDDER or default */
+	const char *expression; /* "emotion", "face_expression", "average"; NULL = MIEN_EXPRESSION or default */
+	int embeddings;         /* compute identity embeddings */
+	int expressions;        /* compute expression probabilities */
+	int liveness;           /* compute a liveness score (antispoof + liveness models) */
+	int min_face;           /* faces shorter than this (pixels) are reported but not recognised; 0 = 40 */
+	face_detector_options detect;
+} face_options;
+
+/* Sensible defaults: embeddings and expressions on, liveness off. */
+void face_options_default(face_options *options);
+
+typedef struct face_result {
+	float box[4];          /* x, y, w, h in picture pixels */
+	float score;           /* detection confidence */
+	float landmarks[5][2]; /* right eye, left eye, nose tip, right and left mouth corner (picture pixels, the
+	                          subject's right first, as the ArcFace template orders them) */
+	float quality;         /* 0..1: size, sharpness and pose together; picks the best face of a track */
+	float sharpness;       /* 0..1 */
+	float frontal;         /* 0..1, 1 = looking at the camera */
+	int recognisable;      /* tall enough (min_face) for identity; no embedding otherwise */
+	int embedding_dim;
+	float embedding[FACE_EMBEDDING_MAX]; /* L2-normalised */
+	const char *embedding_model;         /* static string; NULL when no embedding */
+	int has_expression;
+	float expression[FACE_EXPRESSIONS]; /* sums to 1 */
+	int has_liveness;
+	float liveness; /* 0..1, 1 = a live face */
+} face_result;
+
+typedef struct face_analyzer face_analyzer;
+
+int face_analyzer_create(const face_options *options, const char *models_dir, nn_pool *pool, face_analyzer **out,
+                         mien_error *err);
+void face_analyzer_free(face_analyzer **analyzer);
+const char *face_analyzer_embedder(const face_analyzer *analyzer);
+const char *face_analyzer_detector(const face_analyzer *analyzer);
+
+/* Finds and analyses every face; writes up to `max` results, best detection first, and the number found
+ * (which may exceed max) into *count. */
+int face_analyze(face_analyzer *analyzer, const face_image *image, face_result *out, size_t max, size_t *count,
+                 mien_error *err);
+
+/* Treats the whole picture as one face crop (no detection), as for FER-style 48 px crops and tight
+ * identity crops; fills exactly one result. */
+int face_analyze_crop(face_analyzer *analyzer, const face_image *image, face_result *out, mien_error *err);
+
+/* Cosine similarity of two embeddings of the same model; MIEN_EINVAL when the models or sizes differ. */
+int face_similarity(const face_result *a, const face_result *b, float *similarity, mien_error *err);
+
+/* The index of the largest probability. */
+int face_dominant_expression(const face_result *face);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * image.h — decoded pictures: JPEG and PNG in, JPEG out, and the resampling the face models need.
+ *
+ * A face_image is always 8-bit RGB, interleaved, rows `stride` bytes apart: grey and 16-bit sources are
+ * converted on decode, EXIF orientation (JPEG APP1) is applied, so callers see the picture upright.
+ * Decoding is defensive: the pixel count is checked from the header against a cap before any large
+ * allocation, and corrupt or truncated input is an error, never a crash.
+ */
+#ifndef MIEN_FACE_IMAGE_H
+#define MIEN_FACE_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/result.h"
+
+#define FACE_IMAGE_DEFAULT_MAX_PIXELS ((int64_t)50 * 1000 * 1000)
+
+typedef struct face_image {
+	int width, height;
+	int stride;          /* bytes per row, >= 3 * width */
+	uint8_t *pixels;     /* owned; RGB */
+	int source_channels; /* 1 (grey), 2 (grey+alpha), 3 (RGB), 4 (RGBA) as stored in the file */
+	int source_bits;     /* 8 or 16 */
+	int orientation;     /* the EXIF orientation that was applied (1 = none) */
+} face_image;
+
+/* Allocates a zeroed width x height RGB image. MIEN_ERANGE when a side is < 1 or the pixel count exceeds
+ * max_pixels (0 = FACE_IMAGE_DEFAULT_MAX_PIXELS). Caller frees with face_image_free. */
+int face_image_create(int width, int height, int64_t max_pixels, face_image **out, mien_error *err);
+void face_image_free(face_image **image);
+
+/* Decodes JPEG or PNG (sniffed from the bytes, not the name). `max_pixels` 0 = the default cap.
+ * Errors: MIEN_EFORMAT (not an image, corrupt, truncated), MIEN_ETOOBIG (over the cap), MIEN_EUNSUPPORTED
+ * (e.g. CMYK JPEG), MIEN_ENOMEM. */
+int face_image_decode(const void *data, size_t size, int64_t max_pixels, face_image **out, mien_error *err);
+
+/* Reads and decodes a file (at most 256 MiB of bytes). */
+int face_image_load(const char *path, int64_t max_pixels, face_image **out, mien_error *err);
+
+/* Encodes as baseline JPEG (quality 1..100). *out is malloc'd; caller frees with free. */
+int face_image_encode_jpeg(const face_image *image, int quality, uint8_t **out, size_t *size, mien_error *err);
+
+/*
+ * Samples the image into a float tensor [out_h, out_w, channels] (channels 3 = RGB, 1 = grey as
+ * 0.299R+0.587G+0.114B) through an affine map: output pixel centre (x+0.5, y+0.5) comes from source point
+ * (m[0]*(x+0.5) + m[1]*(y+0.5) + m[2], m[3]*(x+0.5) + m[4]*(y+0.5) + m[5]) in pixel-centre coordinates
+ * (the source pixel i covers [i, i+1)), bilinear, with samples outside the image taking `border` (0..255).
+ * Each value is v * scale + offset (e.g. scale 1/127.5, offset -1 for [-1,1]). `out` holds out_w*out_h*channels
+ * floats. Used both for plain resizing (m = a scale) and for face alignment (m = a similarity transform).
+ */
+void face_image_sample(const face_image *image, const float m[6], int out_w, int out_h, int channels, float scale,
+                       float offset, float border, float *out);
+
+/* The affine map for face_image_sample that resizes the rectangle (x, y, w, h) of the source onto an
+ * out_w x out_h output (no rotation). */
+void face_image_rect_map(float x, float y, float w, float h, int out_w, int out_h, float m[6]);
+
+/* Copies the rectangle (clipped to the image) into a new image, scaled to out_w x out_h (bilinear); for
+ * thumbnails. Caller frees with face_image_free. */
+int face_image_crop(const face_image *image, float x, float y, float w, float h, int out_w, int out_h, face_image **out,
+                    mien_error *err);
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * test_detect.c — face detection on real photos (face-api's demo photos, shipped in its npm package as
+ * models/samples/sample1..6.jpg), the small-face case in a 1080p frame, agreement between the three
+ * detectors, weighted NMS on synthetic boxes, and degenerate pictures.
+ *
+ * Golden counts come from /work/shared/data/detection/face_counts.csv (rows vladmandic_face-api_npm/sampleN.jpg,
+ * counted by eye), never from the detector.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/result.h"
+#include "face/detect.h"
+#include "face/image.h"
+
+#define MODELS   "models"
+#define MAX_DETS 64
+
+/* face_counts.csv: vladmandic_face-api_npm/sample1.jpg .. sample6.jpg */
+static const int SAMPLE_FACES[6] = { 3, 3, 3, 4, 5, 4 };
+
+static face_image *load_sample(int n)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "models/samples/sample%d.jpg", n);
+	face_image *im = NULL;
+	mien_error err = { 0 };
+	int rc = face_image_load(path, 0, &im, &err);
+	if (rc)
+		fail_msg("%s: %s", path, err.message);
+	return im;
+}
+
+static face_detector *make(const char *name, const face_detector_options *o)
+{
+	face_detector *d = NULL;
+	mien_error err = { 0 };
+	int rc = face_detector_create(name, MODELS, NULL, o, &d, &err);
+	if (rc)
+		fail_msg("%s: %s", name ? name : "(default)", err.message);
+	return d;
+}
+
+static float box_iou(const face_detection *a, const face_detection *b)
+{
+	float x0 = fmaxf(a->x, b->x), y0 = fmaxf(a->y, b->y);
+	float x1 = fminf(a->x + a->w, b->x + b->w), y1 = fminf(a->y + a->h, b->y + b->h);
+	if (x1 <= x0 || y1 <= y0)
+		return 0.0f;
+	float i = (x1 - x0) * (y1 - y0);
+	return i / (a->w * a->h + b->w * b->h - i);
+}
+
+static void check_inside(const face_detection *d, size_t n, float w, float h)
+{
+	for (size_t i = 0; i < n; i++) {
+		assert_true(d[i].x >= 0 && d[i].y >= 0 && d[i].w > 0 && d[i].h > 0);
+		assert_true(d[i].x + d[i].w <= w + 0.01f && d[i].y + d[i].h <= h + 0.01f);
+		assert_true(d[i].score > 0 && d[i].score <= 1);
+		if (i > 0)
+			assert_true(d[i].score <= d[i - 1].score);
+	}
+}
+
+/* The default detector counts the labelled faces of each demo photo. */
+static void test_sample_counts(void **state)
+{
+	(void)state;
+	face_detector *d = make(NULL, NULL);
+	assert_string_equal(face_detector_model(d), face_detector_default());
+	face_detection dets[MAX_DETS];
+	int wrong = 0;
+	for (int s = 1; s <= 6; s++) {
+		face_image *im = load_sample(s);
+		size_t n = 0;
+		mien_error err = { 0 };
+		assert_int_equal(face_detect(d, im, dets, MAX_DETS, &n, &err), MIEN_OK);
+		check_inside(dets, n < MAX_DETS ? n : MAX_DETS, (float)im->width, (float)im->height);
+		if ((int)n != SAMPLE_FACES[s - 1]) {
+			print_error("sample%d.jpg: %s found %zu faces, labelled %d\n", s, face_detector_model(d), n,
+			            SAMPLE_FACES[s - 1]);
+			wrong++;
+		}
+		face_image_free(&im);
+	}
+	face_detector_free(&d);
+	assert_null(d);
+	assert_int_equal(wrong, 0);
+}
+
+/* sample1.jpg shrunk into the bottom-right corner of a grey 1920x1080 frame, faces about 26 px tall. */
+static void test_small_faces_1080p(void **state)
+{
+	(void)state;
+	face_image *src = load_sample(1);
+	face_image *frame = NULL;
+	mien_error err = { 0 };
+	assert_int_equal(face_image_create(1920, 1080, 0, &frame, &err), MIEN_OK);
+	for (int y = 0; y < frame->height; y++)
+		memset(frame->pixels + (size_t)y * frame->stride, 128, (size_t)3 * frame->width);
+	/* sample1's faces are ~235 px tall in its 1920x1280 picture (as the detectors find them); scale 1/9 */
+	const int pw = 213, ph = 142, ox = 1920 - 213 - 40, oy = 1080 - 142 - 40;
+	float *buf = malloc(sizeof(float) * 3 * pw * ph);
+	assert_non_null(buf);
+	float m[6];
+	face_image_rect_map(0, 0, (float)src->width, (float)src->height, pw, ph, m);
+	face_image_sample(src, m, pw, ph, 3, 1.0f, 0.0f, 128.0f, buf);
+	for (int y = 0; y < ph; y++) {
+		for (int x = 0; x < pw * 3; x++)
+			frame->pixels[(size_t)(oy + y) * frame->stride + 3 * ox + x] =
+			        (uint8_t)fminf(255.0f, buf[(size_t)y * pw * 3 + x] + 0.5f);
+	}
+	free(buf);
+	face_detector *d = make(NULL, NULL);
+	face_detection dets[MAX_DETS];
+	size_t n = 0;
+	assert_int_equal(face_detect(d, frame, dets, MAX_DETS, &n, &err), MIEN_OK);
+	for (size_t i = 0; i < n && i < MAX_DETS; i++) {
+		print_message("small face %zu: %.0f,%.0f %.0fx%.0f score %.3f\n", i, dets[i].x, dets[i].y, dets[i].w,
+		              dets[i].h, dets[i].score);
+		assert_true(dets[i].x >= ox - 2 && dets[i].y >= oy - 2);
+		assert_true(dets[i].x + dets[i].w <= ox + pw + 2 && dets[i].y + dets[i].h <= oy + ph + 2);
+		assert_true(dets[i].h >= 12 && dets[i].h <= 48);
+	}
+	assert_int_equal(n, SAMPLE_FACES[0]);
+	face_detector_free(&d);
+	face_image_free(&frame);
+	face_image_free(&src);
+}
+
+/* All three detectors find a face in sample1.jpg, each overlapping a face another found. */
+static void test_detectors_agree(void **state)
+{
+	(void)state;
+	static const char *const names[3] = { "blazeface-back", "ssd_mobilenetv1", "tiny_face_detector" };
+	face_image *im = load_sample(1);
+	face_detection dets[3][MAX_DETS];
+	size_t n[3];
+	face_detector_options whole = { 0 };
+	whole.max_tiles = -1; /* sample1's faces are large: one pass each keeps the test quick */
+	for (int k = 0; k < 3; k++) {
+		face_detector *d = make(names[k], &whole);
+		assert_string_equal(face_detector_model(d), names[k]);
+		mien_error err = { 0 };
+		assert_int_equal(face_detect(d, im, dets[k], MAX_DETS, &n[k], &err), MIEN_OK);
+		assert_true(n[k] >= 1);
+		check_inside(dets[k], n[k], (float)im->width, (float)im->height);
+		assert_int_equal(dets[k][0].n_keypoints, k == 0 ? 6 : 0);
+		face_detector_free(&d);
+	}
+	for (int k = 0; k < 3; k++) {
+		float best = 0;
+		for (int o = 0; o < 3; o++) {
+			if (o == k)
+				continue;
+			for (size_t i = 0; i < n[k]; i++)
+				for (size_t j = 0; j < n[o]; j++)
+					best = fmaxf(best, box_iou(&dets[k][i], &dets[o][j]));
+		}
+		print_message("%s: %zu faces, best IoU with another detector %.2f\n", names[k], n[k], best);
+		assert_true(best > 0.3f);
+	}
+	/* blazeface's eye keypoints lie inside its box */
+	face_detection *b = &dets[0][0];
+	for (int k = 0; k < 2; k++) {
+		assert_true(b->keypoints[k][0] >= b->x && b->keypoints[k][0] <= b->x + b->w);
+		assert_true(b->keypoints[k][1] >= b->y && b->keypoints[k][1] <= b->y + b->h);
+	}
+	face_image_free(&im);
+}
+
+static face_detection box(float x, float y, float w, float h, float score)
+{
+	face_detection d;
+	memset(&d, 0, sizeof(d));
+	d.x = x;
+	d.y = y;
+	d.w = w;
+	d.h = h;
+	d.score = score;
+	d.n_keypoints = 1;
+	d.keypoints[0][0] = x + w / 2;
+	d.keypoints[0][1] = y + h / 2;
+	return d;
+}
+
+static void test_weighted_nms(void **state)
+{
+	(void)state;
+	face_detection d[6] = {
+		box(1, 1, 10, 10, 0.6f), /* overlaps the 0.9 box: IoU 81/119 */
+		box(100, 100, 20, 20, 0.8f), box(0, 0, 10, 10, 0.9f),
+		box(200, 200, 5, 5, 0.2f),  /* below the threshold */
+		box(101, 99, 20, 20, 0.4f), /* merges into the 0.8 box */
+		box(300, 300, 10, 10, 0.5f),
+	};
+	size_t n = face_detections_merge(d, 6, 0.3f, 0.3f);
+	assert_int_equal(n, 3);
+	/* best first; the score of a merged group is its best member's */
+	assert_true(d[0].score == 0.9f && d[1].score == 0.8f && d[2].score == 0.5f);
+	/* (0.9 * 0 + 0.6 * 1) / 1.5 = 0.4 */
+	assert_float_equal(d[0].x, 0.4f, 1e-5);
+	assert_float_equal(d[0].y, 0.4f, 1e-5);
+	assert_float_equal(d[0].w, 10.0f, 1e-5);
+	assert_float_equal(d[0].keypoints[0][0], 5.4f, 1e-5);
+	/* (0.8 * 100 + 0.4 * 101) / 1.2 and (0.8 * 100 + 0.4 * 99) / 1.2 */
+	assert_float_equal(d[1].x, 100.0f + 0.4f / 1.2f, 1e-4);
+	assert_float_equal(d[1].y, 100.0f - 0.4f / 1.2f, 1e-4);
+	assert_float_equal(d[2].x, 300.0f, 1e-6);
+	/* a stricter IoU keeps the overlapping pair apart */
+	face_detection e[2] = { box(0, 0, 10, 10, 0.9f), box(1, 1, 10, 10, 0.6f) };
+	assert_int_equal(face_detections_merge(e, 2, 0.7f, 0.0f), 2);
+	assert_int_equal(face_detections_merge(NULL, 0, 0.3f, 0.0f), 0);
+}
+
+static void test_degenerate_pictures(void **state)
+{
+	(void)state;
+	face_detector *d = make(NULL, NULL);
+	face_detection dets[MAX_DETS];
+	size_t n = 99;
+	mien_error err = { 0 };
+	face_image *im = NULL;
+
+	assert_int_equal(face_image_create(1, 1, 0, &im, &err), MIEN_OK);
+	assert_int_equal(face_detect(d, im, dets, MAX_DETS, &n, &err), MIEN_OK);
+	assert_int_equal(n, 0);
+	face_image_free(&im);
+
+	/* smaller than min_face (24) both ways */
+	assert_int_equal(face_image_create(20, 16, 0, &im, &err), MIEN_OK);
+	memset(im->pixels, 200, (size_t)im->stride * im->height);
+	assert_int_equal(face_detect(d, im, dets, MAX_DETS, &n, &err), MIEN_OK);
+	assert_int_equal(n, 0);
+	face_image_free(&im);
+
+	/* all black, 4000x3000: tiled up to max_tiles, no face */
+	assert_int_equal(face_image_create(4000, 3000, 0, &im, &err), MIEN_OK);
+	assert_int_equal(face_detect(d, im, dets, MAX_DETS, &n, &err), MIEN_OK);
+	assert_int_equal(n, 0);
+	/* max = 0 still counts */
+	assert_int_equal(face_detect(d, im, NULL, 0, &n, &err), MIEN_OK);
+	assert_int_equal(n, 0);
+	face_image_free(&im);
+
+	assert_int_equal(face_detect(d, NULL, dets, MAX_DETS, &n, &err), MIEN_EINVAL);
+	face_detector_free(&d);
+	face_detector_free(&d); /* NULL is a no-op */
+
+	face_detector *bad = NULL;
+	assert_int_equal(face_detector_create("no-such-detector", MODELS, NULL, NULL, &bad, &err), MIEN_EINVAL);
+	assert_null(bad);
+	face_detector_options o = { 0 };
+	o.score_threshold = 1.5f;
+	assert_int_equal(face_detector_create("blazeface-back", MODELS, NULL, &o, &bad, &err), MIEN_EINVAL);
+	assert_null(bad);
+}
+
+/* MIEN_DETECTOR picks the detector when the caller names none. */
+static void test_env_selects(void **state)
+{
+	(void)state;
+	setenv("MIEN_DETECTOR", "tiny_face_detector", 1);
+	face_detector *d = make(NULL, NULL);
+	unsetenv("MIEN_DETECTOR");
+	assert_string_equal(face_detector_model(d), "tiny_face_detector");
+	face_detector_free(&d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_weighted_nms),  cmocka_unit_test(test_degenerate_pictures),
+		cmocka_unit_test(test_env_selects),   cmocka_unit_test(test_detectors_agree),
+		cmocka_unit_test(test_sample_counts), cmocka_unit_test(test_small_faces_1080p),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
