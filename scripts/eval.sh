@@ -33,11 +33,11 @@ run detect detect "$DATA/detection"
 peer detect detect "$DATA/detection"
 for set in "$DATA"/identity/*/; do
 	set=${set%/}
-	name=identity-$(basename "$set")
+	name=identity_$(basename "$set")
 	run "$name" identity "$set"
 	peer "$name" identity "$set"
 done
-run expression-fer2013 expression "$DATA/expression/fer2013"
-peer expression-fer2013 expression "$DATA/expression/fer2013"
+run expression_fer2013 expression "$DATA/expression/fer2013"
+peer expression_fer2013 expression "$DATA/expression/fer2013"
 node scripts/accuracy_report.mjs "$OUT" >docs/accuracy.md
 echo "eval: wrote docs/accuracy.md" >&2

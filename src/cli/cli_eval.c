@@ -109,6 +109,7 @@ typedef struct eval_ctx {
 	nn_pool *pool;
 	face_result *faces;
 	long limit;
+	int face_crop; /* identity: every picture is one face crop, no detection */
 } eval_ctx;
 
 #define EVAL_FACES 256
@@ -295,6 +296,28 @@ static double best_accuracy(const pair_score *p, size_t n, float *threshold)
 	return n ? (double)best_correct / (double)n : 0;
 }
 
+/* Best-threshold balanced accuracy, (TAR + TRR) / 2: what a 50/50 pair protocol such as LFW's measures, and
+ * not dominated by the many more different-person pairs of an all-pairs evaluation. */
+static double best_balanced_accuracy(const pair_score *p, size_t n)
+{
+	size_t same = 0;
+	for (size_t i = 0; i < n; i++)
+		same += (size_t)p[i].same;
+	size_t diff = n - same, same_above = 0, diff_above = 0;
+	double best = 0.5;
+	for (size_t k = 1; k <= n; k++) {
+		same_above += (size_t)p[k - 1].same;
+		diff_above += (size_t)!p[k - 1].same;
+		if (k < n && p[k].s == p[k - 1].s)
+			continue;
+		double tar = same ? (double)same_above / (double)same : 0;
+		double trr = diff ? (double)(diff - diff_above) / (double)diff : 0;
+		if ((tar + trr) / 2 > best)
+			best = (tar + trr) / 2;
+	}
+	return best;
+}
+
 static double accuracy_at(const pair_score *p, size_t n, float t)
 {
 	size_t correct = 0;
@@ -334,10 +357,11 @@ static json_t *pair_metrics(pair_score *p, size_t n, float default_t)
 		same += (size_t)p[i].same;
 	float best_t;
 	double best = best_accuracy(p, n, &best_t);
-	return json_pack("{s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f}", "pairs", (int)n, "same", (int)same, "different",
+	return json_pack("{s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "pairs", (int)n, "same", (int)same, "different",
 	                 (int)(n - same), "accuracy_best", best, "best_threshold", (double)best_t,
-	                 "accuracy_at_default", accuracy_at(p, n, default_t), "default_threshold", (double)default_t,
-	                 "tar_at_far_0.1%", tar_at_far(p, n, 0.001), "tar_at_far_1%", tar_at_far(p, n, 0.01));
+	                 "balanced_accuracy_best", best_balanced_accuracy(p, n), "accuracy_at_default",
+	                 accuracy_at(p, n, default_t), "default_threshold", (double)default_t, "tar_at_far_0.1%",
+	                 tar_at_far(p, n, 0.001), "tar_at_far_1%", tar_at_far(p, n, 0.01));
 }
 
 static int embed_file(eval_ctx *c, const char *path, sample *s, int dim_max)
@@ -349,7 +373,7 @@ static int embed_file(eval_ctx *c, const char *path, sample *s, int dim_max)
 		cli_error("%s: %s", path, err.message);
 		return -1;
 	}
-	int rc = face_analyze(c->analyzer, img, c->faces, EVAL_FACES, &found, &err);
+	int rc = c->face_crop ? MIEN_OK : face_analyze(c->analyzer, img, c->faces, EVAL_FACES, &found, &err);
 	int best = -1;
 	for (size_t i = 0; rc == MIEN_OK && i < found && i < EVAL_FACES; i++)
 		if (c->faces[i].embedding_model && (best < 0 || c->faces[i].box[2] * c->faces[i].box[3] >
@@ -481,11 +505,14 @@ static int eval_identity(eval_ctx *c, const char *dir)
 			char *fields[4];
 			if (csv_fields(line, fields, 4) < 3 || strcmp(fields[0], "file_x") == 0)
 				continue;
+			/* lists name files by their path in the publisher's repository: match the base name */
+			const char *fx = strrchr(fields[0], '/') ? strrchr(fields[0], '/') + 1 : fields[0];
+			const char *fy = strrchr(fields[1], '/') ? strrchr(fields[1], '/') + 1 : fields[1];
 			int a = -1, b = -1;
 			for (size_t i = 0; i < total; i++) {
-				if (strcmp(samples[i].file, fields[0]) == 0)
+				if (strcmp(samples[i].file, fx) == 0)
 					a = (int)i;
-				if (strcmp(samples[i].file, fields[1]) == 0)
+				if (strcmp(samples[i].file, fy) == 0)
 					b = (int)i;
 			}
 			if (a < 0 || b < 0 || !samples[a].ok || !samples[b].ok) {
@@ -609,7 +636,8 @@ static int eval_expression(eval_ctx *c, const char *dir)
 }
 
 static const char EVAL_USAGE[] =
-        "usage: mien eval identity|expression|detect DIR [--limit N] [--detector D] [--embedder E] [--expression X]\n"
+        "usage: mien eval identity|expression|detect DIR [--limit N] [--face-crop] [--detector D] [--embedder E] "
+        "[--expression X]\n"
         "  identity   DIR/<person>/<image>: all-pairs verification (best-threshold accuracy, accuracy at the default\n"
         "             threshold, TAR at FAR 0.1 %% and 1 %%), rank-1 with each person's first picture enrolled, and\n"
         "             DIR/repo_pairs_*.csv pair lists (file_x,file_y,Decision) when present\n"
@@ -628,6 +656,8 @@ int cli_eval_main(int argc, char **argv, const mien_config *cfg)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(EVAL_USAGE, stdout);
 			return CLI_EXIT_OK;
+		} else if (strcmp(argv[i], "--face-crop") == 0) {
+			c.face_crop = 1;
 		} else if ((m = cli_option(argc, argv, &i, "--limit", &value)) != 0) {
 			if (m < 0 || cli_parse_int(value, 1, 1000000, &c.limit))
 				return CLI_EXIT_USAGE;

@@ -147,11 +147,16 @@ int face_gallery_search(const face_gallery *g, const float *embedding, int dim, 
 		                      model ? model : "(none)", g->model);
 	/* best similarity per person, then the top k people (galleries here are small; the storage issue
 	 * brings the indexed search) */
+	double qn = 0;
+	for (int i = 0; i < dim; i++)
+		qn += (double)embedding[i] * embedding[i];
+	qn = qn > 0 ? 1.0 / sqrt(qn) : 0; /* cosine: the query need not be normalised */
 	for (size_t f = 0; f < g->n_faces; f++) {
 		const float *e = g->embeddings + f * (size_t)dim;
 		double dot = 0;
 		for (int i = 0; i < dim; i++)
 			dot += (double)e[i] * embedding[i];
+		dot *= qn;
 		const person *p = &g->people[g->owner[f]];
 		size_t j = 0;
 		while (j < *count && out[j].person_id != p->id)

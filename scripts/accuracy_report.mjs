@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+// Writes docs/accuracy.md (to stdout) from the JSON summaries of `mien eval` (DIR/mien/*.json) and of the
+// face-api peer (DIR/peer/*.json, bench/peer/faceapi_eval.mjs), produced by scripts/eval.sh.
+import fs from 'node:fs';
+import path from 'node:path';
+
+const dir = process.argv[2] || 'build/eval';
+const read = (side, name) => {
+  const f = path.join(dir, side, `${name}.json`);
+  return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : null;
+};
+const pct = (x) => (x == null || Number.isNaN(x) ? '—' : `${(100 * x).toFixed(1)} %`);
+const num = (x, d = 3) => (x == null ? '—' : Number(x).toFixed(d));
+const out = [];
+const p = (s = '') => out.push(s);
+
+p('# Accuracy on real, labelled photos');
+p();
+p('Written by `make eval` (scripts/eval.sh + scripts/accuracy_report.mjs) from the labelled data in `../shared/data`');
+p('(never part of this repository). mien runs `build/mien eval …`; the peer is the models\' own library, face-api 1.7.15 on');
+p('TensorFlow.js 4.22 (wasm backend) in Node, `bench/peer/faceapi_eval.mjs`, on the same files with the same metric');
+p('definitions. Numbers are regenerated on every run; the commands are at the end.');
+p();
+
+// ---- detection
+const md = read('mien', 'detect');
+const pd = read('peer', 'detect');
+p('## Detection (`detection/face_counts.csv`)');
+p();
+p('Recall = Σ min(found, counted) / Σ counted; false detections = 10 · Σ max(found − counted, 0) / pictures.');
+p('Targets: recall ≥ 95 %, ≤ 1 false detection per 10 pictures.');
+p();
+p('| | detector | pictures | faces counted | recall | false / 10 pictures | median ms / picture |');
+p('|---|---|---:|---:|---:|---:|---:|');
+if (md) p(`| mien | ${md.detector} (tiles + weighted NMS) | ${md.images} | ${md.counted} | ${pct(md.recall)} | ${num(md.false_per_10, 2)} | ${num(md.median_ms, 1)} |`);
+if (pd) p(`| face-api | ssd_mobilenetv1 (minConfidence 0.5) | ${pd.counts.images} | ${pd.counts.faces_counted} | ${pct(pd.metrics.recall)} | ${num(pd.metrics.false_per_10, 2)} | ${num(pd.metrics.median_ms_per_image, 1)} |`);
+if (md) {
+  p();
+  p('Per picture (mien found / counted): ' + md.images_detail.map((i) => `${i.file} ${i.found}/${i.counted}`).join(', ') + '.');
+}
+p();
+
+// ---- identity
+p('## Recognition (`identity/<set>/<person>/<picture>`)');
+p();
+p('All pairs of pictures with an embedding: best-threshold accuracy (threshold fitted on the same pairs), balanced');
+p('accuracy (TAR+TRR)/2 at the best threshold (for mien; for face-api 1 − EER, its nearest equivalent), TAR at FAR 0.1 % and');
+p('1 %, and rank-1 identification with the first picture (by name) of each person enrolled. Where a picture has no');
+p('detectable face (tight crops), both sides use the whole picture as the face.');
+p();
+p('| set | side | embedder | pictures | whole picture as face | accuracy (best thr.) | balanced | TAR@FAR 0.1 % | TAR@FAR 1 % | rank-1 |');
+p('|---|---|---|---:|---:|---:|---:|---:|---:|---:|');
+const sets = fs.existsSync(path.join(dir, 'mien'))
+  ? fs.readdirSync(path.join(dir, 'mien')).filter((f) => f.startsWith('identity_')).map((f) => f.slice(0, -5)).sort()
+  : [];
+const pairLists = [];
+for (const s of sets) {
+  const m = read('mien', s);
+  const q = read('peer', s);
+  const name = s.slice('identity_'.length);
+  if (m) {
+    const a = m.all_pairs;
+    p(`| ${name} | mien | ${m.embedder} | ${m.images} | ${m.whole_picture_as_face} | ${pct(a.accuracy_best)} | ${pct(a.balanced_accuracy_best)} | ${pct(a['tar_at_far_0.1%'])} | ${pct(a['tar_at_far_1%'])} | ${pct(m.rank1.accuracy)} |`);
+    for (const [list, r] of Object.entries(m.pair_lists || {})) pairLists.push([name, list, 'mien', r.pairs, r.accuracy_best, r.accuracy_at_default, r.default_threshold]);
+  }
+  if (q) {
+    const v = q.metrics.verification;
+    p(`| ${name} | face-api | face_recognition (dlib) | ${q.counts.with_descriptor} | ${q.counts.whole_image_fallbacks} | ${pct(v.best_threshold_accuracy)} | ${v.eer ? pct(1 - v.eer.eer) : '—'} | ${pct(v.tar_at_far_0_1pct?.tar)} | ${pct(v.tar_at_far_1pct?.tar)} | ${pct(q.metrics.rank1?.accuracy)} |`);
+    for (const [list, r] of Object.entries(q.metrics.repo_pairs || {})) pairLists.push([name, list, 'face-api', r.evaluated, r.best_threshold_accuracy, r.accuracy_at_0_6, 0.6]);
+  }
+}
+if (pairLists.length) {
+  p();
+  p('The publishers\' own pair lists (deepface `repo_pairs_*.csv`), target ≥ 97 %:');
+  p();
+  p('| set | list | side | pairs used | accuracy (best thr.) | accuracy at the default threshold |');
+  p('|---|---|---|---:|---:|---:|');
+  for (const [set, list, side, n, best, def, t] of pairLists) p(`| ${set} | ${list} | ${side} | ${n} | ${pct(best)} | ${pct(def)} (${num(t, 3)}) |`);
+}
+p();
+
+// ---- expression
+const me = read('mien', 'expression_fer2013');
+const pe = read('peer', 'expression_fer2013');
+p('## Expression (`expression/fer2013`, 48-px grey face crops)');
+p();
+p('Each picture is one face crop (no detection). Target ≥ 64 % (mini-Xception\'s published figure is 66 % on the whole');
+p('PrivateTest split).');
+p();
+p('| side | model | pictures | accuracy | ' + ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgusted', 'surprised'].join(' | ') + ' |');
+p('|---|---|---:|---:|' + '---:|'.repeat(7));
+const order = ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgusted', 'surprised'];
+const peerName = { neutral: 'neutral', happy: 'happy', sad: 'sad', angry: 'angry', fearful: 'fear', disgusted: 'disgust', surprised: 'surprise' };
+if (me) p(`| mien | ${me.model || 'emotion + face_expression, mirrored'} | ${me.images} | ${pct(me.accuracy)} | ` + order.map((c) => pct(me.per_class_recall[c])).join(' | ') + ' |');
+if (pe) p(`| face-api | face_expression_model | ${pe.counts.images} | ${pct(pe.metrics.accuracy)} | ` + order.map((c) => pct(pe.metrics.per_class[peerName[c]]?.recall)).join(' | ') + ' |');
+if (me) {
+  p();
+  p('mien\'s confusion matrix (rows: truth, columns: predicted, order ' + order.join(', ') + '):');
+  p();
+  p('| | ' + order.join(' | ') + ' |');
+  p('|---|' + '---:|'.repeat(7));
+  me.confusion_rows_truth_cols_predicted.forEach((row, i) => p(`| ${order[i]} | ${row.join(' | ')} |`));
+}
+p();
+p('## Commands');
+p();
+p('```sh');
+p('make eval                                   # everything below, then this page');
+p('build/mien eval detect ../shared/data/detection');
+p('build/mien eval identity ../shared/data/identity/lfw');
+p('build/mien eval expression ../shared/data/expression/fer2013');
+p('node bench/peer/faceapi_eval.mjs --mode identity ../shared/data/identity/lfw   # the face-api peer');
+p('```');
+process.stdout.write(out.join('\n') + '\n');
