@@ -209,7 +209,8 @@ run: deps
 	./$(BUILD)/mien serve
 
 # Accuracy on ../shared/data (when present) beside face-api on TensorFlow.js; writes docs/accuracy.md.
-eval: $(BUILD)/mien models/.stamp
+eval: $(BUILD)/mien models/.stamp tests/ref/node_modules/.package-lock.json
+	cd bench/peer && { [ -d node_modules ] || npm ci --no-audit --no-fund; }
 	bash scripts/eval.sh
 
 clean:

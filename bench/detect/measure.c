@@ -13,8 +13,8 @@
  *   build/measure small IMG [face_px]         IMG shrunk into the corner of a 1920x1080 grey canvas so that its
  *                                             faces are ~face_px tall (default 26); what each detector finds
  *
- * MIEN_MODELS (default "models") names the models folder; MIN_FACE, MAX_TILES and THRESHOLD override the
- * detector options.
+ * MIEN_MODELS (default "models") names the models folder; MIN_FACE, MAX_TILES, THRESHOLD, TILE_THRESHOLD, IOU,
+ * GRID (-1 = tiles for blazeface-back too) and GRID_SIDE override the detector options.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +60,10 @@ static face_detector_options env_options(void)
 		o.tile_score_threshold = (float)atof(getenv("TILE_THRESHOLD"));
 	if (getenv("IOU"))
 		o.iou_threshold = (float)atof(getenv("IOU"));
+	if (getenv("GRID"))
+		o.grid = atoi(getenv("GRID"));
+	if (getenv("GRID_SIDE"))
+		o.grid_max_side = atoi(getenv("GRID_SIDE"));
 	return o;
 }
 

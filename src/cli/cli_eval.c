@@ -326,6 +326,37 @@ static double accuracy_at(const pair_score *p, size_t n, float t)
 	return n ? (double)correct / (double)n : 0;
 }
 
+/* The lowest threshold at which at most far·different pairs are accepted (pairs sorted by score, descending). */
+static float threshold_at_far(const pair_score *p, size_t n, double far)
+{
+	size_t diff = 0;
+	for (size_t i = 0; i < n; i++)
+		diff += (size_t)!p[i].same;
+	size_t allowed = (size_t)floor(far * (double)diff), seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!p[i].same && ++seen > allowed)
+			return p[i].s + 1e-6f; /* just above the first different pair that must be refused */
+	}
+	return n ? p[n - 1].s : 1;
+}
+
+/* False-accept and false-reject rates at threshold t. */
+static void rates_at(const pair_score *p, size_t n, float t, double *far, double *frr)
+{
+	size_t same = 0, diff = 0, fa = 0, fr = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i].same) {
+			same++;
+			fr += (size_t)(p[i].s < t);
+		} else {
+			diff++;
+			fa += (size_t)(p[i].s >= t);
+		}
+	}
+	*far = diff ? (double)fa / (double)diff : 0;
+	*frr = same ? (double)fr / (double)same : 0;
+}
+
 /* True-accept rate at a false-accept rate: the threshold admits at most far·different pairs. */
 static double tar_at_far(const pair_score *p, size_t n, double far)
 {
@@ -357,11 +388,17 @@ static json_t *pair_metrics(pair_score *p, size_t n, float default_t)
 		same += (size_t)p[i].same;
 	float best_t;
 	double best = best_accuracy(p, n, &best_t);
-	return json_pack("{s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "pairs", (int)n, "same", (int)same, "different",
-	                 (int)(n - same), "accuracy_best", best, "best_threshold", (double)best_t,
-	                 "balanced_accuracy_best", best_balanced_accuracy(p, n), "accuracy_at_default",
-	                 accuracy_at(p, n, default_t), "default_threshold", (double)default_t, "tar_at_far_0.1%",
-	                 tar_at_far(p, n, 0.001), "tar_at_far_1%", tar_at_far(p, n, 0.01));
+	double far, frr;
+	rates_at(p, n, default_t, &far, &frr);
+	json_t *o = json_pack("{s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "pairs", (int)n, "same", (int)same,
+	                      "different", (int)(n - same), "accuracy_best", best, "best_threshold", (double)best_t,
+	                      "balanced_accuracy_best", best_balanced_accuracy(p, n), "accuracy_at_default",
+	                      accuracy_at(p, n, default_t), "default_threshold", (double)default_t, "tar_at_far_0.1%",
+	                      tar_at_far(p, n, 0.001), "tar_at_far_1%", tar_at_far(p, n, 0.01));
+	json_object_set_new(o, "far_at_default", json_real(far));
+	json_object_set_new(o, "frr_at_default", json_real(frr));
+	json_object_set_new(o, "threshold_at_far_0.1%", json_real(threshold_at_far(p, n, 0.001)));
+	return o;
 }
 
 static int embed_file(eval_ctx *c, const char *path, sample *s, int dim_max)
@@ -370,7 +407,7 @@ static int embed_file(eval_ctx *c, const char *path, sample *s, int dim_max)
 	mien_error err = { 0 };
 	size_t found = 0;
 	if (face_image_load(path, 0, &img, &err)) {
-		cli_error("%s: %s", path, err.message);
+		cli_error("%s", err.message); /* the message names the file */
 		return -1;
 	}
 	int rc = c->face_crop ? MIEN_OK : face_analyze(c->analyzer, img, c->faces, EVAL_FACES, &found, &err);

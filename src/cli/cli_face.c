@@ -113,7 +113,7 @@ static int analyze_file(face_cli *c, const char *path, face_image **image)
 	size_t count = 0;
 	*image = NULL;
 	if (face_image_load(path, 0, image, &err)) {
-		cli_error("%s: %s", path, err.message);
+		cli_error("%s", err.message); /* the message names the file */
 		return -1;
 	}
 	if (c->face_crop) {

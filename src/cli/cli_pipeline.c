@@ -57,7 +57,7 @@ int cli_bench_pipeline(int argc, char **argv, const mien_config *cfg)
 	mien_error err = { 0 };
 	face_image *img = NULL;
 	if (face_image_load(path, 0, &img, &err)) {
-		cli_error("%s: %s", path, err.message);
+		cli_error("%s", err.message);
 		return CLI_EXIT_FAIL;
 	}
 	face_result *faces = calloc(256, sizeof(face_result));

@@ -1,10 +1,26 @@
 /*
- * detect.c — face detection: pre-processing, per-model output decoding, tiling and weighted NMS.
+ * detect.c — face detection: pre-processing, per-model output decoding, grid and tile passes, weighted NMS.
  *
- * Every pass samples one square rectangle of the picture (the whole picture, or a tile) into the model's
- * input through face_image_sample, decodes the model's outputs into candidate boxes in picture pixels and
- * appends them to one candidate buffer sized at creation. After the last pass the candidates are merged
- * with weighted NMS. Nothing here allocates per picture.
+ * Every pass samples one rectangle of the picture (the whole picture, or a tile) into the input of one of
+ * the detector's runtimes through face_image_sample, decodes the model's outputs into candidate boxes in
+ * picture pixels and appends them to one candidate buffer sized at creation. After the last pass the
+ * candidates are merged with weighted NMS.
+ *
+ * Passes. Every picture gets a whole-picture pass at the model's own square input (large faces). Small
+ * faces need the picture at a scale where min_face is still large enough for the model:
+ *  - blazeface-back is fully convolutional, so it runs once more on a large grid (input W x H, multiples
+ *    of 32) holding the whole picture at the scale where min_face lands at GRID_FACE_MIN input pixels,
+ *    letterboxed, capped at grid_max_side. One grid pass costs what its input area costs (3.7 ms per 256²
+ *    at one thread, bench/detect/grid.c), against tiles that overlap by 30 % and come in several levels:
+ *    on 1920x1080 with min_face 24, 1280x736 (14 units of 256²) instead of ~52 tiles.
+ *    Grid sides are rounded up coarsely (grid_side_for). Grid runtimes are created on the first picture
+ *    that needs that size and cached (MAX_GRIDS - 1 of them, 120-160 MB each at the 1280 cap); a cached
+ *    grid within GRID_SHRINK / GRID_REUSE of the need is reused, otherwise the least recently used one
+ *    gives way. A stream of one picture size thus allocates once; photos of similar sizes share a grid.
+ *    Faces taller than GRID_FACE_MAX input pixels in the grid are left to the whole-picture pass (which
+ *    sees them at >= 25 input pixels): at the grid's scale the model answers parts of large faces.
+ *  - the other detectors take fixed inputs: overlapping square tiles at that scale, in levels (plan_tiles).
+ * Nothing allocates per picture except the creation of a grid runtime for a size not seen before.
  *
  * Decoding facts and where they come from:
  *  - blazeface-back: MediaPipe's face_detection_back anchors (SsdAnchorsCalculator: 256², strides 16, 32,
@@ -52,12 +68,14 @@ typedef struct detector_spec {
 	 * up to face_max. */
 	float face_min;
 	float face_max;
+	/* Resizable models: candidates from the grid pass need this score (0 = no grid pass). */
+	float grid_threshold;
 } detector_spec;
 
 static const detector_spec SPECS[] = {
-	{ "blazeface-back", KIND_BLAZEFACE, 256, 1.0f / 127.5f, -1.0f, 1, 0.5f, 0.7f, 20.0f, 160.0f },
-	{ "ssd_mobilenetv1", KIND_SSD, 512, 1.0f, 0.0f, 0, 0.5f, 0.7f, 64.0f, 224.0f },
-	{ "tiny_face_detector", KIND_TINY, 416, 1.0f, 0.0f, 0, 0.5f, 0.7f, 48.0f, 128.0f },
+	{ "blazeface-back", KIND_BLAZEFACE, 256, 1.0f / 127.5f, -1.0f, 1, 0.5f, 0.7f, 20.0f, 160.0f, 0.7f },
+	{ "ssd_mobilenetv1", KIND_SSD, 512, 1.0f, 0.0f, 0, 0.5f, 0.7f, 64.0f, 224.0f, 0.0f },
+	{ "tiny_face_detector", KIND_TINY, 416, 1.0f, 0.0f, 0, 0.5f, 0.7f, 48.0f, 128.0f, 0.0f },
 };
 
 /* face-api tinyFaceDetector/const.ts BOX_ANCHORS, in grid cells (width, height). */
@@ -78,27 +96,52 @@ static const float TINY_ANCHORS[5][2] = {
  * A tile level is thus responsible for faces up to (TILE_OVERLAP - 2 TILE_MARGIN) of its side. */
 #define TILE_MARGIN  0.03f
 #define TILE_OVERLAP 0.3f
+/* The grid pass: the face height, in input pixels, that min_face is scaled to (blazeface-back finds all
+ * faces 16-64 px tall at its input, 86 % at 12 px: bench/detect/measure.c sweep). */
+#define GRID_FACE_MIN     16.0f
+#define GRID_FACE_MAX     128.0f
+#define DEFAULT_GRID_SIDE 1280
+#define GRID_ALIGN        32 /* the coarsest stride: grid sides are multiples */
+#define MAX_GRIDS         3  /* [0] the model's square input, [1..] grid runtimes created on demand */
+/* A cached grid serves a picture needing up to 1/GRID_SHRINK more on a side (min_face then lands at
+ * >= GRID_SHRINK * GRID_FACE_MIN input pixels) and up to GRID_REUSE times less area. */
+#define GRID_SHRINK 0.92f
+#define GRID_REUSE  1.35f
+
+/* One runtime of the model at one input size, with its outputs bound. */
+typedef struct grid_rt {
+	nn_runtime *runtime;
+	float *input;
+	int w, h;
+	int out_reg[2], out_logit[2]; /* blazeface: [0] stride-16 set, [1] stride-32 set */
+	int n_anchor[2];
+	unsigned long used; /* last use, for eviction */
+} grid_rt;
 
 typedef struct tile {
-	float x, y, side; /* square rectangle of the picture, pixels; may reach past the picture */
-	int interior;     /* bit 0..3: left, top, right, bottom edge lies inside the picture */
+	float x, y, w, h; /* rectangle of the picture mapped onto a runtime's whole input; may reach past the
+	                     picture; w/h is the input's aspect ratio */
+	int interior;     /* bit 0..3: left, top, right, bottom edge is shared with another tile */
+	int grid;         /* the runtime: index into face_detector.grids */
+	float threshold;  /* candidates need this score */
+	float max_h;      /* and at most this height in input pixels (0 = any) */
 } tile;
 
 struct face_detector {
 	const detector_spec *spec;
 	nn_model *model;
-	nn_runtime *runtime;
+	grid_rt grids[MAX_GRIDS];
+	unsigned long clock;
+	nn_pool *pool;
 	int input_size;
-	float *input;
+	int use_grid;  /* blazeface-back's grid pass instead of tiles */
+	int grid_side; /* cap on the grid's long side */
 	float score_threshold;
 	float tile_threshold;
-	float pass_threshold; /* the one in force for the current pass */
+	float grid_threshold;
 	float iou_threshold;
 	int min_face;
 	int max_tiles;
-	/* blazeface */
-	int out_reg[2], out_logit[2]; /* [0]: stride-16 set, [1]: stride-32 set */
-	int n_anchor[2];
 	/* ssd */
 	int out_boxes, out_scores;
 	int n_ssd;
@@ -269,29 +312,31 @@ static void candidate_add(face_detector *d, const face_detection *c)
 /* Whether a box (picture pixels) comes too close to an edge the tile shares with another tile. */
 static int touches_interior_edge(const tile *t, const face_detection *c)
 {
-	float m = TILE_MARGIN * t->side;
-	if ((t->interior & 1) && c->x < t->x + m)
+	float mx = TILE_MARGIN * t->w, my = TILE_MARGIN * t->h;
+	if ((t->interior & 1) && c->x < t->x + mx)
 		return 1;
-	if ((t->interior & 2) && c->y < t->y + m)
+	if ((t->interior & 2) && c->y < t->y + my)
 		return 1;
-	if ((t->interior & 4) && c->x + c->w > t->x + t->side - m)
+	if ((t->interior & 4) && c->x + c->w > t->x + t->w - mx)
 		return 1;
-	if ((t->interior & 8) && c->y + c->h > t->y + t->side - m)
+	if ((t->interior & 8) && c->y + c->h > t->y + t->h - my)
 		return 1;
 	return 0;
 }
 
 /* A box in model-input pixels → picture pixels through the tile's scale, then filtered and added. */
-static void candidate_from_input(face_detector *d, const tile *t, float x0, float y0, float x1, float y1, float score,
-                                 const float *keypoints, int n_keypoints)
+static void candidate_from_input(face_detector *d, const tile *t, const grid_rt *g, float x0, float y0, float x1,
+                                 float y1, float score, const float *keypoints, int n_keypoints)
 {
-	float k = t->side / (float)d->input_size;
+	float kx = t->w / (float)g->w, ky = t->h / (float)g->h;
+	if (t->max_h > 0.0f && y1 - y0 > t->max_h)
+		return;
 	face_detection c;
 	memset(&c, 0, sizeof(c));
-	c.x = t->x + x0 * k;
-	c.y = t->y + y0 * k;
-	c.w = (x1 - x0) * k;
-	c.h = (y1 - y0) * k;
+	c.x = t->x + x0 * kx;
+	c.y = t->y + y0 * ky;
+	c.w = (x1 - x0) * kx;
+	c.h = (y1 - y0) * ky;
 	c.score = score;
 	if (!(c.w > 0.0f && c.h > 0.0f) || !isfinite(c.x) || !isfinite(c.y) || !isfinite(c.w) || !isfinite(c.h))
 		return;
@@ -299,24 +344,26 @@ static void candidate_from_input(face_detector *d, const tile *t, float x0, floa
 		return;
 	c.n_keypoints = n_keypoints;
 	for (int i = 0; i < n_keypoints; i++) {
-		c.keypoints[i][0] = t->x + keypoints[2 * i] * k;
-		c.keypoints[i][1] = t->y + keypoints[2 * i + 1] * k;
+		c.keypoints[i][0] = t->x + keypoints[2 * i] * kx;
+		c.keypoints[i][1] = t->y + keypoints[2 * i + 1] * ky;
 	}
 	candidate_add(d, &c);
 }
 
 /* --- decoding, one pass --------------------------------------------------------------------------- */
 
-static void decode_blazeface(face_detector *d, const tile *t)
+/* Anchors of any W x H input: per set, cells row-major (W / stride columns), the anchors of one cell
+ * adjacent, centres at (cell + 0.5) * stride (the TF.js Reshape keeps NHWC order at every size). */
+static void decode_blazeface(face_detector *d, const tile *t, const grid_rt *g)
 {
 	static const int STRIDE[2] = { 16, 32 };
 	static const int PER_CELL[2] = { 2, 6 };
-	float min_logit = logit(d->pass_threshold);
+	float min_logit = logit(t->threshold);
 	for (int set = 0; set < 2; set++) {
-		const float *reg = nn_runtime_output(d->runtime, (size_t)d->out_reg[set], NULL);
-		const float *lg = nn_runtime_output(d->runtime, (size_t)d->out_logit[set], NULL);
-		int cols = d->input_size / STRIDE[set];
-		for (int a = 0; a < d->n_anchor[set]; a++) {
+		const float *reg = nn_runtime_output(g->runtime, (size_t)g->out_reg[set], NULL);
+		const float *lg = nn_runtime_output(g->runtime, (size_t)g->out_logit[set], NULL);
+		int cols = g->w / STRIDE[set];
+		for (int a = 0; a < g->n_anchor[set]; a++) {
 			if (!(lg[a] >= min_logit))
 				continue;
 			int cell = a / PER_CELL[set];
@@ -329,34 +376,34 @@ static void decode_blazeface(face_detector *d, const tile *t)
 				kp[2 * k] = ax + r[4 + 2 * k];
 				kp[2 * k + 1] = ay + r[5 + 2 * k];
 			}
-			candidate_from_input(d, t, cx - r[2] / 2, cy - r[3] / 2, cx + r[2] / 2, cy + r[3] / 2,
+			candidate_from_input(d, t, g, cx - r[2] / 2, cy - r[3] / 2, cx + r[2] / 2, cy + r[3] / 2,
 			                     sigmoid(lg[a]), kp, FACE_MAX_KEYPOINTS);
 		}
 	}
 }
 
-static void decode_ssd(face_detector *d, const tile *t)
+static void decode_ssd(face_detector *d, const tile *t, const grid_rt *g)
 {
-	const float *boxes = nn_runtime_output(d->runtime, (size_t)d->out_boxes, NULL);
-	const float *scores = nn_runtime_output(d->runtime, (size_t)d->out_scores, NULL);
-	size_t n = nn_nms(boxes, scores, (size_t)d->n_ssd, SSD_PASS_IOU, d->pass_threshold, (size_t)d->n_ssd,
-	                  d->nms_keep, d->nms_scratch);
-	float size = (float)d->input_size;
+	const float *boxes = nn_runtime_output(g->runtime, (size_t)d->out_boxes, NULL);
+	const float *scores = nn_runtime_output(g->runtime, (size_t)d->out_scores, NULL);
+	size_t n = nn_nms(boxes, scores, (size_t)d->n_ssd, SSD_PASS_IOU, t->threshold, (size_t)d->n_ssd, d->nms_keep,
+	                  d->nms_scratch);
+	float sw = (float)g->w, sh = (float)g->h;
 	for (size_t i = 0; i < n; i++) {
 		const float *b = boxes + (size_t)d->nms_keep[i] * 4;
 		/* face-api clamps to the input (SsdMobilenetv1.ts locateFaces) */
 		float y0 = fmaxf(0.0f, b[0]), x0 = fmaxf(0.0f, b[1]);
 		float y1 = fminf(1.0f, b[2]), x1 = fminf(1.0f, b[3]);
-		candidate_from_input(d, t, x0 * size, y0 * size, x1 * size, y1 * size, scores[d->nms_keep[i]], NULL, 0);
+		candidate_from_input(d, t, g, x0 * sw, y0 * sh, x1 * sw, y1 * sh, scores[d->nms_keep[i]], NULL, 0);
 	}
 }
 
-static void decode_tiny(face_detector *d, const tile *t)
+static void decode_tiny(face_detector *d, const tile *t, const grid_rt *rt)
 {
-	const float *grid = nn_runtime_output(d->runtime, (size_t)d->out_grid, NULL);
+	const float *grid = nn_runtime_output(rt->runtime, (size_t)d->out_grid, NULL);
 	int g = d->grid;
-	float cell = (float)d->input_size / (float)g;
-	float min_logit = logit(d->pass_threshold);
+	float cell = (float)rt->w / (float)g;
+	float min_logit = logit(t->threshold);
 	for (int row = 0; row < g; row++) {
 		for (int col = 0; col < g; col++) {
 			const float *v = grid + ((size_t)row * g + col) * 25;
@@ -367,7 +414,7 @@ static void decode_tiny(face_detector *d, const tile *t)
 				float cy = ((float)row + sigmoid(v[1])) * cell;
 				float w = expf(fminf(v[2], 20.0f)) * TINY_ANCHORS[a][0] * cell;
 				float h = expf(fminf(v[3], 20.0f)) * TINY_ANCHORS[a][1] * cell;
-				candidate_from_input(d, t, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2,
+				candidate_from_input(d, t, rt, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2,
 				                     sigmoid(v[4]), NULL, 0);
 			}
 		}
@@ -376,24 +423,22 @@ static void decode_tiny(face_detector *d, const tile *t)
 
 static int run_pass(face_detector *d, const face_image *image, const tile *t, mien_error *err)
 {
+	grid_rt *g = &d->grids[t->grid];
 	float m[6];
-	face_image_rect_map(t->x, t->y, t->side, t->side, d->input_size, d->input_size, m);
-	face_image_sample(image, m, d->input_size, d->input_size, 3, d->spec->scale, d->spec->offset, 0.0f, d->input);
-	int rc = nn_runtime_run(d->runtime, err);
+	face_image_rect_map(t->x, t->y, t->w, t->h, g->w, g->h, m);
+	face_image_sample(image, m, g->w, g->h, 3, d->spec->scale, d->spec->offset, 0.0f, g->input);
+	int rc = nn_runtime_run(g->runtime, err);
 	if (rc)
 		return rc;
-	d->pass_threshold = t->interior || t->side < 0.99f * fmaxf((float)image->width, (float)image->height)
-	                            ? d->tile_threshold
-	                            : d->score_threshold;
 	switch (d->spec->kind) {
 	case KIND_BLAZEFACE:
-		decode_blazeface(d, t);
+		decode_blazeface(d, t, g);
 		break;
 	case KIND_SSD:
-		decode_ssd(d, t);
+		decode_ssd(d, t, g);
 		break;
 	case KIND_TINY:
-		decode_tiny(d, t);
+		decode_tiny(d, t, g);
 		break;
 	}
 	return MIEN_OK;
@@ -447,18 +492,37 @@ static int plan_levels(const face_detector *d, float w, float h, float first, fl
 	return levels;
 }
 
+#define WHOLE_ZOOM_OUT       1.6f
+#define WHOLE_ZOOM_THRESHOLD 0.65f
+
+/* d->tiles[0]: the whole picture in the model's square input (centred or at the top-left). */
+static size_t plan_whole(face_detector *d, int width, int height)
+{
+	float w = (float)width, h = (float)height, longest = fmaxf(w, h);
+	tile *whole = &d->tiles[0];
+	/* blazeface misses faces taller than ~200 of its 256 input pixels (bench/detect/measure.c sweep), so a
+	 * face that fills the picture — a portrait, an ID photo, a tight crop — is seen zoomed out, with a
+	 * black margin: WHOLE_ZOOM_OUT puts a picture-filling face at 160 input pixels */
+	int zoom = d->spec->kind == KIND_BLAZEFACE;
+	if (zoom)
+		longest *= WHOLE_ZOOM_OUT;
+	whole->w = whole->h = longest;
+	whole->x = d->spec->centre ? (w - longest) / 2 : 0.0f;
+	whole->y = d->spec->centre ? (h - longest) / 2 : 0.0f;
+	whole->interior = 0;
+	whole->grid = 0;
+	/* zoomed out, a whole group of small faces can pass for one face: ask for more confidence */
+	whole->threshold = zoom ? fmaxf(d->score_threshold, WHOLE_ZOOM_THRESHOLD) : d->score_threshold;
+	whole->max_h = 0.0f;
+	return 1;
+}
+
 /* Fills d->tiles for a w x h picture: the whole picture first, then the tile levels. */
 static size_t plan_tiles(face_detector *d, int width, int height)
 {
 	const detector_spec *s = d->spec;
 	float w = (float)width, h = (float)height, n = (float)d->input_size;
-	float longest = fmaxf(w, h);
-	size_t count = 0;
-	tile *whole = &d->tiles[count++];
-	whole->side = longest;
-	whole->x = s->centre ? (w - longest) / 2 : 0.0f;
-	whole->y = s->centre ? (h - longest) / 2 : 0.0f;
-	whole->interior = 0;
+	size_t count = plan_whole(d, width, height);
 
 	/* the tile side at which a min_face face lands at face_min input pixels; coarser when over max_tiles */
 	float first = (float)d->min_face * n / s->face_min;
@@ -486,12 +550,15 @@ static size_t plan_tiles(face_detector *d, int width, int height)
 		for (int iy = 0; iy < ny; iy++) {
 			for (int ix = 0; ix < nx && count < d->tiles_cap; ix++) {
 				tile *t = &d->tiles[count++];
-				t->side = side;
+				t->w = t->h = side;
+				t->grid = 0;
 				/* an axis shorter than the tile is placed like the whole picture */
 				t->x = w <= side ? (s->centre ? (w - side) / 2 : 0.0f) : xs[ix];
 				t->y = h <= side ? (s->centre ? (h - side) / 2 : 0.0f) : ys[iy];
 				t->interior = (t->x > 0.5f ? 1 : 0) | (t->y > 0.5f ? 2 : 0) |
 				              (t->x + side < w - 0.5f ? 4 : 0) | (t->y + side < h - 0.5f ? 8 : 0);
+				t->threshold = d->tile_threshold;
+				t->max_h = 0.0f;
 			}
 		}
 	}
@@ -509,73 +576,99 @@ static const detector_spec *find_spec(const char *name)
 	return NULL;
 }
 
-static int bind_outputs(face_detector *d, mien_error *err)
+/* Binds blazeface's outputs of one runtime: two regressor outputs [1,A,16] and two logit outputs [1,A,1];
+ * the larger A is the stride-16 set, and both must match the runtime's W x H. */
+static int bind_blazeface(const face_detector *d, grid_rt *g, mien_error *err)
 {
 	size_t n_out = nn_model_output_count(d->model);
 	const char *name = d->spec->name;
-	switch (d->spec->kind) {
-	case KIND_BLAZEFACE: {
-		/* two regressor outputs [1,A,16] and two logit outputs [1,A,1]; the larger A is the stride-16 set */
-		int reg[2] = { -1, -1 }, lg[2] = { -1, -1 };
-		int64_t reg_n[2] = { 0, 0 }, lg_n[2] = { 0, 0 };
-		for (size_t i = 0; i < n_out; i++) {
-			nn_shape s;
-			nn_runtime_output(d->runtime, i, &s);
-			if (s.rank != 3)
-				continue;
-			int *slot = s.dims[2] == 16 ? reg : s.dims[2] == 1 ? lg : NULL;
-			int64_t *count = s.dims[2] == 16 ? reg_n : lg_n;
-			if (!slot)
-				continue;
-			int k = slot[0] < 0 ? 0 : 1;
-			if (k == 1 && slot[1] >= 0)
-				return mien_error_set(err, MIEN_EFORMAT, "%s: more than two outputs of width %lld",
-				                      name, (long long)s.dims[2]);
-			slot[k] = (int)i;
-			count[k] = s.dims[1];
-		}
-		if (reg[1] < 0 || lg[1] < 0)
-			return mien_error_set(err, MIEN_EFORMAT, "%s: expected two [1,A,16] and two [1,A,1] outputs",
-			                      name);
-		if (reg_n[0] < reg_n[1]) {
-			int t = reg[0];
-			reg[0] = reg[1];
-			reg[1] = t;
-			int64_t c = reg_n[0];
-			reg_n[0] = reg_n[1];
-			reg_n[1] = c;
-		}
-		if (lg_n[0] < lg_n[1]) {
-			int t = lg[0];
-			lg[0] = lg[1];
-			lg[1] = t;
-			int64_t c = lg_n[0];
-			lg_n[0] = lg_n[1];
-			lg_n[1] = c;
-		}
-		int64_t g16 = d->input_size / 16, g32 = d->input_size / 32;
-		if (reg_n[0] != g16 * g16 * 2 || reg_n[1] != g32 * g32 * 6 || lg_n[0] != reg_n[0] ||
-		    lg_n[1] != reg_n[1])
-			return mien_error_set(
-			        err, MIEN_EFORMAT,
-			        "%s: outputs of %lld and %lld anchors do not match a %d² input (%lld, %lld)", name,
-			        (long long)reg_n[0], (long long)reg_n[1], d->input_size, (long long)(g16 * g16 * 2),
-			        (long long)(g32 * g32 * 6));
-		for (int k = 0; k < 2; k++) {
-			d->out_reg[k] = reg[k];
-			d->out_logit[k] = lg[k];
-			d->n_anchor[k] = (int)reg_n[k];
-		}
-		return MIEN_OK;
+	int reg[2] = { -1, -1 }, lg[2] = { -1, -1 };
+	int64_t reg_n[2] = { 0, 0 }, lg_n[2] = { 0, 0 };
+	for (size_t i = 0; i < n_out; i++) {
+		nn_shape s;
+		nn_runtime_output(g->runtime, i, &s);
+		if (s.rank != 3)
+			continue;
+		int *slot = s.dims[2] == 16 ? reg : s.dims[2] == 1 ? lg : NULL;
+		int64_t *count = s.dims[2] == 16 ? reg_n : lg_n;
+		if (!slot)
+			continue;
+		int k = slot[0] < 0 ? 0 : 1;
+		if (k == 1 && slot[1] >= 0)
+			return mien_error_set(err, MIEN_EFORMAT, "%s: more than two outputs of width %lld", name,
+			                      (long long)s.dims[2]);
+		slot[k] = (int)i;
+		count[k] = s.dims[1];
 	}
+	if (reg[1] < 0 || lg[1] < 0)
+		return mien_error_set(err, MIEN_EFORMAT, "%s: expected two [1,A,16] and two [1,A,1] outputs", name);
+	if (reg_n[0] < reg_n[1]) {
+		int t = reg[0];
+		reg[0] = reg[1];
+		reg[1] = t;
+		int64_t c = reg_n[0];
+		reg_n[0] = reg_n[1];
+		reg_n[1] = c;
+	}
+	if (lg_n[0] < lg_n[1]) {
+		int t = lg[0];
+		lg[0] = lg[1];
+		lg[1] = t;
+		int64_t c = lg_n[0];
+		lg_n[0] = lg_n[1];
+		lg_n[1] = c;
+	}
+	int64_t a16 = (int64_t)(g->w / 16) * (g->h / 16) * 2, a32 = (int64_t)(g->w / 32) * (g->h / 32) * 6;
+	if (reg_n[0] != a16 || reg_n[1] != a32 || lg_n[0] != reg_n[0] || lg_n[1] != reg_n[1])
+		return mien_error_set(err, MIEN_EFORMAT,
+		                      "%s: outputs of %lld and %lld anchors do not match a %dx%d input (%lld, %lld)",
+		                      name, (long long)reg_n[0], (long long)reg_n[1], g->w, g->h, (long long)a16,
+		                      (long long)a32);
+	for (int k = 0; k < 2; k++) {
+		g->out_reg[k] = reg[k];
+		g->out_logit[k] = lg[k];
+		g->n_anchor[k] = (int)reg_n[k];
+	}
+	return MIEN_OK;
+}
+
+/* Creates the runtime of g (w, h set) and binds its outputs; on failure g is left empty. */
+static int grid_open(const face_detector *d, grid_rt *g, mien_error *err)
+{
+	nn_shape in_shape = nn_model_input_shape(d->model, 0);
+	in_shape.dims[0] = 1;
+	in_shape.dims[1] = g->h;
+	in_shape.dims[2] = g->w;
+	in_shape.dims[3] = 3;
+	int rc = nn_runtime_create(d->model, &in_shape, d->pool, &g->runtime, err);
+	if (rc == MIEN_OK) {
+		g->input = nn_runtime_input(g->runtime, 0, NULL);
+		if (d->spec->kind == KIND_BLAZEFACE)
+			rc = bind_blazeface(d, g, err);
+	}
+	if (rc) {
+		nn_runtime_free(&g->runtime);
+		memset(g, 0, sizeof(*g));
+	}
+	return rc;
+}
+
+/* The detector-wide output bindings of the face-api models (their runtime is grids[0]). */
+static int bind_outputs(face_detector *d, mien_error *err)
+{
+	const char *name = d->spec->name;
+	nn_runtime *runtime = d->grids[0].runtime;
+	switch (d->spec->kind) {
+	case KIND_BLAZEFACE:
+		return MIEN_OK; /* per runtime, bind_blazeface */
 	case KIND_SSD: {
 		d->out_boxes = nn_model_output_index(d->model, "boxes");
 		d->out_scores = nn_model_output_index(d->model, "scores");
 		if (d->out_boxes < 0 || d->out_scores < 0)
 			return mien_error_set(err, MIEN_EFORMAT, "%s: outputs boxes and scores expected", name);
 		nn_shape b, s;
-		nn_runtime_output(d->runtime, (size_t)d->out_boxes, &b);
-		nn_runtime_output(d->runtime, (size_t)d->out_scores, &s);
+		nn_runtime_output(runtime, (size_t)d->out_boxes, &b);
+		nn_runtime_output(runtime, (size_t)d->out_scores, &s);
 		if (b.rank != 3 || b.dims[2] != 4 || s.rank != 2 || s.dims[1] != b.dims[1] || b.dims[1] < 1 ||
 		    b.dims[1] > 1000000)
 			return mien_error_set(err, MIEN_EFORMAT, "%s: boxes [1,N,4] and scores [1,N] expected", name);
@@ -591,7 +684,7 @@ static int bind_outputs(face_detector *d, mien_error *err)
 		if (d->out_grid < 0)
 			return mien_error_set(err, MIEN_EFORMAT, "%s: output grid expected", name);
 		nn_shape g;
-		nn_runtime_output(d->runtime, (size_t)d->out_grid, &g);
+		nn_runtime_output(runtime, (size_t)d->out_grid, &g);
 		if (g.rank != 4 || g.dims[1] != g.dims[2] || g.dims[3] != 25 || g.dims[1] < 1)
 			return mien_error_set(err, MIEN_EFORMAT, "%s: grid [1,G,G,25] expected", name);
 		d->grid = (int)g.dims[1];
@@ -623,10 +716,10 @@ int face_detector_create(const char *model, const char *models_dir, nn_pool *poo
 		opt = *options;
 	if (opt.score_threshold < 0.0f || opt.score_threshold >= 1.0f || opt.iou_threshold < 0.0f ||
 	    opt.iou_threshold >= 1.0f || opt.tile_score_threshold < 0.0f || opt.tile_score_threshold >= 1.0f ||
-	    opt.min_face < 0 || opt.max_tiles > 4096)
+	    opt.min_face < 0 || opt.max_tiles > 4096 || opt.grid_max_side < 0 || opt.grid_max_side > 8192)
 		return mien_error_set(err, MIEN_EINVAL,
 		                      "detector options out of range (thresholds in [0,1), min_face >= 0, max_tiles <= "
-		                      "4096)");
+		                      "4096, grid_max_side in [0, 8192])");
 
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -639,6 +732,11 @@ int face_detector_create(const char *model, const char *models_dir, nn_pool *poo
 	d->iou_threshold = opt.iou_threshold > 0.0f ? opt.iou_threshold : DEFAULT_IOU;
 	d->min_face = opt.min_face > 0 ? opt.min_face : DEFAULT_MIN_FACE;
 	d->max_tiles = opt.max_tiles > 0 ? opt.max_tiles : opt.max_tiles < 0 ? 0 : DEFAULT_MAX_TILES;
+	d->pool = pool;
+	d->grid_threshold = fmaxf(d->score_threshold, spec->grid_threshold);
+	d->grid_side = opt.grid_max_side > 0 ? opt.grid_max_side / GRID_ALIGN * GRID_ALIGN : DEFAULT_GRID_SIDE;
+	if (d->grid_side < spec->input_size)
+		d->grid_side = spec->input_size;
 
 	rc = nn_model_load(spec->name, models_dir, &d->model, err);
 	if (rc)
@@ -648,18 +746,20 @@ int face_detector_create(const char *model, const char *models_dir, nn_pool *poo
 		rc = mien_error_set(err, MIEN_EFORMAT, "%s: one NHWC input expected", spec->name);
 		goto fail;
 	}
-	in_shape.dims[0] = 1;
-	in_shape.dims[1] = in_shape.dims[2] = spec->input_size;
-	in_shape.dims[3] = 3;
-	rc = nn_runtime_create(d->model, &in_shape, pool, &d->runtime, err);
+	d->grids[0].w = d->grids[0].h = spec->input_size;
+	rc = grid_open(d, &d->grids[0], err);
 	if (rc)
 		goto fail;
-	d->input = nn_runtime_input(d->runtime, 0, NULL);
 	rc = bind_outputs(d, err);
 	if (rc)
 		goto fail;
+	/* the grid pass: resizable models with a grid threshold, unless tiles or a single pass are asked for */
+	d->use_grid =
+	        spec->grid_threshold > 0.0f && opt.grid >= 0 && opt.max_tiles >= 0 && nn_model_resizable(d->model);
 
 	d->tiles_cap = (size_t)d->max_tiles + 1;
+	if (d->tiles_cap < 2)
+		d->tiles_cap = 2; /* the whole picture and the grid pass */
 	d->tiles = calloc(d->tiles_cap, sizeof(tile));
 	d->candidates = calloc(MAX_CANDIDATES, sizeof(face_detection));
 	if (!d->tiles || !d->candidates) {
@@ -682,10 +782,93 @@ void face_detector_free(face_detector **detector)
 	free(d->tiles);
 	free(d->nms_keep);
 	free(d->nms_scratch);
-	nn_runtime_free(&d->runtime);
+	for (int i = 0; i < MAX_GRIDS; i++)
+		nn_runtime_free(&d->grids[i].runtime);
 	nn_model_free(&d->model);
 	free(d);
 	*detector = NULL;
+}
+
+/* --- the grid pass -------------------------------------------------------------------------------- */
+
+/* A grid side for v input pixels: up to the next multiple of 32 up to 512, of 64 up to 1024, of 128 above
+ * (coarser steps on large grids, so that pictures of similar sizes share a runtime), at most cap. */
+static int grid_side_for(float v, int cap)
+{
+	int step = v <= 512.0f ? 32 : v <= 1024.0f ? 64 : 128;
+	int n = (int)ceilf(v / (float)step - 1e-4f);
+	int side = (n < 1 ? 1 : n) * step;
+	return side < cap ? side : cap;
+}
+
+/* The grid runtime for a picture needing gw x gh input pixels: a cached grid that holds at least
+ * GRID_SHRINK of each side and costs at most GRID_REUSE times the area, or a new one (evicting the least
+ * recently used when all slots are taken). Returns its index, or -1 with err set. */
+static int grid_get(face_detector *d, float gw, float gh, mien_error *err)
+{
+	int best = -1, free_slot = -1, oldest = -1;
+	for (int i = 1; i < MAX_GRIDS; i++) {
+		grid_rt *g = &d->grids[i];
+		if (!g->runtime) {
+			if (free_slot < 0)
+				free_slot = i;
+			continue;
+		}
+		if (oldest < 0 || g->used < d->grids[oldest].used)
+			oldest = i;
+		if ((float)g->w >= GRID_SHRINK * gw && (float)g->h >= GRID_SHRINK * gh &&
+		    (float)g->w * (float)g->h <= GRID_REUSE * gw * gh &&
+		    (best < 0 || g->w * g->h < d->grids[best].w * d->grids[best].h))
+			best = i;
+	}
+	if (best < 0) {
+		best = free_slot >= 0 ? free_slot : oldest;
+		grid_rt *g = &d->grids[best];
+		int w = grid_side_for(gw, d->grid_side), h = grid_side_for(gh, d->grid_side);
+		if (g->runtime)
+			MIEN_LOG_DEBUG_("detect", "grid %dx%d gives way to %dx%d", g->w, g->h, w, h);
+		nn_runtime_free(&g->runtime);
+		memset(g, 0, sizeof(*g));
+		g->w = w;
+		g->h = h;
+		if (grid_open(d, g, err))
+			return -1;
+		MIEN_LOG_DEBUG_("detect", "created a %dx%d grid runtime", w, h);
+	}
+	d->grids[best].used = ++d->clock;
+	return best;
+}
+
+/* Adds the grid pass for a w x h picture after the whole-picture pass, unless that pass already sees a
+ * min_face face at GRID_FACE_MIN input pixels. Returns the pass count, or 0 with err set. */
+static size_t plan_grid(face_detector *d, int width, int height, mien_error *err)
+{
+	float w = (float)width, h = (float)height, longest = fmaxf(w, h);
+	float scale = GRID_FACE_MIN / (float)d->min_face;
+	if (scale * longest <= (float)d->input_size)
+		return 1;
+	float cap = (float)d->grid_side;
+	if (scale * longest > cap) {
+		MIEN_LOG_DEBUG_("detect", "%dx%d: the grid cap %d coarsens the smallest face found to %.0f px", width,
+		                height, d->grid_side, GRID_FACE_MIN * longest / cap);
+		scale = cap / longest;
+	}
+	int i = grid_get(d, w * scale, h * scale, err);
+	if (i < 0)
+		return 0;
+	/* the picture fills the grid along one axis, centred along the other; the letterbox is black */
+	const grid_rt *g = &d->grids[i];
+	float k = fminf((float)g->w / w, (float)g->h / h);
+	tile *t = &d->tiles[1];
+	t->w = (float)g->w / k;
+	t->h = (float)g->h / k;
+	t->x = (w - t->w) / 2;
+	t->y = (h - t->h) / 2;
+	t->interior = 0;
+	t->grid = i;
+	t->threshold = d->grid_threshold;
+	t->max_h = GRID_FACE_MAX;
+	return 2;
 }
 
 /* Clips a box and its keypoints to the picture; returns 0 when nothing is left. */
@@ -722,7 +905,15 @@ int face_detect(face_detector *detector, const face_image *image, face_detection
 		return MIEN_OK;
 
 	d->n_candidates = 0;
-	size_t n_tiles = plan_tiles(d, image->width, image->height);
+	size_t n_tiles;
+	if (d->use_grid) {
+		plan_whole(d, image->width, image->height);
+		n_tiles = plan_grid(d, image->width, image->height, err);
+		if (!n_tiles)
+			return mien_error_prefix(err, "%s", d->spec->name);
+	} else {
+		n_tiles = plan_tiles(d, image->width, image->height);
+	}
 	for (size_t i = 0; i < n_tiles; i++) {
 		int rc = run_pass(d, image, &d->tiles[i], err);
 		if (rc)

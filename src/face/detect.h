@@ -3,12 +3,20 @@
  *
  * A detector wraps one of the engine's detection models (blazeface-back, ssd_mobilenetv1, tiny_face_detector)
  * with its pre-processing, its output decoding (anchors, grids) and merging. CCTV faces are small, so a
- * large picture is not simply shrunk to the model's input: it is covered by overlapping tiles at a scale
- * where a face of `min_face` pixels is still large enough for the model, plus one whole-picture pass for
- * large faces; detections from all passes are merged with weighted NMS (overlapping boxes are averaged,
- * weighted by score, as BlazeFace's reference post-processing does).
+ * large picture is not simply shrunk to the model's input. The fully convolutional blazeface-back runs once
+ * on a large input grid holding the whole picture at a scale where a face of `min_face` pixels is still
+ * large enough for the model (the "grid pass"); the other detectors cover the picture with overlapping
+ * tiles at such a scale. Both add one whole-picture pass at the model's own input size for large faces;
+ * detections from all passes are merged with weighted NMS (overlapping boxes are averaged, weighted by
+ * score, as BlazeFace's reference post-processing does).
  *
- * A detector holds runtimes and scratch buffers: use one per thread.
+ * The grid pass's input is capped (grid_max_side, default 1280 on the long side): a picture larger than
+ * 1280 * min_face / 16 pixels is scaled to the cap, and the smallest face found reliably becomes
+ * long side / 80 pixels (48 px on a 3840x2160 frame).
+ *
+ * A detector holds runtimes and scratch buffers: use one per thread. Grid runtimes are created on first
+ * use of a grid size and kept (at most two, about 120-160 MB each at the cap): a stream of pictures of one
+ * size creates its runtime once and never allocates afterwards.
  */
 #ifndef MIEN_FACE_DETECT_H
 #define MIEN_FACE_DETECT_H
@@ -33,10 +41,16 @@ typedef struct face_detector_options {
 	float score_threshold;      /* default per model (0 = default) */
 	float iou_threshold;        /* merging; 0 = 0.3 */
 	int min_face;               /* smallest face height to find, pixels; 0 = 24 */
-	int max_tiles;              /* cap on tiles per picture; 0 = 64; < 0 = no tiles, one whole-picture pass */
+	int max_tiles;              /* cap on tiles per picture; 0 = 64; < 0 = one whole-picture pass only (no
+	                               tiles, no grid pass) */
 	float tile_score_threshold; /* candidates from tiles need this score (they see many more windows, so
 	                               chance responses pass more often); 0 = default per model, never below
 	                               score_threshold */
+	/* Extensions (zero = default). */
+	int grid;          /* resizable detectors (blazeface-back): 0 = one grid pass over the whole picture;
+	                      < 0 = tiles, as for the other detectors */
+	int grid_max_side; /* cap on the grid's long side, input pixels; 0 = 1280; rounded down to a multiple
+	                      of 32, at least 256 */
 } face_detector_options;
 
 typedef struct face_detector face_detector;

@@ -3,6 +3,8 @@
  * models/samples/sample1..6.jpg), the small-face case in a 1080p frame, agreement between the three
  * detectors, weighted NMS on synthetic boxes, and degenerate pictures.
  *
+ * The grid pass of blazeface-back is checked on landscape and portrait frames and across grid re-creation.
+ *
  * Golden counts come from /work/shared/data/detection/face_counts.csv (rows vladmandic_face-api_npm/sampleN.jpg,
  * counted by eye), never from the detector.
  */
@@ -96,18 +98,15 @@ static void test_sample_counts(void **state)
 	assert_int_equal(wrong, 0);
 }
 
-/* sample1.jpg shrunk into the bottom-right corner of a grey 1920x1080 frame, faces about 26 px tall. */
-static void test_small_faces_1080p(void **state)
+/* A grey w x h frame with sample1.jpg shrunk to pw x ph at (ox, oy). */
+static face_image *small_frame(int w, int h, int pw, int ph, int ox, int oy)
 {
-	(void)state;
 	face_image *src = load_sample(1);
 	face_image *frame = NULL;
 	mien_error err = { 0 };
-	assert_int_equal(face_image_create(1920, 1080, 0, &frame, &err), MIEN_OK);
+	assert_int_equal(face_image_create(w, h, 0, &frame, &err), MIEN_OK);
 	for (int y = 0; y < frame->height; y++)
 		memset(frame->pixels + (size_t)y * frame->stride, 128, (size_t)3 * frame->width);
-	/* sample1's faces are ~235 px tall in its 1920x1280 picture (as the detectors find them); scale 1/9 */
-	const int pw = 213, ph = 142, ox = 1920 - 213 - 40, oy = 1080 - 142 - 40;
 	float *buf = malloc(sizeof(float) * 3 * pw * ph);
 	assert_non_null(buf);
 	float m[6];
@@ -119,9 +118,17 @@ static void test_small_faces_1080p(void **state)
 			        (uint8_t)fminf(255.0f, buf[(size_t)y * pw * 3 + x] + 0.5f);
 	}
 	free(buf);
-	face_detector *d = make(NULL, NULL);
-	face_detection dets[MAX_DETS];
+	face_image_free(&src);
+	return frame;
+}
+
+/* Detects in the frame of small_frame: every box inside the pasted region and 12..48 px tall; returns the
+ * count and copies the detections to dets. */
+static size_t detect_small(face_detector *d, const face_image *frame, int pw, int ph, int ox, int oy,
+                           face_detection *dets)
+{
 	size_t n = 0;
+	mien_error err = { 0 };
 	assert_int_equal(face_detect(d, frame, dets, MAX_DETS, &n, &err), MIEN_OK);
 	for (size_t i = 0; i < n && i < MAX_DETS; i++) {
 		print_message("small face %zu: %.0f,%.0f %.0fx%.0f score %.3f\n", i, dets[i].x, dets[i].y, dets[i].w,
@@ -130,10 +137,69 @@ static void test_small_faces_1080p(void **state)
 		assert_true(dets[i].x + dets[i].w <= ox + pw + 2 && dets[i].y + dets[i].h <= oy + ph + 2);
 		assert_true(dets[i].h >= 12 && dets[i].h <= 48);
 	}
-	assert_int_equal(n, SAMPLE_FACES[0]);
+	return n;
+}
+
+/* sample1.jpg shrunk into the bottom-right corner of a grey 1920x1080 frame, faces about 26 px tall: found
+ * by the default grid pass and by tiles (options.grid < 0). */
+static void test_small_faces_1080p(void **state)
+{
+	(void)state;
+	/* sample1's faces are ~235 px tall in its 1920x1280 picture (as the detectors find them); scale 1/9 */
+	const int pw = 213, ph = 142, ox = 1920 - 213 - 40, oy = 1080 - 142 - 40;
+	face_image *frame = small_frame(1920, 1080, pw, ph, ox, oy);
+	face_detection dets[MAX_DETS];
+	face_detector *d = make(NULL, NULL);
+	assert_int_equal(detect_small(d, frame, pw, ph, ox, oy, dets), SAMPLE_FACES[0]);
+	face_detector_free(&d);
+	face_detector_options tiles = { 0 };
+	tiles.grid = -1;
+	d = make(NULL, &tiles);
+	assert_int_equal(detect_small(d, frame, pw, ph, ox, oy, dets), SAMPLE_FACES[0]);
 	face_detector_free(&d);
 	face_image_free(&frame);
-	face_image_free(&src);
+}
+
+/* The grid pass on pictures of several shapes with one detector: a portrait frame (its grid is taller than
+ * wide), landscape and oversized pictures that take the other grid slot and evict it, then the portrait
+ * frame again on a re-created grid: the same faces, boxes in place. */
+static void test_grid_shapes(void **state)
+{
+	(void)state;
+	const int pw = 213, ph = 142, ox = 30, oy = 50;
+	face_image *portrait = small_frame(1080, 1920, pw, ph, ox, oy);
+	face_detector *d = make(NULL, NULL);
+	face_detection first[MAX_DETS], again[MAX_DETS], dets[MAX_DETS];
+	size_t n = detect_small(d, portrait, pw, ph, ox, oy, first);
+	assert_int_equal(n, SAMPLE_FACES[0]);
+
+	static const int SIZES[][2] = { { 1920, 1080 }, { 4000, 3000 }, { 640, 480 }, { 300, 200 }, { 1280, 720 } };
+	for (size_t i = 0; i < sizeof(SIZES) / sizeof(SIZES[0]); i++) {
+		face_image *im = NULL;
+		mien_error err = { 0 };
+		size_t k = 99;
+		assert_int_equal(face_image_create(SIZES[i][0], SIZES[i][1], 0, &im, &err), MIEN_OK);
+		assert_int_equal(face_detect(d, im, dets, MAX_DETS, &k, &err), MIEN_OK);
+		assert_int_equal(k, 0);
+		face_image_free(&im);
+	}
+	assert_int_equal(detect_small(d, portrait, pw, ph, ox, oy, again), n);
+	for (size_t i = 0; i < n; i++) {
+		assert_float_equal(again[i].x, first[i].x, 1e-3);
+		assert_float_equal(again[i].y, first[i].y, 1e-3);
+		assert_float_equal(again[i].h, first[i].h, 1e-3);
+		assert_float_equal(again[i].score, first[i].score, 1e-5);
+	}
+	face_detector_free(&d);
+
+	/* a grid capped below what min_face needs still runs (faces found are then larger) */
+	face_detector_options small = { 0 };
+	small.grid_max_side = 100; /* raised to the model's 256 */
+	d = make(NULL, &small);
+	mien_error err = { 0 };
+	assert_int_equal(face_detect(d, portrait, dets, MAX_DETS, &n, &err), MIEN_OK);
+	face_detector_free(&d);
+	face_image_free(&portrait);
 }
 
 /* All three detectors find a face in sample1.jpg, each overlapping a face another found. */
@@ -242,7 +308,7 @@ static void test_degenerate_pictures(void **state)
 	assert_int_equal(n, 0);
 	face_image_free(&im);
 
-	/* all black, 4000x3000: tiled up to max_tiles, no face */
+	/* all black, 4000x3000: the grid pass at its cap, no face */
 	assert_int_equal(face_image_create(4000, 3000, 0, &im, &err), MIEN_OK);
 	assert_int_equal(face_detect(d, im, dets, MAX_DETS, &n, &err), MIEN_OK);
 	assert_int_equal(n, 0);
@@ -260,6 +326,10 @@ static void test_degenerate_pictures(void **state)
 	assert_null(bad);
 	face_detector_options o = { 0 };
 	o.score_threshold = 1.5f;
+	assert_int_equal(face_detector_create("blazeface-back", MODELS, NULL, &o, &bad, &err), MIEN_EINVAL);
+	assert_null(bad);
+	o.score_threshold = 0.0f;
+	o.grid_max_side = -1;
 	assert_int_equal(face_detector_create("blazeface-back", MODELS, NULL, &o, &bad, &err), MIEN_EINVAL);
 	assert_null(bad);
 }
@@ -281,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_weighted_nms),  cmocka_unit_test(test_degenerate_pictures),
 		cmocka_unit_test(test_env_selects),   cmocka_unit_test(test_detectors_agree),
 		cmocka_unit_test(test_sample_counts), cmocka_unit_test(test_small_faces_1080p),
+		cmocka_unit_test(test_grid_shapes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
