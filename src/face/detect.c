@@ -795,7 +795,7 @@ void face_detector_free(face_detector **detector)
  * (coarser steps on large grids, so that pictures of similar sizes share a runtime), at most cap. */
 static int grid_side_for(float v, int cap)
 {
-	int step = v <= 512.0f ? 32 : v <= 1024.0f ? 64 : 128;
+	int step = 32;
 	int n = (int)ceilf(v / (float)step - 1e-4f);
 	int side = (n < 1 ? 1 : n) * step;
 	return side < cap ? side : cap;
