@@ -16,14 +16,16 @@ PACKAGES=(
 	libjansson-dev
 	libturbojpeg0-dev
 	libspng-dev
-	libopencv-dev
-	opencv-data
 )
 
 # Node.js drives `make models` (npm pack) and the TensorFlow.js reference tests. A node/npm already on
 # PATH (nvm, NodeSource, ...) is used as it is; Debian's would only conflict with it.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	PACKAGES+=(nodejs npm)
+fi
+# Benchmark peers only (bench/pipeline): `DEPS_BENCH=1` or `bash scripts/deps.sh libopencv-dev opencv-data`.
+if [ "${DEPS_BENCH:-0}" = 1 ]; then
+	PACKAGES+=(libopencv-dev opencv-data hyperfine)
 fi
 PACKAGES+=("$@")
 

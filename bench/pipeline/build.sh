@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds the OpenCV Haar-cascade speed peer: build/bench/haar (needs libopencv-dev: `make deps`).
+# Builds the OpenCV Haar-cascade speed peer: build/bench/haar (installs libopencv-dev and opencv-data when missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 mkdir -p "$BUILD/bench"
+pkg-config --exists opencv4 || DEPS_BENCH=1 bash scripts/deps.sh
 if ! pkg-config --exists opencv4; then
-	echo "build.sh: opencv4 not found by pkg-config (install libopencv-dev and opencv-data: make deps)" >&2
+	echo "build.sh: opencv4 not found by pkg-config (DEPS_BENCH=1 bash scripts/deps.sh)" >&2
 	exit 1
 fi
 # shellcheck disable=SC2046 # pkg-config output is a list of flags
