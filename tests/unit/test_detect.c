@@ -258,6 +258,42 @@ static face_detection box(float x, float y, float w, float h, float score)
 	return d;
 }
 
+/* From a tight 32-px face crop to a 4000-px group photo: the largest face of sample1 cut out with a small
+ * margin and shrunk to 32..160 px is one face; sample1 scaled up to 4000x2667 still has its 3 labelled faces. */
+static void test_crop_to_huge(void **state)
+{
+	(void)state;
+	mien_error err = { 0 };
+	face_detector *d = make(NULL, NULL);
+	face_image *img = load_sample(1), *c = NULL;
+	face_detection dets[MAX_DETS];
+	size_t n = 0;
+	assert_int_equal(face_detect(d, img, dets, MAX_DETS, &n, &err), MIEN_OK);
+	assert_int_equal(n, SAMPLE_FACES[0]);
+	face_detection big = dets[0];
+	for (size_t i = 1; i < n; i++)
+		if (dets[i].h > big.h)
+			big = dets[i];
+	for (int side = 32; side <= 160; side += 16) {
+		float m = big.w * 0.15f;
+		assert_int_equal(
+		        face_image_crop(img, big.x - m, big.y - m, big.w + 2 * m, big.h + 2 * m, side, side, &c, &err),
+		        MIEN_OK);
+		size_t k = 0;
+		assert_int_equal(face_detect(d, c, dets, MAX_DETS, &k, &err), MIEN_OK);
+		printf("face crop %d px: %zu face(s)\n", side, k);
+		assert_int_equal(k, 1);
+		face_image_free(&c);
+	}
+	assert_int_equal(face_image_crop(img, 0, 0, (float)img->width, (float)img->height, 4000, 2667, &c, &err),
+	                 MIEN_OK);
+	assert_int_equal(face_detect(d, c, dets, MAX_DETS, &n, &err), MIEN_OK);
+	assert_int_equal(n, SAMPLE_FACES[0]);
+	face_image_free(&c);
+	face_image_free(&img);
+	face_detector_free(&d);
+}
+
 static void test_weighted_nms(void **state)
 {
 	(void)state;
@@ -351,7 +387,7 @@ int main(void)
 		cmocka_unit_test(test_weighted_nms),  cmocka_unit_test(test_degenerate_pictures),
 		cmocka_unit_test(test_env_selects),   cmocka_unit_test(test_detectors_agree),
 		cmocka_unit_test(test_sample_counts), cmocka_unit_test(test_small_faces_1080p),
-		cmocka_unit_test(test_grid_shapes),
+		cmocka_unit_test(test_grid_shapes),   cmocka_unit_test(test_crop_to_huge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
