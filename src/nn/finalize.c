@@ -12,7 +12,8 @@
  *    becomes the convolution's padding.
  *  - Add(x, Conv1x1(Depthwise3x3(x))) with the Add's clamp, at stride 1 and C -> C channels, on a tensor of at
  *    least g->fuse_min_elements, becomes one host op (fused.c), and runs of such blocks become one chain
- *    (after the folds above, once; MIEN_NN_NO_FUSE leaves them to XNNPACK).
+ *    (after the folds above, once; MIEN_NN_NO_FUSE leaves them to XNNPACK). Likewise the stride-2 block,
+ *    Add(Conv1x1(Depthwise3x3/2(x)), [channel Pad](MaxPool2x2/2(x))), which may end such a chain.
  * A rewrite never fires on a tensor that other nodes also read (see the mobilefacenet trap in
  * INFERENCE-NOTES.md: a converter-fused Relu there feeds both a PReLU decomposition and a residual add).
  */
@@ -481,6 +482,107 @@ static int fuse_blocks(nn_graph *g, const int *uses)
 	return changed;
 }
 
+/*
+ * BlazeFace's stride-2 block, clamp(Add(Conv1x1(Depthwise3x3/2(x)), [Pad](MaxPool2x2/2(x)))), becomes one
+ * host op (fused.c): the depthwise at stride 2 with SAME padding, the pool 2×2 at stride 2 with SAME padding
+ * reading the same x, the Pad (when there is one) a zero padding of the channels at their end up to the
+ * convolution's output channels, and the depthwise, convolution, pool and pad outputs read by nothing else
+ * and unclamped. Same size bound as the stride-1 block, on x.
+ */
+static int fuse_stride2_blocks(nn_graph *g, const int *uses)
+{
+	int changed = 0;
+	for (int i = 0; i < g->n_nodes; i++) {
+		nn_node *a = &g->nodes[i];
+		if (a->op != NN_OP_ADD || a->n_inputs != 2)
+			continue;
+		for (int side = 0; side < 2; side++) {
+			nn_node *pw = sole_producer(g, uses, a->inputs[side], NN_OP_CONV2D);
+			if (!pw || pw->out_min != -INFINITY || pw->out_max != INFINITY)
+				continue;
+			nn_node *dw = sole_producer(g, uses, pw->inputs[0], NN_OP_DEPTHWISE_CONV2D);
+			if (!dw || dw->out_min != -INFINITY || dw->out_max != INFINITY)
+				continue;
+			const int xt = dw->inputs[0];
+			int rt = a->inputs[1 - side];
+			nn_node *pad = sole_producer(g, uses, rt, NN_OP_PAD);
+			if (pad)
+				rt = pad->inputs[0];
+			nn_node *mp = sole_producer(g, uses, rt, NN_OP_MAX_POOL);
+			if (!mp || mp->inputs[0] != xt || mp->out_min != -INFINITY || mp->out_max != INFINITY)
+				continue;
+			const nn_shape *xs = &g->tensors[xt].shape, *os = &g->tensors[a->output].shape;
+			if (xs->rank != 4 || g->tensors[xt].dtype != NN_DTYPE_F32 || os->rank != 4 || xs->dims[1] < 1 ||
+			    xs->dims[2] < 1 || nn_shape_count(xs) < g->fuse_min_elements ||
+			    !same_shape(os, &g->tensors[pw->output].shape) ||
+			    !same_shape(os, &g->tensors[a->inputs[1 - side]].shape))
+				continue;
+			const int64_t C = xs->dims[3], CO = os->dims[3];
+			if (C < 1 || CO < C || CO > NN_FUSED_BLOCK_MAX_CHANNELS || os->dims[0] != xs->dims[0] ||
+			    os->dims[1] != (xs->dims[1] + 1) / 2 || os->dims[2] != (xs->dims[2] + 1) / 2)
+				continue;
+			const nn_tensor *df = &g->tensors[dw->inputs[1]], *pf = &g->tensors[pw->inputs[1]];
+			if (df->xnn_layout || pf->xnn_layout || df->shape.rank != 4 || df->shape.dims[0] != 3 ||
+			    df->shape.dims[1] != 3 || df->shape.dims[2] != C || df->shape.dims[3] != 1 ||
+			    pf->shape.rank != 4 || pf->shape.dims[0] != 1 || pf->shape.dims[1] != 1 ||
+			    pf->shape.dims[2] != C || pf->shape.dims[3] != CO)
+				continue;
+			const nn_conv_params *dp = &dw->p.conv, *pp = &pw->p.conv;
+			const nn_pool_params *mpp = &mp->p.pool;
+			if (dp->stride_h != 2 || dp->stride_w != 2 || dp->dilation_h != 1 || dp->dilation_w != 1 ||
+			    dp->padding != NN_PAD_SAME || pp->stride_h != 1 || pp->stride_w != 1 ||
+			    (pp->padding == NN_PAD_EXPLICIT &&
+			     (pp->pad_top || pp->pad_bottom || pp->pad_left || pp->pad_right)) ||
+			    mpp->kernel_h != 2 || mpp->kernel_w != 2 || mpp->stride_h != 2 || mpp->stride_w != 2 ||
+			    mpp->padding != NN_PAD_SAME)
+				continue;
+			if (pad) {
+				if (pad->p.pad_value != 0 || !is_const(g, pad->inputs[1]) ||
+				    g->tensors[pad->inputs[1]].dtype != NN_DTYPE_I32 ||
+				    nn_shape_count(&g->tensors[pad->inputs[1]].shape) != 8)
+					continue;
+				const int32_t *pd = g->tensors[pad->inputs[1]].data;
+				if (pd[0] || pd[1] || pd[2] || pd[3] || pd[4] || pd[5] || pd[6] || pd[7] != CO - C)
+					continue;
+			} else if (CO != C) {
+				continue;
+			}
+			nn_fused_block b = { .channels = (int)C,
+				             .out_channels = (int)CO,
+				             .stride = 2,
+				             .dw_filter = float_const(g, dw->inputs[1], 9 * C),
+				             .dw_bias = dw->n_inputs > 2 ? float_const(g, dw->inputs[2], C) : NULL,
+				             .pw_filter = float_const(g, pw->inputs[1], C * CO),
+				             .pw_bias = pw->n_inputs > 2 ? float_const(g, pw->inputs[2], CO) : NULL,
+				             .lo = a->out_min,
+				             .hi = a->out_max };
+			if (!b.dw_filter || !b.pw_filter || (dw->n_inputs > 2 && dw->inputs[2] >= 0 && !b.dw_bias) ||
+			    (pw->n_inputs > 2 && pw->inputs[2] >= 0 && !b.pw_bias))
+				continue;
+			nn_host_op op;
+			int rc = nn__fused_block_op(g, &b, &op);
+			if (rc == MIEN_ENOMEM)
+				return rc;
+			if (rc)
+				continue;
+			a->op = NN_OP_HOST;
+			a->source_op = "FusedBlockStride2";
+			a->n_inputs = 1;
+			a->inputs[0] = xt;
+			a->inputs[1] = -1;
+			a->out_min = -INFINITY;
+			a->out_max = INFINITY;
+			a->p.host = op;
+			dw->op = pw->op = mp->op = NN_OP_NONE;
+			if (pad)
+				pad->op = NN_OP_NONE;
+			changed = 1;
+			break;
+		}
+	}
+	return changed;
+}
+
 /* Consecutive fused blocks, each the only reader of the one before, run as one chain (fused.c). */
 static int chain_blocks(nn_graph *g, const int *uses)
 {
@@ -650,6 +752,11 @@ int nn__graph_finalize(nn_graph *g, mien_error *err)
 		count_uses(g, uses);
 		int r = fuse_blocks(g, uses);
 		compact(g);
+		if (r >= 0) {
+			count_uses(g, uses);
+			r = fuse_stride2_blocks(g, uses);
+			compact(g);
+		}
 		if (r >= 0) {
 			count_uses(g, uses);
 			r = chain_blocks(g, uses);

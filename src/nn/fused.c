@@ -11,8 +11,18 @@
  * convolution reads it back with the residual, clamps and stores. The depthwise bias is folded into the 1×1
  * bias when the op is built (W·b_dw + b_pw), exact in real arithmetic.
  *
+ * The stride-2 block (BlazeFace's downsampling BlazeBlock) is the same with the depthwise at stride 2 and
+ * the residual a 2×2 max pool at stride 2, zero-padded in channels from C to W's output channels:
+ *
+ *     out = clamp(W · (D ⊛₂ x + b_dw) + b_pw + pad(maxpool(x)))
+ *
+ * TF SAME padding for both, so the depthwise's top/left padding is one pixel for an odd input side and none
+ * for an even one, and the pool window is cut at an odd bottom/right edge. Each output row reads three input
+ * rows (the pool's two are among them); the pool max is taken inside the 1×1 tile's initialisation.
+ *
  * Consecutive blocks run as one chain: block k+1 consumes block k's rows from a three-row ring as soon as
- * they exist, so the intermediate tensors never leave the cache (see chain_band). The rings are the
+ * they exist, so the intermediate tensors never leave the cache (see chain_row). A stride-2 block may end a
+ * chain of stride-1 blocks (the chain then halves the resolution on its way out). The rings are the
  * runtime's scratch (nn_host_op.scratch), one set per band of rows when the runtime has threads; the
  * parameters are read-only graph storage shared by every runtime. Nothing allocates at run time.
  *
@@ -34,12 +44,14 @@
 #define STRIP_FLOATS 8192
 
 typedef struct block_params {
-	int channels;
-	int pad_top, pad_left;
+	int channels;     /* input channels */
+	int out_channels; /* = channels at stride 1; at stride 2 the residual's channels past `channels` are zero */
+	int stride;       /* 1, or 2 (TF SAME padding, so the padding follows the input's parity) */
+	int pad_top, pad_left; /* stride 1 */
 	float lo, hi;
 	const float *dw;      /* [9][C]: tap (ky,kx) at dw[(ky*3+kx)*C] */
-	const float *pw;      /* [C][C]: input channel major, pw[ci*C + co] */
-	const float *pw_bias; /* [C], the depthwise bias folded in */
+	const float *pw;      /* [C][CO]: input channel major, pw[ci*CO + co] */
+	const float *pw_bias; /* [CO], the depthwise bias folded in */
 } block_params;
 
 static const float zero_pixel[NN_FUSED_BLOCK_MAX_CHANNELS];
@@ -121,6 +133,48 @@ static void block_row_portable(const block_params *p, const float *const *rows, 
 		size_t at = (size_t)x0 * (size_t)C;
 		dw_strip(p, rows, W, x0, n, d);
 		pw_strip(p, d, rows[p->pad_top] + at, out + at, n);
+	}
+}
+
+/*
+ * One output row of a stride-2 block: rows[ky] is the input row the depthwise kernel's row ky reads (NULL
+ * outside the image), pool[0] and pool[1] the two input rows of the 2×2 max-pool window (pool[1] = pool[0]
+ * where the window's second row is outside an odd-height input), Win the input's width, Wout the output's,
+ * pad_left the depthwise's left padding. The residual is max-pool(x) in channels [0, C) and 0 above.
+ */
+typedef void (*s2_row_fn)(const block_params *p, const float *const *rows, const float *const *pool, int Win, int Wout,
+                          int pad_left, float *out);
+
+static void s2_row_portable(const block_params *p, const float *const *rows, const float *const *pool, int Win,
+                            int Wout, int pad_left, float *out)
+{
+	const int C = p->channels, CO = p->out_channels;
+	const float lo = p->lo, hi = p->hi;
+	float d[NN_FUSED_BLOCK_MAX_CHANNELS];
+	for (int ox = 0; ox < Wout; ox++) {
+		const float *t[9];
+		tap_pointers(p, rows, Win, 2 * ox - pad_left, t);
+		dw_pixel(C, t, p->dw, d);
+		const int c0 = 2 * ox, c1 = 2 * ox + 1 < Win ? 2 * ox + 1 : 2 * ox;
+		const float *u0 = pool[0] + (size_t)c0 * (size_t)C, *u1 = pool[0] + (size_t)c1 * (size_t)C;
+		const float *v0 = pool[1] + (size_t)c0 * (size_t)C, *v1 = pool[1] + (size_t)c1 * (size_t)C;
+		float *restrict o = out + (size_t)ox * (size_t)CO;
+		for (int co = 0; co < CO; co++) {
+			float r = 0.0f;
+			if (co < C) {
+				float a = u0[co] > u1[co] ? u0[co] : u1[co], b = v0[co] > v1[co] ? v0[co] : v1[co];
+				r = a > b ? a : b;
+			}
+			o[co] = p->pw_bias[co] + r;
+		}
+		for (int ci = 0; ci < C; ci++) {
+			const float v = d[ci];
+			const float *restrict w = p->pw + (size_t)ci * (size_t)CO;
+			for (int co = 0; co < CO; co++)
+				o[co] += v * w[co];
+		}
+		for (int co = 0; co < CO; co++)
+			o[co] = o[co] < lo ? lo : o[co] > hi ? hi : o[co];
 	}
 }
 
@@ -353,109 +407,479 @@ BLOCK_ROW_FN(block_row_avx512, ISA_AVX512, pw_strip_avx512, dw_span_avx512)
 BLOCK_ROW_FN(block_row_avx512_c24, ISA_AVX512, pw_strip_avx512_c24, dw_span_avx512)
 BLOCK_ROW_FN(block_row_avx512_c48, ISA_AVX512, pw_strip_avx512_c48, dw_span_avx512)
 BLOCK_ROW_FN(block_row_avx512_c96, ISA_AVX512, pw_strip_avx512_c96, dw_span_avx512)
-#endif
-
 /*
- * A chain of K blocks of the same C (K-1 intermediate tensors never leave the cache): block k's output rows
- * go to a ring of three rows that block k+1 reads as soon as it holds the three rows it needs. In the
- * wavefront order, at step s block k computes its row s - (k-1) after block k-1 computed row s - (k-2), so
- * the ring slot it overwrites held a row no block still needs. Chained blocks have one pixel of padding at
- * the top. With several threads the image is cut into horizontal bands; a band recomputes the K-1 rows of
- * each intermediate that its neighbours also need, so bands are independent.
+ * Stride 2. The depthwise span: pixel i, row ky, tap kx reads p[ky] + 2i*s[ky] + kx*C (s = 0 and a zero
+ * block for a row outside the image); four pixels share their nine input columns per row.
  */
-typedef struct chain_params {
-	int n_blocks;
-	int channels;
-	const block_params *blocks[NN_FUSED_CHAIN_MAX];
-} chain_params;
+#define DW2_ROW4(r)                                                                                           \
+	if (s[r]) {                                                                                           \
+		const float *q = p[r] + (size_t)(2 * i) * (size_t)C + cb;                                     \
+		__m256 x0 = _mm256_loadu_ps(q), x1 = _mm256_loadu_ps(q + C), x2 = _mm256_loadu_ps(q + 2 * C); \
+		a0 = _mm256_fmadd_ps(x0, w##r##0, a0);                                                        \
+		a0 = _mm256_fmadd_ps(x1, w##r##1, a0);                                                        \
+		a0 = _mm256_fmadd_ps(x2, w##r##2, a0);                                                        \
+		x0 = _mm256_loadu_ps(q + 3 * C);                                                              \
+		x1 = _mm256_loadu_ps(q + 4 * C);                                                              \
+		a1 = _mm256_fmadd_ps(x2, w##r##0, a1);                                                        \
+		a1 = _mm256_fmadd_ps(x0, w##r##1, a1);                                                        \
+		a1 = _mm256_fmadd_ps(x1, w##r##2, a1);                                                        \
+		x0 = _mm256_loadu_ps(q + 5 * C);                                                              \
+		x2 = _mm256_loadu_ps(q + 6 * C);                                                              \
+		a2 = _mm256_fmadd_ps(x1, w##r##0, a2);                                                        \
+		a2 = _mm256_fmadd_ps(x0, w##r##1, a2);                                                        \
+		a2 = _mm256_fmadd_ps(x2, w##r##2, a2);                                                        \
+		x0 = _mm256_loadu_ps(q + 7 * C);                                                              \
+		x1 = _mm256_loadu_ps(q + 8 * C);                                                              \
+		a3 = _mm256_fmadd_ps(x2, w##r##0, a3);                                                        \
+		a3 = _mm256_fmadd_ps(x0, w##r##1, a3);                                                        \
+		a3 = _mm256_fmadd_ps(x1, w##r##2, a3);                                                        \
+	}
+#define DW2_SPAN_FN(name, target_isa)                                                                       \
+	__attribute__((target(target_isa))) static void name(const block_params *bp, const float *const *p, \
+	                                                     const int *s, int n, float *restrict d)        \
+	{                                                                                                   \
+		const int C = bp->channels;                                                                 \
+		for (int cb = 0; cb < C; cb += 8) {                                                         \
+			const float *w = bp->dw + cb;                                                       \
+			const __m256 w00 = _mm256_loadu_ps(w), w01 = _mm256_loadu_ps(w + C),                \
+			             w02 = _mm256_loadu_ps(w + 2 * C);                                      \
+			const __m256 w10 = _mm256_loadu_ps(w + 3 * C), w11 = _mm256_loadu_ps(w + 4 * C),    \
+			             w12 = _mm256_loadu_ps(w + 5 * C);                                      \
+			const __m256 w20 = _mm256_loadu_ps(w + 6 * C), w21 = _mm256_loadu_ps(w + 7 * C),    \
+			             w22 = _mm256_loadu_ps(w + 8 * C);                                      \
+			int i = 0;                                                                          \
+			for (; i + 4 <= n; i += 4) {                                                        \
+				__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                 \
+				DW2_ROW4(0)                                                                 \
+				DW2_ROW4(1)                                                                 \
+				DW2_ROW4(2)                                                                 \
+				float *o = d + (size_t)i * (size_t)C + cb;                                  \
+				_mm256_storeu_ps(o, a0);                                                    \
+				_mm256_storeu_ps(o + C, a1);                                                \
+				_mm256_storeu_ps(o + 2 * C, a2);                                            \
+				_mm256_storeu_ps(o + 3 * C, a3);                                            \
+			}                                                                                   \
+			const float *r0 = p[0] + (size_t)(2 * i) * (size_t)s[0] + cb;                       \
+			const float *r1 = p[1] + (size_t)(2 * i) * (size_t)s[1] + cb;                       \
+			const float *r2 = p[2] + (size_t)(2 * i) * (size_t)s[2] + cb;                       \
+			float *o = d + (size_t)i * (size_t)C + cb;                                          \
+			for (; i < n; i++, r0 += 2 * s[0], r1 += 2 * s[1], r2 += 2 * s[2], o += C) {        \
+				__m256 a = _mm256_mul_ps(_mm256_loadu_ps(r0), w00);                         \
+				__m256 b = _mm256_mul_ps(_mm256_loadu_ps(r1), w10);                         \
+				__m256 c = _mm256_mul_ps(_mm256_loadu_ps(r2), w20);                         \
+				a = _mm256_fmadd_ps(_mm256_loadu_ps(r0 + C), w01, a);                       \
+				b = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + C), w11, b);                       \
+				c = _mm256_fmadd_ps(_mm256_loadu_ps(r2 + C), w21, c);                       \
+				a = _mm256_fmadd_ps(_mm256_loadu_ps(r0 + 2 * C), w02, a);                   \
+				b = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + 2 * C), w12, b);                   \
+				c = _mm256_fmadd_ps(_mm256_loadu_ps(r2 + 2 * C), w22, c);                   \
+				_mm256_storeu_ps(o, _mm256_add_ps(_mm256_add_ps(a, b), c));                 \
+			}                                                                                   \
+		}                                                                                           \
+	}
 
-typedef struct chain_task {
-	const chain_params *c;
-	block_row_fn row;
-	const float *x;
-	float *out;
-	float *rings; /* bands × (K-1) × 3 rows */
-	int H, W, bands;
-} chain_task;
+DW2_SPAN_FN(dw2_span_avx2, ISA_AVX2)
+DW2_SPAN_FN(dw2_span_avx512, ISA_AVX512)
 
-static void chain_band(void *context, size_t task)
+/* Depthwise at stride 2 of output pixels [x0, x0+n) into d[n][C]. */
+AVX2 static void dw2_strip_avx2(const block_params *bp, const float *const *rows, int Win, int pad_left, int x0, int n,
+                                float *restrict d, dw_span_fn span)
 {
-	const chain_task *t = context;
-	const int K = t->c->n_blocks, C = t->c->channels, H = t->H, W = t->W;
-	const size_t row_floats = (size_t)W * (size_t)C, image = (size_t)H * row_floats;
-	const int band = (int)(task % (size_t)t->bands);
-	const size_t img = task / (size_t)t->bands;
-	const int a = (int)((int64_t)band * H / t->bands), b = (int)((int64_t)(band + 1) * H / t->bands);
-	const float *x = t->x + img * image;
-	float *out = t->out + img * image;
-	float *rings = t->rings ? t->rings + (size_t)band * (size_t)(K - 1) * 3 * row_floats : NULL;
-	for (int s = a - K; s < b + K; s++) {
-		for (int k = 1; k <= K; k++) {
-			const block_params *p = t->c->blocks[k - 1];
-			int r = s - (k - 1);
-			int lo = a - (K - k) > 0 ? a - (K - k) : 0, hi = b + (K - k) < H ? b + (K - k) : H;
-			if (r < lo || r >= hi)
-				continue;
-			const float *src = k == 1 ? x : rings + (size_t)(k - 2) * 3 * row_floats;
-			const float *rows[3];
-			for (int ky = 0; ky < 3; ky++) {
-				int iy = r + ky - p->pad_top;
-				rows[ky] = iy < 0 || iy >= H ? NULL
-				           : k == 1          ? src + (size_t)iy * row_floats
-				                             : src + (size_t)(iy % 3) * row_floats;
-			}
-			float *dst = k == K ? out + (size_t)r * row_floats
-			                    : rings + ((size_t)(k - 1) * 3 + (size_t)(r % 3)) * row_floats;
-			t->row(p, rows, W, dst);
+	const int C = bp->channels;
+	const int ix0 = 2 * x0 - pad_left; /* input column of tap kx = 0 for strip pixel 0; pixel i: ix0 + 2i */
+	int i0 = ix0 < 0 ? (1 - ix0) / 2 : 0, i1 = Win - 3 - ix0 < 0 ? 0 : (Win - 3 - ix0) / 2 + 1;
+	if (i1 > n)
+		i1 = n;
+	if (i1 <= i0)
+		i1 = i0 = n;
+	const float *p[3];
+	int s[3];
+	for (int ky = 0; ky < 3; ky++) {
+		if (rows[ky] && i0 < i1) {
+			p[ky] = rows[ky] + (size_t)(ix0 + 2 * i0) * (size_t)C;
+			s[ky] = C;
+		} else {
+			p[ky] = zero_pixels;
+			s[ky] = 0;
+		}
+	}
+	if (i0 < i1)
+		span(bp, p, s, i1 - i0, d + (size_t)i0 * (size_t)C);
+	for (int i = 0; i < n; i++) {
+		if (i == i0 && i1 > i0)
+			i = i1;
+		if (i >= n)
+			break;
+		const float *t[9];
+		tap_pointers(bp, rows, Win, ix0 + 2 * i, t);
+		float *o = d + (size_t)i * (size_t)C;
+		for (int cb = 0; cb < C; cb += 8) {
+			__m256 a = _mm256_setzero_ps();
+			for (int k = 0; k < 9; k++)
+				a = _mm256_fmadd_ps(_mm256_loadu_ps(t[k] + cb), _mm256_loadu_ps(bp->dw + k * C + cb),
+				                    a);
+			_mm256_storeu_ps(o + cb, a);
 		}
 	}
 }
 
-static int chain_bands(const chain_params *c, int64_t H, size_t threads)
+/*
+ * Stride-2 1×1 convolution, residual and clamp: like PW_STRIP_FN, from CI to CO channels, with the residual
+ * the 2×2 max of the pool rows q0, q1 (pixel i's window starts at column 2i; o1 is the offset of its second
+ * column, 0 where that is outside an odd-width input) in output channels below CI, none above.
+ */
+#define MAX4(u, v, j)                                                                     \
+	_mm256_max_ps(_mm256_max_ps(_mm256_loadu_ps(u + j), _mm256_loadu_ps(u + o1 + j)), \
+	              _mm256_max_ps(_mm256_loadu_ps(v + j), _mm256_loadu_ps(v + o1 + j)))
+#define PW2_INIT_POOL(k)                                                \
+	const float *d##k = d + (size_t)(i + k) * (size_t)CI;           \
+	const float *u##k = q0 + (size_t)(i + k) * 2 * (size_t)CI + co; \
+	const float *v##k = q1 + (size_t)(i + k) * 2 * (size_t)CI + co; \
+	__m256 a##k##0 = _mm256_add_ps(b0, MAX4(u##k, v##k, 0));        \
+	__m256 a##k##1 = _mm256_add_ps(b1, MAX4(u##k, v##k, 8));        \
+	__m256 a##k##2 = _mm256_add_ps(b2, MAX4(u##k, v##k, 16));
+#define PW2_INIT_BIAS(k)                                      \
+	const float *d##k = d + (size_t)(i + k) * (size_t)CI; \
+	__m256 a##k##0 = b0, a##k##1 = b1, a##k##2 = b2;
+#define PW2_STORE(k)                                                                     \
+	{                                                                                \
+		float *o = out + (size_t)(i + k) * (size_t)CO + co;                      \
+		_mm256_storeu_ps(o, _mm256_max_ps(_mm256_min_ps(a##k##0, hi), lo));      \
+		_mm256_storeu_ps(o + 8, _mm256_max_ps(_mm256_min_ps(a##k##1, hi), lo));  \
+		_mm256_storeu_ps(o + 16, _mm256_max_ps(_mm256_min_ps(a##k##2, hi), lo)); \
+	}
+#define PW2_TILE(LIST, INIT)                                                               \
+	{                                                                                  \
+		LIST(INIT)                                                                 \
+		const float *w = p->pw + co;                                               \
+		for (int ci = 0; ci < CI; ci++, w += CO) {                                 \
+			const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8), \
+			             w2 = _mm256_loadu_ps(w + 16);                         \
+			LIST(PW_TILE_FMA)                                                  \
+		}                                                                          \
+		LIST(PW2_STORE)                                                            \
+	}
+#define PW2_INIT8_POOL(k)                                               \
+	const float *d##k = d + (size_t)(i + k) * (size_t)CI;           \
+	const float *u##k = q0 + (size_t)(i + k) * 2 * (size_t)CI + co; \
+	const float *v##k = q1 + (size_t)(i + k) * 2 * (size_t)CI + co; \
+	__m256 a##k##0 = _mm256_add_ps(b0, MAX4(u##k, v##k, 0));
+#define PW2_INIT8_BIAS(k)                                     \
+	const float *d##k = d + (size_t)(i + k) * (size_t)CI; \
+	__m256 a##k##0 = b0;
+#define PW2_STORE8(k) \
+	_mm256_storeu_ps(out + (size_t)(i + k) * (size_t)CO + co, _mm256_max_ps(_mm256_min_ps(a##k##0, hi), lo));
+#define PW2_TILE8(LIST, INIT)                                 \
+	{                                                     \
+		LIST(INIT)                                    \
+		const float *w = p->pw + co;                  \
+		for (int ci = 0; ci < CI; ci++, w += CO) {    \
+			const __m256 w0 = _mm256_loadu_ps(w); \
+			LIST(PW_TILE8_FMA)                    \
+		}                                             \
+		LIST(PW2_STORE8)                              \
+	}
+
+/* n pixels; the last one's pool window is cut at the right edge when clip_last */
+#define PW2_STRIP_FN(name, target_isa, P, LIST, CIC, COC)                                                              \
+	__attribute__((target(target_isa))) static void name(const block_params *p, const float *restrict d,           \
+	                                                     const float *q0, const float *q1, int n, int clip_last,   \
+	                                                     float *restrict out)                                      \
+	{                                                                                                              \
+		const int CI = CIC ? CIC : p->channels, CO = COC ? COC : p->out_channels;                              \
+		const __m256 lo = _mm256_set1_ps(p->lo), hi = _mm256_set1_ps(p->hi);                                   \
+		const int nfull = n - clip_last;                                                                       \
+		int co = 0;                                                                                            \
+		for (; co + 24 <= CI; co += 24) {                                                                      \
+			const __m256 b0 = _mm256_loadu_ps(p->pw_bias + co), b1 = _mm256_loadu_ps(p->pw_bias + co + 8), \
+			             b2 = _mm256_loadu_ps(p->pw_bias + co + 16);                                       \
+			int i = 0;                                                                                     \
+			{                                                                                              \
+				const int o1 = CI;                                                                     \
+				for (; i + P <= nfull; i += P)                                                         \
+					PW2_TILE(LIST, PW2_INIT_POOL)                                                  \
+			}                                                                                              \
+			for (; i < n; i++) {                                                                           \
+				const int o1 = i < nfull ? CI : 0;                                                     \
+				PW2_TILE(PX1, PW2_INIT_POOL)                                                           \
+			}                                                                                              \
+		}                                                                                                      \
+		for (; co < CI; co += 8) {                                                                             \
+			const __m256 b0 = _mm256_loadu_ps(p->pw_bias + co);                                            \
+			int i = 0;                                                                                     \
+			{                                                                                              \
+				const int o1 = CI;                                                                     \
+				for (; i + P <= nfull; i += P)                                                         \
+					PW2_TILE8(LIST, PW2_INIT8_POOL)                                                \
+			}                                                                                              \
+			for (; i < n; i++) {                                                                           \
+				const int o1 = i < nfull ? CI : 0;                                                     \
+				PW2_TILE8(PX1, PW2_INIT8_POOL)                                                         \
+			}                                                                                              \
+		}                                                                                                      \
+		for (; co + 24 <= CO; co += 24) {                                                                      \
+			const __m256 b0 = _mm256_loadu_ps(p->pw_bias + co), b1 = _mm256_loadu_ps(p->pw_bias + co + 8), \
+			             b2 = _mm256_loadu_ps(p->pw_bias + co + 16);                                       \
+			int i = 0;                                                                                     \
+			for (; i + P <= n; i += P)                                                                     \
+				PW2_TILE(LIST, PW2_INIT_BIAS)                                                          \
+			for (; i < n; i++)                                                                             \
+				PW2_TILE(PX1, PW2_INIT_BIAS)                                                           \
+		}                                                                                                      \
+		for (; co < CO; co += 8) {                                                                             \
+			const __m256 b0 = _mm256_loadu_ps(p->pw_bias + co);                                            \
+			int i = 0;                                                                                     \
+			for (; i + P <= n; i += P)                                                                     \
+				PW2_TILE8(LIST, PW2_INIT8_BIAS)                                                        \
+			for (; i < n; i++)                                                                             \
+				PW2_TILE8(PX1, PW2_INIT8_BIAS)                                                         \
+		}                                                                                                      \
+	}
+
+PW2_STRIP_FN(pw2_strip_avx2, ISA_AVX2, 3, PX3, 0, 0)
+PW2_STRIP_FN(pw2_strip_avx512, ISA_AVX512, 8, PX8, 0, 0)
+PW2_STRIP_FN(pw2_strip_avx512_24_24, ISA_AVX512, 8, PX8, 24, 24)
+PW2_STRIP_FN(pw2_strip_avx512_24_48, ISA_AVX512, 8, PX8, 24, 48)
+PW2_STRIP_FN(pw2_strip_avx512_48_96, ISA_AVX512, 8, PX8, 48, 96)
+
+#define S2_ROW_FN(name, target_isa, pw2_strip, dw2_span)                                                      \
+	__attribute__((target(target_isa))) static void name(const block_params *p, const float *const *rows, \
+	                                                     const float *const *pool, int Win, int Wout,     \
+	                                                     int pad_left, float *out)                        \
+	{                                                                                                     \
+		const int C = p->channels, CO = p->out_channels, strip = STRIP_FLOATS / C;                    \
+		float d[STRIP_FLOATS] __attribute__((aligned(32)));                                           \
+		for (int x0 = 0; x0 < Wout; x0 += strip) {                                                    \
+			int n = Wout - x0 < strip ? Wout - x0 : strip;                                        \
+			dw2_strip_avx2(p, rows, Win, pad_left, x0, n, d, dw2_span);                           \
+			const size_t at = (size_t)(2 * x0) * (size_t)C;                                       \
+			pw2_strip(p, d, pool[0] + at, pool[1] + at, n, x0 + n == Wout && (Win & 1),           \
+			          out + (size_t)x0 * (size_t)CO);                                             \
+		}                                                                                             \
+	}
+
+S2_ROW_FN(s2_row_avx2, ISA_AVX2, pw2_strip_avx2, dw2_span_avx2)
+S2_ROW_FN(s2_row_avx512, ISA_AVX512, pw2_strip_avx512, dw2_span_avx512)
+S2_ROW_FN(s2_row_avx512_24_24, ISA_AVX512, pw2_strip_avx512_24_24, dw2_span_avx512)
+S2_ROW_FN(s2_row_avx512_24_48, ISA_AVX512, pw2_strip_avx512_24_48, dw2_span_avx512)
+S2_ROW_FN(s2_row_avx512_48_96, ISA_AVX512, pw2_strip_avx512_48_96, dw2_span_avx512)
+#endif
+
+/*
+ * A chain of K blocks (K-1 intermediate tensors never leave the cache): block k's output rows go to a ring
+ * of three rows that block k+1 reads. Rows are made on demand: before block k computes its row r it has
+ * block k-1 compute, in order, the rows up to the last one row r reads (chain_row), so at most three rows of
+ * each intermediate are alive — a stride-1 block reads rows r-1..r+1, a stride-2 block rows 2r-1..2r+1 or
+ * 2r..2r+2 by parity, its pool window two of them — and the ring slot a new row takes held one no block
+ * still needs. A chain may change resolution at its stride-2 blocks. With several threads the output is cut
+ * into horizontal bands; a band recomputes the rows of each intermediate that its neighbours also need, so
+ * bands are independent.
+ */
+typedef struct chain_params {
+	int n_blocks;
+	int channels;     /* input channels */
+	int out_channels; /* output channels */
+	const block_params *blocks[NN_FUSED_CHAIN_MAX];
+} chain_params;
+
+/* Input height/width of each block for an input of H×W (h[K], w[K]: the output's). */
+static void chain_geometry(const chain_params *c, int64_t H, int64_t W, int64_t *h, int64_t *w)
+{
+	h[0] = H;
+	w[0] = W;
+	for (int k = 0; k < c->n_blocks; k++) {
+		const int s = c->blocks[k]->stride;
+		h[k + 1] = s == 2 ? (h[k] + 1) / 2 : h[k];
+		w[k + 1] = s == 2 ? (w[k] + 1) / 2 : w[k];
+	}
+}
+
+typedef struct chain_task {
+	const chain_params *c;
+	block_row_fn row[NN_FUSED_CHAIN_MAX];
+	s2_row_fn row2[NN_FUSED_CHAIN_MAX];
+	const float *x;
+	float *out;
+	float *rings;
+	size_t band_floats;                 /* one band's rings */
+	size_t ring_at[NN_FUSED_CHAIN_MAX]; /* block k's output ring within a band's (every block but the last) */
+	int H[NN_FUSED_CHAIN_MAX + 1], W[NN_FUSED_CHAIN_MAX + 1];
+	size_t in_image, out_image; /* floats per batch image */
+	int bands;
+} chain_task;
+
+typedef struct chain_state {
+	const chain_task *t;
+	const float *x;
+	float *out, *rings;
+	int done[NN_FUSED_CHAIN_MAX]; /* the next row block k makes */
+} chain_state;
+
+/* Top padding of block k's depthwise (stride 2, TF SAME with a 3×3 kernel: one row for an odd input). */
+static inline int block_pad_top(const block_params *p, int Hin)
+{
+	return p->stride == 2 ? Hin & 1 : p->pad_top;
+}
+
+static void chain_row(chain_state *b, int k, int r)
+{
+	const chain_task *t = b->t;
+	const block_params *p = t->c->blocks[k];
+	const int K = t->c->n_blocks, Hin = t->H[k], Win = t->W[k], Wout = t->W[k + 1];
+	const int top = p->stride * r - block_pad_top(p, Hin);
+	/* the depthwise's rows; a stride-2 pool window (rows 2r, 2r+1) lies within them */
+	int need = top + 3 < Hin ? top + 3 : Hin;
+	if (k > 0)
+		while (b->done[k - 1] < need) {
+			chain_row(b, k - 1, b->done[k - 1]);
+			b->done[k - 1]++;
+		}
+	const size_t in_row = (size_t)Win * (size_t)p->channels, out_row = (size_t)Wout * (size_t)p->out_channels;
+	const float *src = k == 0 ? b->x : b->rings + t->ring_at[k - 1];
+	const float *rows[3];
+	for (int ky = 0; ky < 3; ky++) {
+		int iy = top + ky;
+		rows[ky] = iy < 0 || iy >= Hin ? NULL : src + (size_t)(k == 0 ? iy : iy % 3) * in_row;
+	}
+	float *dst = k == K - 1 ? b->out + (size_t)r * out_row : b->rings + t->ring_at[k] + (size_t)(r % 3) * out_row;
+	if (p->stride == 1) {
+		t->row[k](p, rows, Win, dst);
+	} else {
+		const float *pool[2];
+		pool[0] = src + (size_t)(k == 0 ? 2 * r : 2 * r % 3) * in_row;
+		pool[1] = 2 * r + 1 < Hin ? src + (size_t)(k == 0 ? 2 * r + 1 : (2 * r + 1) % 3) * in_row : pool[0];
+		t->row2[k](p, rows, pool, Win, Wout, Win & 1, dst);
+	}
+}
+
+static void chain_band(void *context, size_t task)
+{
+	const chain_task *t = context;
+	const int K = t->c->n_blocks, Ho = t->H[K];
+	const int band = (int)(task % (size_t)t->bands);
+	const size_t img = task / (size_t)t->bands;
+	const int a = (int)((int64_t)band * Ho / t->bands), b = (int)((int64_t)(band + 1) * Ho / t->bands);
+	chain_state st = { .t = t,
+		           .x = t->x + img * t->in_image,
+		           .out = t->out + img * t->out_image,
+		           .rings = t->rings ? t->rings + (size_t)band * t->band_floats : NULL };
+	/* the first row of each intermediate that the band's first output row needs, block by block back */
+	int lo = a;
+	for (int k = K - 1; k > 0; k--) {
+		const block_params *p = t->c->blocks[k];
+		lo = p->stride * lo - block_pad_top(p, t->H[k]);
+		if (lo < 0)
+			lo = 0;
+		st.done[k - 1] = lo;
+	}
+	for (int r = a; r < b; r++)
+		chain_row(&st, K - 1, r);
+}
+
+static int chain_bands(const chain_params *c, int64_t Ho, size_t threads)
 {
 	/* a band shorter than the chain would mostly recompute its neighbours' rows */
 	int64_t bands = (int64_t)threads;
-	if (bands > H / (2 * c->n_blocks))
-		bands = H / (2 * c->n_blocks);
+	if (bands > Ho / (2 * c->n_blocks))
+		bands = Ho / (2 * c->n_blocks);
 	return bands < 1 ? 1 : (int)bands;
+}
+
+/* Floats of one band's rings, and each block's ring offset in them. */
+static size_t chain_rings(const chain_params *c, const int64_t *w, size_t *ring_at)
+{
+	size_t total = 0;
+	for (int k = 0; k + 1 < c->n_blocks; k++) {
+		if (ring_at)
+			ring_at[k] = total;
+		total += 3 * (size_t)w[k + 1] * (size_t)c->blocks[k]->out_channels;
+	}
+	return total;
 }
 
 static size_t chain_scratch(const nn_shape *const *input_shapes, const void *params, size_t threads)
 {
 	const chain_params *c = params;
 	const nn_shape *s = input_shapes[0];
-	if (c->n_blocks < 2)
-		return 0;
-	return (size_t)chain_bands(c, s->dims[1], threads) * (size_t)(c->n_blocks - 1) * 3 * (size_t)s->dims[2] *
-	       (size_t)c->channels * sizeof(float);
+	int64_t h[NN_FUSED_CHAIN_MAX + 1], w[NN_FUSED_CHAIN_MAX + 1];
+	chain_geometry(c, s->dims[1], s->dims[2], h, w);
+	return (size_t)chain_bands(c, h[c->n_blocks], threads) * chain_rings(c, w, NULL) * sizeof(float);
+}
+
+static double chain_macs(const nn_shape *const *input_shapes, const void *params)
+{
+	const chain_params *c = params;
+	int64_t h[NN_FUSED_CHAIN_MAX + 1], w[NN_FUSED_CHAIN_MAX + 1];
+	chain_geometry(c, input_shapes[0]->dims[1], input_shapes[0]->dims[2], h, w);
+	double macs = 0;
+	for (int k = 0; k < c->n_blocks; k++) {
+		const block_params *p = c->blocks[k];
+		macs += (double)input_shapes[0]->dims[0] * (double)h[k + 1] * (double)w[k + 1] *
+		        (9.0 * p->channels + (double)p->channels * p->out_channels);
+	}
+	return macs;
+}
+
+static block_row_fn pick_row(const block_params *p)
+{
+	(void)p;
+#ifdef FUSED_X86
+	const int C = p->channels;
+	if (C % 8 == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+		if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
+			return C == 24   ? block_row_avx512_c24
+			       : C == 48 ? block_row_avx512_c48
+			       : C == 96 ? block_row_avx512_c96
+			                 : block_row_avx512;
+		return C == 24 ? block_row_avx2_c24 : block_row_avx2;
+	}
+#endif
+	return block_row_portable;
+}
+
+static s2_row_fn pick_row2(const block_params *p)
+{
+	(void)p;
+#ifdef FUSED_X86
+	const int C = p->channels, CO = p->out_channels;
+	if (C % 8 == 0 && CO % 8 == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+		if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
+			return C == 24 && CO == 24   ? s2_row_avx512_24_24
+			       : C == 24 && CO == 48 ? s2_row_avx512_24_48
+			       : C == 48 && CO == 96 ? s2_row_avx512_48_96
+			                             : s2_row_avx512;
+		return s2_row_avx2;
+	}
+#endif
+	return s2_row_portable;
 }
 
 static void chain_run(const nn_host_call *call)
 {
 	const chain_params *c = call->params;
 	const nn_shape *s = call->input_shapes[0];
-	const int C = c->channels;
+	const int K = c->n_blocks;
+	int64_t h[NN_FUSED_CHAIN_MAX + 1], w[NN_FUSED_CHAIN_MAX + 1];
+	chain_geometry(c, s->dims[1], s->dims[2], h, w);
 	chain_task t = { .c = c,
-		         .row = block_row_portable,
 		         .x = call->inputs[0],
 		         .out = call->output,
 		         .rings = call->scratch,
-		         .H = (int)s->dims[1],
-		         .W = (int)s->dims[2],
-		         .bands = chain_bands(c, s->dims[1], call->threads) };
-	MIEN_ASSERT(c->n_blocks < 2 || call->scratch_bytes >= chain_scratch(call->input_shapes, c, call->threads));
-#ifdef FUSED_X86
-	if (C % 8 == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-		if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-			t.row = C == 24   ? block_row_avx512_c24
-			        : C == 48 ? block_row_avx512_c48
-			        : C == 96 ? block_row_avx512_c96
-			                  : block_row_avx512;
-		else
-			t.row = C == 24 ? block_row_avx2_c24 : block_row_avx2;
+		         .in_image = (size_t)h[0] * (size_t)w[0] * (size_t)c->channels,
+		         .out_image = (size_t)h[K] * (size_t)w[K] * (size_t)c->out_channels,
+		         .bands = chain_bands(c, h[K], call->threads) };
+	t.band_floats = chain_rings(c, w, t.ring_at);
+	for (int k = 0; k <= K; k++) {
+		t.H[k] = (int)h[k];
+		t.W[k] = (int)w[k];
 	}
-#endif
-	(void)C;
+	for (int k = 0; k < K; k++) {
+		if (c->blocks[k]->stride == 1)
+			t.row[k] = pick_row(c->blocks[k]);
+		else
+			t.row2[k] = pick_row2(c->blocks[k]);
+	}
+	MIEN_ASSERT(K < 2 || call->scratch_bytes >= chain_scratch(call->input_shapes, c, call->threads));
 	pthreadpool_parallelize_1d((pthreadpool_t)call->pool, chain_band, &t, (size_t)s->dims[0] * (size_t)t.bands, 0);
 }
 
@@ -465,39 +889,47 @@ static int chain_shape(const nn_shape *const *input_shapes, int n_inputs, const 
 	const chain_params *c = params;
 	const nn_shape *s = input_shapes[0];
 	if (n_inputs != 1 || s->rank != 4 || s->dims[3] != c->channels || s->dims[0] < 1 || s->dims[1] < 1 ||
-	    s->dims[2] < 1)
+	    s->dims[2] < 1 || s->dims[1] > 65536 || s->dims[2] > 65536)
 		return mien_error_set(err, MIEN_EUNSUPPORTED, "fused block: input must be NHWC with %d channels",
 		                      c->channels);
+	int64_t h[NN_FUSED_CHAIN_MAX + 1], w[NN_FUSED_CHAIN_MAX + 1];
+	chain_geometry(c, s->dims[1], s->dims[2], h, w);
 	*out = *s;
+	out->dims[1] = h[c->n_blocks];
+	out->dims[2] = w[c->n_blocks];
+	out->dims[3] = c->out_channels;
 	return MIEN_OK;
 }
 
 int nn__fused_block_op(nn_graph *g, const nn_fused_block *b, nn_host_op *op)
 {
-	const int C = b->channels;
-	if (C < 1 || C > NN_FUSED_BLOCK_MAX_CHANNELS || b->pad_top < 0 || b->pad_top > 2 || b->pad_left < 0 ||
-	    b->pad_left > 2)
+	const int C = b->channels, CO = b->out_channels ? b->out_channels : C, stride = b->stride ? b->stride : 1;
+	if (C < 1 || C > NN_FUSED_BLOCK_MAX_CHANNELS || CO > NN_FUSED_BLOCK_MAX_CHANNELS || CO < C ||
+	    (stride == 1 && (CO != C || b->pad_top < 0 || b->pad_top > 2 || b->pad_left < 0 || b->pad_left > 2)) ||
+	    (stride != 1 && stride != 2))
 		return MIEN_EINVAL;
 	chain_params *c = nn__graph_alloc(g, sizeof(*c));
 	block_params *p = nn__graph_alloc(g, sizeof(*p));
 	float *dw = nn__graph_alloc(g, (size_t)9 * (size_t)C * sizeof(float));
-	float *pw = nn__graph_alloc(g, (size_t)C * (size_t)C * sizeof(float));
-	float *bias = nn__graph_alloc(g, (size_t)C * sizeof(float));
+	float *pw = nn__graph_alloc(g, (size_t)C * (size_t)CO * sizeof(float));
+	float *bias = nn__graph_alloc(g, (size_t)CO * sizeof(float));
 	if (!c || !p || !dw || !pw || !bias)
 		return MIEN_ENOMEM;
-	/* TF layouts: depthwise [3,3,C,1] is already [9][C]; a 1×1 HWIO filter [1,1,C,C] is already [ci][co] */
+	/* TF layouts: depthwise [3,3,C,1] is already [9][C]; a 1×1 HWIO filter [1,1,C,CO] is already [ci][co] */
 	memcpy(dw, b->dw_filter, (size_t)9 * (size_t)C * sizeof(float));
-	memcpy(pw, b->pw_filter, (size_t)C * (size_t)C * sizeof(float));
-	for (int co = 0; co < C; co++) {
+	memcpy(pw, b->pw_filter, (size_t)C * (size_t)CO * sizeof(float));
+	for (int co = 0; co < CO; co++) {
 		double sum = b->pw_bias ? b->pw_bias[co] : 0.0;
 		if (b->dw_bias)
 			for (int ci = 0; ci < C; ci++)
-				sum += (double)b->dw_bias[ci] * (double)pw[(size_t)ci * (size_t)C + (size_t)co];
+				sum += (double)b->dw_bias[ci] * (double)pw[(size_t)ci * (size_t)CO + (size_t)co];
 		bias[co] = (float)sum;
 	}
 	*p = (block_params){ .channels = C,
-		             .pad_top = b->pad_top,
-		             .pad_left = b->pad_left,
+		             .out_channels = CO,
+		             .stride = stride,
+		             .pad_top = stride == 1 ? b->pad_top : 0,
+		             .pad_left = stride == 1 ? b->pad_left : 0,
 		             .lo = b->lo,
 		             .hi = b->hi,
 		             .dw = dw,
@@ -505,13 +937,14 @@ int nn__fused_block_op(nn_graph *g, const nn_fused_block *b, nn_host_op *op)
 		             .pw_bias = bias };
 	c->n_blocks = 1;
 	c->channels = C;
+	c->out_channels = CO;
 	c->blocks[0] = p;
-	*op = (nn_host_op){ .kind = "fused_block",
+	*op = (nn_host_op){ .kind = stride == 1 ? "fused_block" : "fused_block_s2",
 		            .run = chain_run,
 		            .shape = chain_shape,
 		            .scratch = chain_scratch,
 		            .params = c,
-		            .macs_per_output = 9 + C };
+		            .macs = chain_macs };
 	return MIEN_OK;
 }
 
@@ -520,25 +953,29 @@ int nn__fused_block_chain(nn_graph *g, const nn_host_op *first, const nn_host_op
 	if (first->run != chain_run || second->run != chain_run)
 		return 0;
 	const chain_params *a = first->params, *b = second->params;
-	if (a->channels != b->channels || a->n_blocks + b->n_blocks > NN_FUSED_CHAIN_MAX)
+	if (a->out_channels != b->channels || a->n_blocks + b->n_blocks > NN_FUSED_CHAIN_MAX)
 		return 0;
-	for (int i = 0; i < a->n_blocks; i++)
-		if (a->blocks[i]->pad_top != 1)
+	/* A stride-2 block only ends a chain: one that went on at the lower resolution would widen the rows a
+	 * band recomputes at the higher one (the receptive field doubles at each stride 2), which costs more with
+	 * threads than the tensor it saves, and saves nothing measurable on one. */
+	const int K = a->n_blocks + b->n_blocks;
+	for (int i = 0; i < K; i++) {
+		const block_params *p = i < a->n_blocks ? a->blocks[i] : b->blocks[i - a->n_blocks];
+		if ((p->stride == 1 && p->pad_top != 1) || (p->stride == 2 && i != K - 1))
 			return 0;
-	for (int i = 0; i < b->n_blocks; i++)
-		if (b->blocks[i]->pad_top != 1)
-			return 0;
+	}
 	chain_params *c = nn__graph_alloc(g, sizeof(*c));
 	if (!c)
 		return MIEN_ENOMEM;
 	c->channels = a->channels;
+	c->out_channels = b->out_channels;
 	c->n_blocks = a->n_blocks + b->n_blocks;
 	for (int i = 0; i < a->n_blocks; i++)
 		c->blocks[i] = a->blocks[i];
 	for (int i = 0; i < b->n_blocks; i++)
 		c->blocks[a->n_blocks + i] = b->blocks[i];
 	*op = *second;
+	op->kind = "fused_chain";
 	op->params = c;
-	op->macs_per_output = first->macs_per_output + second->macs_per_output;
 	return 1;
 }

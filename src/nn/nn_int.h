@@ -116,6 +116,8 @@ typedef struct nn_host_op {
 	size_t (*scratch)(const nn_shape *const *input_shapes, const void *params, size_t threads);
 	const void *params;      /* in graph storage; shared by every runtime, so read-only at run time */
 	int64_t macs_per_output; /* multiply-accumulates per output element, for reporting (0 = none) */
+	/* Optional, for reporting: multiply-accumulates at these input shapes (replaces macs_per_output). */
+	double (*macs)(const nn_shape *const *input_shapes, const void *params);
 } nn_host_op;
 
 typedef struct nn_node {
@@ -267,13 +269,18 @@ void nn__host_tanh(const nn_host_call *call);
 /*
  * The fused separable residual block (fused.c): out = clamp(W·(D⊛x + b_dw) + b_pw + x) as one host op, where
  * D is a 3×3 depthwise filter at stride 1 whose output keeps x's size (pad_top + pad_bottom = 2, likewise
- * left/right) and W a 1×1 convolution from C to C channels. Filters are in TF layout ([3,3,C,1] and
- * [1,1,C,C]); biases may be NULL. The op's own parameters are copied into graph storage.
+ * left/right) and W a 1×1 convolution from C to C channels. At stride 2 (BlazeFace's downsampling block) D
+ * has TF SAME padding and the residual is a 2×2 max pool of x at stride 2 (SAME), its channels zero-padded
+ * at the end from C to W's output channels: out = clamp(W·(D⊛₂x + b_dw) + b_pw + pad(maxpool(x))).
+ * Filters are in TF layout ([3,3,C,1] and [1,1,C,CO]); biases may be NULL. The op's own parameters are
+ * copied into graph storage.
  */
 #define NN_FUSED_BLOCK_MAX_CHANNELS 256
 typedef struct nn_fused_block {
 	int channels;
-	int pad_top, pad_left;
+	int out_channels;      /* 0: channels; at stride 2 it may be larger (the residual's channel padding) */
+	int stride;            /* 0 or 1: stride 1; 2: stride 2 (pad_top and pad_left unused: TF SAME) */
+	int pad_top, pad_left; /* stride 1 */
 	const float *dw_filter, *dw_bias;
 	const float *pw_filter, *pw_bias;
 	float lo, hi; /* output clamp */
@@ -282,9 +289,9 @@ typedef struct nn_fused_block {
 int nn__fused_block_op(nn_graph *g, const nn_fused_block *block, nn_host_op *op);
 /* Where `second` reads only `first`'s output: one op running both (their blocks in order, the intermediate
  * tensors kept in per-runtime row rings) into `op`, returning 1; 0 when they cannot chain (not both fused
- * blocks, other channel counts, padding other than one pixel at the top, over NN_FUSED_CHAIN_MAX blocks);
- * MIEN_ENOMEM. */
-#define NN_FUSED_CHAIN_MAX 16
+ * blocks, channel counts that do not meet, a stride-1 block with padding other than one pixel at the top,
+ * over NN_FUSED_CHAIN_MAX blocks); MIEN_ENOMEM. Stride-2 blocks chain with the blocks before and after them. */
+#define NN_FUSED_CHAIN_MAX 32
 int nn__fused_block_chain(nn_graph *g, const nn_host_op *first, const nn_host_op *second, nn_host_op *op);
 
 const char *nn__op_name(nn_op op);

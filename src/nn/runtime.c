@@ -121,8 +121,15 @@ double nn__node_macs(const nn_graph *g, const nn_node *n, const nn_shape *shapes
 		const nn_shape *x = &shapes[n->inputs[0]];
 		return out * (double)x->dims[x->rank - 1];
 	}
-	case NN_OP_HOST:
+	case NN_OP_HOST: {
+		if (n->p.host.macs) {
+			const nn_shape *in[NN_NODE_MAX_INPUTS];
+			for (int k = 0; k < n->n_inputs; k++)
+				in[k] = &shapes[n->inputs[k]];
+			return n->p.host.macs(in, n->p.host.params);
+		}
 		return out * (double)n->p.host.macs_per_output;
+	}
 	default:
 		return 0;
 	}
