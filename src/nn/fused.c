@@ -26,9 +26,11 @@
  * runtime's scratch (nn_host_op.scratch), one set per band of rows when the runtime has threads; the
  * parameters are read-only graph storage shared by every runtime. Nothing allocates at run time.
  *
- * On x86-64 the kernels exist as portable C and as AVX2+FMA and AVX-512VL intrinsics (the latter only for
- * the 32 registers: tiles stay 256 bits wide), chosen at run time from what the CPU has; the binary itself
- * needs no more than baseline x86-64. Channel counts that are not a multiple of 8 take the portable path.
+ * On x86-64 the kernels exist as portable C and as AVX2+FMA and AVX-512 intrinsics, chosen at run time from
+ * what the CPU has; the binary itself needs no more than baseline x86-64. Channel counts that are not a
+ * multiple of 8 take the portable path. The stride-1 AVX-512 kernels are 512 bits wide (C = 24 on pixel
+ * pairs, see pwp_strip_c24); the stride-2 ones keep 256-bit tiles and use AVX-512 for its 32 registers
+ * (those blocks are a few per cent of BlazeFace's time, and 512-bit tiles measured no faster there).
  */
 #include <pthreadpool.h>
 #include <string.h>
@@ -52,6 +54,8 @@ typedef struct block_params {
 	const float *dw;      /* [9][C]: tap (ky,kx) at dw[(ky*3+kx)*C] */
 	const float *pw;      /* [C][CO]: input channel major, pw[ci*CO + co] */
 	const float *pw_bias; /* [CO], the depthwise bias folded in */
+	const float *dwx;     /* stride 1: dw over lcm(C, 16) floats, [9][C] (= dw) for C % 16 == 0, else [9][2C] */
+	const float *pwx;     /* stride 1, C = 24: pw in the pair order of pwp_strip_c24, [24][48]; else NULL */
 } block_params;
 
 static const float zero_pixel[NN_FUSED_BLOCK_MAX_CHANNELS];
@@ -384,8 +388,6 @@ PW_STRIP_FN(pw_strip_avx2, ISA_AVX2, 3, PX3, 0)
 PW_STRIP_FN(pw_strip_avx2_c24, ISA_AVX2, 3, PX3, 24)
 PW_STRIP_FN(pw_strip_avx512, ISA_AVX512, 8, PX8, 0)
 PW_STRIP_FN(pw_strip_avx512_c24, ISA_AVX512, 8, PX8, 24)
-PW_STRIP_FN(pw_strip_avx512_c48, ISA_AVX512, 8, PX8, 48)
-PW_STRIP_FN(pw_strip_avx512_c96, ISA_AVX512, 8, PX8, 96)
 
 #define BLOCK_ROW_FN(name, target_isa, pw_strip, dw_span)                                                            \
 	__attribute__((target(target_isa))) static void name(const block_params *p, const float *const *rows, int W, \
@@ -403,10 +405,285 @@ PW_STRIP_FN(pw_strip_avx512_c96, ISA_AVX512, 8, PX8, 96)
 
 BLOCK_ROW_FN(block_row_avx2, ISA_AVX2, pw_strip_avx2, dw_span_avx2)
 BLOCK_ROW_FN(block_row_avx2_c24, ISA_AVX2, pw_strip_avx2_c24, dw_span_avx2)
-BLOCK_ROW_FN(block_row_avx512, ISA_AVX512, pw_strip_avx512, dw_span_avx512)
-BLOCK_ROW_FN(block_row_avx512_c24, ISA_AVX512, pw_strip_avx512_c24, dw_span_avx512)
-BLOCK_ROW_FN(block_row_avx512_c48, ISA_AVX512, pw_strip_avx512_c48, dw_span_avx512)
-BLOCK_ROW_FN(block_row_avx512_c96, ISA_AVX512, pw_strip_avx512_c96, dw_span_avx512)
+
+/*
+ * Full-width AVX-512 stride-1 kernels: 16 channels a register. For C % 16 == 0 a pixel is C/16 registers;
+ * for C = 24 a pair of pixels is three (48 floats: channels 0..15 of the first, 16..23 of the first with
+ * 0..7 of the second, 8..23 of the second), so the depthwise runs on pixel pairs with its weights repeated
+ * over two pixels (dwx), and the 1×1 keeps the middle register's lanes interleaved (first pixel's channel
+ * 16+j in lane 2j, the second's channel j in lane 2j+1): its input is then one 64-bit broadcast of the two
+ * pixels' values of an input channel, taken from a copy of the pair's depthwise result with the two pixels'
+ * channels interleaved (pwx holds the weights in that order, [C][48]). A leftover odd pixel takes the
+ * 256-bit kernels.
+ */
+#define DWZ_ACC(k, kx, r) \
+	a##k = _mm512_fmadd_ps(_mm512_loadu_ps(q + (size_t)(per * (k) + (kx)) * (size_t)C), w##r##kx, a##k)
+#define DWZ_X(m) const __m512 x##m = _mm512_loadu_ps(q + (size_t)(m) * (size_t)C)
+#define DWZ_U(k, m0, m1, m2, r)                       \
+	a##k = _mm512_fmadd_ps(x##m0, w##r##0, a##k); \
+	a##k = _mm512_fmadd_ps(x##m1, w##r##1, a##k); \
+	a##k = _mm512_fmadd_ps(x##m2, w##r##2, a##k)
+/* eight units of one row (their taps overlap: each input column is loaded once) */
+#define DWZ_ROW_1(r)                                                \
+	if (s[r]) {                                                 \
+		const float *q = p[r] + (size_t)u * (size_t)U + cb; \
+		DWZ_X(0);                                           \
+		DWZ_X(1);                                           \
+		DWZ_X(2);                                           \
+		DWZ_U(0, 0, 1, 2, r);                               \
+		DWZ_X(3);                                           \
+		DWZ_U(1, 1, 2, 3, r);                               \
+		DWZ_X(4);                                           \
+		DWZ_U(2, 2, 3, 4, r);                               \
+		DWZ_X(5);                                           \
+		DWZ_U(3, 3, 4, 5, r);                               \
+		DWZ_X(6);                                           \
+		DWZ_U(4, 4, 5, 6, r);                               \
+		DWZ_X(7);                                           \
+		DWZ_U(5, 5, 6, 7, r);                               \
+		DWZ_X(8);                                           \
+		DWZ_U(6, 6, 7, 8, r);                               \
+		DWZ_X(9);                                           \
+		DWZ_U(7, 7, 8, 9, r);                               \
+	}
+#define DWZ_ROW_2(r)                                                \
+	if (s[r]) {                                                 \
+		const float *q = p[r] + (size_t)u * (size_t)U + cb; \
+		DWZ_X(0);                                           \
+		DWZ_X(1);                                           \
+		DWZ_X(2);                                           \
+		DWZ_U(0, 0, 1, 2, r);                               \
+		DWZ_X(3);                                           \
+		DWZ_X(4);                                           \
+		DWZ_U(1, 2, 3, 4, r);                               \
+		DWZ_X(5);                                           \
+		DWZ_X(6);                                           \
+		DWZ_U(2, 4, 5, 6, r);                               \
+		DWZ_X(7);                                           \
+		DWZ_X(8);                                           \
+		DWZ_U(3, 6, 7, 8, r);                               \
+		DWZ_X(9);                                           \
+		DWZ_X(10);                                          \
+		DWZ_U(4, 8, 9, 10, r);                              \
+		DWZ_X(11);                                          \
+		DWZ_X(12);                                          \
+		DWZ_U(5, 10, 11, 12, r);                            \
+		DWZ_X(13);                                          \
+		DWZ_X(14);                                          \
+		DWZ_U(6, 12, 13, 14, r);                            \
+		DWZ_X(15);                                          \
+		DWZ_X(16);                                          \
+		DWZ_U(7, 14, 15, 16, r);                            \
+	}
+#define DWZ_ROW1(r)                                                 \
+	if (s[r]) {                                                 \
+		const float *q = p[r] + (size_t)u * (size_t)U + cb; \
+		DWZ_ACC(0, 0, r);                                   \
+		DWZ_ACC(0, 1, r);                                   \
+		DWZ_ACC(0, 2, r);                                   \
+	}
+
+#define DWZ_WEIGHTS                                                                                            \
+	const float *w = bp->dwx + cb;                                                                         \
+	const __m512 w00 = _mm512_loadu_ps(w), w01 = _mm512_loadu_ps(w + U), w02 = _mm512_loadu_ps(w + 2 * U); \
+	const __m512 w10 = _mm512_loadu_ps(w + 3 * U), w11 = _mm512_loadu_ps(w + 4 * U),                       \
+	             w12 = _mm512_loadu_ps(w + 5 * U);                                                         \
+	const __m512 w20 = _mm512_loadu_ps(w + 6 * U), w21 = _mm512_loadu_ps(w + 7 * U),                       \
+	             w22 = _mm512_loadu_ps(w + 8 * U);
+/* Units of PER pixels (U = PER·C floats, a multiple of 16), eight units at a time with every channel block
+ * of them before the next eight (their input stays in L1 across the blocks); n pixels, a leftover pixel by
+ * the 256-bit span. Eight accumulators keep both FMA pipes busy through the FMA latency. */
+#define DWZ_SPAN_FN(name, PER, ROW)                                                                                    \
+	__attribute__((target(ISA_AVX512))) static void name(const block_params *bp, const float *const *p,            \
+	                                                     const int *s, int n, float *restrict d)                   \
+	{                                                                                                              \
+		const int C = bp->channels, per = PER, U = per * C, nu = n / per;                                      \
+		int u = 0;                                                                                             \
+		for (; u + 8 <= nu; u += 8)                                                                            \
+			for (int cb = 0; cb < U; cb += 16) {                                                           \
+				DWZ_WEIGHTS                                                                            \
+				__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, \
+				       a7 = a0;                                                                        \
+				ROW(0)                                                                                 \
+				ROW(1)                                                                                 \
+				ROW(2)                                                                                 \
+				float *o = d + (size_t)u * (size_t)U + cb;                                             \
+				_mm512_storeu_ps(o, a0);                                                               \
+				_mm512_storeu_ps(o + U, a1);                                                           \
+				_mm512_storeu_ps(o + 2 * U, a2);                                                       \
+				_mm512_storeu_ps(o + 3 * U, a3);                                                       \
+				_mm512_storeu_ps(o + 4 * U, a4);                                                       \
+				_mm512_storeu_ps(o + 5 * U, a5);                                                       \
+				_mm512_storeu_ps(o + 6 * U, a6);                                                       \
+				_mm512_storeu_ps(o + 7 * U, a7);                                                       \
+			}                                                                                              \
+		for (; u < nu; u++)                                                                                    \
+			for (int cb = 0; cb < U; cb += 16) {                                                           \
+				DWZ_WEIGHTS                                                                            \
+				__m512 a0 = _mm512_setzero_ps();                                                       \
+				DWZ_ROW1(0)                                                                            \
+				DWZ_ROW1(1)                                                                            \
+				DWZ_ROW1(2)                                                                            \
+				_mm512_storeu_ps(d + (size_t)u * (size_t)U + cb, a0);                                  \
+			}                                                                                              \
+		if (nu * PER < n) {                                                                                    \
+			const int i = nu * PER;                                                                        \
+			const float *pl[3] = { p[0] + (size_t)i * (size_t)s[0], p[1] + (size_t)i * (size_t)s[1],       \
+				               p[2] + (size_t)i * (size_t)s[2] };                                      \
+			dw_span_avx512(bp, pl, s, n - i, d + (size_t)i * (size_t)C);                                   \
+		}                                                                                                      \
+	}
+
+DWZ_SPAN_FN(dwz_span1, 1, DWZ_ROW_1)
+DWZ_SPAN_FN(dwz_span2, 2, DWZ_ROW_2)
+
+/* 1×1 for C % 16 == 0 (CC: C as a constant or 0): P = 8 pixels × 48 channels, then 16 at a time. */
+#define PWZ_INIT(k)                                                     \
+	const float *d##k = d + (size_t)(i + k) * (size_t)C;            \
+	const float *r##k = res + (size_t)(i + k) * (size_t)C + co;     \
+	__m512 a##k##0 = _mm512_add_ps(b0, _mm512_loadu_ps(r##k));      \
+	__m512 a##k##1 = _mm512_add_ps(b1, _mm512_loadu_ps(r##k + 16)); \
+	__m512 a##k##2 = _mm512_add_ps(b2, _mm512_loadu_ps(r##k + 32));
+#define PWZ_FMA(k)                                         \
+	{                                                  \
+		const __m512 v = _mm512_set1_ps(d##k[ci]); \
+		a##k##0 = _mm512_fmadd_ps(v, w0, a##k##0); \
+		a##k##1 = _mm512_fmadd_ps(v, w1, a##k##1); \
+		a##k##2 = _mm512_fmadd_ps(v, w2, a##k##2); \
+	}
+#define PWZ_STORE(k)                                                                     \
+	{                                                                                \
+		float *o = out + (size_t)(i + k) * (size_t)C + co;                       \
+		_mm512_storeu_ps(o, _mm512_max_ps(_mm512_min_ps(a##k##0, hi), lo));      \
+		_mm512_storeu_ps(o + 16, _mm512_max_ps(_mm512_min_ps(a##k##1, hi), lo)); \
+		_mm512_storeu_ps(o + 32, _mm512_max_ps(_mm512_min_ps(a##k##2, hi), lo)); \
+	}
+#define PWZ_TILE(LIST)                                                                      \
+	{                                                                                   \
+		LIST(PWZ_INIT)                                                              \
+		const float *w = p->pw + co;                                                \
+		for (int ci = 0; ci < C; ci++, w += C) {                                    \
+			const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), \
+			             w2 = _mm512_loadu_ps(w + 32);                          \
+			LIST(PWZ_FMA)                                                       \
+		}                                                                           \
+		LIST(PWZ_STORE)                                                             \
+	}
+#define PWZ16_INIT(k)                                        \
+	const float *d##k = d + (size_t)(i + k) * (size_t)C; \
+	__m512 a##k##0 = _mm512_add_ps(b0, _mm512_loadu_ps(res + (size_t)(i + k) * (size_t)C + co));
+#define PWZ16_FMA(k) a##k##0 = _mm512_fmadd_ps(_mm512_set1_ps(d##k[ci]), w0, a##k##0);
+#define PWZ16_STORE(k) \
+	_mm512_storeu_ps(out + (size_t)(i + k) * (size_t)C + co, _mm512_max_ps(_mm512_min_ps(a##k##0, hi), lo));
+#define PWZ16_TILE(LIST)                                      \
+	{                                                     \
+		LIST(PWZ16_INIT)                              \
+		const float *w = p->pw + co;                  \
+		for (int ci = 0; ci < C; ci++, w += C) {      \
+			const __m512 w0 = _mm512_loadu_ps(w); \
+			LIST(PWZ16_FMA)                       \
+		}                                             \
+		LIST(PWZ16_STORE)                             \
+	}
+
+#define PWZ_STRIP_FN(name, CC)                                                                                      \
+	__attribute__((target(ISA_AVX512))) static void name(const block_params *p, const float *restrict d,        \
+	                                                     const float *restrict res, float *restrict out, int n) \
+	{                                                                                                           \
+		const int C = CC ? CC : p->channels;                                                                \
+		const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);                                \
+		int co = 0;                                                                                         \
+		for (; co + 48 <= C; co += 48) {                                                                    \
+			const __m512 b0 = _mm512_loadu_ps(p->pw_bias + co),                                         \
+			             b1 = _mm512_loadu_ps(p->pw_bias + co + 16),                                    \
+			             b2 = _mm512_loadu_ps(p->pw_bias + co + 32);                                    \
+			int i = 0;                                                                                  \
+			for (; i + 8 <= n; i += 8)                                                                  \
+				PWZ_TILE(PX8)                                                                       \
+			for (; i < n; i++)                                                                          \
+				PWZ_TILE(PX1)                                                                       \
+		}                                                                                                   \
+		for (; co < C; co += 16) {                                                                          \
+			const __m512 b0 = _mm512_loadu_ps(p->pw_bias + co);                                         \
+			int i = 0;                                                                                  \
+			for (; i + 8 <= n; i += 8)                                                                  \
+				PWZ16_TILE(PX8)                                                                     \
+			for (; i < n; i++)                                                                          \
+				PWZ16_TILE(PX1)                                                                     \
+		}                                                                                                   \
+	}
+
+PWZ_STRIP_FN(pwz_strip, 0)
+PWZ_STRIP_FN(pwz_strip_c48, 48)
+PWZ_STRIP_FN(pwz_strip_c96, 96)
+
+/* 1×1 for C = 24 on pixel pairs, PP pairs a tile; pixel i of the strip starts pair k at i + 2k. */
+#define PWP_INIT(k)                                                                                  \
+	const float *d##k = d + (size_t)(i + 2 * k) * 24;                                            \
+	__m512 a##k##0, a##k##1, a##k##2;                                                            \
+	{                                                                                            \
+		const __m512 z0 = _mm512_loadu_ps(d##k), z1 = _mm512_loadu_ps(d##k + 16),            \
+		             z2 = _mm512_loadu_ps(d##k + 32);                                        \
+		_mm512_store_ps((float *)(e + 24 * k), _mm512_permutex2var_ps(z0, ilv_lo, z1));      \
+		_mm512_store_ps((float *)(e + 24 * k + 8), _mm512_permutex2var_ps(z0, ilv_mid, z2)); \
+		_mm512_store_ps((float *)(e + 24 * k + 16), _mm512_permutex2var_ps(z1, ilv_lo, z2)); \
+		const float *r = res + (size_t)(i + 2 * k) * 24;                                     \
+		a##k##0 = _mm512_add_ps(b0, _mm512_loadu_ps(r));                                     \
+		a##k##1 = _mm512_permutexvar_ps(ilv, _mm512_add_ps(bm, _mm512_loadu_ps(r + 16)));    \
+		a##k##2 = _mm512_add_ps(b2, _mm512_loadu_ps(r + 32));                                \
+	}
+#define PWP_FMA(k)                                                                                \
+	a##k##0 = _mm512_fmadd_ps(_mm512_set1_ps(d##k[ci]), w0, a##k##0);                         \
+	a##k##1 = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_set1_pd(e[24 * k + ci])), w1, a##k##1); \
+	a##k##2 = _mm512_fmadd_ps(_mm512_set1_ps(d##k[24 + ci]), w2, a##k##2);
+#define PWP_STORE(k)                                                                                                 \
+	{                                                                                                            \
+		float *o = out + (size_t)(i + 2 * k) * 24;                                                           \
+		_mm512_storeu_ps(o, _mm512_max_ps(_mm512_min_ps(a##k##0, hi), lo));                                  \
+		_mm512_storeu_ps(o + 16, _mm512_permutexvar_ps(dlv, _mm512_max_ps(_mm512_min_ps(a##k##1, hi), lo))); \
+		_mm512_storeu_ps(o + 32, _mm512_max_ps(_mm512_min_ps(a##k##2, hi), lo));                             \
+	}
+#define PWP_TILE(LIST)                                                                      \
+	{                                                                                   \
+		LIST(PWP_INIT)                                                              \
+		const float *w = p->pwx;                                                    \
+		for (int ci = 0; ci < 24; ci++, w += 48) {                                  \
+			const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), \
+			             w2 = _mm512_loadu_ps(w + 32);                          \
+			LIST(PWP_FMA)                                                       \
+		}                                                                           \
+		LIST(PWP_STORE)                                                             \
+	}
+#define PX4(M) M(0) M(1) M(2) M(3)
+
+__attribute__((target(ISA_AVX512))) static void pwp_strip_c24(const block_params *p, const float *restrict d,
+                                                              const float *restrict res, float *restrict out, int n)
+{
+	const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
+	const __m512i ilv_lo = _mm512_setr_epi32(0, 24, 1, 25, 2, 26, 3, 27, 4, 28, 5, 29, 6, 30, 7, 31);
+	const __m512i ilv_mid = _mm512_setr_epi32(8, 16, 9, 17, 10, 18, 11, 19, 12, 20, 13, 21, 14, 22, 15, 23);
+	const __m512i ilv = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+	const __m512i dlv = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+	const float *b = p->pw_bias;
+	const __m512 b0 = _mm512_loadu_ps(b), b2 = _mm512_loadu_ps(b + 8);
+	const __m512 bm =
+	        _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(b + 16))),
+	                                            _mm256_castps_pd(_mm256_loadu_ps(b)), 1));
+	double e[4 * 24] __attribute__((aligned(64)));
+	int i = 0;
+	for (; i + 8 <= n; i += 8)
+		PWP_TILE(PX4)
+	for (; i + 2 <= n; i += 2)
+		PWP_TILE(PX1)
+	if (i < n)
+		pw_strip_avx512_c24(p, d + (size_t)i * 24, res + (size_t)i * 24, out + (size_t)i * 24, n - i);
+}
+
+BLOCK_ROW_FN(block_row_avx512z_c24, ISA_AVX512, pwp_strip_c24, dwz_span2)
+BLOCK_ROW_FN(block_row_avx512z_c48, ISA_AVX512, pwz_strip_c48, dwz_span1)
+BLOCK_ROW_FN(block_row_avx512z_c96, ISA_AVX512, pwz_strip_c96, dwz_span1)
+BLOCK_ROW_FN(block_row_avx512z, ISA_AVX512, pwz_strip, dwz_span1)
+BLOCK_ROW_FN(block_row_avx512, ISA_AVX512, pw_strip_avx512, dwz_span2)
 /*
  * Stride 2. The depthwise span: pixel i, row ky, tap kx reads p[ky] + 2i*s[ky] + kx*C (s = 0 and a zero
  * block for a row outside the image); four pixels share their nine input columns per row.
@@ -827,10 +1104,11 @@ static block_row_fn pick_row(const block_params *p)
 	const int C = p->channels;
 	if (C % 8 == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
 		if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-			return C == 24   ? block_row_avx512_c24
-			       : C == 48 ? block_row_avx512_c48
-			       : C == 96 ? block_row_avx512_c96
-			                 : block_row_avx512;
+			return C == 24       ? block_row_avx512z_c24
+			       : C == 48     ? block_row_avx512z_c48
+			       : C == 96     ? block_row_avx512z_c96
+			       : C % 16 == 0 ? block_row_avx512z
+			                     : block_row_avx512;
 		return C == 24 ? block_row_avx2_c24 : block_row_avx2;
 	}
 #endif
@@ -913,7 +1191,11 @@ int nn__fused_block_op(nn_graph *g, const nn_fused_block *b, nn_host_op *op)
 	float *dw = nn__graph_alloc(g, (size_t)9 * (size_t)C * sizeof(float));
 	float *pw = nn__graph_alloc(g, (size_t)C * (size_t)CO * sizeof(float));
 	float *bias = nn__graph_alloc(g, (size_t)CO * sizeof(float));
-	if (!c || !p || !dw || !pw || !bias)
+	/* the stride-1 AVX-512 kernels' copies (block_params.dwx, pwx) */
+	const int U = stride == 1 && C % 16 ? 2 * C : C, pair = stride == 1 && C == 24;
+	float *dwx = U == C ? dw : nn__graph_alloc(g, (size_t)9 * (size_t)U * sizeof(float));
+	float *pwx = pair ? nn__graph_alloc(g, (size_t)24 * 48 * sizeof(float)) : NULL;
+	if (!c || !p || !dw || !pw || !bias || !dwx || (pair && !pwx))
 		return MIEN_ENOMEM;
 	/* TF layouts: depthwise [3,3,C,1] is already [9][C]; a 1×1 HWIO filter [1,1,C,CO] is already [ci][co] */
 	memcpy(dw, b->dw_filter, (size_t)9 * (size_t)C * sizeof(float));
@@ -925,6 +1207,18 @@ int nn__fused_block_op(nn_graph *g, const nn_fused_block *b, nn_host_op *op)
 				sum += (double)b->dw_bias[ci] * (double)pw[(size_t)ci * (size_t)CO + (size_t)co];
 		bias[co] = (float)sum;
 	}
+	if (dwx != dw)
+		for (int k = 0; k < 9; k++)
+			for (int j = 0; j < U; j++)
+				dwx[k * U + j] = dw[k * C + j % C];
+	if (pwx)
+		for (int ci = 0; ci < 24; ci++)
+			for (int j = 0; j < 16; j++) {
+				const float *w = pw + ci * 24;
+				pwx[ci * 48 + j] = w[j];
+				pwx[ci * 48 + 16 + j] = j % 2 ? w[j / 2] : w[16 + j / 2];
+				pwx[ci * 48 + 32 + j] = w[8 + j];
+			}
 	*p = (block_params){ .channels = C,
 		             .out_channels = CO,
 		             .stride = stride,
@@ -934,7 +1228,9 @@ int nn__fused_block_op(nn_graph *g, const nn_fused_block *b, nn_host_op *op)
 		             .hi = b->hi,
 		             .dw = dw,
 		             .pw = pw,
-		             .pw_bias = bias };
+		             .pw_bias = bias,
+		             .dwx = dwx,
+		             .pwx = pwx };
 	c->n_blocks = 1;
 	c->channels = C;
 	c->out_channels = CO;

@@ -284,6 +284,21 @@ static void test_leftover_channels_and_portable(void **state)
 	run_case(&(block_case){ .C = 5, .H = 3, .W = 4, .blocks = 3, .lo = 0, .hi = INFINITY, .expect_host_nodes = 1 });
 }
 
+static void test_avx512_tiles(void **state)
+{
+	(void)state;
+	/* C = 24 on pixel pairs (tiles of four pairs, a pair, an odd pixel), 48-channel and 16-channel tiles */
+	run_case(&(block_case){ .C = 24, .H = 3, .W = 16, .blocks = 2, .lo = 0, .hi = 6, .expect_host_nodes = 1 });
+	run_case(&(block_case){
+	        .C = 24, .H = 4, .W = 23, .blocks = 1, .lo = 0, .hi = INFINITY, .expect_host_nodes = 1 });
+	run_case(&(block_case){
+	        .C = 96, .H = 5, .W = 13, .blocks = 2, .dw_bias = 1, .lo = 0, .hi = INFINITY, .expect_host_nodes = 1 });
+	run_case(&(block_case){
+	        .C = 64, .H = 4, .W = 11, .blocks = 1, .lo = 0, .hi = INFINITY, .expect_host_nodes = 1 });
+	run_case(
+	        &(block_case){ .C = 8, .H = 3, .W = 21, .blocks = 1, .lo = 0, .hi = INFINITY, .expect_host_nodes = 1 });
+}
+
 static void test_tiny_images(void **state)
 {
 	(void)state;
@@ -711,6 +726,7 @@ int main(void)
 		cmocka_unit_test(test_one_block_no_clamp_dw_bias),
 		cmocka_unit_test(test_wide_rows_cross_strips),
 		cmocka_unit_test(test_leftover_channels_and_portable),
+		cmocka_unit_test(test_avx512_tiles),
 		cmocka_unit_test(test_tiny_images),
 		cmocka_unit_test(test_explicit_padding_does_not_chain),
 		cmocka_unit_test(test_chain_in_bands_on_threads),
