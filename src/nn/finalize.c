@@ -423,7 +423,8 @@ static int fuse_blocks(nn_graph *g, const int *uses)
 			    !same_shape(xs, &g->tensors[dw->output].shape))
 				continue;
 			int64_t C = xs->dims[3];
-			if (C < 1 || C > NN_FUSED_BLOCK_MAX_CHANNELS || nn_shape_count(xs) < g->fuse_min_elements)
+			if (C < 1 || C > NN_FUSED_BLOCK_MAX_CHANNELS || nn_shape_count(xs) < g->fuse_min_elements ||
+			    (C % 8 && !g->fuse_any_width))
 				continue;
 			const nn_tensor *df = &g->tensors[dw->inputs[1]], *pf = &g->tensors[pw->inputs[1]];
 			if (df->xnn_layout || pf->xnn_layout || df->shape.rank != 4 || df->shape.dims[0] != 3 ||
@@ -519,7 +520,8 @@ static int fuse_stride2_blocks(nn_graph *g, const int *uses)
 				continue;
 			const int64_t C = xs->dims[3], CO = os->dims[3];
 			if (C < 1 || CO < C || CO > NN_FUSED_BLOCK_MAX_CHANNELS || os->dims[0] != xs->dims[0] ||
-			    os->dims[1] != (xs->dims[1] + 1) / 2 || os->dims[2] != (xs->dims[2] + 1) / 2)
+			    ((C % 8 || CO % 8) && !g->fuse_any_width) || os->dims[1] != (xs->dims[1] + 1) / 2 ||
+			    os->dims[2] != (xs->dims[2] + 1) / 2)
 				continue;
 			const nn_tensor *df = &g->tensors[dw->inputs[1]], *pf = &g->tensors[pw->inputs[1]];
 			if (df->xnn_layout || pf->xnn_layout || df->shape.rank != 4 || df->shape.dims[0] != 3 ||

@@ -184,6 +184,10 @@ typedef struct nn_graph {
 	/* Finalise fuses a residual block (fused.c) only where its tensor has at least this many elements
 	 * (NN_FUSE_MIN_ELEMENTS from nn__graph_init; tests lower it). */
 	int64_t fuse_min_elements;
+	/* fuse blocks whose channel counts are not multiples of 8 too: those run fused.c's portable C path, which
+	 * is slower than XNNPACK (blazeface-front's 28- and 42-channel blocks: 1.35 vs 0.67 ms), so only the unit
+	 * tests turn this on, to check that path */
+	int fuse_any_width;
 } nn_graph;
 
 /* Below ~160 KiB a block's three XNNPACK passes stay in L2 and XNNPACK's kernels beat the fused one, which

@@ -145,6 +145,7 @@ static void run_case(const block_case *c)
 	rng_state = (uint32_t)(C * 7919 + H * 104729 + W * 1299709 + K);
 	assert_int_equal(nn__graph_init(&g, "fused-test", &err), MIEN_OK);
 	g.fuse_min_elements = c->min_elements;
+	g.fuse_any_width = 1;
 	block_weights w[8];
 	assert_true(K <= 8);
 	float *x = malloc(count * sizeof(float)), *want = malloc(count * sizeof(float));
@@ -530,6 +531,7 @@ static void run_s2_case(const s2_case *c)
 	rng_state = (uint32_t)(C * 7919 + CO * 31 + H * 104729 + W * 1299709 + K);
 	assert_int_equal(nn__graph_init(&g, "fused-s2-test", &err), MIEN_OK);
 	g.fuse_min_elements = 0;
+	g.fuse_any_width = 1;
 	block_weights w[8];
 	assert_true(K <= 8);
 	float *x = malloc(in_count * sizeof(float)), *a = malloc(in_count * sizeof(float));
