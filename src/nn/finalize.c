@@ -393,6 +393,38 @@ static int same_shape(const nn_shape *a, const nn_shape *b)
 	return 1;
 }
 
+/* Completes `b` with the depthwise and pointwise weights and a's clamp and turns the Add `a` into the fused
+ * host op reading x (tensor xt). Returns 1 when replaced, 0 when the block does not qualify, MIEN_ENOMEM. */
+static int replace_with_block(nn_graph *g, nn_node *a, const nn_node *dw, const nn_node *pw, int xt, nn_fused_block *b,
+                              const char *kind)
+{
+	const int64_t C = b->channels, CO = b->out_channels ? b->out_channels : b->channels;
+	b->dw_filter = float_const(g, dw->inputs[1], 9 * C);
+	b->dw_bias = dw->n_inputs > 2 ? float_const(g, dw->inputs[2], C) : NULL;
+	b->pw_filter = float_const(g, pw->inputs[1], C * CO);
+	b->pw_bias = pw->n_inputs > 2 ? float_const(g, pw->inputs[2], CO) : NULL;
+	b->lo = a->out_min;
+	b->hi = a->out_max;
+	if (!b->dw_filter || !b->pw_filter || (dw->n_inputs > 2 && dw->inputs[2] >= 0 && !b->dw_bias) ||
+	    (pw->n_inputs > 2 && pw->inputs[2] >= 0 && !b->pw_bias))
+		return 0;
+	nn_host_op op;
+	int rc = nn__fused_block_op(g, b, &op);
+	if (rc == MIEN_ENOMEM)
+		return rc;
+	if (rc)
+		return 0;
+	a->op = NN_OP_HOST;
+	a->source_op = kind;
+	a->n_inputs = 1;
+	a->inputs[0] = xt;
+	a->inputs[1] = -1;
+	a->out_min = -INFINITY;
+	a->out_max = INFINITY;
+	a->p.host = op;
+	return 1;
+}
+
 /*
  * The stride-1 separable residual block, Add(x, Conv1x1(Depthwise3x3(x))) with the Add's clamp, becomes one
  * host op (fused.c) that reads x once and writes the result once; XNNPACK would stream the tensor through
@@ -449,32 +481,12 @@ static int fuse_blocks(nn_graph *g, const int *uses)
 			if (pp->padding == NN_PAD_EXPLICIT &&
 			    (pp->pad_top || pp->pad_bottom || pp->pad_left || pp->pad_right))
 				continue;
-			nn_fused_block b = { .channels = (int)C,
-				             .pad_top = pad_top,
-				             .pad_left = pad_left,
-				             .dw_filter = float_const(g, dw->inputs[1], 9 * C),
-				             .dw_bias = dw->n_inputs > 2 ? float_const(g, dw->inputs[2], C) : NULL,
-				             .pw_filter = float_const(g, pw->inputs[1], C * C),
-				             .pw_bias = pw->n_inputs > 2 ? float_const(g, pw->inputs[2], C) : NULL,
-				             .lo = a->out_min,
-				             .hi = a->out_max };
-			if (!b.dw_filter || !b.pw_filter || (dw->n_inputs > 2 && dw->inputs[2] >= 0 && !b.dw_bias) ||
-			    (pw->n_inputs > 2 && pw->inputs[2] >= 0 && !b.pw_bias))
+			nn_fused_block b = { .channels = (int)C, .pad_top = pad_top, .pad_left = pad_left };
+			int r = replace_with_block(g, a, dw, pw, xt, &b, "FusedBlock");
+			if (r < 0)
+				return r;
+			if (r == 0)
 				continue;
-			nn_host_op op;
-			int rc = nn__fused_block_op(g, &b, &op);
-			if (rc == MIEN_ENOMEM)
-				return rc;
-			if (rc)
-				continue;
-			a->op = NN_OP_HOST;
-			a->source_op = "FusedBlock";
-			a->n_inputs = 1;
-			a->inputs[0] = xt;
-			a->inputs[1] = -1;
-			a->out_min = -INFINITY;
-			a->out_max = INFINITY;
-			a->p.host = op;
 			dw->op = pw->op = NN_OP_NONE;
 			changed = 1;
 			break;
@@ -549,32 +561,12 @@ static int fuse_stride2_blocks(nn_graph *g, const int *uses)
 			} else if (CO != C) {
 				continue;
 			}
-			nn_fused_block b = { .channels = (int)C,
-				             .out_channels = (int)CO,
-				             .stride = 2,
-				             .dw_filter = float_const(g, dw->inputs[1], 9 * C),
-				             .dw_bias = dw->n_inputs > 2 ? float_const(g, dw->inputs[2], C) : NULL,
-				             .pw_filter = float_const(g, pw->inputs[1], C * CO),
-				             .pw_bias = pw->n_inputs > 2 ? float_const(g, pw->inputs[2], CO) : NULL,
-				             .lo = a->out_min,
-				             .hi = a->out_max };
-			if (!b.dw_filter || !b.pw_filter || (dw->n_inputs > 2 && dw->inputs[2] >= 0 && !b.dw_bias) ||
-			    (pw->n_inputs > 2 && pw->inputs[2] >= 0 && !b.pw_bias))
+			nn_fused_block b = { .channels = (int)C, .out_channels = (int)CO, .stride = 2 };
+			int r = replace_with_block(g, a, dw, pw, xt, &b, "FusedBlockStride2");
+			if (r < 0)
+				return r;
+			if (r == 0)
 				continue;
-			nn_host_op op;
-			int rc = nn__fused_block_op(g, &b, &op);
-			if (rc == MIEN_ENOMEM)
-				return rc;
-			if (rc)
-				continue;
-			a->op = NN_OP_HOST;
-			a->source_op = "FusedBlockStride2";
-			a->n_inputs = 1;
-			a->inputs[0] = xt;
-			a->inputs[1] = -1;
-			a->out_min = -INFINITY;
-			a->out_max = INFINITY;
-			a->p.host = op;
 			dw->op = pw->op = mp->op = NN_OP_NONE;
 			if (pad)
 				pad->op = NN_OP_NONE;
