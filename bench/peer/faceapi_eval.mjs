@@ -25,6 +25,7 @@ import {
 } from './faceapi_node.mjs';
 
 const opt = parseArgs(process.argv.slice(2), {
+  _: [],
   mode: '', out: '', limit: 0, backend: 'wasm', models: '', 'min-confidence': 0.5, 'no-fallback': false,
 });
 const IMAGE_EXT = /\.(jpe?g|png)$/i;

@@ -119,19 +119,5 @@ export function percentile(xs, p) {
   return s[i];
 }
 
-// --key value / --key=value / --flag options, plus positional arguments.
-export function parseArgs(argv, defaults) {
-  const o = { ...defaults, _: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) { o._.push(a); continue; }
-    const eq = a.indexOf('=');
-    const key = eq > 0 ? a.slice(2, eq) : a.slice(2);
-    if (!(key in defaults)) throw new Error(`unknown option --${key}`);
-    if (typeof defaults[key] === 'boolean') { o[key] = true; continue; }
-    const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
-    if (v === undefined) throw new Error(`--${key} needs a value`);
-    o[key] = typeof defaults[key] === 'number' ? Number(v) : v;
-  }
-  return o;
-}
+// Option parsing is shared with the reference scripts (positional arguments land in `_`).
+export { parseArgs } from '../../tests/ref/tfjs_common.mjs';

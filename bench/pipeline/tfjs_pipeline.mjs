@@ -16,6 +16,7 @@ import {
 } from '../peer/faceapi_node.mjs';
 
 const opt = parseArgs(process.argv.slice(2), {
+  _: [],
   image: path.join(ROOT, 'models/samples/sample1.jpg'), runs: 10, warmup: 2, backend: 'wasm', models: '',
 });
 

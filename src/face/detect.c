@@ -578,6 +578,19 @@ static const detector_spec *find_spec(const char *name)
 
 /* Binds blazeface's outputs of one runtime: two regressor outputs [1,A,16] and two logit outputs [1,A,1];
  * the larger A is the stride-16 set, and both must match the runtime's W x H. */
+/* Orders a pair of outputs so that the one with more anchors (the stride-16 set) comes first. */
+static void larger_first(int index[2], int64_t count[2])
+{
+	if (count[0] >= count[1])
+		return;
+	int t = index[0];
+	index[0] = index[1];
+	index[1] = t;
+	int64_t c = count[0];
+	count[0] = count[1];
+	count[1] = c;
+}
+
 static int bind_blazeface(const face_detector *d, grid_rt *g, mien_error *err)
 {
 	size_t n_out = nn_model_output_count(d->model);
@@ -602,22 +615,8 @@ static int bind_blazeface(const face_detector *d, grid_rt *g, mien_error *err)
 	}
 	if (reg[1] < 0 || lg[1] < 0)
 		return mien_error_set(err, MIEN_EFORMAT, "%s: expected two [1,A,16] and two [1,A,1] outputs", name);
-	if (reg_n[0] < reg_n[1]) {
-		int t = reg[0];
-		reg[0] = reg[1];
-		reg[1] = t;
-		int64_t c = reg_n[0];
-		reg_n[0] = reg_n[1];
-		reg_n[1] = c;
-	}
-	if (lg_n[0] < lg_n[1]) {
-		int t = lg[0];
-		lg[0] = lg[1];
-		lg[1] = t;
-		int64_t c = lg_n[0];
-		lg_n[0] = lg_n[1];
-		lg_n[1] = c;
-	}
+	larger_first(reg, reg_n);
+	larger_first(lg, lg_n);
 	int64_t a16 = (int64_t)(g->w / 16) * (g->h / 16) * 2, a32 = (int64_t)(g->w / 32) * (g->h / 32) * 6;
 	if (reg_n[0] != a16 || reg_n[1] != a32 || lg_n[0] != reg_n[0] || lg_n[1] != reg_n[1])
 		return mien_error_set(err, MIEN_EFORMAT,

@@ -27,11 +27,18 @@ export const MODELS = {
   liveness: { range: [0, 1], prep: 'rgb_01', src: 'face/liveness.ts: resizeBilinear(face tensor 0..1)' },
 };
 
+// --key value / --key=value / --flag options; positional arguments are collected in `_` when the defaults
+// carry a `_` array, and are an error otherwise.
 export function parseArgs(argv, defaults) {
   const o = { ...defaults };
+  if (Array.isArray(defaults._)) o._ = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+    if (!a.startsWith('--')) {
+      if (!o._) throw new Error(`unexpected argument ${a}`);
+      o._.push(a);
+      continue;
+    }
     const eq = a.indexOf('=');
     const key = (eq > 0 ? a.slice(2, eq) : a.slice(2));
     if (!(key in defaults)) throw new Error(`unknown option --${key}`);
