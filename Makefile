@@ -21,14 +21,17 @@ JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
 JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 TURBOJPEG_LIBS := $(shell pkg-config --libs libturbojpeg 2>/dev/null || echo -lturbojpeg)
 SPNG_LIBS := $(shell pkg-config --libs spng 2>/dev/null || echo -lspng)
+SQLITE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
+PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+PQ_LIBS := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
-CPPFLAGS += -Isrc -D_GNU_SOURCE $(JANSSON_CFLAGS)
+CPPFLAGS += -Isrc -D_GNU_SOURCE $(JANSSON_CFLAGS) $(PQ_CFLAGS)
 CFLAGS += -std=c11 -Wall -Wextra -Werror -O2 -g
 DEPFLAGS = -MMD -MP
 # XNNPACK ships no pkg-config file.
-LDLIBS += $(JANSSON_LIBS) $(TURBOJPEG_LIBS) $(SPNG_LIBS) -lXNNPACK -lpthreadpool -lpthread -lm
+LDLIBS += $(JANSSON_LIBS) $(TURBOJPEG_LIBS) $(SPNG_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) -lXNNPACK -lpthreadpool -lpthread -lm
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUZZ_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -56,7 +59,7 @@ UNIT_ENV := MIEN_LOG_LEVEL=warn
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:strict_string_checks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build test run eval deps models ref-deps refs check-unit check-asan check-nn fuzz check-fuzz \
+.PHONY: all build test run eval deps models ref-deps refs check-unit check-asan run-unit run-asan check-nn fuzz check-fuzz \
 	format check-format clean unit asan
 
 all: build
@@ -93,7 +96,14 @@ define run_tests
 	done; exit $$fail
 endef
 
+# The unit tests of the store run against a real PostgreSQL too: scripts/testdb.sh starts a throw-away
+# server on loopback for the duration of the run and passes its URL in MIEN_TEST_PG.
+TESTDB := bash scripts/testdb.sh run --
+
 check-unit: $(UNIT_BINS)
+	$(TESTDB) $(MAKE) --no-print-directory run-unit
+
+run-unit:
 	$(call run_tests,$(UNIT_BINS),$(UNIT_ENV))
 
 # --- the same under AddressSanitizer + UndefinedBehaviorSanitizer -------------------------------
@@ -115,6 +125,9 @@ $(BUILD)/asan/tests/%: tests/unit/%.c $(BUILD)/asan/libmien.a
 		$(BUILD)/asan/libmien.a $(CMOCKA_LIBS) $(LDLIBS)
 
 check-asan: $(ASAN_UNIT_BINS)
+	$(TESTDB) $(MAKE) --no-print-directory run-asan
+
+run-asan:
 	$(call run_tests,$(ASAN_UNIT_BINS),$(UNIT_ENV) $(ASAN_ENV))
 
 # --- fuzzing (libFuzzer, clang) -------------------------------------------------------------------

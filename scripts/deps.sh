@@ -16,6 +16,9 @@ PACKAGES=(
 	libjansson-dev
 	libturbojpeg0-dev
 	libspng-dev
+	libsqlite3-dev
+	libpq-dev
+	postgresql
 )
 
 # Node.js drives `make models` (npm pack) and the TensorFlow.js reference tests. A node/npm already on

@@ -31,6 +31,12 @@ const char *mien_strerror(int code)
 		return "too big";
 	case MIEN_ESTATE:
 		return "invalid state";
+	case MIEN_ECONFLICT:
+		return "conflict";
+	case MIEN_EUNAVAILABLE:
+		return "service unavailable";
+	case MIEN_EDENIED:
+		return "permission denied";
 	default:
 		return "unknown error";
 	}

@@ -16,16 +16,19 @@
 
 enum mien_result {
 	MIEN_OK = 0,
-	MIEN_EINVAL = -1,       /* an argument or input value is invalid */
-	MIEN_ENOMEM = -2,       /* an allocation failed */
-	MIEN_EIO = -3,          /* reading or writing a file or socket failed */
-	MIEN_ENOENT = -4,       /* a file, model, record or name does not exist */
-	MIEN_EFORMAT = -5,      /* input is malformed: bad JSON, truncated file, wrong magic */
-	MIEN_EUNSUPPORTED = -6, /* well-formed but not supported: an unknown op, dtype or layout */
-	MIEN_ERANGE = -7,       /* a size, count or value is out of the allowed range */
-	MIEN_EBACKEND = -8,     /* a library we call (XNNPACK, SQLite, ...) failed */
-	MIEN_ETOOBIG = -9,      /* input exceeds a hard cap */
-	MIEN_ESTATE = -10,      /* the call is not valid in the object's current state */
+	MIEN_EINVAL = -1,        /* an argument or input value is invalid */
+	MIEN_ENOMEM = -2,        /* an allocation failed */
+	MIEN_EIO = -3,           /* reading or writing a file or socket failed */
+	MIEN_ENOENT = -4,        /* a file, model, record or name does not exist */
+	MIEN_EFORMAT = -5,       /* input is malformed: bad JSON, truncated file, wrong magic */
+	MIEN_EUNSUPPORTED = -6,  /* well-formed but not supported: an unknown op, dtype or layout */
+	MIEN_ERANGE = -7,        /* a size, count or value is out of the allowed range */
+	MIEN_EBACKEND = -8,      /* a library we call (XNNPACK, SQLite, ...) failed */
+	MIEN_ETOOBIG = -9,       /* input exceeds a hard cap */
+	MIEN_ESTATE = -10,       /* the call is not valid in the object's current state */
+	MIEN_ECONFLICT = -11,    /* the change collides with what exists: a taken name, a stale update */
+	MIEN_EUNAVAILABLE = -12, /* a service we need (database, Redis, camera) is unreachable; retry later */
+	MIEN_EDENIED = -13,      /* not allowed: bad credentials, a missing role, a camera outside the user's list */
 };
 
 /* The short, constant description of a result code ("invalid argument"); never NULL. */

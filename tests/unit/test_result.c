@@ -20,7 +20,7 @@ static void test_strerror_known_and_unknown(void **state)
 	assert_string_equal(mien_strerror(-999), "unknown error");
 	assert_string_equal(mien_strerror(1), "unknown error");
 	/* Every defined code has its own text. */
-	for (int a = MIEN_ESTATE; a <= MIEN_OK; a++) {
+	for (int a = MIEN_EDENIED; a <= MIEN_OK; a++) {
 		assert_string_not_equal(mien_strerror(a), "unknown error");
 		for (int b = a + 1; b <= MIEN_OK; b++)
 			assert_string_not_equal(mien_strerror(a), mien_strerror(b));

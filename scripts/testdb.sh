@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Throw-away database servers for the tests, on loopback only.
+#
+#   testdb.sh run -- CMD ARGS...   start PostgreSQL (initdb into a temporary directory), run CMD with
+#                                  MIEN_TEST_PG (a postgresql:// URL) and MIEN_TEST_PG_CTL (a command taking
+#                                  stop|start, for tests that take the server away mid-run) in its
+#                                  environment, then stop the server and delete its files
+#   testdb.sh pg-ctl DIR stop|start   what MIEN_TEST_PG_CTL runs
+#
+# As root, the server runs as the `postgres` user (initdb refuses root); otherwise as the caller.
+set -euo pipefail
+
+BINDIR=$(pg_config --bindir 2>/dev/null || true)
+if [[ ! -x "$BINDIR/initdb" ]]; then
+	BINDIR=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+fi
+if [[ ! -x "$BINDIR/initdb" ]]; then
+	echo "testdb: PostgreSQL's initdb not found (make deps installs the postgresql package)" >&2
+	exit 1
+fi
+
+as_owner() {
+	if [[ $(id -u) -eq 0 ]]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+pg_ctl_cmd() { # DIR stop|start
+	local dir=$1 what=$2 port
+	port=$(cat "$dir/port")
+	case $what in
+	stop) as_owner "$BINDIR/pg_ctl" -D "$dir/data" -m fast -w stop >>"$dir/ctl.log" 2>&1 ;;
+	start)
+		as_owner "$BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+			-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200" start >>"$dir/ctl.log" 2>&1
+		;;
+	*)
+		echo "testdb: pg-ctl wants stop or start" >&2
+		return 2
+		;;
+	esac
+}
+
+case ${1:-} in
+pg-ctl)
+	pg_ctl_cmd "$2" "$3"
+	exit $?
+	;;
+run)
+	shift
+	[[ ${1:-} == -- ]] && shift
+	;;
+*)
+	echo "usage: testdb.sh run -- CMD... | testdb.sh pg-ctl DIR stop|start" >&2
+	exit 2
+	;;
+esac
+
+dir=$(mktemp -d /tmp/mien-testdb.XXXXXX)
+chmod 755 "$dir"
+[[ $(id -u) -eq 0 ]] && chown postgres: "$dir"
+cleanup() {
+	as_owner "$BINDIR/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+as_owner "$BINDIR/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 || {
+	cat "$dir/initdb.log" >&2
+	exit 1
+}
+# A free port: try a few at random in the dynamic range.
+started=0
+for _ in 1 2 3 4 5 6 7 8; do
+	port=$((20000 + RANDOM % 30000))
+	echo "$port" >"$dir/port"
+	if pg_ctl_cmd "$dir" start; then
+		started=1
+		break
+	fi
+done
+if [[ $started -ne 1 ]]; then
+	echo "testdb: PostgreSQL did not start; its log:" >&2
+	cat "$dir/server.log" >&2 || true
+	exit 1
+fi
+as_owner "$BINDIR/createdb" -h 127.0.0.1 -p "$port" -U postgres mien_test
+
+export MIEN_TEST_PG="postgresql://postgres@127.0.0.1:$port/mien_test"
+export MIEN_TEST_PG_CTL="bash $(cd "$(dirname "$0")" && pwd)/testdb.sh pg-ctl $dir"
+echo "testdb: PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
+status=0
+"$@" || status=$?
+exit $status

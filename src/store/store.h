@@ -1,0 +1,324 @@
+/*
+ * store.h — everything mien keeps: users and their tokens, people with their face embeddings and thumbnails,
+ * cameras, events with snapshots, alerts, settings and an audit log.
+ *
+ * One interface, two backends chosen by the URL given to store_open: SQLite (`sqlite:PATH`, the embedded
+ * default; store_sqlite.c) and PostgreSQL (`postgresql://...` or `postgres://...`, via libpq; store_pg.c).
+ * Both reach the same schema through the numbered migrations of store_migrate, and every function below
+ * behaves the same on both: the SQL of the record functions is written once (store.c) and each backend only
+ * runs statements.
+ *
+ * Durability: a function that returns MIEN_OK has committed. SQLite runs in WAL mode with synchronous=FULL,
+ * so an acknowledged write survives a crash or a power cut; PostgreSQL commits with its own settings
+ * (synchronous_commit on by default). Every change that touches several rows is one transaction.
+ *
+ * Images (face thumbnails, event snapshots) live in the database beside the rows they belong to, so that
+ * erasing a person or an event removes its pictures in the same transaction (the right to erasure). On
+ * SQLite, secure_delete overwrites erased content and the write-ahead log is truncated after an erasure, so no
+ * copy remains in the files.
+ *
+ * Threads: a store is safe to use from any number of threads. It holds a small pool of connections; each
+ * call borrows one for its duration. When the PostgreSQL server goes away, calls fail with
+ * MIEN_EUNAVAILABLE and the pool reconnects on later calls once it is back.
+ *
+ * Errors (beyond the MIEN_E* codes named per function): MIEN_EUNAVAILABLE when the database cannot be reached
+ * or is busy past the timeout; MIEN_EIO when it cannot write (a read-only file, a full disk); MIEN_EBACKEND for
+ * any other database failure; the message in `err` says which. Strings longer than their field are
+ * MIEN_ERANGE, never truncated silently. Times are milliseconds since the Unix epoch.
+ */
+#ifndef MIEN_STORE_STORE_H
+#define MIEN_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/result.h"
+
+typedef struct store store;
+
+/* The schema version store_migrate brings a database to. */
+#define STORE_SCHEMA_VERSION 1
+
+#define STORE_NAME_MAX         128 /* person, camera and user names, in bytes with the terminator */
+#define STORE_USERNAME_MAX     64
+#define STORE_NOTE_MAX         1024
+#define STORE_URL_MAX          1024
+#define STORE_HASH_MAX         160 /* an encoded password hash (argon2id: about 100 bytes) */
+#define STORE_MODEL_MAX        64
+#define STORE_EXPRESSIONS      7
+#define STORE_USER_CAMERAS_MAX 512
+#define STORE_TOKEN_HASH_BYTES 32
+#define STORE_LIST_MAX         1000 /* the most rows one list call returns */
+#define STORE_IMAGE_MAX        (16u << 20)
+#define STORE_SETTING_MAX      256
+
+/* --- opening and schema ------------------------------------------------------------------------------ */
+
+/*
+ * Opens a store at `url` with up to `connections` pooled connections (1..64; 0 picks 4). Does not migrate.
+ * For SQLite the file and its directory are created when missing. Caller frees with store_close.
+ * MIEN_EINVAL for a URL of neither kind; MIEN_EUNAVAILABLE when PostgreSQL cannot be reached.
+ */
+int store_open(const char *url, int connections, store **out, mien_error *err);
+void store_close(store **s);
+
+/* "sqlite" or "postgresql". */
+const char *store_backend(const store *s);
+
+/*
+ * Applies every migration above the database's version, each in its own transaction, and reports how many
+ * ran in *applied (may be NULL). Safe to run from several processes at once (PostgreSQL serialises them with
+ * an advisory lock; SQLite with its write lock). MIEN_ERANGE if the database is newer than this program.
+ */
+int store_migrate(store *s, int *applied, mien_error *err);
+int store_schema_version(store *s, int *version, mien_error *err);
+
+/* A cheap round trip to the database, for readiness checks. */
+int store_ping(store *s, mien_error *err);
+
+/* The database's own consistency check (SQLite integrity_check; PostgreSQL: every table readable and every
+ * foreign key satisfied). MIEN_EBACKEND with the first problem in `err` when damaged. */
+int store_check(store *s, mien_error *err);
+
+/* --- users and tokens ---------------------------------------------------------------------------------- */
+
+/* Wire values: stored as text ("recognition", "analyst", "admin"); the enum only grows. */
+enum store_role {
+	STORE_ROLE_NONE = 0,
+	STORE_ROLE_RECOGNITION = 1,
+	STORE_ROLE_ANALYST = 2,
+	STORE_ROLE_ADMIN = 3,
+};
+const char *store_role_name(int role);
+int store_role_parse(const char *name); /* STORE_ROLE_NONE when unknown */
+
+typedef struct store_user {
+	int64_t id;
+	char username[STORE_USERNAME_MAX];
+	char password_hash[STORE_HASH_MAX]; /* an encoded hash (argon2id); never a password */
+	int role;                           /* enum store_role */
+	int disabled;
+	int all_cameras; /* 1: every camera; 0: only those in cameras[] */
+	int n_cameras;
+	int64_t cameras[STORE_USER_CAMERAS_MAX];
+	int64_t created_at;
+	int64_t updated_at;
+} store_user;
+
+/* Fields for store_user_update. */
+enum {
+	STORE_USER_ROLE = 1 << 0,
+	STORE_USER_PASSWORD = 1 << 1,
+	STORE_USER_DISABLED = 1 << 2,
+	STORE_USER_CAMERAS = 1 << 3, /* all_cameras and the list */
+};
+
+/* Creates a user from `u` (id and times ignored; set in *u on success). MIEN_ECONFLICT if the name is taken;
+ * MIEN_ENOENT if a listed camera does not exist. */
+int store_user_create(store *s, store_user *u, mien_error *err);
+int store_user_get(store *s, int64_t id, store_user *out, mien_error *err);                   /* MIEN_ENOENT */
+int store_user_get_by_name(store *s, const char *username, store_user *out, mien_error *err); /* MIEN_ENOENT */
+/* Changes the `fields` of user u->id to u's values. MIEN_ENOENT when there is no such user. */
+int store_user_update(store *s, const store_user *u, unsigned fields, mien_error *err);
+/* Deletes the user and their tokens; their audit entries stay, with the name. MIEN_ENOENT. */
+int store_user_delete(store *s, int64_t id, mien_error *err);
+/* Users ordered by id after `after_id` (0 = from the start), at most `max` (≤ STORE_LIST_MAX). */
+int store_user_list(store *s, int64_t after_id, store_user *out, size_t max, size_t *count, mien_error *err);
+int store_user_count(store *s, int64_t *count, mien_error *err);
+
+/* Records a session token by its hash (the token itself is never stored). */
+int store_token_put(store *s, const uint8_t hash[STORE_TOKEN_HASH_BYTES], int64_t user_id, int64_t expires_at,
+                    mien_error *err);
+/* The user of an unexpired token at time `now`; MIEN_ENOENT when unknown or expired (*expires_at may be NULL). */
+int store_token_lookup(store *s, const uint8_t hash[STORE_TOKEN_HASH_BYTES], int64_t now, store_user *out,
+                       int64_t *expires_at, mien_error *err);
+int store_token_delete(store *s, const uint8_t hash[STORE_TOKEN_HASH_BYTES], mien_error *err);
+/* Deletes every token of a user (password or role change, disabling); *deleted may be NULL. */
+int store_token_delete_user(store *s, int64_t user_id, int64_t *deleted, mien_error *err);
+int store_token_purge(store *s, int64_t now, int64_t *deleted, mien_error *err);
+
+/* --- people and their faces ------------------------------------------------------------------------------ */
+
+typedef struct store_person {
+	int64_t id;
+	char name[STORE_NAME_MAX];
+	char note[STORE_NOTE_MAX];
+	int watchlist;
+	int64_t faces; /* how many faces are enrolled (filled by get and list) */
+	int64_t created_at;
+	int64_t updated_at;
+} store_person;
+
+enum {
+	STORE_PERSON_NAME = 1 << 0,
+	STORE_PERSON_NOTE = 1 << 1,
+	STORE_PERSON_WATCHLIST = 1 << 2,
+};
+
+/* Creates a person (names are unique: MIEN_ECONFLICT). Sets p->id and the times. */
+int store_person_create(store *s, store_person *p, mien_error *err);
+int store_person_get(store *s, int64_t id, store_person *out, mien_error *err);
+int store_person_get_by_name(store *s, const char *name, store_person *out, mien_error *err);
+int store_person_update(store *s, const store_person *p, unsigned fields, mien_error *err);
+/*
+ * Erases a person: their faces with embeddings and thumbnails, every event that identified them with its
+ * snapshot and thumbnail, and those events' alerts, in one transaction. MIEN_ENOENT when unknown.
+ */
+int store_person_delete(store *s, int64_t id, mien_error *err);
+/* People ordered by id after `after_id`, whose name contains `search` (case-insensitive ASCII; NULL = all). */
+int store_person_list(store *s, const char *search, int64_t after_id, store_person *out, size_t max, size_t *count,
+                      mien_error *err);
+
+typedef struct store_face {
+	int64_t id;
+	int64_t person_id;
+	char model[STORE_MODEL_MAX];
+	int dim;
+	float quality;
+	int64_t created_at;
+} store_face;
+
+/*
+ * Enrolls one face of a person: its embedding (`dim` floats from `model`) and a JPEG thumbnail (may be NULL),
+ * in one transaction. Sets *face_id. MIEN_ENOENT when the person does not exist.
+ */
+int store_face_add(store *s, int64_t person_id, const char *model, const float *embedding, int dim, float quality,
+                   const uint8_t *thumbnail, size_t thumbnail_len, int64_t *face_id, mien_error *err);
+/* Erases one face with its embedding and thumbnail; MIEN_ENOENT unless it belongs to person_id. */
+int store_face_delete(store *s, int64_t person_id, int64_t face_id, mien_error *err);
+int store_face_list(store *s, int64_t person_id, store_face *out, size_t max, size_t *count, mien_error *err);
+/* The face's thumbnail; caller frees *jpeg with free(). MIEN_ENOENT when the face or its thumbnail is absent. */
+int store_face_thumbnail(store *s, int64_t face_id, uint8_t **jpeg, size_t *len, mien_error *err);
+
+/* Called once per stored embedding of a model; a non-zero return stops the walk and is returned. */
+typedef int (*store_embedding_fn)(void *ctx, int64_t face_id, int64_t person_id, const float *embedding, int dim);
+/* Walks every embedding of `model` (NULL = all models) in face id order, to fill the gallery. */
+int store_embeddings_each(store *s, const char *model, store_embedding_fn fn, void *ctx, mien_error *err);
+
+/* --- cameras ---------------------------------------------------------------------------------------------- */
+
+typedef struct store_camera {
+	int64_t id;
+	char name[STORE_NAME_MAX];
+	char url[STORE_URL_MAX]; /* may carry credentials: never log it or send it out unredacted */
+	int enabled;
+	float analysis_fps;
+	int alert_unknown;
+	int64_t created_at;
+	int64_t updated_at;
+} store_camera;
+
+enum {
+	STORE_CAMERA_NAME = 1 << 0,
+	STORE_CAMERA_URL = 1 << 1,
+	STORE_CAMERA_ENABLED = 1 << 2,
+	STORE_CAMERA_FPS = 1 << 3,
+	STORE_CAMERA_ALERT_UNKNOWN = 1 << 4,
+};
+
+int store_camera_create(store *s, store_camera *c, mien_error *err); /* names unique: MIEN_ECONFLICT */
+int store_camera_get(store *s, int64_t id, store_camera *out, mien_error *err);
+int store_camera_update(store *s, const store_camera *c, unsigned fields, mien_error *err);
+/* Deletes a camera with its events (and their snapshots and alerts); disable it instead to keep history. */
+int store_camera_delete(store *s, int64_t id, mien_error *err);
+int store_camera_list(store *s, int64_t after_id, store_camera *out, size_t max, size_t *count, mien_error *err);
+
+/* --- events and alerts ------------------------------------------------------------------------------------ */
+
+/* Expression classes in the order of store_event.expression (the same order as face.h). */
+extern const char *const store_expression_names[STORE_EXPRESSIONS];
+
+typedef struct store_event {
+	int64_t id;
+	int64_t camera_id;
+	int64_t track_id;
+	int64_t person_id;                /* 0: an unknown face */
+	char person_name[STORE_NAME_MAX]; /* filled on reads */
+	float similarity;
+	int64_t started_at;
+	int64_t ended_at; /* 0 while the visit goes on */
+	char dominant_expression[16];
+	float expression[STORE_EXPRESSIONS]; /* per-class means */
+	float box[4];                        /* x, y, w, h in frame pixels */
+	float quality;
+	int alert;
+} store_event;
+
+enum { STORE_IMAGE_SNAPSHOT = 0, STORE_IMAGE_THUMBNAIL = 1 };
+
+/*
+ * Stores a new event (e->id ignored; set on success) with its snapshot and thumbnail JPEGs (either may be NULL),
+ * in one transaction. MIEN_ENOENT when the camera or a non-zero person does not exist.
+ */
+int store_event_create(store *s, store_event *e, const uint8_t *snapshot, size_t snapshot_len, const uint8_t *thumbnail,
+                       size_t thumbnail_len, mien_error *err);
+/* Rewrites event e->id from `e` (person, similarity, end, expression, box, quality, alert); images are replaced
+ * when given (non-NULL) and kept otherwise. MIEN_ENOENT. */
+int store_event_update(store *s, const store_event *e, const uint8_t *snapshot, size_t snapshot_len,
+                       const uint8_t *thumbnail, size_t thumbnail_len, mien_error *err);
+int store_event_get(store *s, int64_t id, store_event *out, mien_error *err);
+int store_event_delete(store *s, int64_t id, mien_error *err);
+/* One of the event's images (STORE_IMAGE_*); caller frees *jpeg. MIEN_ENOENT when absent. */
+int store_event_image(store *s, int64_t id, int which, uint8_t **jpeg, size_t *len, mien_error *err);
+
+enum { STORE_PEOPLE_ANY = 0, STORE_PEOPLE_KNOWN = 1, STORE_PEOPLE_UNKNOWN = 2 };
+
+typedef struct store_event_filter {
+	const int64_t *cameras; /* only these cameras (the viewer's list); NULL = every camera */
+	int n_cameras;
+	int64_t camera_id;      /* 0 = any */
+	int64_t person_id;      /* 0 = any */
+	int people;             /* STORE_PEOPLE_* */
+	const char *expression; /* dominant expression, NULL = any */
+	int64_t from, to;       /* started_at in [from, to); 0 = open */
+	int64_t before_id;      /* the cursor: only ids below it; 0 = newest first from the top */
+} store_event_filter;
+
+/* Events matching `f`, newest (highest id) first, at most `max`. */
+int store_event_list(store *s, const store_event_filter *f, store_event *out, size_t max, size_t *count,
+                     mien_error *err);
+/* Deletes events that started before `before` with their images and alerts; *deleted may be NULL. */
+int store_event_purge(store *s, int64_t before, int64_t *deleted, mien_error *err);
+
+typedef struct store_alert {
+	int64_t id;
+	int64_t event_id;
+	int64_t camera_id;
+	int64_t person_id; /* 0 for an unknown face */
+	char person_name[STORE_NAME_MAX];
+	char kind[16]; /* "watchlist" or "unknown" */
+	int64_t created_at;
+	int64_t acked_at; /* 0 until acknowledged */
+	int64_t acked_by; /* user id */
+} store_alert;
+
+int store_alert_create(store *s, store_alert *a, mien_error *err); /* sets a->id, a->camera_id from the event */
+int store_alert_get(store *s, int64_t id, store_alert *out, mien_error *err);
+/* Acknowledges an alert; MIEN_ECONFLICT when it already was, MIEN_ENOENT when unknown. */
+int store_alert_ack(store *s, int64_t id, int64_t user_id, int64_t now, mien_error *err);
+/* Alerts newest first, limited to `cameras` (NULL = all), only unacknowledged ones when `open_only`. */
+int store_alert_list(store *s, const int64_t *cameras, int n_cameras, int open_only, int64_t before_id,
+                     store_alert *out, size_t max, size_t *count, mien_error *err);
+
+/* --- settings and audit ------------------------------------------------------------------------------------- */
+
+/* A setting's text value; MIEN_ENOENT when never set. */
+int store_setting_get(store *s, const char *key, char *value, size_t cap, mien_error *err);
+int store_setting_set(store *s, const char *key, const char *value, mien_error *err);
+
+typedef struct store_audit {
+	int64_t id;
+	int64_t at;
+	int64_t user_id; /* 0 when anonymous or the user is gone */
+	char username[STORE_USERNAME_MAX];
+	char action[32]; /* "login", "login_failed", "enroll", "erase", "update", ... */
+	char target[128];
+	char detail[256];
+	char address[64];
+} store_audit;
+
+/* Appends to the audit log (a->id and a->at are set; a->at is taken as given when non-zero). */
+int store_audit_add(store *s, store_audit *a, mien_error *err);
+int store_audit_list(store *s, int64_t before_id, store_audit *out, size_t max, size_t *count, mien_error *err);
+
+#endif
