@@ -38,6 +38,9 @@ int cli_bench_pipeline(int argc, char **argv, const mien_config *cfg);
 /* `mien eval identity|expression|detect DIR` (cli_eval.c). */
 int cli_eval_main(int argc, char **argv, const mien_config *cfg);
 
+/* `mien migrate` (cli_migrate.c). */
+int cli_migrate_main(int argc, char **argv, const mien_config *cfg);
+
 /* --- shared helpers (cli_util.c) ----------------------------------------------------------------- */
 
 /* Prints "mien: <message>\n" to stderr. */

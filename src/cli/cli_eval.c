@@ -18,7 +18,7 @@
 
 #include "cli/cli.h"
 #include "face/face.h"
-#include "face/gallery.h"
+
 
 #define MAX_ENTRIES 100000
 

@@ -2,33 +2,63 @@
  * cli_face.c — `mien analyze`, `compare`, `enroll`, `identify`: the face pipeline on picture files.
  *
  * Each picture is decoded, analysed and printed on its own; a bad picture is reported on stderr and the
- * others still go through (the exit code is then 1).
+ * others still go through (the exit code is then 1). Identities come from the database (MIEN_DB): `enroll`
+ * writes people and faces there, and `analyze`/`identify` search an in-memory gallery filled from it.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "cli/cli.h"
 #include "face/face.h"
-#include "face/gallery.h"
+#include "store/gallery.h"
+#include "store/store.h"
 
 #define MAX_FACES 256
 
 typedef struct face_cli {
 	face_options options;
 	int json, embeddings, face_crop;
-	const char *gallery_path;
 	face_analyzer *analyzer;
 	nn_pool *pool;
 	face_result *faces;
 } face_cli;
 
-static const char *gallery_path(void)
+/* Who is enrolled: the database and a gallery over its embeddings of the analyzer's embedder. */
+typedef struct identities {
+	store *db;
+	gallery *index;
+} identities;
+
+/*
+ * Opens the database of `cfg` (migrating it) and loads the gallery for `model`/`dim`. With `create` unset, an
+ * SQLite file that does not exist yet is not created: there is simply nobody enrolled (returns MIEN_ENOENT).
+ */
+static int open_identities(const mien_config *cfg, int create, const char *model, int dim, identities *id,
+                           mien_error *err)
 {
-	const char *p = getenv("MIEN_GALLERY");
-	return p && *p ? p : "var/gallery.json";
+	memset(id, 0, sizeof(*id));
+	if (!create && strncmp(cfg->db, "sqlite:", 7) == 0 && access(cfg->db + 7, F_OK) != 0)
+		return mien_error_set(err, MIEN_ENOENT, "no database at %s: enroll people first", cfg->db + 7);
+	int rc = store_open(cfg->db, 1, &id->db, err);
+	if (rc == MIEN_OK)
+		rc = store_migrate(id->db, NULL, err);
+	if (rc == MIEN_OK && model)
+		rc = store_gallery_load(id->db, model, dim, GALLERY_FLOAT32, &id->index, err);
+	if (rc) {
+		store_close(&id->db);
+		gallery_free(&id->index);
+	}
+	return rc;
+}
+
+static void close_identities(identities *id)
+{
+	gallery_free(&id->index);
+	store_close(&id->db);
 }
 
 static int open_cli(face_cli *c, const mien_config *cfg)
@@ -130,7 +160,7 @@ static int analyze_file(face_cli *c, const char *path, face_image **image)
 	return (int)(count < MAX_FACES ? count : MAX_FACES);
 }
 
-static json_t *face_json(const face_cli *c, const face_result *f, const face_gallery *gallery)
+static json_t *face_json(const face_cli *c, const face_result *f, const identities *id)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "box", json_pack("[f,f,f,f]", f->box[0], f->box[1], f->box[2], f->box[3]));
@@ -152,15 +182,17 @@ static json_t *face_json(const face_cli *c, const face_result *f, const face_gal
 	if (f->has_liveness)
 		json_object_set_new(o, "liveness", json_real(f->liveness));
 	json_t *identity = json_null();
-	if (gallery && f->embedding_model) {
-		face_match best;
+	if (id && id->index && f->embedding_model) {
+		gallery_hit best;
 		size_t n = 0;
+		store_person person;
 		mien_error err = { 0 };
-		if (face_gallery_search(gallery, f->embedding, f->embedding_dim, f->embedding_model, &best, 1, &n,
-		                        &err) == MIEN_OK &&
-		    n == 1 && best.similarity >= face_default_threshold(f->embedding_model)) {
+		if (gallery_search(id->index, f->embedding, f->embedding_dim, f->embedding_model, 1, &best, &n, &err) ==
+		            MIEN_OK &&
+		    n == 1 && best.similarity >= face_default_threshold(f->embedding_model) &&
+		    store_person_get(id->db, best.person_id, &person, &err) == MIEN_OK) {
 			json_decref(identity);
-			identity = json_pack("{s:i,s:s,s:f}", "person_id", best.person_id, "name", best.name,
+			identity = json_pack("{s:I,s:s,s:f}", "person_id", (json_int_t)person.id, "name", person.name,
 			                     "similarity", (double)best.similarity);
 		}
 	}
@@ -196,8 +228,8 @@ static void print_text(const char *path, const face_image *img, const face_resul
 static const char ANALYZE_USAGE[] =
         "usage: mien analyze [--json] [--embeddings] [--face-crop] [--liveness] [--detector D] [--embedder E]\n"
         "                    [--expression X] IMG...\n"
-        "  One result per picture: faces with box, landmarks, quality, expression, and identity when a gallery\n"
-        "  exists (MIEN_GALLERY, default var/gallery.json). --face-crop treats each picture as one face crop.\n";
+        "  One result per picture: faces with box, landmarks, quality, expression, and identity when people are\n"
+        "  enrolled in the database (MIEN_DB). --face-crop treats each picture as one face crop.\n";
 
 static int analyze_or_identify(int argc, char **argv, const mien_config *cfg, int identify)
 {
@@ -215,15 +247,15 @@ static int analyze_or_identify(int argc, char **argv, const mien_config *cfg, in
 	if (identify)
 		c.json = 1;
 	int rc = open_cli(&c, cfg);
-	face_gallery *gallery = NULL;
+	identities id = { 0 };
 	mien_error err = { 0 };
-	if (rc == CLI_EXIT_OK && face_gallery_load(gallery_path(), &gallery, &err) && err.code != MIEN_ENOENT) {
-		cli_error("%s", err.message);
-		rc = CLI_EXIT_FAIL;
-	}
-	if (rc == CLI_EXIT_OK && identify && !gallery) {
-		cli_error("no gallery at %s: enroll people first (mien enroll --name NAME IMG...)", gallery_path());
-		rc = CLI_EXIT_FAIL;
+	if (rc == CLI_EXIT_OK && c.options.embeddings &&
+	    open_identities(cfg, 0, face_analyzer_embedder(c.analyzer), face_analyzer_embedding_dim(c.analyzer), &id,
+	                    &err)) {
+		if (identify || err.code != MIEN_ENOENT) {
+			cli_error("%s", err.message);
+			rc = CLI_EXIT_FAIL;
+		}
 	}
 	for (int k = 0; rc != CLI_EXIT_USAGE && k < n && c.analyzer; k++) {
 		const char *path = argv[pos[k]];
@@ -239,7 +271,7 @@ static int analyze_or_identify(int argc, char **argv, const mien_config *cfg, in
 			        json_pack("{s:s,s:i,s:i}", "image", path, "width", img->width, "height", img->height);
 			json_t *arr = json_array();
 			for (int i = 0; i < faces; i++)
-				json_array_append_new(arr, face_json(&c, &c.faces[i], gallery));
+				json_array_append_new(arr, face_json(&c, &c.faces[i], &id));
 			json_object_set_new(o, "faces", arr);
 			char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 			if (text)
@@ -251,7 +283,7 @@ static int analyze_or_identify(int argc, char **argv, const mien_config *cfg, in
 		}
 		face_image_free(&img);
 	}
-	face_gallery_free(&gallery);
+	close_identities(&id);
 	close_cli(&c);
 	return rc;
 }
@@ -331,8 +363,35 @@ int cli_compare_main(int argc, char **argv, const mien_config *cfg)
 
 static const char ENROLL_USAGE[] =
         "usage: mien enroll --name NAME [--face-crop] IMG...\n"
-        "  Adds the one face of each picture to NAME in the gallery (MIEN_GALLERY, default var/gallery.json) and\n"
-        "  prints a verdict per picture: enrolled, no face, several faces, or too small.\n";
+        "  Enrolls the one face of each picture for the person NAME (created when new) in the database (MIEN_DB)\n"
+        "  and prints a verdict per picture: enrolled, no_face, several_faces, too_small or unreadable.\n";
+
+/* Enrolls the face of one analysed picture for `person`; returns the verdict name. */
+static const char *enroll_one(face_cli *c, const identities *id, int64_t person, const face_image *img, int faces,
+                              int *failed)
+{
+	if (faces < 0)
+		return "unreadable";
+	int verdict = face_enroll_verdict(c->faces, (size_t)faces);
+	if (verdict != FACE_ENROLL_OK)
+		return face_enroll_verdict_name(verdict);
+	mien_error err = { 0 };
+	uint8_t *thumb = NULL;
+	size_t thumb_len = 0;
+	int64_t face_id = 0;
+	const face_result *f = &c->faces[0];
+	int rc = face_thumbnail(img, f, 160, &thumb, &thumb_len, &err);
+	if (rc == MIEN_OK)
+		rc = store_face_add(id->db, person, f->embedding_model, f->embedding, f->embedding_dim, f->quality, thumb,
+		                    thumb_len, &face_id, &err);
+	free(thumb);
+	if (rc) {
+		cli_error("%s", err.message);
+		*failed = 1;
+		return "failed";
+	}
+	return face_enroll_verdict_name(FACE_ENROLL_OK);
+}
 
 int cli_enroll_main(int argc, char **argv, const mien_config *cfg)
 {
@@ -348,60 +407,45 @@ int cli_enroll_main(int argc, char **argv, const mien_config *cfg)
 	}
 	c.options.expressions = 0;
 	int rc = open_cli(&c, cfg);
-	face_gallery *gallery = NULL;
+	identities id = { 0 };
 	mien_error err = { 0 };
-	if (rc == CLI_EXIT_OK && face_gallery_load(gallery_path(), &gallery, &err)) {
-		if (err.code != MIEN_ENOENT) {
-			cli_error("%s", err.message);
+	store_person person = { 0 };
+	if (rc == CLI_EXIT_OK && open_identities(cfg, 1, NULL, 0, &id, &err)) {
+		cli_error("%s", err.message);
+		rc = CLI_EXIT_FAIL;
+	}
+	/* The person is found by name, or created. */
+	if (rc == CLI_EXIT_OK && store_person_get_by_name(id.db, name, &person, &err)) {
+		snprintf(person.name, sizeof(person.name), "%s", name);
+		if (err.code != MIEN_ENOENT || strlen(name) >= sizeof(person.name) ||
+		    store_person_create(id.db, &person, &err)) {
+			cli_error("%s", err.code == MIEN_ENOENT ? "name too long" : err.message);
 			rc = CLI_EXIT_FAIL;
 		}
 	}
-	int enrolled = 0;
-	for (int k = 0; rc != CLI_EXIT_USAGE && c.analyzer && k < n; k++) {
+	int refused = 0;
+	for (int k = 0; rc == CLI_EXIT_OK && k < n; k++) {
 		const char *path = argv[pos[k]];
 		face_image *img = NULL;
 		int faces = analyze_file(&c, path, &img);
+		int failed = 0;
+		const char *verdict = enroll_one(&c, &id, person.id, img, faces, &failed);
 		face_image_free(&img);
-		const char *verdict = "enrolled";
-		if (faces < 0) {
-			verdict = "unreadable";
-		} else if (faces == 0) {
-			verdict = "no face";
-		} else if (faces > 1) {
-			verdict = "several faces";
-		} else if (!c.faces[0].embedding_model) {
-			verdict = "too small";
-		} else {
-			if (!gallery &&
-			    face_gallery_create(c.faces[0].embedding_model, c.faces[0].embedding_dim, &gallery, &err)) {
-				cli_error("%s", err.message);
-				rc = CLI_EXIT_FAIL;
-				break;
-			}
-			int id;
-			if (face_gallery_add(gallery, name, c.faces[0].embedding, c.faces[0].embedding_dim,
-			                     c.faces[0].embedding_model, &id, &err)) {
-				cli_error("%s: %s", path, err.message);
-				verdict = "rejected";
-			} else {
-				enrolled++;
-			}
-		}
-		json_t *line =
-		        json_pack("{s:s,s:s,s:i}", "image", path, "verdict", verdict, "faces", faces < 0 ? 0 : faces);
+		json_t *line = json_pack("{s:s,s:s,s:i,s:I,s:s}", "image", path, "verdict", verdict, "faces",
+		                         faces < 0 ? 0 : faces, "person_id", (json_int_t)person.id, "name", person.name);
 		char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
 		if (text)
 			puts(text);
 		free(text);
 		json_decref(line);
-		if (strcmp(verdict, "enrolled") != 0)
-			rc = CLI_EXIT_FAIL;
+		if (failed)
+			rc = CLI_EXIT_FAIL; /* the database failed: stop */
+		else if (strcmp(verdict, "enrolled") != 0)
+			refused = 1; /* this picture only: go on with the others */
 	}
-	if (gallery && enrolled > 0 && face_gallery_save(gallery, gallery_path(), &err)) {
-		cli_error("%s", err.message);
+	if (rc == CLI_EXIT_OK && refused)
 		rc = CLI_EXIT_FAIL;
-	}
-	face_gallery_free(&gallery);
+	close_identities(&id);
 	close_cli(&c);
 	return rc;
 }

@@ -28,12 +28,12 @@ static const command COMMANDS[] = {
 	{ "analyze", cli_analyze_main,
 	  "detect, recognise and read expressions in images (--json, --embeddings, --face-crop)" },
 	{ "compare", cli_compare_main, "similarity of the faces in two images" },
-	{ "enroll", cli_enroll_main, "enroll a person's images into the gallery (--name NAME IMG...)" },
-	{ "identify", cli_identify_main, "analyze an image and match its faces against the gallery" },
+	{ "enroll", cli_enroll_main, "enroll a person's face photos into the database (--name NAME IMG...)" },
+	{ "identify", cli_identify_main, "analyze an image and match its faces against the enrolled people" },
 	{ "eval", cli_eval_main, "accuracy on a labelled folder (identity | expression | detect)" },
 	{ "bench", cli_bench_main, "model latency: mien bench models [--runs N] [--threads 1,2] [--json]" },
 	{ "user", NULL, "manage users (add --role ROLE NAME, passwd, list)" },
-	{ "migrate", NULL, "create or upgrade the database schema" },
+	{ "migrate", cli_migrate_main, "create or upgrade the database schema (MIEN_DB)" },
 	{ "model", cli_model_main, "inspect or run one model: mien model info|run MODEL ..." },
 };
 
@@ -45,7 +45,7 @@ static void print_usage(FILE *out)
 		        COMMANDS[i].run ? "" : " (not yet in this build)");
 	fprintf(out,
 	        "\n  help       this text        --version  print the version\n"
-	        "\nconfiguration: MIEN_MODELS (default models), MIEN_THREADS, MIEN_LOG_LEVEL, MIEN_CONFIG (file)\n");
+	        "\nconfiguration: MIEN_DB (default sqlite:var/mien.db), MIEN_MODELS (default models), MIEN_THREADS, MIEN_LOG_LEVEL, MIEN_CONFIG (file)\n");
 }
 
 static const command *find_command(const char *name)

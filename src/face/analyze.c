@@ -200,6 +200,13 @@ const char *face_analyzer_embedder(const face_analyzer *a)
 	return names[a->embedder];
 }
 
+int face_analyzer_embedding_dim(const face_analyzer *a)
+{
+	/* the models' output widths: mobilefacenet 192, faceres 1024 (global pooling), dlib's ResNet 128 */
+	static const int dims[] = { 192, 1024, 128 };
+	return dims[a->embedder];
+}
+
 const char *face_analyzer_detector(const face_analyzer *a)
 {
 	return face_detector_model(a->detector);
@@ -511,4 +518,62 @@ int face_dominant_expression(const face_result *f)
 		if (f->expression[i] > f->expression[best])
 			best = i;
 	return best;
+}
+
+float face_default_threshold(const char *model)
+{
+	/* cosine similarity at which 0.1 % of the 277,500 different-person pairs of ../shared/data/identity/lfw are
+	 * accepted (`mien eval identity …/lfw --face-crop`, docs/accuracy.md); mobilefacenet's embeddings are nearly
+	 * constant (cosine 0.9988 between noise and a face, in TF.js too), so it has no useful threshold */
+	if (model && strcmp(model, "face_recognition") == 0)
+		return 0.93f;
+	if (model && strcmp(model, "faceres") == 0)
+		return 0.67f;
+	return 0.99999f;
+}
+
+int face_enroll_verdict(const face_result *faces, size_t count)
+{
+	if (count == 0)
+		return FACE_ENROLL_NO_FACE;
+	if (count > 1)
+		return FACE_ENROLL_SEVERAL;
+	return faces[0].recognisable && faces[0].embedding_model ? FACE_ENROLL_OK : FACE_ENROLL_TOO_SMALL;
+}
+
+const char *face_enroll_verdict_name(int verdict)
+{
+	switch (verdict) {
+	case FACE_ENROLL_OK:
+		return "enrolled";
+	case FACE_ENROLL_NO_FACE:
+		return "no_face";
+	case FACE_ENROLL_SEVERAL:
+		return "several_faces";
+	case FACE_ENROLL_TOO_SMALL:
+		return "too_small";
+	default:
+		return "unknown";
+	}
+}
+
+int face_thumbnail(const face_image *image, const face_result *face, int size, uint8_t **jpeg, size_t *len,
+                   mien_error *err)
+{
+	*jpeg = NULL;
+	*len = 0;
+	if (size < 32 || size > 512)
+		return mien_error_set(err, MIEN_ERANGE, "thumbnail size %d (32..512)", size);
+	float side = fmaxf(face->box[2], face->box[3]) * 2.0f;
+	float cx = face->box[0] + face->box[2] / 2, cy = face->box[1] + face->box[3] / 2;
+	/* Keep the square inside the picture where it fits, so the face is not squeezed at an edge. */
+	side = fminf(side, (float)(image->width < image->height ? image->width : image->height));
+	float x = fminf(fmaxf(cx - side / 2, 0), (float)image->width - side);
+	float y = fminf(fmaxf(cy - side / 2, 0), (float)image->height - side);
+	face_image *crop = NULL;
+	int rc = face_image_crop(image, x, y, side, side, size, size, &crop, err);
+	if (rc == MIEN_OK)
+		rc = face_image_encode_jpeg(crop, 85, jpeg, len, err);
+	face_image_free(&crop);
+	return rc;
 }

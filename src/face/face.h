@@ -71,6 +71,8 @@ int face_analyzer_create(const face_options *options, const char *models_dir, nn
 void face_analyzer_free(face_analyzer **analyzer);
 const char *face_analyzer_embedder(const face_analyzer *analyzer);
 const char *face_analyzer_detector(const face_analyzer *analyzer);
+/* How many values the embedder's embeddings have (what face_result.embedding_dim will be). */
+int face_analyzer_embedding_dim(const face_analyzer *analyzer);
 
 /* Finds and analyses every face; writes up to `max` results, best detection first, and the number found
  * (which may exceed max) into *count. */
@@ -86,5 +88,26 @@ int face_similarity(const face_result *a, const face_result *b, float *similarit
 
 /* The index of the largest probability. */
 int face_dominant_expression(const face_result *face);
+
+/* The similarity above which two faces count as the same person, for an embedder (calibrated on
+ * ../shared/data: docs/accuracy.md). */
+float face_default_threshold(const char *model);
+
+/* What a photo offered for enrollment gets (wire values; they keep their numbers). */
+enum face_enroll_verdict {
+	FACE_ENROLL_OK = 0,        /* exactly one face, large enough: enrolled */
+	FACE_ENROLL_NO_FACE = 1,   /* no face found */
+	FACE_ENROLL_SEVERAL = 2,   /* more than one face: ambiguous */
+	FACE_ENROLL_TOO_SMALL = 3, /* one face, too small to recognise */
+};
+/* The verdict for the `count` faces face_analyze found (faces[0] is read when count == 1). */
+int face_enroll_verdict(const face_result *faces, size_t count);
+/* "enrolled", "no_face", "several_faces", "too_small". */
+const char *face_enroll_verdict_name(int verdict);
+
+/* A square JPEG thumbnail of `face` (its box widened by half on each side, clipped to the picture), `size`
+ * pixels wide (32..512). Caller frees *jpeg with free(). */
+int face_thumbnail(const face_image *image, const face_result *face, int size, uint8_t **jpeg, size_t *len,
+                   mien_error *err);
 
 #endif

@@ -195,6 +195,12 @@ typedef int (*store_embedding_fn)(void *ctx, int64_t face_id, int64_t person_id,
 /* Walks every embedding of `model` (NULL = all models) in face id order, to fill the gallery. */
 int store_embeddings_each(store *s, const char *model, store_embedding_fn fn, void *ctx, mien_error *err);
 
+/* Creates a gallery index (store/gallery.h) for `model`'s embeddings of `dim` values in `format`
+ * (GALLERY_FLOAT32, GALLERY_INT8, ...) and fills it with every stored face of that model. Caller frees with
+ * gallery_free. */
+struct gallery;
+int store_gallery_load(store *s, const char *model, int dim, int format, struct gallery **out, mien_error *err);
+
 /* --- cameras ---------------------------------------------------------------------------------------------- */
 
 typedef struct store_camera {

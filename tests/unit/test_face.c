@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "face/face.h"
-#include "face/gallery.h"
+
 
 typedef struct fixture {
 	face_analyzer *analyzer;
@@ -164,62 +164,34 @@ static void test_small_faces_not_recognised(void **state)
 	assert_non_null(strstr(err.message, "faceres"));
 }
 
-static void test_gallery_round_trip(void **state)
+static void test_enroll_verdict_and_thumbnail(void **state)
 {
 	(void)state;
 	mien_error err = { 0 };
-	face_gallery *g = NULL;
-	assert_int_equal(face_gallery_create("faceres", 4, &g, &err), MIEN_OK);
-	const float ada1[4] = { 1, 0, 0, 0 }, ada2[4] = { 0.9f, 0.1f, 0, 0 }, bob[4] = { 0, 0, 1, 0 },
-	            query[4] = { 0.8f, 0.3f, 0.1f, 0 };
-	int id_ada, id_ada2, id_bob;
-	assert_int_equal(face_gallery_add(g, "Ada", ada1, 4, "faceres", &id_ada, &err), MIEN_OK);
-	assert_int_equal(face_gallery_add(g, "Ada", ada2, 4, "faceres", &id_ada2, &err), MIEN_OK);
-	assert_int_equal(face_gallery_add(g, "Bob <script>", bob, 4, "faceres", &id_bob, &err), MIEN_OK);
-	assert_int_equal(id_ada, id_ada2);
-	assert_int_not_equal(id_ada, id_bob);
-	assert_int_equal(face_gallery_people(g), 2);
-	assert_int_equal(face_gallery_faces(g), 3);
-	/* wrong model or size */
-	assert_int_equal(face_gallery_add(g, "Eve", ada1, 4, "face_recognition", &id_bob, &err), MIEN_EINVAL);
-	assert_int_equal(face_gallery_add(g, "", ada1, 4, "faceres", &id_bob, &err), MIEN_EINVAL);
-	face_match m[4];
-	size_t n = 0;
-	assert_int_equal(face_gallery_search(g, query, 4, "faceres", m, 4, &n, &err), MIEN_OK);
-	assert_int_equal(n, 2);
-	assert_string_equal(m[0].name, "Ada");
-	assert_true(m[0].similarity > m[1].similarity);
-	/* the best of Ada's two faces: ada2 normalised · query normalised */
-	double qn = sqrt(0.64 + 0.09 + 0.01), an = sqrt(0.81 + 0.01);
-	assert_true(fabs(m[0].similarity - (0.9 * 0.8 + 0.1 * 0.3) / (qn * an)) < 1e-4);
-	assert_true(fabs(m[1].similarity - 0.1 / qn) < 1e-4);
-	char path[] = "/tmp/mien-gallery-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	assert_int_equal(face_gallery_save(g, path, &err), MIEN_OK);
-	face_gallery *h = NULL;
-	assert_int_equal(face_gallery_load(path, &h, &err), MIEN_OK);
-	assert_int_equal(face_gallery_people(h), 2);
-	assert_int_equal(face_gallery_faces(h), 3);
-	face_match m2[4];
-	size_t n2 = 0;
-	assert_int_equal(face_gallery_search(h, query, 4, "faceres", m2, 4, &n2, &err), MIEN_OK);
-	assert_int_equal(n2, 2);
-	assert_int_equal(m2[0].person_id, m[0].person_id);
-	assert_true(fabs(m2[0].similarity - m[0].similarity) < 1e-5);
-	assert_string_equal(m2[1].name, "Bob <script>");
-	/* a damaged file is an error, not a crash */
-	FILE *fp = fopen(path, "w");
-	fputs("{\"model\":\"faceres\",\"dim\":4,\"people\":[{\"id\":1,\"name\":\"x\",\"faces\":[[1,2]]}]}", fp);
-	fclose(fp);
-	face_gallery *bad = NULL;
-	assert_int_equal(face_gallery_load(path, &bad, &err), MIEN_EFORMAT);
-	assert_null(bad);
-	unlink(path);
-	assert_int_equal(face_gallery_load(path, &bad, &err), MIEN_ENOENT);
-	face_gallery_free(&h);
-	face_gallery_free(&g);
+	face_result faces[2];
+	memset(faces, 0, sizeof(faces));
+	assert_int_equal(face_enroll_verdict(faces, 0), FACE_ENROLL_NO_FACE);
+	assert_int_equal(face_enroll_verdict(faces, 2), FACE_ENROLL_SEVERAL);
+	assert_int_equal(face_enroll_verdict(faces, 1), FACE_ENROLL_TOO_SMALL); /* no embedding */
+	faces[0].recognisable = 1;
+	faces[0].embedding_model = "faceres";
+	assert_int_equal(face_enroll_verdict(faces, 1), FACE_ENROLL_OK);
+	assert_string_equal(face_enroll_verdict_name(FACE_ENROLL_SEVERAL), "several_faces");
+	/* A thumbnail is a square JPEG of the asked size, also for a face at the picture's edge. */
+	face_image *img = NULL, *back = NULL;
+	assert_int_equal(face_image_load("models/samples/sample1.jpg", 0, &img, &err), MIEN_OK);
+	faces[0].box[0] = 2, faces[0].box[1] = 3, faces[0].box[2] = 60, faces[0].box[3] = 80;
+	uint8_t *jpeg = NULL;
+	size_t len = 0;
+	assert_int_equal(face_thumbnail(img, &faces[0], 160, &jpeg, &len, &err), MIEN_OK);
+	assert_int_equal(face_image_decode(jpeg, len, 0, &back, &err), MIEN_OK);
+	assert_int_equal(back->width, 160);
+	assert_int_equal(back->height, 160);
+	free(jpeg);
+	assert_int_equal(face_thumbnail(img, &faces[0], 8, &jpeg, &len, &err), MIEN_ERANGE);
+	assert_null(jpeg);
+	face_image_free(&back);
+	face_image_free(&img);
 }
 
 int main(void)
@@ -228,7 +200,7 @@ int main(void)
 		cmocka_unit_test(test_outputs_well_formed),
 		cmocka_unit_test(test_identity_survives_crop_and_scale),
 		cmocka_unit_test(test_small_faces_not_recognised),
-		cmocka_unit_test(test_gallery_round_trip),
+		cmocka_unit_test(test_enroll_verdict_and_thumbnail),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
