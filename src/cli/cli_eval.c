@@ -19,7 +19,6 @@
 #include "cli/cli.h"
 #include "face/face.h"
 
-
 #define MAX_ENTRIES 100000
 
 typedef struct name_list {

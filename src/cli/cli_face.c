@@ -366,9 +366,13 @@ static const char ENROLL_USAGE[] =
         "  Enrolls the one face of each picture for the person NAME (created when new) in the database (MIEN_DB)\n"
         "  and prints a verdict per picture: enrolled, no_face, several_faces, too_small or unreadable.\n";
 
-/* Enrolls the face of one analysed picture for `person`; returns the verdict name. */
-static const char *enroll_one(face_cli *c, const identities *id, int64_t person, const face_image *img, int faces,
-                              int *failed)
+/*
+ * Enrolls the face of one analysed picture for the person called `name`, creating the person at their first
+ * accepted picture (a refused picture creates nobody); returns the verdict name, with *failed set when the
+ * database failed.
+ */
+static const char *enroll_one(face_cli *c, const identities *id, const char *name, store_person *person,
+                              const face_image *img, int faces, int *failed)
 {
 	if (faces < 0)
 		return "unreadable";
@@ -380,10 +384,18 @@ static const char *enroll_one(face_cli *c, const identities *id, int64_t person,
 	size_t thumb_len = 0;
 	int64_t face_id = 0;
 	const face_result *f = &c->faces[0];
-	int rc = face_thumbnail(img, f, 160, &thumb, &thumb_len, &err);
+	int rc = MIEN_OK;
+	if (!person->id && (rc = store_person_get_by_name(id->db, name, person, &err)) == MIEN_ENOENT) {
+		memset(person, 0, sizeof(*person));
+		snprintf(person->name, sizeof(person->name), "%s", name);
+		rc = strlen(name) < sizeof(person->name) ? store_person_create(id->db, person, &err)
+		                                         : mien_error_set(&err, MIEN_ERANGE, "the name is too long");
+	}
 	if (rc == MIEN_OK)
-		rc = store_face_add(id->db, person, f->embedding_model, f->embedding, f->embedding_dim, f->quality, thumb,
-		                    thumb_len, &face_id, &err);
+		rc = face_thumbnail(img, f, 160, &thumb, &thumb_len, &err);
+	if (rc == MIEN_OK)
+		rc = store_face_add(id->db, person->id, f->embedding_model, f->embedding, f->embedding_dim, f->quality,
+		                    thumb, thumb_len, &face_id, &err);
 	free(thumb);
 	if (rc) {
 		cli_error("%s", err.message);
@@ -414,25 +426,17 @@ int cli_enroll_main(int argc, char **argv, const mien_config *cfg)
 		cli_error("%s", err.message);
 		rc = CLI_EXIT_FAIL;
 	}
-	/* The person is found by name, or created. */
-	if (rc == CLI_EXIT_OK && store_person_get_by_name(id.db, name, &person, &err)) {
-		snprintf(person.name, sizeof(person.name), "%s", name);
-		if (err.code != MIEN_ENOENT || strlen(name) >= sizeof(person.name) ||
-		    store_person_create(id.db, &person, &err)) {
-			cli_error("%s", err.code == MIEN_ENOENT ? "name too long" : err.message);
-			rc = CLI_EXIT_FAIL;
-		}
-	}
 	int refused = 0;
 	for (int k = 0; rc == CLI_EXIT_OK && k < n; k++) {
 		const char *path = argv[pos[k]];
 		face_image *img = NULL;
 		int faces = analyze_file(&c, path, &img);
 		int failed = 0;
-		const char *verdict = enroll_one(&c, &id, person.id, img, faces, &failed);
+		const char *verdict = enroll_one(&c, &id, name, &person, img, faces, &failed);
 		face_image_free(&img);
-		json_t *line = json_pack("{s:s,s:s,s:i,s:I,s:s}", "image", path, "verdict", verdict, "faces",
-		                         faces < 0 ? 0 : faces, "person_id", (json_int_t)person.id, "name", person.name);
+		json_t *line = json_pack("{s:s,s:s,s:i,s:o,s:s}", "image", path, "verdict", verdict, "faces",
+		                         faces < 0 ? 0 : faces, "person_id",
+		                         person.id ? json_integer(person.id) : json_null(), "name", name);
 		char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
 		if (text)
 			puts(text);

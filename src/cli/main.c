@@ -43,9 +43,9 @@ static void print_usage(FILE *out)
 	for (size_t i = 0; i < MIEN_ARRAY_LEN(COMMANDS); i++)
 		fprintf(out, "  %-10s %s%s\n", COMMANDS[i].name, COMMANDS[i].summary,
 		        COMMANDS[i].run ? "" : " (not yet in this build)");
-	fprintf(out,
-	        "\n  help       this text        --version  print the version\n"
-	        "\nconfiguration: MIEN_DB (default sqlite:var/mien.db), MIEN_MODELS (default models), MIEN_THREADS, MIEN_LOG_LEVEL, MIEN_CONFIG (file)\n");
+	fprintf(out, "\n  help       this text        --version  print the version\n"
+	             "\nconfiguration: MIEN_DB (default sqlite:var/mien.db), MIEN_MODELS (default models), "
+	             "MIEN_THREADS, MIEN_LOG_LEVEL, MIEN_CONFIG (file)\n");
 }
 
 static const command *find_command(const char *name)

@@ -18,8 +18,8 @@ static int fill(void *ctx, int64_t face_id, int64_t person_id, const float *embe
 	mien_error local;
 	int rc = gallery_add(f->index, face_id, person_id, embedding, dim, f->model, &local);
 	if (rc == MIEN_EINVAL) {
-		/* A stored row the index refuses (another width, a zero vector) cannot match anything; it is counted and
-		 * left out rather than keeping everyone else from being recognised. */
+		/* A stored row the index refuses (another width, a zero vector) cannot match anything; it is counted
+		 * and left out rather than keeping everyone else from being recognised. */
 		f->skipped++;
 		return MIEN_OK;
 	}

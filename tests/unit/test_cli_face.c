@@ -115,6 +115,7 @@ static void enroll_identify_compare(void)
 	/* a group photo is refused: which face would it be? */
 	assert_int_equal(run("build/mien enroll --name Crowd models/samples/sample1.jpg", out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "\"verdict\":\"several_faces\""));
+	assert_non_null(strstr(out, "\"person_id\":null")); /* nobody was created for a refused picture */
 	snprintf(cmd, sizeof(cmd), "build/mien enroll --name Nobody %s/blank.jpg", dir);
 	assert_int_equal(run(cmd, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "\"verdict\":\"no_face\""));
@@ -136,11 +137,9 @@ static void test_enroll_identify_sqlite(void **state)
 {
 	(void)state;
 	snprintf(db, sizeof(db), "sqlite:%s/var/mien.db", dir);
-	char out[4096];
+	char out[4096], cmd[512];
 	/* identify with no database at all: a clear failure, and no file is created */
-	snprintf(out, sizeof(out), "build/mien identify %s/ada2.jpg 2>&1", dir);
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "%s", out);
+	snprintf(cmd, sizeof(cmd), "build/mien identify %s/ada2.jpg 2>&1", dir);
 	assert_int_equal(run(cmd, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "enroll people first"));
 	char path[128];
@@ -154,11 +153,13 @@ static void test_enroll_identify_postgresql(void **state)
 	(void)state;
 	const char *url = getenv("MIEN_TEST_PG");
 	if (!url)
-		fail_msg("MIEN_TEST_PG is not set: run through `make check-unit` (scripts/testdb.sh starts PostgreSQL)");
+		fail_msg(
+		        "MIEN_TEST_PG is not set: run through `make check-unit` (scripts/testdb.sh starts PostgreSQL)");
 	char cmd[1024], out[4096];
 	/* a clean schema, through psql rather than the code under test */
 	snprintf(cmd, sizeof(cmd),
-	         "psql -q '%s' -c 'SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public;'",
+	         "psql -q '%s' -c 'SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA "
+	         "public;'",
 	         url);
 	assert_int_equal(run(cmd, out, sizeof(out)), 0);
 	snprintf(db, sizeof(db), "%s", url);

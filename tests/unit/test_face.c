@@ -17,7 +17,6 @@
 
 #include "face/face.h"
 
-
 typedef struct fixture {
 	face_analyzer *analyzer;
 	face_result faces[64];
