@@ -19,6 +19,9 @@ PACKAGES=(
 	libsqlite3-dev
 	libpq-dev
 	postgresql
+	libhiredis-dev
+	redis-server
+	redis-tools
 )
 
 # Node.js drives `make models` (npm pack) and the TensorFlow.js reference tests. A node/npm already on

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Throw-away database servers for the tests, on loopback only.
 #
-#   testdb.sh run -- CMD ARGS...   start PostgreSQL (initdb into a temporary directory), run CMD with
-#                                  MIEN_TEST_PG (a postgresql:// URL) and MIEN_TEST_PG_CTL (a command taking
-#                                  stop|start, for tests that take the server away mid-run) in its
-#                                  environment, then stop the server and delete its files
-#   testdb.sh pg-ctl DIR stop|start   what MIEN_TEST_PG_CTL runs
+#   testdb.sh run -- CMD ARGS...   start PostgreSQL (initdb into a temporary directory) and Redis, run CMD
+#                                  with MIEN_TEST_PG (a postgresql:// URL), MIEN_TEST_PG_CTL (a command taking
+#                                  stop|start, for tests that take the server away mid-run), MIEN_TEST_REDIS
+#                                  (a redis:// URL) and MIEN_TEST_REDIS_CTL (stop|start) in its environment,
+#                                  then stop both servers and delete their files
+#   testdb.sh pg-ctl DIR stop|start      what MIEN_TEST_PG_CTL runs
+#   testdb.sh redis-ctl DIR stop|start   what MIEN_TEST_REDIS_CTL runs
 #
 # As root, the server runs as the `postgres` user (initdb refuses root); otherwise as the caller.
 set -euo pipefail
@@ -43,9 +45,40 @@ pg_ctl_cmd() { # DIR stop|start
 	esac
 }
 
+redis_ctl_cmd() { # DIR stop|start
+	local dir=$1 what=$2 port
+	port=$(cat "$dir/redis.port")
+	case $what in
+	stop)
+		if [[ -f "$dir/redis.pid" ]]; then
+			kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+			for _ in $(seq 50); do
+				kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null || break
+				sleep 0.1
+			done
+			rm -f "$dir/redis.pid"
+		fi
+		;;
+	start)
+		redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize no \
+			>>"$dir/redis.log" 2>&1 &
+		echo $! >"$dir/redis.pid"
+		for _ in $(seq 50); do
+			redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+			sleep 0.1
+		done
+		return 1
+		;;
+	esac
+}
+
 case ${1:-} in
 pg-ctl)
 	pg_ctl_cmd "$2" "$3"
+	exit $?
+	;;
+redis-ctl)
+	redis_ctl_cmd "$2" "$3"
 	exit $?
 	;;
 run)
@@ -62,6 +95,7 @@ dir=$(mktemp -d /tmp/mien-testdb.XXXXXX)
 chmod 755 "$dir"
 [[ $(id -u) -eq 0 ]] && chown postgres: "$dir"
 cleanup() {
+	[[ -f "$dir/redis.port" ]] && redis_ctl_cmd "$dir" stop
 	as_owner "$BINDIR/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
 	rm -rf "$dir"
 }
@@ -91,6 +125,27 @@ as_owner "$BINDIR/createdb" -h 127.0.0.1 -p "$port" -U postgres mien_test
 export MIEN_TEST_PG="postgresql://postgres@127.0.0.1:$port/mien_test"
 export MIEN_TEST_PG_CTL="bash $(cd "$(dirname "$0")" && pwd)/testdb.sh pg-ctl $dir"
 echo "testdb: PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
+
+if command -v redis-server >/dev/null 2>&1; then
+	started=0
+	for _ in 1 2 3 4 5 6 7 8; do
+		rport=$((20000 + RANDOM % 30000))
+		echo "$rport" >"$dir/redis.port"
+		if redis_ctl_cmd "$dir" start; then
+			started=1
+			break
+		fi
+		redis_ctl_cmd "$dir" stop
+	done
+	if [[ $started -ne 1 ]]; then
+		echo "testdb: Redis did not start; its log:" >&2
+		cat "$dir/redis.log" >&2 || true
+		exit 1
+	fi
+	export MIEN_TEST_REDIS="redis://127.0.0.1:$rport"
+	export MIEN_TEST_REDIS_CTL="bash $(cd "$(dirname "$0")" && pwd)/testdb.sh redis-ctl $dir"
+	echo "testdb: Redis $(redis-server --version | awk '{print $3}' | cut -d= -f2) on 127.0.0.1:$rport"
+fi
 status=0
 "$@" || status=$?
 exit $status
