@@ -19,6 +19,8 @@ PACKAGES=(
 	libsqlite3-dev
 	libpq-dev
 	postgresql
+	libmicrohttpd-dev
+	libsodium-dev
 )
 
 # Node.js drives `make models` (npm pack) and the TensorFlow.js reference tests. A node/npm already on
