@@ -26,6 +26,7 @@ struct MHD_Response;
 #define HTTP_IMAGE_BODY_MAX ((size_t)16 << 20)
 #define HTTP_JSON_BODY_MAX  ((size_t)64 << 10)
 #define HTTP_JSON_DEPTH_MAX 16
+#define HTTP_DRAIN_MAX      ((size_t)32 << 20) /* an oversized body up to this much is read and dropped */
 #define HTTP_HEADER_MAX     ((size_t)32 << 10) /* all headers of one request together */
 #define HTTP_MAX_PIXELS     ((int64_t)40 * 1000 * 1000)
 #define HTTP_LIST_DEFAULT   50

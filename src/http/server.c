@@ -365,12 +365,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return queue(r);
 		}
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > r->body_max) {
-			/* Answer before reading a body that would be refused anyway. */
+		unsigned long long length = cl ? strtoull(cl, NULL, 10) : 0;
+		if (length > r->body_max + HTTP_DRAIN_MAX) {
+			/* Far too big to read: answer at once (the connection closes under the client's upload). */
 			r->route = route;
 			http__reply_error(r, 413, "too_large", "the body exceeds %zu bytes", r->body_max);
 			return queue(r);
 		}
+		/* A little too big: read and drop it, so that the client sees the 413 rather than a reset. */
+		r->body_too_big = length > r->body_max;
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -414,12 +417,42 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state, e
 	*state = NULL;
 }
 
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
 	char line[512];
 	vsnprintf(line, sizeof(line), fmt, ap);
 	mien_log(MIEN_LOG_DEBUG, "http", "microhttpd: %s", line);
+}
+
+/* Percent-decoding of the path and query values: as libmicrohttpd's own, except that %00 stays encoded, so
+ * that a NUL can never cut a path short ("/people/1%00" is a malformed id, not person 1). */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void)cls, (void)conn;
+	char *w = s;
+	for (const char *p = s; *p; p++) {
+		int hi, lo;
+		if (*p == '%' && (hi = hex_value(p[1])) >= 0 && (lo = hex_value(p[2])) >= 0 && (hi | lo)) {
+			*w++ = (char)(hi * 16 + lo);
+			p += 2;
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
 }
 
 /* --- start and stop --------------------------------------------------------------------------------------- */
@@ -501,12 +534,13 @@ int http_server_start(const http_options *options, store *db, http_server **out,
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	s->daemon = MHD_start_daemon(
-	        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->options.http_threads, MHD_OPTION_CONNECTION_LIMIT,
-	        (unsigned)s->options.max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_HEADER_MAX * 2,
-	        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-	        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->options.http_threads,
+	                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->options.max_connections,
+	                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_HEADER_MAX * 2,
+	                             MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+	                             MHD_OPTION_UNESCAPE_CALLBACK, unescape, s, MHD_OPTION_END);
 	if (!s->daemon) {
 		rc = mien_error_set(err, MIEN_EIO, "cannot listen on %s (in use or not permitted)", s->listen);
 		goto fail;
