@@ -130,6 +130,10 @@ $(BUILD)/asan/tests/%: tests/unit/%.c $(BUILD)/asan/libmien.a
 	$(CC) $(CPPFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) $(SAN_FLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< \
 		$(BUILD)/asan/libmien.a $(CMOCKA_LIBS) $(LDLIBS)
 
+# The server itself under the sanitizers, for `MIEN_IT_BIN=build/asan/mien node --test tests/integration/...`.
+$(BUILD)/asan/mien: $(BUILD)/asan/$(MAIN_SRC:.c=.o) $(BUILD)/asan/libmien.a
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/asan/libmien.a $(LDLIBS)
+
 check-asan: $(ASAN_UNIT_BINS)
 	$(TESTDB) $(MAKE) --no-print-directory run-asan
 

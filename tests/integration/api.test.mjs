@@ -15,7 +15,7 @@ import net from 'node:net';
 import zlib from 'node:zlib';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const MIEN = join(ROOT, 'build/mien');
+const MIEN = process.env.MIEN_IT_BIN ? join(ROOT, process.env.MIEN_IT_BIN) : join(ROOT, 'build/mien'); // MIEN_IT_BIN=build/asan/mien: under ASan
 const SEED = join(ROOT, 'build/tests/seed');
 const SAMPLE1 = join(ROOT, 'models/samples/sample1.jpg');
 
@@ -146,6 +146,9 @@ before(async () => {
 	});
 	server.stdout.on('data', (d) => (stdout += d));
 	server.stderr.on('data', (d) => (stderr += d));
+	server.on('exit', (code, sig) => {
+		if (code || (sig && sig !== 'SIGTERM')) process.stderr.write(`mien serve exited with ${code ?? sig}:\n${stderr}\n`);
+	});
 	const t0 = Date.now();
 	while (!/serving on port (\d+)/.test(stderr) || !/password (\S+)/.test(stdout)) {
 		if (server.exitCode !== null || Date.now() - t0 > 20000) throw new Error(`server did not start:\n${stderr}\n${stdout}`);
@@ -161,6 +164,8 @@ after(async () => {
 		server.kill('SIGTERM');
 		await new Promise((r) => server.once('exit', r));
 	}
+	// A clean shutdown (no sanitizer report, no leak) exits 0.
+	assert.equal(server.exitCode, 0, `mien serve exit status:\n${stderr.slice(-4000)}`);
 	rmSync(tmp, { recursive: true, force: true });
 });
 

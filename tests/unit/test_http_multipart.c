@@ -57,7 +57,8 @@ static void test_first_file_part(void **state)
 	            "--b\r\nContent-Type: image/png\r\n\r\nPNG\r\n--b--", "PNG");
 	/* the body may contain the boundary text without the leading CRLF-- */
 	expect_part("multipart/form-data; boundary=b",
-	            "--b\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nx--b y\r\n-b\r\n--b--", "x--b y\r\n-b");
+	            "--b\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nx--b y\r\n-b\r\n--b--",
+	            "x--b y\r\n-b");
 	/* an empty picture part is found (the handler refuses it as empty) */
 	const char *part;
 	size_t len;
@@ -75,17 +76,18 @@ static void test_malformed(void **state)
 	static const struct {
 		const char *type, *body;
 	} BAD[] = {
-		{ "multipart/form-data", "--b\r\n\r\nx\r\n--b--" },                             /* no boundary */
-		{ "multipart/form-data; boundary=", "--b\r\n\r\nx\r\n--b--" },                  /* empty */
-		{ "multipart/form-data; boundary=\"b", "--b\r\n\r\nx\r\n--b--" },               /* unclosed quote */
+		{ "multipart/form-data", "--b\r\n\r\nx\r\n--b--" },                               /* no boundary */
+		{ "multipart/form-data; boundary=", "--b\r\n\r\nx\r\n--b--" },                    /* empty */
+		{ "multipart/form-data; boundary=\"b", "--b\r\n\r\nx\r\n--b--" },                 /* unclosed quote */
 		{ "image/jpeg; boundary=b", "--b\r\nContent-Type: image/png\r\n\r\nx\r\n--b--" }, /* not multipart */
 		{ NULL, "--b\r\n" },
 		{ "multipart/form-data; boundary=b", "" },
 		{ "multipart/form-data; boundary=b", "no delimiter at all" },
 		{ "multipart/form-data; boundary=b", "--b\r\nContent-Type: image/png\r\n\r\nunterminated" },
-		{ "multipart/form-data; boundary=b", "--b\r\nContent-Type: image/png" },        /* headers cut */
-		{ "multipart/form-data; boundary=b", "--bjunk\r\n\r\nx\r\n--b--" },             /* no CRLF after */
-		{ "multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"n\"\r\n\r\nx\r\n--b--" },
+		{ "multipart/form-data; boundary=b", "--b\r\nContent-Type: image/png" }, /* headers cut */
+		{ "multipart/form-data; boundary=b", "--bjunk\r\n\r\nx\r\n--b--" },      /* no CRLF after */
+		{ "multipart/form-data; boundary=b",
+		  "--b\r\nContent-Disposition: form-data; name=\"n\"\r\n\r\nx\r\n--b--" },
 		{ "multipart/form-data; boundary=b", "--b--\r\n" },
 	};
 	for (size_t i = 0; i < MIEN_ARRAY_LEN(BAD); i++)

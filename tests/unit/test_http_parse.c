@@ -112,7 +112,8 @@ static void test_real_table(void **state)
 		int allowed;
 		int got = http__route_match(http__routes, http__n_routes, r->method, path, ids, &allowed);
 		if (got != (int)i)
-			fail_msg("%s %s (as %s) -> %d, expected %zu", http__method_name(r->method), r->pattern, path, got, i);
+			fail_msg("%s %s (as %s) -> %d, expected %zu", http__method_name(r->method), r->pattern, path,
+			         got, i);
 		assert_non_null(r->handler);
 		assert_true(r->min_role >= STORE_ROLE_NONE && r->min_role <= STORE_ROLE_ADMIN);
 	}
@@ -188,12 +189,9 @@ static void test_json_check(void **state)
 {
 	(void)state;
 	static const http_field FIELDS[] = {
-		{ "name", HTTP_FIELD_STRING, 1, 5 },
-		{ "age", HTTP_FIELD_INT, 0, 0 },
-		{ "fps", HTTP_FIELD_NUMBER, 0, 0 },
-		{ "on", HTTP_FIELD_BOOL, 0, 0 },
-		{ "cams", HTTP_FIELD_ID_ARRAY, 0, 3 },
-		{ 0 },
+		{ "name", HTTP_FIELD_STRING, 1, 5 },   { "age", HTTP_FIELD_INT, 0, 0 },
+		{ "fps", HTTP_FIELD_NUMBER, 0, 0 },    { "on", HTTP_FIELD_BOOL, 0, 0 },
+		{ "cams", HTTP_FIELD_ID_ARRAY, 0, 3 }, { 0 },
 	};
 	static const struct {
 		const char *json;
@@ -263,8 +261,11 @@ static void test_auth_cache(void **state)
 	(void)state;
 	auth_cache *c = NULL;
 	assert_int_equal(auth_cache_create(16, 1000, &c, NULL), MIEN_OK);
-	uint8_t k1[STORE_TOKEN_HASH_BYTES] = { 1 }, k2[STORE_TOKEN_HASH_BYTES] = { 2 }, k3[STORE_TOKEN_HASH_BYTES] = { 3 };
-	auth_entry e = { .user_id = 7, .role = STORE_ROLE_ANALYST, .n_cameras = 1, .cameras = { 4 }, .expires_at = 5000 };
+	uint8_t k1[STORE_TOKEN_HASH_BYTES] = { 1 }, k2[STORE_TOKEN_HASH_BYTES] = { 2 },
+	        k3[STORE_TOKEN_HASH_BYTES] = { 3 };
+	auth_entry e = {
+		.user_id = 7, .role = STORE_ROLE_ANALYST, .n_cameras = 1, .cameras = { 4 }, .expires_at = 5000
+	};
 	auth_entry got;
 	auth_cache_put(c, k1, &e, 100);
 	e.user_id = 8;
