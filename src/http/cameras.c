@@ -58,9 +58,7 @@ void http__h_cameras_list(http_req *r)
 		http__reply_store_error(r, rc, &err, "cameras");
 		return;
 	}
-	http__reply_json(r, 200,
-	                 json_pack("{s:o,s:o}", "items", items, "next_cursor",
-	                           shown == limit ? json_sprintf("%lld", (long long)last) : json_null()));
+	http__reply_list(r, items, shown == limit ? last : 0);
 }
 
 static const http_field CAMERA_FIELDS[] = {

@@ -97,7 +97,7 @@ void http__h_events_list(http_req *r)
 		f.cameras = r->user.cameras;
 		f.n_cameras = r->user.n_cameras;
 		if (f.n_cameras == 0) { /* no camera at all: nothing to see */
-			http__reply_json(r, 200, json_pack("{s:[],s:n}", "items", "next_cursor"));
+			http__reply_list(r, NULL, 0);
 			return;
 		}
 	}
@@ -113,10 +113,7 @@ void http__h_events_list(http_req *r)
 	for (size_t i = 0; i < count; i++)
 		if (http__camera_allowed(r, events[i].camera_id)) /* the store filtered already; belt and braces */
 			json_array_append_new(items, event_json(r, &events[i]));
-	http__reply_json(
-	        r, 200,
-	        json_pack("{s:o,s:o}", "items", items, "next_cursor",
-	                  count == limit ? json_sprintf("%lld", (long long)events[count - 1].id) : json_null()));
+	http__reply_list(r, items, count == limit ? events[count - 1].id : 0);
 	free(events);
 }
 
@@ -174,7 +171,7 @@ void http__h_alerts_list(http_req *r)
 	if (http__query_limit(r, &limit) || http__query_id(r, "cursor", &before) || query_bool(r, "open", &open_only))
 		return;
 	if (!r->user.all_cameras && r->user.n_cameras == 0) {
-		http__reply_json(r, 200, json_pack("{s:[],s:n}", "items", "next_cursor"));
+		http__reply_list(r, NULL, 0);
 		return;
 	}
 	store_alert *alerts = malloc(limit * sizeof(*alerts));
@@ -192,10 +189,7 @@ void http__h_alerts_list(http_req *r)
 	for (size_t i = 0; i < count; i++)
 		if (http__camera_allowed(r, alerts[i].camera_id))
 			json_array_append_new(items, alert_json(&alerts[i]));
-	http__reply_json(
-	        r, 200,
-	        json_pack("{s:o,s:o}", "items", items, "next_cursor",
-	                  count == limit ? json_sprintf("%lld", (long long)alerts[count - 1].id) : json_null()));
+	http__reply_list(r, items, count == limit ? alerts[count - 1].id : 0);
 	free(alerts);
 }
 

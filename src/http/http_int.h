@@ -181,6 +181,8 @@ void http__reply_error(http_req *r, int status, const char *code, const char *fm
         __attribute__((format(printf, 4, 5)));
 void http__reply_bytes(http_req *r, int status, const char *content_type, void *data, size_t len, int copy);
 void http__reply_empty(http_req *r, int status);
+/* A list page: {"items":[...],"next_cursor":"ID"|null}; consumes items (NULL = empty); next_cursor 0 = last page. */
+void http__reply_list(http_req *r, json_t *items, int64_t next_cursor);
 /* Answers a store failure: ENOENT 404, ECONFLICT 409, EUNAVAILABLE 503, ERANGE/EINVAL 400, else 500. */
 void http__reply_store_error(http_req *r, int rc, const mien_error *err, const char *what);
 void http__add_header(http_req *r, const char *name, const char *value);

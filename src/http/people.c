@@ -21,12 +21,6 @@ static json_t *person_json(const http_req *r, const store_person *p)
 	                 updated);
 }
 
-static json_t *list_json(json_t *items, int64_t next)
-{
-	return json_pack("{s:o,s:o}", "items", items, "next_cursor",
-	                 next ? json_sprintf("%lld", (long long)next) : json_null());
-}
-
 void http__h_people_list(http_req *r)
 {
 	size_t limit, count = 0;
@@ -51,7 +45,7 @@ void http__h_people_list(http_req *r)
 	json_t *items = json_array();
 	for (size_t i = 0; i < count; i++)
 		json_array_append_new(items, person_json(r, &people[i]));
-	http__reply_json(r, 200, list_json(items, count == limit ? people[count - 1].id : 0));
+	http__reply_list(r, items, count == limit ? people[count - 1].id : 0);
 	free(people);
 }
 
@@ -191,7 +185,7 @@ void http__h_faces_list(http_req *r)
 		                                       faces[i].model, "dim", faces[i].dim, "quality",
 		                                       (double)faces[i].quality, "created_at", created));
 	}
-	http__reply_json(r, 200, json_pack("{s:o,s:n}", "items", items, "next_cursor"));
+	http__reply_list(r, items, 0);
 	free(faces);
 }
 

@@ -42,10 +42,7 @@ void http__h_users_list(http_req *r)
 	json_t *items = json_array();
 	for (size_t i = 0; i < count; i++)
 		json_array_append_new(items, user_json(&users[i]));
-	http__reply_json(
-	        r, 200,
-	        json_pack("{s:o,s:o}", "items", items, "next_cursor",
-	                  count == limit ? json_sprintf("%lld", (long long)users[count - 1].id) : json_null()));
+	http__reply_list(r, items, count == limit ? users[count - 1].id : 0);
 	free(users);
 }
 
@@ -319,8 +316,6 @@ void http__h_audit_list(http_req *r)
 		                         "username", rows[i].username, "action", rows[i].action, "target",
 		                         rows[i].target, "detail", rows[i].detail, "address", rows[i].address));
 	}
-	http__reply_json(r, 200,
-	                 json_pack("{s:o,s:o}", "items", items, "next_cursor",
-	                           count == limit ? json_sprintf("%lld", (long long)rows[count - 1].id) : json_null()));
+	http__reply_list(r, items, count == limit ? rows[count - 1].id : 0);
 	free(rows);
 }
