@@ -577,6 +577,60 @@ test('metrics and readiness', async () => {
 	assert.equal((await api('GET', '/readyz')).data.database, backend === 'postgresql' ? 'postgresql' : 'sqlite');
 });
 
+test('mien user add/passwd/list (password on stdin) and a second node without a dashboard', async () => {
+	const env = { ...process.env, MIEN_DB: DB, MIEN_LOG_LEVEL: 'warn' };
+	const out = execFileSync(MIEN, ['user', 'add', '--role', 'analyst', 'cliuser'], { env, input: 'cli-pass-123\n', encoding: 'utf8' });
+	assert.match(out, /created user cliuser .*role analyst/);
+	assert.equal((await login('cliuser', 'cli-pass-123')).data.role, 'analyst');
+	execFileSync(MIEN, ['user', 'passwd', 'cliuser'], { env, input: 'cli-pass-456\n' });
+	assert.equal((await api('POST', '/api/v1/auth/login', { json: { username: 'cliuser', password: 'cli-pass-123' } })).status, 401);
+	await login('cliuser', 'cli-pass-456');
+	assert.match(execFileSync(MIEN, ['user', 'list'], { env, encoding: 'utf8' }), /cliuser\s+analyst/);
+	assert.throws(() => execFileSync(MIEN, ['user', 'add', '--role', 'analyst', 'short'], { env, input: 'abc\n', stdio: 'pipe' }), 'short passwords refused');
+	// A second server on the same database: no new admin, and the placeholder page without MIEN_WEB.
+	const second = spawn(MIEN, ['serve'], { cwd: ROOT, env: { ...env, MIEN_LISTEN: '127.0.0.1:0', MIEN_LOG_LEVEL: 'info', MIEN_WEB: join(tmp, 'no-such-dir') }, stdio: ['ignore', 'pipe', 'pipe'] });
+	let err2 = '', out2 = '';
+	second.stderr.on('data', (d) => (err2 += d));
+	second.stdout.on('data', (d) => (out2 += d));
+	const t0 = Date.now();
+	while (!/serving on port (\d+)/.test(err2) && Date.now() - t0 < 20000 && second.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+	const p2 = Number(/serving on port (\d+)/.exec(err2)[1]);
+	const home = await fetch(`http://127.0.0.1:${p2}/`);
+	assert.equal(home.status, 200);
+	assert.match(await home.text(), /dashboard is not built/);
+	assert.equal((await fetch(`http://127.0.0.1:${p2}/app.js`)).status, 404);
+	second.kill('SIGTERM');
+	await new Promise((r) => second.once('exit', r));
+	assert.equal(second.exitCode, 0);
+	assert.ok(!/password/.test(out2), 'no second admin');
+});
+
+test('database outage: 503 while PostgreSQL is down, back when it returns', async (t) => {
+	if (backend !== 'postgresql') {
+		t.skip('needs the PostgreSQL run (MIEN_TEST_PG_CTL stops and starts the server)');
+		return;
+	}
+	const ctl = process.env.MIEN_TEST_PG_CTL;
+	assert.ok(ctl, 'MIEN_TEST_PG_CTL is set by scripts/testdb.sh');
+	execFileSync('bash', ['-c', `${ctl} stop`]);
+	try {
+		assert.equal((await api('GET', '/readyz')).status, 503);
+		const r = await api('GET', '/api/v1/people', { token: tok.admin });
+		assert.equal(r.status, 503);
+		assert.equal(r.data.error.code, 'unavailable');
+		assert.equal((await api('GET', '/healthz')).status, 200, 'the process itself is fine');
+	} finally {
+		execFileSync('bash', ['-c', `${ctl} start`]);
+	}
+	let ready = 0;
+	for (let i = 0; i < 50 && ready !== 200; i++) {
+		ready = (await api('GET', '/readyz')).status;
+		if (ready !== 200) await new Promise((r) => setTimeout(r, 200));
+	}
+	assert.equal(ready, 200);
+	assert.equal((await api('GET', '/api/v1/people', { token: tok.admin })).status, 200);
+});
+
 // Last: these lock the test's address out of logins for a minute.
 test('login rate limiting: per user, then per address', async () => {
 	for (let i = 0; i < 5; i++)
