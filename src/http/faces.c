@@ -318,7 +318,10 @@ void http__h_analyze(http_req *r)
 	if (analyze_body(r, &image, faces, &count) == 0) {
 		int with_expression = http__role_at_least(r, STORE_ROLE_ANALYST);
 		json_t *list = json_array();
-		float threshold = count ? threshold_for(r->srv, faces[0].embedding_model) : 0;
+		const char *model = NULL; /* the embedder's, from the first face tall enough to have an embedding */
+		for (size_t i = 0; i < count && !model; i++)
+			model = faces[i].embedding_model;
+		float threshold = model ? threshold_for(r->srv, model) : 0;
 		for (size_t i = 0; i < count; i++)
 			json_array_append_new(
 			        list, face_json(&faces[i], with_expression, identify(r->srv, &faces[i], threshold)));
