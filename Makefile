@@ -25,14 +25,17 @@ SQLITE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 PQ_LIBS := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
 HIREDIS_LIBS := $(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis)
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+SODIUM_LIBS := $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
-CPPFLAGS += -Isrc -D_GNU_SOURCE $(JANSSON_CFLAGS) $(PQ_CFLAGS)
+CPPFLAGS += -Isrc -D_GNU_SOURCE $(JANSSON_CFLAGS) $(PQ_CFLAGS) $(MHD_CFLAGS)
 CFLAGS += -std=c11 -Wall -Wextra -Werror -O2 -g
 DEPFLAGS = -MMD -MP
 # XNNPACK ships no pkg-config file.
-LDLIBS += $(JANSSON_LIBS) $(TURBOJPEG_LIBS) $(SPNG_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) $(HIREDIS_LIBS) -lXNNPACK -lpthreadpool -lpthread -lm
+LDLIBS += $(JANSSON_LIBS) $(TURBOJPEG_LIBS) $(SPNG_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) $(HIREDIS_LIBS) $(MHD_LIBS) $(SODIUM_LIBS) -lXNNPACK -lpthreadpool -lpthread -lm
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUZZ_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -61,10 +64,13 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:strict_strin
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 .PHONY: all build test run eval deps models ref-deps refs check-unit check-asan run-unit run-asan check-nn fuzz check-fuzz \
-	format check-format clean unit asan
+	format check-format clean unit asan check-integration run-integration
 
 all: build
-build: $(BUILD)/mien $(UNIT_BINS)
+build: $(BUILD)/mien $(UNIT_BINS) $(BUILD)/tests/seed
+
+# The OpenAPI document is assembled into the binary (.incbin in src/http/openapi_doc.c).
+$(BUILD)/src/http/openapi_doc.o $(BUILD)/asan/src/http/openapi_doc.o $(BUILD)/fuzz/src/http/openapi_doc.o: docs/openapi.json
 
 # --- the program and its library ---------------------------------------------------------------
 
@@ -125,11 +131,31 @@ $(BUILD)/asan/tests/%: tests/unit/%.c $(BUILD)/asan/libmien.a
 	$(CC) $(CPPFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) $(SAN_FLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< \
 		$(BUILD)/asan/libmien.a $(CMOCKA_LIBS) $(LDLIBS)
 
+# The server itself under the sanitizers, for `MIEN_IT_BIN=build/asan/mien node --test tests/integration/...`.
+$(BUILD)/asan/mien: $(BUILD)/asan/$(MAIN_SRC:.c=.o) $(BUILD)/asan/libmien.a
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/asan/libmien.a $(LDLIBS)
+
 check-asan: $(ASAN_UNIT_BINS)
 	$(TESTDB) $(MAKE) --no-print-directory run-asan
 
 run-asan:
 	$(call run_tests,$(ASAN_UNIT_BINS),$(UNIT_ENV) $(ASAN_ENV))
+
+# --- integration tests: the real server over HTTP (Node 20, node:test, no npm packages) --------------
+
+# tests/integration/seed.c writes what only camera workers make (events, snapshots, alerts) straight into the
+# store the server under test uses, through store.h.
+$(BUILD)/tests/seed: tests/integration/seed.c $(BUILD)/libmien.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmien.a $(LDLIBS)
+
+# Twice: against SQLite in a temporary folder, then against a throw-away PostgreSQL (scripts/testdb.sh).
+check-integration: $(BUILD)/mien $(BUILD)/tests/seed models/.stamp
+	MIEN_IT_DB=sqlite node --test tests/integration/api.test.mjs
+	$(TESTDB) $(MAKE) --no-print-directory run-integration
+
+run-integration:
+	MIEN_IT_DB=postgresql node --test tests/integration/api.test.mjs
 
 # --- fuzzing (libFuzzer, clang) -------------------------------------------------------------------
 
@@ -214,6 +240,7 @@ test: deps
 	$(MAKE) build refs
 	$(MAKE) check-unit
 	$(MAKE) check-asan
+	$(MAKE) check-integration
 	$(MAKE) check-nn
 	$(MAKE) check-fuzz
 	$(MAKE) check-format

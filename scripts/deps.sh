@@ -22,6 +22,8 @@ PACKAGES=(
 	libhiredis-dev
 	redis-server
 	redis-tools
+	libmicrohttpd-dev
+	libsodium-dev
 )
 
 # Node.js drives `make models` (npm pack) and the TensorFlow.js reference tests. A node/npm already on

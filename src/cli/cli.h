@@ -32,6 +32,10 @@ int cli_identify_main(int argc, char **argv, const mien_config *cfg);
 int cli_compare_main(int argc, char **argv, const mien_config *cfg);
 int cli_enroll_main(int argc, char **argv, const mien_config *cfg);
 
+/* `mien serve` (cli_serve.c) and `mien user add|passwd|list` (cli_user.c). */
+int cli_serve_main(int argc, char **argv, const mien_config *cfg);
+int cli_user_main(int argc, char **argv, const mien_config *cfg);
+
 /* `mien bench pipeline IMG` (cli_pipeline.c). */
 int cli_bench_pipeline(int argc, char **argv, const mien_config *cfg);
 

@@ -24,7 +24,7 @@ typedef struct command {
 } command;
 
 static const command COMMANDS[] = {
-	{ "serve", NULL, "HTTP API + dashboard + camera workers (MIEN_ROLE=all|api|worker)" },
+	{ "serve", cli_serve_main, "HTTP API + dashboard + camera workers (MIEN_ROLE=all|api|worker)" },
 	{ "analyze", cli_analyze_main,
 	  "detect, recognise and read expressions in images (--json, --embeddings, --face-crop)" },
 	{ "compare", cli_compare_main, "similarity of the faces in two images" },
@@ -32,7 +32,7 @@ static const command COMMANDS[] = {
 	{ "identify", cli_identify_main, "analyze an image and match its faces against the enrolled people" },
 	{ "eval", cli_eval_main, "accuracy on a labelled folder (identity | expression | detect)" },
 	{ "bench", cli_bench_main, "model latency: mien bench models [--runs N] [--threads 1,2] [--json]" },
-	{ "user", NULL, "manage users (add --role ROLE NAME, passwd, list)" },
+	{ "user", cli_user_main, "manage users (add --role ROLE NAME, passwd, list)" },
 	{ "migrate", cli_migrate_main, "create or upgrade the database schema (MIEN_DB)" },
 	{ "model", cli_model_main, "inspect or run one model: mien model info|run MODEL ..." },
 };

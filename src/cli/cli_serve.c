@@ -1,0 +1,107 @@
+/*
+ * cli_serve.c — `mien serve`: opens and migrates the store, creates the first admin when there are no users
+ * (its random password is printed once on stdout and never logged), serves the API until SIGINT or SIGTERM,
+ * then stops cleanly (requests in flight finish, the store is closed).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pthread.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+#include "http/http.h"
+#include "store/store.h"
+
+static const char USAGE[] = "usage: mien serve [--routes]\n"
+                            "  Serves the HTTP API and the dashboard on MIEN_LISTEN (default 127.0.0.1:8080) with the\n"
+                            "  database MIEN_DB; the dashboard's files come from MIEN_WEB (default web/dist).\n"
+                            "  --routes prints the API's routes (METHOD PATH) and exits.\n";
+
+/* Creates `admin` with a random password when the user table is empty; prints the password once. */
+static int first_admin(store *db, mien_error *err)
+{
+	int64_t users = 0;
+	int rc = store_user_count(db, &users, err);
+	if (rc != MIEN_OK || users > 0)
+		return rc;
+	store_user *u = calloc(1, sizeof(*u));
+	if (!u)
+		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
+	char password[32];
+	http_random_password(password, sizeof(password));
+	snprintf(u->username, sizeof(u->username), "admin");
+	u->role = STORE_ROLE_ADMIN;
+	u->all_cameras = 1;
+	rc = http_password_hash(password, u->password_hash, err);
+	if (rc == MIEN_OK)
+		rc = store_user_create(db, u, err);
+	if (rc == MIEN_OK) {
+		printf("mien: created the first user 'admin' with password %s\n"
+		       "mien: it is shown only this once; change it with `mien user passwd admin`\n",
+		       password);
+		fflush(stdout);
+	} else if (rc == MIEN_ECONFLICT) {
+		rc = MIEN_OK; /* another node created it first */
+	}
+	memset(password, 0, sizeof(password));
+	free(u);
+	return rc;
+}
+
+int cli_serve_main(int argc, char **argv, const mien_config *cfg)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--routes") == 0) {
+			http_routes_print(stdout);
+			return CLI_EXIT_OK;
+		}
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(USAGE, stdout);
+			return CLI_EXIT_OK;
+		}
+		cli_error("unknown argument %s", argv[i]);
+		fputs(USAGE, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	mien_error err = { 0 };
+	store *db = NULL;
+	http_server *server = NULL;
+	int rc = CLI_EXIT_FAIL;
+	/* Block the stop signals before any thread starts, so that only sigwait below receives them. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (store_open(cfg->db, 0, &db, &err) != MIEN_OK || store_migrate(db, NULL, &err) != MIEN_OK ||
+	    first_admin(db, &err) != MIEN_OK) {
+		cli_error("database: %s", err.message);
+		goto done;
+	}
+	const char *web = getenv("MIEN_WEB");
+	http_options o = {
+		.listen = cfg->listen,
+		.models = cfg->models,
+		.web_dir = web && *web ? web : "web/dist",
+		.threads = cfg->threads,
+	};
+	if (http_server_start(&o, db, &server, &err) != MIEN_OK) {
+		cli_error("%s", err.message);
+		goto done;
+	}
+	mien_log(MIEN_LOG_INFO, "http", "serving on port %d (%s database)", http_server_port(server),
+	         store_backend(db));
+	int sig = 0;
+	sigwait(&stop, &sig);
+	mien_log(MIEN_LOG_INFO, "http", "signal %d: stopping", sig);
+	rc = CLI_EXIT_OK;
+done:
+	http_server_stop(&server);
+	store_close(&db);
+	return rc;
+}

@@ -1,0 +1,206 @@
+/*
+ * cameras.c — /cameras. Everyone logged in sees the cameras of their list (id, name, enabled); the admin also
+ * sees the URL, always with its password replaced by "***", and changes cameras. A PATCH that sends the
+ * redacted URL back unchanged keeps the stored password.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http_int.h"
+
+static json_t *camera_json(const http_req *r, const store_camera *c)
+{
+	json_t *o = json_pack("{s:I,s:s,s:b}", "id", (json_int_t)c->id, "name", c->name, "enabled", c->enabled);
+	if (http__role_at_least(r, STORE_ROLE_ADMIN)) {
+		char url[STORE_URL_MAX], created[32], updated[32];
+		http__redact_url(c->url, url, sizeof(url));
+		http__iso_time(c->created_at, created);
+		http__iso_time(c->updated_at, updated);
+		json_object_set_new(o, "url", json_string(url));
+		json_object_set_new(o, "analysis_fps", json_real(c->analysis_fps));
+		json_object_set_new(o, "alert_unknown", json_boolean(c->alert_unknown));
+		json_object_set_new(o, "created_at", json_string(created));
+		json_object_set_new(o, "updated_at", json_string(updated));
+	}
+	return o;
+}
+
+void http__h_cameras_list(http_req *r)
+{
+	size_t limit, count = 0;
+	int64_t after = 0;
+	if (http__query_limit(r, &limit) || http__query_id(r, "cursor", &after))
+		return;
+	store_camera *cams = malloc(limit * sizeof(*cams));
+	mien_error err = { 0 };
+	json_t *items = json_array();
+	int64_t last = 0;
+	/* Walk pages until `limit` visible cameras are found, so that a user's list does not leave holes. */
+	size_t shown = 0;
+	int rc = cams ? MIEN_OK : MIEN_ENOMEM;
+	while (rc == MIEN_OK && shown < limit) {
+		rc = store_camera_list(r->srv->db, after, cams, limit, &count, &err);
+		for (size_t i = 0; rc == MIEN_OK && i < count && shown < limit; i++) {
+			after = cams[i].id;
+			if (!http__camera_allowed(r, cams[i].id))
+				continue;
+			json_array_append_new(items, camera_json(r, &cams[i]));
+			last = cams[i].id;
+			shown++;
+		}
+		if (count < limit)
+			break;
+	}
+	free(cams);
+	if (rc != MIEN_OK) {
+		json_decref(items);
+		http__reply_store_error(r, rc, &err, "cameras");
+		return;
+	}
+	http__reply_list(r, items, shown == limit ? last : 0);
+}
+
+static const http_field CAMERA_FIELDS[] = {
+	{ "name", HTTP_FIELD_STRING, 0, STORE_NAME_MAX - 1 },
+	{ "url", HTTP_FIELD_STRING, 0, STORE_URL_MAX - 1 },
+	{ "enabled", HTTP_FIELD_BOOL, 0, 0 },
+	{ "analysis_fps", HTTP_FIELD_NUMBER, 0, 0 },
+	{ "alert_unknown", HTTP_FIELD_BOOL, 0, 0 },
+	{ 0 },
+};
+
+/* Copies the body into *c (whose url holds the stored one on PATCH); the STORE_CAMERA_* set, or -1 answered. */
+static int camera_from_json(http_req *r, const json_t *body, store_camera *c)
+{
+	int fields = 0;
+	json_t *v;
+	if ((v = json_object_get(body, "name"))) {
+		if (json_string_length(v) == 0) {
+			http__reply_error(r, 400, "bad_request", "'name' must not be empty");
+			return -1;
+		}
+		snprintf(c->name, sizeof(c->name), "%s", json_string_value(v));
+		fields |= STORE_CAMERA_NAME;
+	}
+	if ((v = json_object_get(body, "url"))) {
+		const char *url = json_string_value(v);
+		if (!*url) {
+			http__reply_error(r, 400, "bad_request", "'url' must not be empty");
+			return -1;
+		}
+		if (http__url_is_redacted(url)) {
+			char restored[STORE_URL_MAX];
+			if (!c->id || http__url_restore_password(url, c->url, restored, sizeof(restored)) != 0) {
+				http__reply_error(
+				        r, 400, "bad_request",
+				        "'url' carries the redaction mark: send the password, or the URL unchanged");
+				return -1;
+			}
+		} else {
+			snprintf(c->url, sizeof(c->url), "%s", url);
+			fields |= STORE_CAMERA_URL;
+		}
+	}
+	if ((v = json_object_get(body, "enabled"))) {
+		c->enabled = json_is_true(v);
+		fields |= STORE_CAMERA_ENABLED;
+	}
+	if ((v = json_object_get(body, "analysis_fps"))) {
+		double fps = json_number_value(v);
+		if (!(fps > 0 && fps <= 60)) {
+			http__reply_error(r, 400, "bad_request", "'analysis_fps' must be in (0, 60]");
+			return -1;
+		}
+		c->analysis_fps = (float)fps;
+		fields |= STORE_CAMERA_FPS;
+	}
+	if ((v = json_object_get(body, "alert_unknown"))) {
+		c->alert_unknown = json_is_true(v);
+		fields |= STORE_CAMERA_ALERT_UNKNOWN;
+	}
+	return fields;
+}
+
+void http__h_cameras_create(http_req *r)
+{
+	json_t *body = http__body_json(r, CAMERA_FIELDS);
+	if (!body)
+		return;
+	store_camera c = { 0 };
+	c.enabled = 1;
+	c.analysis_fps = 5;
+	int fields = camera_from_json(r, body, &c);
+	json_decref(body);
+	if (fields < 0)
+		return;
+	if (!(fields & STORE_CAMERA_NAME) || !(fields & STORE_CAMERA_URL)) {
+		http__reply_error(r, 400, "bad_request", "'name' and 'url' are required");
+		return;
+	}
+	mien_error err = { 0 };
+	int rc = store_camera_create(r->srv->db, &c, &err);
+	if (rc != MIEN_OK) {
+		http__reply_store_error(r, rc, &err, "camera");
+		return;
+	}
+	http__audit(r, "create", "camera %lld", (long long)c.id);
+	http__reply_json(r, 201, camera_json(r, &c));
+}
+
+/* Reads the camera of the path; answers 404 (also for a camera outside the user's list) and returns -1. */
+static int camera_of_path(http_req *r, store_camera *c)
+{
+	mien_error err = { 0 };
+	int rc = http__camera_allowed(r, r->ids[0]) ? store_camera_get(r->srv->db, r->ids[0], c, &err) : MIEN_ENOENT;
+	if (rc != MIEN_OK) {
+		http__reply_store_error(r, rc, &err, "camera");
+		return -1;
+	}
+	return 0;
+}
+
+void http__h_camera_get(http_req *r)
+{
+	store_camera c;
+	if (camera_of_path(r, &c) == 0)
+		http__reply_json(r, 200, camera_json(r, &c));
+}
+
+void http__h_camera_patch(http_req *r)
+{
+	store_camera c;
+	json_t *body = http__body_json(r, CAMERA_FIELDS);
+	if (!body)
+		return;
+	if (camera_of_path(r, &c) != 0) {
+		json_decref(body);
+		return;
+	}
+	int fields = camera_from_json(r, body, &c);
+	json_decref(body);
+	if (fields < 0)
+		return;
+	mien_error err = { 0 };
+	int rc = fields ? store_camera_update(r->srv->db, &c, (unsigned)fields, &err) : MIEN_OK;
+	if (rc == MIEN_OK)
+		rc = store_camera_get(r->srv->db, c.id, &c, &err);
+	if (rc != MIEN_OK) {
+		http__reply_store_error(r, rc, &err, "camera");
+		return;
+	}
+	http__audit(r, "update", "camera %lld", (long long)c.id);
+	http__reply_json(r, 200, camera_json(r, &c));
+}
+
+void http__h_camera_delete(http_req *r)
+{
+	mien_error err = { 0 };
+	int rc = http__camera_allowed(r, r->ids[0]) ? store_camera_delete(r->srv->db, r->ids[0], &err) : MIEN_ENOENT;
+	if (rc != MIEN_OK) {
+		http__reply_store_error(r, rc, &err, "camera");
+		return;
+	}
+	http__audit(r, "delete", "camera %lld", (long long)r->ids[0]);
+	http__reply_empty(r, 204);
+}

@@ -1,0 +1,213 @@
+/*
+ * events.c — /events and /alerts. Every read is limited to the user's cameras: lists pass the list to the
+ * store, single reads answer 404 for an event or alert of another camera (never 403, which would confirm that
+ * the id exists). Expression fields are written only for analysts and admins.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "http/http_int.h"
+
+static json_t *time_or_null(int64_t ms)
+{
+	char t[32];
+	if (!ms)
+		return json_null();
+	http__iso_time(ms, t);
+	return json_string(t);
+}
+
+static json_t *person_ref(int64_t id, const char *name)
+{
+	return id ? json_pack("{s:I,s:s}", "id", (json_int_t)id, "name", name) : json_null();
+}
+
+static json_t *event_json(const http_req *r, const store_event *e)
+{
+	json_t *o =
+	        json_pack("{s:I,s:I,s:I,s:o,s:f,s:o,s:o,s:[f,f,f,f],s:f,s:b}", "id", (json_int_t)e->id, "camera_id",
+	                  (json_int_t)e->camera_id, "track_id", (json_int_t)e->track_id, "person",
+	                  person_ref(e->person_id, e->person_name), "similarity", (double)e->similarity, "started_at",
+	                  time_or_null(e->started_at), "ended_at", time_or_null(e->ended_at), "box", e->box[0],
+	                  e->box[1], e->box[2], e->box[3], "quality", (double)e->quality, "alert", e->alert);
+	if (http__role_at_least(r, STORE_ROLE_ANALYST)) {
+		json_t *x = json_object();
+		for (int i = 0; i < STORE_EXPRESSIONS; i++)
+			json_object_set_new(x, store_expression_names[i], json_real(e->expression[i]));
+		json_object_set_new(o, "expression", x);
+		json_object_set_new(o, "dominant_expression",
+		                    e->dominant_expression[0] ? json_string(e->dominant_expression) : json_null());
+	}
+	return o;
+}
+
+static int query_bool(http_req *r, const char *name, int *out)
+{
+	const char *v = http__query(r, name);
+	if (!v)
+		return 0;
+	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) {
+		*out = 1;
+	} else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) {
+		*out = 0;
+	} else {
+		http__reply_error(r, 400, "bad_request", "'%s' must be true or false", name);
+		return -1;
+	}
+	return 0;
+}
+
+static int query_time(http_req *r, const char *name, int64_t *out)
+{
+	const char *v = http__query(r, name);
+	if (v && http__time_parse(v, out) != 0) {
+		http__reply_error(r, 400, "bad_request", "'%s' must be an ISO-8601 UTC time or milliseconds", name);
+		return -1;
+	}
+	return 0;
+}
+
+void http__h_events_list(http_req *r)
+{
+	store_event_filter f = { 0 };
+	size_t limit, count = 0;
+	int unknown = -1;
+	if (http__query_limit(r, &limit) || http__query_id(r, "cursor", &f.before_id) ||
+	    http__query_id(r, "camera", &f.camera_id) || http__query_id(r, "person", &f.person_id) ||
+	    query_bool(r, "unknown", &unknown) || query_time(r, "from", &f.from) || query_time(r, "to", &f.to))
+		return;
+	f.people = unknown < 0 ? STORE_PEOPLE_ANY : unknown ? STORE_PEOPLE_UNKNOWN : STORE_PEOPLE_KNOWN;
+	f.expression = http__query(r, "expression");
+	if (f.expression) {
+		if (!http__role_at_least(r, STORE_ROLE_ANALYST)) {
+			http__reply_error(r, 403, "forbidden", "the recognition role may not filter by expression");
+			return;
+		}
+		int known = 0;
+		for (int i = 0; i < STORE_EXPRESSIONS; i++)
+			known |= strcmp(f.expression, store_expression_names[i]) == 0;
+		if (!known) {
+			http__reply_error(r, 400, "bad_request", "unknown expression '%.32s'", f.expression);
+			return;
+		}
+	}
+	if (!r->user.all_cameras) {
+		f.cameras = r->user.cameras;
+		f.n_cameras = r->user.n_cameras;
+		if (f.n_cameras == 0) { /* no camera at all: nothing to see */
+			http__reply_list(r, NULL, 0);
+			return;
+		}
+	}
+	store_event *events = malloc(limit * sizeof(*events));
+	mien_error err = { 0 };
+	int rc = events ? store_event_list(r->srv->db, &f, events, limit, &count, &err) : MIEN_ENOMEM;
+	if (rc != MIEN_OK) {
+		free(events);
+		http__reply_store_error(r, rc, &err, "events");
+		return;
+	}
+	json_t *items = json_array();
+	for (size_t i = 0; i < count; i++)
+		if (http__camera_allowed(r, events[i].camera_id)) /* the store filtered already; belt and braces */
+			json_array_append_new(items, event_json(r, &events[i]));
+	http__reply_list(r, items, count == limit ? events[count - 1].id : 0);
+	free(events);
+}
+
+/* The event of the path, or 404 (unknown, or another camera's). */
+static int event_of_path(http_req *r, store_event *e)
+{
+	mien_error err = { 0 };
+	int rc = store_event_get(r->srv->db, r->ids[0], e, &err);
+	if (rc == MIEN_OK && !http__camera_allowed(r, e->camera_id))
+		rc = MIEN_ENOENT;
+	if (rc != MIEN_OK) {
+		http__reply_store_error(r, rc, &err, "event");
+		return -1;
+	}
+	return 0;
+}
+
+void http__h_event_get(http_req *r)
+{
+	store_event e;
+	if (event_of_path(r, &e) == 0)
+		http__reply_json(r, 200, event_json(r, &e));
+}
+
+void http__h_event_snapshot(http_req *r)
+{
+	store_event e;
+	if (event_of_path(r, &e) != 0)
+		return;
+	uint8_t *jpeg = NULL;
+	size_t len = 0;
+	mien_error err = { 0 };
+	int rc = store_event_image(r->srv->db, e.id, STORE_IMAGE_SNAPSHOT, &jpeg, &len, &err);
+	if (rc != MIEN_OK) {
+		http__reply_store_error(r, rc, &err, "snapshot");
+		return;
+	}
+	http__reply_bytes(r, 200, "image/jpeg", jpeg, len, 0);
+}
+
+static json_t *alert_json(const store_alert *a)
+{
+	return json_pack("{s:I,s:I,s:I,s:o,s:s,s:o,s:o,s:o}", "id", (json_int_t)a->id, "event_id",
+	                 (json_int_t)a->event_id, "camera_id", (json_int_t)a->camera_id, "person",
+	                 person_ref(a->person_id, a->person_name), "kind", a->kind, "created_at",
+	                 time_or_null(a->created_at), "acked_at", time_or_null(a->acked_at), "acked_by",
+	                 a->acked_by ? json_integer(a->acked_by) : json_null());
+}
+
+void http__h_alerts_list(http_req *r)
+{
+	size_t limit, count = 0;
+	int64_t before = 0;
+	int open_only = 0;
+	if (http__query_limit(r, &limit) || http__query_id(r, "cursor", &before) || query_bool(r, "open", &open_only))
+		return;
+	if (!r->user.all_cameras && r->user.n_cameras == 0) {
+		http__reply_list(r, NULL, 0);
+		return;
+	}
+	store_alert *alerts = malloc(limit * sizeof(*alerts));
+	mien_error err = { 0 };
+	int rc = alerts ? store_alert_list(r->srv->db, r->user.all_cameras ? NULL : r->user.cameras,
+	                                   r->user.all_cameras ? 0 : r->user.n_cameras, open_only, before, alerts,
+	                                   limit, &count, &err)
+	                : MIEN_ENOMEM;
+	if (rc != MIEN_OK) {
+		free(alerts);
+		http__reply_store_error(r, rc, &err, "alerts");
+		return;
+	}
+	json_t *items = json_array();
+	for (size_t i = 0; i < count; i++)
+		if (http__camera_allowed(r, alerts[i].camera_id))
+			json_array_append_new(items, alert_json(&alerts[i]));
+	http__reply_list(r, items, count == limit ? alerts[count - 1].id : 0);
+	free(alerts);
+}
+
+void http__h_alert_ack(http_req *r)
+{
+	store_alert a;
+	mien_error err = { 0 };
+	int rc = store_alert_get(r->srv->db, r->ids[0], &a, &err);
+	if (rc == MIEN_OK && !http__camera_allowed(r, a.camera_id))
+		rc = MIEN_ENOENT;
+	if (rc == MIEN_OK)
+		rc = store_alert_ack(r->srv->db, a.id, r->user.user_id, mien_wall_ms(), &err);
+	if (rc == MIEN_OK)
+		rc = store_alert_get(r->srv->db, a.id, &a, &err);
+	if (rc != MIEN_OK) {
+		http__reply_store_error(r, rc, &err, "alert");
+		return;
+	}
+	http__audit(r, "ack", "alert %lld", (long long)a.id);
+	http__reply_json(r, 200, alert_json(&a));
+}

@@ -1,0 +1,277 @@
+/*
+ * http_int.h — what the files of src/http share: the per-request context, the route table, the response
+ * helpers, and the pure parsing helpers (unit-tested in tests/unit/test_http_*.c).
+ *
+ * A handler reads the request from its http_req (the matched route, the ids in the path, the body, the
+ * authenticated user with role and camera list) and answers with exactly one http__reply_* call. Handlers run
+ * on libmicrohttpd's threads: they may block on the store or the face pipeline.
+ */
+#ifndef MIEN_HTTP_HTTP_INT_H
+#define MIEN_HTTP_HTTP_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "http/auth_cache.h"
+#include "http/http.h"
+#include "store/store.h"
+
+struct MHD_Connection;
+struct MHD_Response;
+
+/* Hard caps (STYLE: every growable buffer has one). */
+#define HTTP_IMAGE_BODY_MAX ((size_t)16 << 20)
+#define HTTP_JSON_BODY_MAX  ((size_t)64 << 10)
+#define HTTP_JSON_DEPTH_MAX 16
+#define HTTP_DRAIN_MAX      ((size_t)32 << 20) /* an oversized body up to this much is read and dropped */
+#define HTTP_HEADER_MAX     ((size_t)32 << 10) /* all headers of one request together */
+#define HTTP_MAX_PIXELS     ((int64_t)40 * 1000 * 1000)
+#define HTTP_LIST_DEFAULT   50
+#define HTTP_PATH_IDS       2
+#define HTTP_TOKEN_BYTES    32
+#define HTTP_COOKIE         "mien_session"
+
+enum http_method {
+	HTTP_GET = 1 << 0,
+	HTTP_POST = 1 << 1,
+	HTTP_PATCH = 1 << 2,
+	HTTP_DELETE = 1 << 3,
+	HTTP_PUT = 1 << 4,
+	HTTP_HEAD = 1 << 5,
+	HTTP_OPTIONS = 1 << 6,
+};
+int http__method_parse(const char *name); /* 0 when unknown */
+const char *http__method_name(int method);
+
+typedef struct http_req http_req;
+typedef void (*http_handler)(http_req *r);
+
+/* Route flags. */
+enum {
+	HTTP_ROUTE_IMAGE = 1 << 0, /* the body may be a picture (HTTP_IMAGE_BODY_MAX) rather than JSON */
+	HTTP_ROUTE_HIDDEN = 1 << 1 /* not an API route (health, metrics): kept out of the OpenAPI comparison */
+};
+
+typedef struct http_route {
+	int method;          /* one enum http_method */
+	const char *pattern; /* "/api/v1/people/{id}/faces/{face_id}": each {...} is a positive integer id */
+	int min_role;        /* STORE_ROLE_NONE = anonymous allowed; else the least role (they are ordered) */
+	unsigned flags;
+	http_handler handler;
+} http_route;
+
+extern const http_route http__routes[];
+extern const size_t http__n_routes;
+
+/* Route matching results besides an index >= 0. */
+#define HTTP_ROUTE_NOT_FOUND     (-1)
+#define HTTP_ROUTE_BAD_METHOD    (-2) /* the path exists with other methods: *allowed says which */
+#define HTTP_ROUTE_BAD_PATH      (-3) /* "." or ".." segments, empty segments, a malformed id */
+#define HTTP_ROUTE_ID_MAX_DIGITS 15
+
+/*
+ * Finds the route of `method` and `path` (already percent-decoded) in `table`; writes the path's ids into
+ * ids[] (up to HTTP_PATH_IDS). Returns the index, or one of HTTP_ROUTE_*. Pure: unit-tested.
+ */
+int http__route_match(const http_route *table, size_t n, int method, const char *path, int64_t ids[HTTP_PATH_IDS],
+                      int *allowed);
+
+/* Parses a positive decimal id (1..10^15, digits only): 0 and sets *id, or -1. */
+int http__id_parse(const char *text, int64_t *id);
+
+/* A copy of a camera URL with any password replaced by "***" ("rtsp://u:***@host/..."); always terminated. */
+void http__redact_url(const char *url, char *out, size_t size);
+/* 1 when `url` still holds the redaction mark where a password would be (a PATCH echoing a redacted URL). */
+int http__url_is_redacted(const char *url);
+/* Rebuilds `sent` (a redacted URL) with the password of `stored`; 0 on success, -1 when the two differ in
+ * anything other than the password. */
+int http__url_restore_password(const char *sent, const char *stored, char *out, size_t size);
+
+/* 1 when the JSON text nests arrays and objects at most `max_depth` deep (strings are skipped), else 0. */
+int http__json_depth_ok(const char *text, size_t len, int max_depth);
+
+/* Field kinds for http__json_check. */
+enum {
+	HTTP_FIELD_STRING = 1,
+	HTTP_FIELD_INT = 2,
+	HTTP_FIELD_NUMBER = 3,
+	HTTP_FIELD_BOOL = 4,
+	HTTP_FIELD_ID_ARRAY = 5, /* an array of positive integers */
+};
+typedef struct http_field {
+	const char *name;
+	int kind;
+	int required;
+	size_t max_len; /* strings: bytes without the terminator (0 = no limit); arrays: elements */
+} http_field;
+/*
+ * Checks that `body` is an object whose keys are all in `fields` (NULL-name terminated), of the right kinds,
+ * with every required one present. 0 when valid; -1 with a message naming the field in `why`.
+ */
+int http__json_check(const json_t *body, const http_field *fields, char *why, size_t why_size);
+
+/* Writes ms-since-epoch as "2026-11-26T12:00:00.123Z". */
+void http__iso_time(int64_t ms, char out[32]);
+/* Parses ms since the epoch (digits) or an ISO-8601 UTC time ("...Z", optional .mmm): 0 and *ms, or -1. */
+int http__time_parse(const char *text, int64_t *ms);
+
+/*
+ * Finds the picture in a multipart/form-data body: the part named "image", else the first part that has a
+ * filename or a Content-Type. *part points into `body` (borrowed). `content_type` is the request's header (the
+ * boundary is read from it). 0 when found; -1 when the body or the header is malformed or has no such part.
+ */
+int http__multipart_image(const char *content_type, const uint8_t *body, size_t len, const uint8_t **part,
+                          size_t *part_len);
+
+/* --- the server and the request --------------------------------------------------------------------------- */
+
+typedef struct http_metrics http_metrics;
+typedef struct http_faces http_faces;
+typedef struct http_limiter http_limiter;
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	store *db;
+	http_options options;
+	char listen[256];
+	char models[1024];
+	char web_dir[1024];
+	int web_present;
+	int port;
+	auth_cache *auth;
+	http_metrics *metrics;
+	http_faces *faces;
+	http_limiter *limiter;
+	char dummy_hash[STORE_HASH_MAX]; /* verified for unknown users, so that login takes as long either way */
+	const char *openapi;             /* the embedded document */
+	size_t openapi_len;
+};
+
+struct http_req {
+	struct MHD_Connection *conn;
+	http_server *srv;
+	int route;  /* index into http__routes, or < 0 */
+	int method; /* enum http_method */
+	const char *path;
+	int64_t ids[HTTP_PATH_IDS];
+	int64_t started_ms;
+	char address[64];
+
+	/* body */
+	uint8_t *body;
+	size_t body_len, body_cap, body_max;
+	int body_too_big;
+
+	/* the authenticated user (user.user_id == 0: anonymous) */
+	auth_entry user;
+	int via_cookie;
+	uint8_t token_hash[STORE_TOKEN_HASH_BYTES];
+
+	/* the answer */
+	int status;
+	struct MHD_Response *response;
+};
+
+/* Responses: each takes ownership of what it is given. */
+void http__reply_json(http_req *r, int status, json_t *body); /* consumes body */
+void http__reply_error(http_req *r, int status, const char *code, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+void http__reply_bytes(http_req *r, int status, const char *content_type, void *data, size_t len, int copy);
+void http__reply_empty(http_req *r, int status);
+/* A list page: {"items":[...],"next_cursor":"ID"|null}; consumes items (NULL = empty); next_cursor 0 = last page. */
+void http__reply_list(http_req *r, json_t *items, int64_t next_cursor);
+/* Answers a store failure: ENOENT 404, ECONFLICT 409, EUNAVAILABLE 503, ERANGE/EINVAL 400, else 500. */
+void http__reply_store_error(http_req *r, int rc, const mien_error *err, const char *what);
+void http__add_header(http_req *r, const char *name, const char *value);
+
+/* The request's header or query argument (borrowed from libmicrohttpd), NULL when absent. */
+const char *http__header(http_req *r, const char *name);
+const char *http__query(http_req *r, const char *name);
+
+/* Parses the body as a JSON object checked against `fields`; answers 400/415 itself and returns NULL when it
+ * is not acceptable. Caller decrefs. */
+json_t *http__body_json(http_req *r, const http_field *fields);
+/* The picture of the request (image/jpeg, image/png or multipart): answers 400/415 and returns -1 when none. */
+int http__body_image(http_req *r, const uint8_t **data, size_t *len);
+
+/* Query-string helpers: answer 400 themselves and return -1 on a malformed value; 0 otherwise (absent keeps
+ * *out unchanged). */
+int http__query_id(http_req *r, const char *name, int64_t *out);
+int http__query_limit(http_req *r, size_t *limit);
+
+/* 1 when the user may see camera `camera_id` (their list or all cameras). */
+int http__camera_allowed(const http_req *r, int64_t camera_id);
+int http__role_at_least(const http_req *r, int role);
+
+/* Appends to the audit log as the request's user; failures are logged, not returned. */
+void http__audit(http_req *r, const char *action, const char *target_fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Forgets cached logins of a user after a change to their role, password, cameras or their deletion. */
+void http__auth_forget_user(http_server *s, int64_t user_id);
+
+/* Authentication (auth.c): reads the Bearer token or the cookie into r->user; 0 = anonymous or
+ * authenticated, -1 = answered (503 when the store is down). */
+int http__authenticate(http_req *r);
+/* 0 when the request may change state: Bearer auth, or cookie auth with the server's own Origin. */
+int http__csrf_ok(http_req *r);
+
+int http__limiter_create(http_limiter **out);
+void http__limiter_free(http_limiter **l);
+
+/* Metrics (metrics.c). */
+int http__metrics_create(http_metrics **out);
+void http__metrics_free(http_metrics **m);
+void http__metrics_request(http_metrics *m, int route, int status, int64_t ms);
+void http__metrics_analyze(http_metrics *m, int64_t ms);
+
+/* The face pipeline (faces.c): a small pool of analyzers, and the gallery used to identify faces. */
+int http__faces_create(http_server *s, http_faces **out);
+void http__faces_free(http_faces **f);
+/* Keep the identity index current after an erasure (the store has already deleted the rows). */
+void http__gallery_remove_face(http_server *s, int64_t face_id);
+void http__gallery_remove_person(http_server *s, int64_t person_id);
+
+/* --- handlers ----------------------------------------------------------------------------------------------- */
+
+void http__h_healthz(http_req *r);
+void http__h_readyz(http_req *r);
+void http__h_metrics(http_req *r);
+void http__h_openapi(http_req *r);
+void http__h_login(http_req *r);
+void http__h_logout(http_req *r);
+void http__h_me(http_req *r);
+void http__h_analyze(http_req *r);
+void http__h_people_list(http_req *r);
+void http__h_people_create(http_req *r);
+void http__h_person_get(http_req *r);
+void http__h_person_patch(http_req *r);
+void http__h_person_delete(http_req *r);
+void http__h_faces_add(http_req *r);
+void http__h_faces_list(http_req *r);
+void http__h_face_delete(http_req *r);
+void http__h_face_thumbnail(http_req *r);
+void http__h_cameras_list(http_req *r);
+void http__h_cameras_create(http_req *r);
+void http__h_camera_get(http_req *r);
+void http__h_camera_patch(http_req *r);
+void http__h_camera_delete(http_req *r);
+void http__h_events_list(http_req *r);
+void http__h_event_get(http_req *r);
+void http__h_event_snapshot(http_req *r);
+void http__h_alerts_list(http_req *r);
+void http__h_alert_ack(http_req *r);
+void http__h_users_list(http_req *r);
+void http__h_users_create(http_req *r);
+void http__h_user_patch(http_req *r);
+void http__h_user_delete(http_req *r);
+void http__h_settings_get(http_req *r);
+void http__h_settings_patch(http_req *r);
+void http__h_audit_list(http_req *r);
+
+/* The static files of the dashboard (static.c): answers GET/HEAD outside /api. */
+void http__serve_static(http_req *r);
+
+#endif

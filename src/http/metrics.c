@@ -1,0 +1,190 @@
+/*
+ * metrics.c — Prometheus counters kept with atomic adds (no lock on the request path): requests by route and
+ * status, request latency per route, and the face pipeline's latency on /analyze and enrollment. Also the
+ * health, readiness, metrics and OpenAPI routes.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http_int.h"
+
+static const int STATUSES[] = { 200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503 };
+#define N_STATUS  (MIEN_ARRAY_LEN(STATUSES) + 1) /* + "other" */
+#define N_BUCKETS 12
+static const double BUCKETS_S[N_BUCKETS] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10 };
+#define MAX_ROUTES 96
+
+typedef struct histogram {
+	uint64_t buckets[N_BUCKETS + 1]; /* the last is +Inf */
+	uint64_t count;
+	uint64_t sum_us;
+} histogram;
+
+struct http_metrics {
+	uint64_t requests[MAX_ROUTES + 1][N_STATUS]; /* the last route row: unrouted (static files, 404s) */
+	histogram latency[MAX_ROUTES + 1];
+	histogram analyze;
+};
+
+int http__metrics_create(http_metrics **out)
+{
+	MIEN_ASSERT(http__n_routes <= MAX_ROUTES);
+	*out = calloc(1, sizeof(http_metrics));
+	return *out ? MIEN_OK : MIEN_ENOMEM;
+}
+
+void http__metrics_free(http_metrics **m)
+{
+	if (!m)
+		return;
+	free(*m);
+	*m = NULL;
+}
+
+static void observe(histogram *h, int64_t ms)
+{
+	double s = (double)ms / 1000.0;
+	int b = 0;
+	while (b < N_BUCKETS && s > BUCKETS_S[b])
+		b++;
+	__atomic_fetch_add(&h->buckets[b], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&h->sum_us, (uint64_t)(ms > 0 ? ms : 0) * 1000, __ATOMIC_RELAXED);
+}
+
+void http__metrics_request(http_metrics *m, int route, int status, int64_t ms)
+{
+	size_t row = route >= 0 && (size_t)route < http__n_routes ? (size_t)route : MAX_ROUTES;
+	size_t col = N_STATUS - 1;
+	for (size_t i = 0; i < MIEN_ARRAY_LEN(STATUSES); i++)
+		if (STATUSES[i] == status)
+			col = i;
+	__atomic_fetch_add(&m->requests[row][col], 1, __ATOMIC_RELAXED);
+	observe(&m->latency[row], ms);
+}
+
+void http__metrics_analyze(http_metrics *m, int64_t ms)
+{
+	observe(&m->analyze, ms);
+}
+
+/* A growable text buffer for the exposition; capped (the output is bounded by the table sizes anyway). */
+typedef struct text {
+	char *data;
+	size_t len, cap;
+	int failed;
+} text;
+
+static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(text *t, const char *fmt, ...)
+{
+	for (;;) {
+		if (t->failed)
+			return;
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t cap = t->cap * 2;
+		char *grown = cap <= (8u << 20) ? realloc(t->data, cap) : NULL;
+		if (!grown) {
+			t->failed = 1;
+			return;
+		}
+		t->data = grown;
+		t->cap = cap;
+	}
+}
+
+static void put_histogram(text *t, const char *name, const char *labels, const histogram *h)
+{
+	uint64_t cumulative = 0;
+	for (int b = 0; b <= N_BUCKETS; b++) {
+		cumulative += __atomic_load_n(&h->buckets[b], __ATOMIC_RELAXED);
+		char le[32];
+		if (b < N_BUCKETS)
+			snprintf(le, sizeof(le), "%g", BUCKETS_S[b]);
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		put(t, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, labels, *labels ? "," : "", le,
+		    (unsigned long long)cumulative);
+	}
+	put(t, "%s_sum{%s} %.6f\n", name, labels, (double)__atomic_load_n(&h->sum_us, __ATOMIC_RELAXED) / 1e6);
+	put(t, "%s_count{%s} %llu\n", name, labels, (unsigned long long)__atomic_load_n(&h->count, __ATOMIC_RELAXED));
+}
+
+void http__h_metrics(http_req *r)
+{
+	http_metrics *m = r->srv->metrics;
+	text t = { malloc(16384), 0, 16384, 0 };
+	if (!t.data) {
+		http__reply_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	put(&t, "# HELP mien_http_requests_total HTTP requests by route and status.\n"
+	        "# TYPE mien_http_requests_total counter\n");
+	for (size_t row = 0; row <= MAX_ROUTES; row++) {
+		if (row >= http__n_routes && row != MAX_ROUTES)
+			continue;
+		char route[160];
+		snprintf(route, sizeof(route), "%s %s",
+		         row == MAX_ROUTES ? "-" : http__method_name(http__routes[row].method),
+		         row == MAX_ROUTES ? "other" : http__routes[row].pattern);
+		for (size_t col = 0; col < N_STATUS; col++) {
+			uint64_t n = __atomic_load_n(&m->requests[row][col], __ATOMIC_RELAXED);
+			if (!n)
+				continue;
+			char status[8];
+			snprintf(status, sizeof(status), col < N_STATUS - 1 ? "%d" : "other",
+			         col < N_STATUS - 1 ? STATUSES[col] : 0);
+			put(&t, "mien_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n", route, status,
+			    (unsigned long long)n);
+		}
+	}
+	put(&t, "# HELP mien_http_request_duration_seconds Time from the request's first byte to its answer.\n"
+	        "# TYPE mien_http_request_duration_seconds histogram\n");
+	for (size_t row = 0; row <= MAX_ROUTES; row++) {
+		if ((row >= http__n_routes && row != MAX_ROUTES) || !m->latency[row].count)
+			continue;
+		char labels[192];
+		snprintf(labels, sizeof(labels), "route=\"%s %s\"",
+		         row == MAX_ROUTES ? "-" : http__method_name(http__routes[row].method),
+		         row == MAX_ROUTES ? "other" : http__routes[row].pattern);
+		put_histogram(&t, "mien_http_request_duration_seconds", labels, &m->latency[row]);
+	}
+	put(&t, "# HELP mien_analyze_duration_seconds Face pipeline time per uploaded picture (decode excluded).\n"
+	        "# TYPE mien_analyze_duration_seconds histogram\n");
+	put_histogram(&t, "mien_analyze_duration_seconds", "", &m->analyze);
+	if (t.failed) {
+		free(t.data);
+		http__reply_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	http__reply_bytes(r, 200, "text/plain; version=0.0.4", t.data, t.len, 0);
+}
+
+void http__h_healthz(http_req *r)
+{
+	http__reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void http__h_readyz(http_req *r)
+{
+	mien_error err = { 0 };
+	if (store_ping(r->srv->db, &err) != MIEN_OK) {
+		http__reply_error(r, 503, "unavailable", "the database is unavailable");
+		return;
+	}
+	http__reply_json(r, 200, json_pack("{s:s,s:s}", "status", "ready", "database", store_backend(r->srv->db)));
+}
+
+void http__h_openapi(http_req *r)
+{
+	http__reply_bytes(r, 200, "application/json", (void *)r->srv->openapi, r->srv->openapi_len, 1);
+}

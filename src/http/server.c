@@ -1,0 +1,582 @@
+/*
+ * server.c — libmicrohttpd underneath the router: binding, reading bodies under their caps, authentication and
+ * role checks before a handler runs, the response helpers, and the request metrics.
+ *
+ * Threads: a pool of epoll threads (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL with
+ * MHD_OPTION_THREAD_POOL_SIZE), not a thread per connection: under `wrk -c100` keep-alive load on 2 cores a
+ * thread per connection served 25-30 % fewer requests on cheap routes (100 threads switching for requests that
+ * take microseconds; docs/api.md has the numbers). Handlers may block (a database round trip, a picture
+ * analysed for ~100 ms), which stalls the other connections of that thread, so the pool is larger than the
+ * core count (8 by default; 2 and 8 measured the same): a slow analysis holds one thread of eight.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+#include <sodium.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "http/http_int.h"
+
+extern const char mien_openapi_json[];
+extern const char mien_openapi_json_end[];
+
+/* --- responses --------------------------------------------------------------------------------------------- */
+
+static void set_response(http_req *r, int status, struct MHD_Response *resp)
+{
+	if (r->response) { /* a handler answered twice: keep the first */
+		MHD_destroy_response(resp);
+		return;
+	}
+	r->status = status;
+	r->response = resp;
+}
+
+void http__reply_bytes(http_req *r, int status, const char *content_type, void *data, size_t len, int copy)
+{
+	struct MHD_Response *resp =
+	        MHD_create_response_from_buffer(len, data, copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		if (!copy)
+			free(data);
+		return;
+	}
+	if (content_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	set_response(r, status, resp);
+}
+
+void http__reply_empty(http_req *r, int status)
+{
+	http__reply_bytes(r, status, NULL, "", 0, 1);
+}
+
+void http__reply_json(http_req *r, int status, json_t *body)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+	json_decref(body);
+	if (!text) {
+		static const char OOM[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+		http__reply_bytes(r, 500, "application/json", (void *)OOM, sizeof(OOM) - 1, 1);
+		return;
+	}
+	http__reply_bytes(r, status, "application/json", text, strlen(text), 0);
+}
+
+void http__reply_list(http_req *r, json_t *items, int64_t next_cursor)
+{
+	http__reply_json(r, 200,
+	                 json_pack("{s:o,s:o}", "items", items ? items : json_array(), "next_cursor",
+	                           next_cursor ? json_sprintf("%lld", (long long)next_cursor) : json_null()));
+}
+
+void http__reply_error(http_req *r, int status, const char *code, const char *fmt, ...)
+{
+	char message[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	http__reply_json(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+}
+
+void http__reply_store_error(http_req *r, int rc, const mien_error *err, const char *what)
+{
+	switch (rc) {
+	case MIEN_ENOENT:
+		http__reply_error(r, 404, "not_found", "%s not found", what);
+		return;
+	case MIEN_ECONFLICT:
+		http__reply_error(r, 409, "conflict", "%s: %s", what, err->message);
+		return;
+	case MIEN_EUNAVAILABLE:
+		http__reply_error(r, 503, "unavailable", "the database is unavailable; retry later");
+		break;
+	case MIEN_ERANGE:
+	case MIEN_EINVAL:
+		http__reply_error(r, 400, "bad_request", "%s: %s", what, err->message);
+		return;
+	default:
+		http__reply_error(r, 500, "internal", "%s: the database failed", what);
+		break;
+	}
+	mien_log(MIEN_LOG_ERROR, "http", "%s: %s", what, err->message);
+}
+
+void http__add_header(http_req *r, const char *name, const char *value)
+{
+	if (r->response)
+		MHD_add_response_header(r->response, name, value);
+}
+
+const char *http__header(http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http__query(http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* --- request helpers ------------------------------------------------------------------------------------ */
+
+static int media_type_is(const char *header, const char *type)
+{
+	size_t n = strlen(type);
+	return header && strncasecmp(header, type, n) == 0 &&
+	       (header[n] == '\0' || header[n] == ';' || header[n] == ' ');
+}
+
+json_t *http__body_json(http_req *r, const http_field *fields)
+{
+	if (!media_type_is(http__header(r, MHD_HTTP_HEADER_CONTENT_TYPE), "application/json")) {
+		http__reply_error(r, 415, "unsupported_media_type", "the body must be application/json");
+		return NULL;
+	}
+	if (!http__json_depth_ok((const char *)r->body, r->body_len, HTTP_JSON_DEPTH_MAX)) {
+		http__reply_error(r, 400, "bad_json", "JSON nested deeper than %d levels", HTTP_JSON_DEPTH_MAX);
+		return NULL;
+	}
+	json_error_t jerr;
+	json_t *body = json_loadb((const char *)r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!body) {
+		http__reply_error(r, 400, "bad_json", "malformed JSON at line %d: %s", jerr.line, jerr.text);
+		return NULL;
+	}
+	char why[160];
+	if (http__json_check(body, fields, why, sizeof(why)) != 0) {
+		json_decref(body);
+		http__reply_error(r, 400, "bad_request", "%s", why);
+		return NULL;
+	}
+	return body;
+}
+
+int http__body_image(http_req *r, const uint8_t **data, size_t *len)
+{
+	const char *type = http__header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (media_type_is(type, "image/jpeg") || media_type_is(type, "image/png")) {
+		*data = r->body;
+		*len = r->body_len;
+	} else if (media_type_is(type, "multipart/form-data")) {
+		if (http__multipart_image(type, r->body, r->body_len, data, len) != 0) {
+			http__reply_error(r, 400, "bad_request",
+			                  "no picture in the multipart body (a part named 'image')");
+			return -1;
+		}
+	} else {
+		http__reply_error(r, 415, "unsupported_media_type",
+		                  "send the picture as image/jpeg, image/png or multipart/form-data");
+		return -1;
+	}
+	if (*len == 0) {
+		http__reply_error(r, 400, "bad_image", "the picture is empty");
+		return -1;
+	}
+	return 0;
+}
+
+int http__query_id(http_req *r, const char *name, int64_t *out)
+{
+	const char *v = http__query(r, name);
+	if (!v)
+		return 0;
+	if (http__id_parse(v, out) != 0) {
+		http__reply_error(r, 400, "bad_request", "'%s' must be a positive integer id", name);
+		return -1;
+	}
+	return 0;
+}
+
+int http__query_limit(http_req *r, size_t *limit)
+{
+	const char *v = http__query(r, "limit");
+	int64_t n;
+	*limit = HTTP_LIST_DEFAULT;
+	if (!v)
+		return 0;
+	if (http__id_parse(v, &n) != 0 || n > STORE_LIST_MAX) {
+		http__reply_error(r, 400, "bad_request", "'limit' must be between 1 and %d", STORE_LIST_MAX);
+		return -1;
+	}
+	*limit = (size_t)n;
+	return 0;
+}
+
+int http__camera_allowed(const http_req *r, int64_t camera_id)
+{
+	if (r->user.all_cameras)
+		return 1;
+	for (int i = 0; i < r->user.n_cameras; i++)
+		if (r->user.cameras[i] == camera_id)
+			return 1;
+	return 0;
+}
+
+int http__role_at_least(const http_req *r, int role)
+{
+	return r->user.user_id != 0 && r->user.role >= role;
+}
+
+void http__audit(http_req *r, const char *action, const char *target_fmt, ...)
+{
+	store_audit a = { 0 };
+	a.user_id = r->user.user_id;
+	snprintf(a.username, sizeof(a.username), "%s", r->user.username);
+	snprintf(a.action, sizeof(a.action), "%s", action);
+	snprintf(a.address, sizeof(a.address), "%s", r->address);
+	va_list ap;
+	va_start(ap, target_fmt);
+	vsnprintf(a.target, sizeof(a.target), target_fmt, ap);
+	va_end(ap);
+	mien_error err = { 0 };
+	if (store_audit_add(r->srv->db, &a, &err) != MIEN_OK)
+		mien_log(MIEN_LOG_WARN, "http", "audit %s %s: %s", action, a.target, err.message);
+}
+
+void http__auth_forget_user(http_server *s, int64_t user_id)
+{
+	auth_cache_forget_user(s->auth, user_id);
+}
+
+/* --- the request life cycle ------------------------------------------------------------------------------ */
+
+static void client_address(http_req *r)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	r->address[0] = '\0';
+	if (!info || !info->client_addr)
+		return;
+	const struct sockaddr *sa = info->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->address, sizeof(r->address));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->address, sizeof(r->address));
+}
+
+static int is_api_path(const char *path)
+{
+	return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0;
+}
+
+/* Runs the route (or the static files) for a request whose body is complete. */
+static void dispatch(http_req *r)
+{
+	if (r->body_too_big) {
+		http__reply_error(r, 413, "too_large", "the body exceeds %zu bytes", r->body_max);
+		return;
+	}
+	int allowed = 0;
+	r->route = http__route_match(http__routes, http__n_routes, r->method, r->path, r->ids, &allowed);
+	if (r->route == HTTP_ROUTE_BAD_PATH) {
+		http__reply_error(r, 400, "bad_path", "malformed path or id");
+		return;
+	}
+	if (r->route == HTTP_ROUTE_BAD_METHOD) {
+		char allow[96] = "";
+		for (int m = 1; m <= HTTP_OPTIONS; m <<= 1)
+			if (allowed & m)
+				snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
+				         allow[0] ? ", " : "", http__method_name(m));
+		http__reply_error(r, 405, "method_not_allowed", "%s is not allowed here", http__method_name(r->method));
+		http__add_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+		return;
+	}
+	if (r->route < 0) {
+		if (!is_api_path(r->path) && (r->method == HTTP_GET || r->method == HTTP_HEAD))
+			http__serve_static(r);
+		else if (!is_api_path(r->path))
+			http__reply_error(r, 405, "method_not_allowed", "only GET is served outside /api");
+		else
+			http__reply_error(r, 404, "not_found", "no such route");
+		return;
+	}
+	const http_route *route = &http__routes[r->route];
+	if (http__authenticate(r) != 0)
+		return;
+	if (route->min_role != STORE_ROLE_NONE) {
+		if (r->user.user_id == 0) {
+			http__reply_error(r, 401, "unauthorized",
+			                  "log in first (a Bearer token or the session cookie)");
+			return;
+		}
+		if (r->user.role < route->min_role) {
+			http__reply_error(r, 403, "forbidden", "the %s role may not do this",
+			                  store_role_name(r->user.role));
+			return;
+		}
+	}
+	if (r->method != HTTP_GET && r->method != HTTP_HEAD && http__csrf_ok(r) != 0) {
+		http__reply_error(r, 403, "csrf", "a cookie-authenticated change must come from this server's origin");
+		return;
+	}
+	route->handler(r);
+	if (!r->response)
+		http__reply_error(r, 500, "internal", "the handler did not answer");
+}
+
+static enum MHD_Result queue(http_req *r)
+{
+	if (!r->response)
+		http__reply_error(r, 500, "internal", "no response");
+	if (!r->response)
+		return MHD_NO;
+	MHD_add_response_header(r->response, "X-Content-Type-Options", "nosniff");
+	if (is_api_path(r->path))
+		MHD_add_response_header(r->response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, r->response);
+	int64_t ms = mien_mono_ms() - r->started_ms;
+	http__metrics_request(r->srv->metrics, r->route, r->status, ms);
+	mien_log(MIEN_LOG_DEBUG, "http", "%s %s %d %lld ms", http__method_name(r->method),
+	         r->route >= 0 ? http__routes[r->route].pattern : "-", r->status, (long long)ms);
+	MHD_destroy_response(r->response);
+	r->response = NULL;
+	return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_size, void **state)
+{
+	(void)version;
+	http_server *s = cls;
+	http_req *r = *state;
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		*state = r;
+		r->conn = conn;
+		r->srv = s;
+		r->path = url;
+		r->route = HTTP_ROUTE_NOT_FOUND;
+		r->started_ms = mien_mono_ms();
+		r->method = http__method_parse(method);
+		client_address(r);
+		int allowed;
+		int64_t ids[HTTP_PATH_IDS];
+		int route = http__route_match(http__routes, http__n_routes, r->method, url, ids, &allowed);
+		r->body_max = route >= 0 ? (http__routes[route].flags & HTTP_ROUTE_IMAGE ? HTTP_IMAGE_BODY_MAX
+		                                                                         : HTTP_JSON_BODY_MAX)
+		                         : 0;
+		if (!r->method) {
+			http__reply_error(r, 405, "method_not_allowed", "unknown method");
+			return queue(r);
+		}
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		unsigned long long length = cl ? strtoull(cl, NULL, 10) : 0;
+		if (length > r->body_max + HTTP_DRAIN_MAX) {
+			/* Far too big to read: answer at once (the connection closes under the client's upload). */
+			r->route = route;
+			http__reply_error(r, 413, "too_large", "the body exceeds %zu bytes", r->body_max);
+			return queue(r);
+		}
+		/* A little too big: read and drop it, so that the client sees the 413 rather than a reset. */
+		r->body_too_big = length > r->body_max;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		size_t n = *upload_size;
+		*upload_size = 0;
+		if (r->status || r->body_too_big || r->body_len + n > r->body_max) {
+			r->body_too_big = 1;
+			return MHD_YES;
+		}
+		if (r->body_len + n + 1 > r->body_cap) {
+			size_t cap = r->body_cap ? r->body_cap : 4096;
+			while (cap < r->body_len + n + 1)
+				cap *= 2;
+			uint8_t *grown = realloc(r->body, cap);
+			if (!grown)
+				return MHD_NO;
+			r->body = grown;
+			r->body_cap = cap;
+		}
+		memcpy(r->body + r->body_len, upload_data, n);
+		r->body_len += n;
+		r->body[r->body_len] = 0;
+		return MHD_YES;
+	}
+	if (r->status) /* answered on the first call */
+		return MHD_YES;
+	dispatch(r);
+	return queue(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode why)
+{
+	(void)cls, (void)conn, (void)why;
+	http_req *r = *state;
+	if (!r)
+		return;
+	if (r->response)
+		MHD_destroy_response(r->response);
+	free(r->body);
+	free(r);
+	*state = NULL;
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char line[512];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	mien_log(MIEN_LOG_DEBUG, "http", "microhttpd: %s", line);
+}
+
+/* Percent-decoding of the path and query values: as libmicrohttpd's own, except that %00 stays encoded, so
+ * that a NUL can never cut a path short ("/people/1%00" is a malformed id, not person 1). */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void)cls, (void)conn;
+	char *w = s;
+	for (const char *p = s; *p; p++) {
+		int hi, lo;
+		if (*p == '%' && (hi = hex_value(p[1])) >= 0 && (lo = hex_value(p[2])) >= 0 && (hi | lo)) {
+			*w++ = (char)(hi * 16 + lo);
+			p += 2;
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+/* --- start and stop --------------------------------------------------------------------------------------- */
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, mien_error *err)
+{
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host))
+		return mien_error_set(err, MIEN_EINVAL, "MIEN_LISTEN '%s': expected HOST:PORT", listen);
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || port < 0 || port > 65535)
+		return mien_error_set(err, MIEN_EINVAL, "MIEN_LISTEN '%s': bad port", listen);
+	memset(ss, 0, sizeof(*ss));
+	size_t hl = strlen(host);
+	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+			return mien_error_set(err, MIEN_EINVAL, "MIEN_LISTEN '%s': bad IPv6 address", listen);
+		return MIEN_OK;
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)ss;
+	a->sin_family = AF_INET;
+	a->sin_port = htons((uint16_t)port);
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+		return mien_error_set(err, MIEN_EINVAL, "MIEN_LISTEN '%s': bad IPv4 address", listen);
+	return MIEN_OK;
+}
+
+int http_server_start(const http_options *options, store *db, http_server **out, mien_error *err)
+{
+	int rc;
+	http_server *s = NULL;
+	struct sockaddr_storage ss;
+	if (sodium_init() < 0)
+		return mien_error_set(err, MIEN_EBACKEND, "libsodium failed to initialise");
+	if ((rc = parse_listen(options->listen, &ss, err)) != MIEN_OK)
+		return rc;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
+	s->db = db;
+	s->options = *options;
+	snprintf(s->listen, sizeof(s->listen), "%s", options->listen);
+	snprintf(s->models, sizeof(s->models), "%s", options->models ? options->models : "models");
+	snprintf(s->web_dir, sizeof(s->web_dir), "%s", options->web_dir ? options->web_dir : "web/dist");
+	s->options.listen = s->listen;
+	s->options.models = s->models;
+	s->options.web_dir = s->web_dir;
+	if (!s->options.http_threads)
+		s->options.http_threads = 8;
+	if (!s->options.max_connections)
+		s->options.max_connections = 256;
+	if (!s->options.token_ttl_ms)
+		s->options.token_ttl_ms = 12L * 3600 * 1000;
+	if (!s->options.login_user_limit)
+		s->options.login_user_limit = 5;
+	if (!s->options.login_addr_limit)
+		s->options.login_addr_limit = 20;
+	s->openapi = mien_openapi_json;
+	s->openapi_len = (size_t)(mien_openapi_json_end - mien_openapi_json);
+	if ((rc = auth_cache_create(0, 30000, &s->auth, err)) != MIEN_OK)
+		goto fail;
+	if (http__metrics_create(&s->metrics) || http__limiter_create(&s->limiter) ||
+	    http__faces_create(s, &s->faces)) {
+		rc = mien_error_set(err, MIEN_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = http_password_hash("not a password of anyone", s->dummy_hash, err)) != MIEN_OK)
+		goto fail;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->options.http_threads,
+	                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->options.max_connections,
+	                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_HEADER_MAX * 2,
+	                             MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+	                             MHD_OPTION_UNESCAPE_CALLBACK, unescape, s, MHD_OPTION_END);
+	if (!s->daemon) {
+		rc = mien_error_set(err, MIEN_EIO, "cannot listen on %s (in use or not permitted)", s->listen);
+		goto fail;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : 0;
+	*out = s;
+	return MIEN_OK;
+fail:
+	http_server_stop(&s);
+	return rc;
+}
+
+int http_server_port(const http_server *server)
+{
+	return server->port;
+}
+
+void http_server_stop(http_server **server)
+{
+	if (!server || !*server)
+		return;
+	http_server *s = *server;
+	if (s->daemon)
+		MHD_stop_daemon(s->daemon);
+	http__faces_free(&s->faces);
+	http__limiter_free(&s->limiter);
+	http__metrics_free(&s->metrics);
+	auth_cache_free(&s->auth);
+	free(s);
+	*server = NULL;
+}
