@@ -156,6 +156,7 @@ check-integration: $(BUILD)/mien $(BUILD)/tests/seed models/.stamp
 
 run-integration:
 	MIEN_IT_DB=postgresql node --test tests/integration/api.test.mjs
+	node --test tests/integration/stream.test.mjs
 
 # --- fuzzing (libFuzzer, clang) -------------------------------------------------------------------
 

@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "core/log.h"
+#include "bus/bus.h"
 #include "http/http.h"
 #include "store/store.h"
 
@@ -68,6 +69,7 @@ int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 	}
 	mien_error err = { 0 };
 	store *db = NULL;
+	bus *events = NULL;
 	http_server *server = NULL;
 	int rc = CLI_EXIT_FAIL;
 	/* Block the stop signals before any thread starts, so that only sigwait below receives them. */
@@ -83,12 +85,18 @@ int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 		cli_error("database: %s", err.message);
 		goto done;
 	}
+	/* The bus: in-process, or Redis between nodes (MIEN_REDIS); a Redis that is down is retried, not fatal. */
+	if (bus_open(cfg->redis, NULL, &events, &err) != MIEN_OK) {
+		cli_error("MIEN_REDIS: %s", err.message);
+		goto done;
+	}
 	const char *web = getenv("MIEN_WEB");
 	http_options o = {
 		.listen = cfg->listen,
 		.models = cfg->models,
 		.web_dir = web && *web ? web : "web/dist",
 		.threads = cfg->threads,
+		.bus = events,
 	};
 	if (http_server_start(&o, db, &server, &err) != MIEN_OK) {
 		cli_error("%s", err.message);
@@ -102,6 +110,7 @@ int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 	rc = CLI_EXIT_OK;
 done:
 	http_server_stop(&server);
+	bus_close(&events);
 	store_close(&db);
 	return rc;
 }

@@ -131,6 +131,8 @@ int http__multipart_image(const char *content_type, const uint8_t *body, size_t 
 typedef struct http_metrics http_metrics;
 typedef struct http_faces http_faces;
 typedef struct http_limiter http_limiter;
+typedef struct http_stream http_stream;
+struct bus;
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -145,6 +147,7 @@ struct http_server {
 	http_metrics *metrics;
 	http_faces *faces;
 	http_limiter *limiter;
+	http_stream *stream;             /* NULL when no bus was given */
 	char dummy_hash[STORE_HASH_MAX]; /* verified for unknown users, so that login takes as long either way */
 	const char *openapi;             /* the embedded document */
 	size_t openapi_len;
@@ -186,6 +189,8 @@ void http__reply_list(http_req *r, json_t *items, int64_t next_cursor);
 /* Answers a store failure: ENOENT 404, ECONFLICT 409, EUNAVAILABLE 503, ERANGE/EINVAL 400, else 500. */
 void http__reply_store_error(http_req *r, int rc, const mien_error *err, const char *what);
 void http__add_header(http_req *r, const char *name, const char *value);
+/* Hands a response built by the handler itself (a stream) to the request; takes ownership. */
+void http__set_response(http_req *r, int status, struct MHD_Response *response);
 
 /* The request's header or query argument (borrowed from libmicrohttpd), NULL when absent. */
 const char *http__header(http_req *r, const char *name);
@@ -220,6 +225,14 @@ int http__csrf_ok(http_req *r);
 
 int http__limiter_create(http_limiter **out);
 void http__limiter_free(http_limiter **l);
+
+/* The live stream (stream.c): a hub subscribed to `bus`, and GET /api/v1/stream. */
+int http__stream_create(http_server *s, struct bus *bus, http_stream **out, mien_error *err);
+/* Ends every open stream (before the daemon stops: suspended connections must be resumed first). */
+void http__stream_close_clients(http_stream *h);
+void http__stream_free(http_stream **h);
+void http__stream_stats(http_stream *h, int *clients, uint64_t *dropped);
+void http__h_stream(http_req *r);
 
 /* Metrics (metrics.c). */
 int http__metrics_create(http_metrics **out);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/bus.h"
 #include "http/http_int.h"
 
 static const int STATUSES[] = { 200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503 };
@@ -161,6 +162,30 @@ void http__h_metrics(http_req *r)
 	put(&t, "# HELP mien_analyze_duration_seconds Face pipeline time per uploaded picture (decode excluded).\n"
 	        "# TYPE mien_analyze_duration_seconds histogram\n");
 	put_histogram(&t, "mien_analyze_duration_seconds", "", &m->analyze);
+	if (r->srv->stream) {
+		int clients = 0;
+		uint64_t dropped = 0;
+		http__stream_stats(r->srv->stream, &clients, &dropped);
+		put(&t,
+		    "# HELP mien_stream_clients Open live-stream (SSE) connections.\n# TYPE mien_stream_clients gauge\n"
+		    "mien_stream_clients %d\n"
+		    "# HELP mien_stream_dropped_total Live-stream clients dropped for falling behind.\n"
+		    "# TYPE mien_stream_dropped_total counter\nmien_stream_dropped_total %llu\n",
+		    clients, (unsigned long long)dropped);
+	}
+	if (r->srv->options.bus) {
+		bus_stats b;
+		bus_get_stats(r->srv->options.bus, &b);
+		put(&t,
+		    "# HELP mien_bus_ready 1 when messages reach the other nodes (always 1 without Redis).\n"
+		    "# TYPE mien_bus_ready gauge\nmien_bus_ready %d\n"
+		    "# HELP mien_bus_messages_total Bus messages published here and received from other nodes.\n"
+		    "# TYPE mien_bus_messages_total counter\n"
+		    "mien_bus_messages_total{direction=\"published\"} %llu\n"
+		    "mien_bus_messages_total{direction=\"received\"} %llu\n",
+		    bus_ready(r->srv->options.bus), (unsigned long long)b.published,
+		    (unsigned long long)b.received_remote);
+	}
 	if (t.failed) {
 		free(t.data);
 		http__reply_error(r, 500, "internal", "out of memory");
@@ -179,6 +204,10 @@ void http__h_readyz(http_req *r)
 	mien_error err = { 0 };
 	if (store_ping(r->srv->db, &err) != MIEN_OK) {
 		http__reply_error(r, 503, "unavailable", "the database is unavailable");
+		return;
+	}
+	if (r->srv->options.bus && !bus_ready(r->srv->options.bus)) {
+		http__reply_error(r, 503, "unavailable", "Redis is unavailable: other nodes do not hear this one");
 		return;
 	}
 	http__reply_json(r, 200, json_pack("{s:s,s:s}", "status", "ready", "database", store_backend(r->srv->db)));

@@ -47,6 +47,7 @@ const http_route http__routes[] = {
 	{ HTTP_GET, "/api/v1/settings", ADMIN, 0, http__h_settings_get },
 	{ HTTP_PATCH, "/api/v1/settings", ADMIN, 0, http__h_settings_patch },
 	{ HTTP_GET, "/api/v1/audit", ADMIN, 0, http__h_audit_list },
+	{ HTTP_GET, "/api/v1/stream", RECOG, 0, http__h_stream },
 };
 
 const size_t http__n_routes = MIEN_ARRAY_LEN(http__routes);

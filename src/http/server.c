@@ -30,7 +30,7 @@ extern const char mien_openapi_json_end[];
 
 /* --- responses --------------------------------------------------------------------------------------------- */
 
-static void set_response(http_req *r, int status, struct MHD_Response *resp)
+void http__set_response(http_req *r, int status, struct MHD_Response *resp)
 {
 	if (r->response) { /* a handler answered twice: keep the first */
 		MHD_destroy_response(resp);
@@ -51,7 +51,7 @@ void http__reply_bytes(http_req *r, int status, const char *content_type, void *
 	}
 	if (content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	set_response(r, status, resp);
+	http__set_response(r, status, resp);
 }
 
 void http__reply_empty(http_req *r, int status)
@@ -538,7 +538,10 @@ int http_server_start(const http_options *options, store *db, http_server **out,
 	}
 	if ((rc = http_password_hash("not a password of anyone", s->dummy_hash, err)) != MIEN_OK)
 		goto fail;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	if (options->bus && (rc = http__stream_create(s, options->bus, &s->stream, err)) != MIEN_OK)
+		goto fail;
+	/* Suspend/resume parks idle live-stream connections instead of polling them. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -571,8 +574,10 @@ void http_server_stop(http_server **server)
 	if (!server || !*server)
 		return;
 	http_server *s = *server;
+	http__stream_close_clients(s->stream);
 	if (s->daemon)
 		MHD_stop_daemon(s->daemon);
+	http__stream_free(&s->stream);
 	http__faces_free(&s->faces);
 	http__limiter_free(&s->limiter);
 	http__metrics_free(&s->metrics);

@@ -36,7 +36,7 @@ const ids = {};
 
 // --- helpers ----------------------------------------------------------------------------------------------
 
-async function api(method, path, { token, json, body, type, headers = {} } = {}) {
+async function api(method, path, { token, json, body, type, headers = {}, headersOnly = false } = {}) {
 	const h = { ...headers };
 	if (token) h.Authorization = `Bearer ${token}`;
 	if (json !== undefined) {
@@ -46,6 +46,10 @@ async function api(method, path, { token, json, body, type, headers = {} } = {})
 		h['Content-Type'] = type;
 	}
 	const res = await fetch(base + path, { method, headers: h, body });
+	if (headersOnly && res.status === 200) {
+		await res.body.cancel(); // a stream: the status is what counts here
+		return { status: res.status, data: null, buf: Buffer.alloc(0), headers: res.headers };
+	}
 	const buf = Buffer.from(await res.arrayBuffer());
 	let data = null;
 	if ((res.headers.get('content-type') || '').startsWith('application/json') && buf.length) data = JSON.parse(buf);
@@ -273,6 +277,7 @@ test('role x route matrix', async (t) => {
 		['GET', '/api/v1/settings', null, `${D},200`],
 		['PATCH', '/api/v1/settings', () => ({ json: { validated: true } }), `${D},200`],
 		['GET', '/api/v1/audit', null, `${D},200`],
+		['GET', '/api/v1/stream', () => ({ headersOnly: true }), '401,200,200,200'],
 	];
 	// Every route of the server has a row here.
 	const routes = execFileSync(MIEN, ['serve', '--routes'], { encoding: 'utf8' }).trim().split('\n');
