@@ -157,6 +157,7 @@ check-integration: $(BUILD)/mien $(BUILD)/tests/seed models/.stamp
 run-integration:
 	MIEN_IT_DB=postgresql node --test tests/integration/api.test.mjs
 	node --test tests/integration/stream.test.mjs
+	node --test tests/integration/nodes.test.mjs
 
 # --- fuzzing (libFuzzer, clang) -------------------------------------------------------------------
 

@@ -326,7 +326,7 @@ void http__h_logout(http_req *r)
 {
 	mien_error err = { 0 };
 	int rc = store_token_delete(r->srv->db, r->token_hash, &err);
-	auth_cache_forget_token(r->srv->auth, r->token_hash);
+	http__auth_forget_token(r->srv, r->token_hash);
 	if (rc != MIEN_OK && rc != MIEN_ENOENT) {
 		http__reply_store_error(r, rc, &err, "logout");
 		return;

@@ -135,32 +135,73 @@ static gallery *index_for(http_server *s, const char *model, int dim, mien_error
 	return g;
 }
 
-/* A newly enrolled face goes into the index at once. */
-static void http__gallery_add(http_server *s, int64_t person_id, int64_t face_id, const face_result *face)
+/* Adds a face to this node's index (no message to others). */
+static void index_add(http_server *s, int64_t person_id, int64_t face_id, const float *embedding, int dim,
+                      const char *model)
 {
 	mien_error err = { 0 };
-	gallery *g = index_for(s, face->embedding_model, face->embedding_dim, &err);
-	if (!g || gallery_add(g, face_id, person_id, face->embedding, face->embedding_dim, face->embedding_model,
-	                      &err) != MIEN_OK)
+	gallery *g = index_for(s, model, dim, &err);
+	if (!g || gallery_add(g, face_id, person_id, embedding, dim, model, &err) != MIEN_OK)
 		mien_log(MIEN_LOG_WARN, "http", "gallery: face %lld not indexed: %s", (long long)face_id, err.message);
+}
+
+static void index_remove(http_server *s, int64_t face_id, int64_t person_id)
+{
+	http_faces *f = s->faces;
+	pthread_mutex_lock(&f->gallery_lock);
+	if (f->index && face_id)
+		gallery_remove_face(f->index, face_id);
+	if (f->index && person_id)
+		gallery_remove_person(f->index, person_id);
+	pthread_mutex_unlock(&f->gallery_lock);
+}
+
+/* A newly enrolled face goes into the index at once, here and on the other nodes. */
+static void http__gallery_add(http_server *s, int64_t person_id, int64_t face_id, const face_result *face)
+{
+	index_add(s, person_id, face_id, face->embedding, face->embedding_dim, face->embedding_model);
+	json_t *values = json_array();
+	for (int i = 0; i < face->embedding_dim; i++)
+		json_array_append_new(values, json_real(face->embedding[i]));
+	http__tell_gallery(s,
+	                   json_pack("{s:s,s:I,s:I,s:s,s:o}", "op", "add", "face_id", (json_int_t)face_id, "person_id",
+	                             (json_int_t)person_id, "model", face->embedding_model, "embedding", values));
 }
 
 void http__gallery_remove_face(http_server *s, int64_t face_id)
 {
-	http_faces *f = s->faces;
-	pthread_mutex_lock(&f->gallery_lock);
-	if (f->index)
-		gallery_remove_face(f->index, face_id);
-	pthread_mutex_unlock(&f->gallery_lock);
+	index_remove(s, face_id, 0);
+	http__tell_gallery(s, json_pack("{s:s,s:I}", "op", "remove_face", "face_id", (json_int_t)face_id));
 }
 
 void http__gallery_remove_person(http_server *s, int64_t person_id)
 {
-	http_faces *f = s->faces;
-	pthread_mutex_lock(&f->gallery_lock);
-	if (f->index)
-		gallery_remove_person(f->index, person_id);
-	pthread_mutex_unlock(&f->gallery_lock);
+	index_remove(s, 0, person_id);
+	http__tell_gallery(s, json_pack("{s:s,s:I}", "op", "remove_person", "person_id", (json_int_t)person_id));
+}
+
+void http__gallery_apply(http_server *s, const json_t *change)
+{
+	const char *op = json_string_value(json_object_get(change, "op"));
+	json_int_t face_id = json_integer_value(json_object_get(change, "face_id"));
+	json_int_t person_id = json_integer_value(json_object_get(change, "person_id"));
+	if (!op)
+		return;
+	if (strcmp(op, "remove_face") == 0 && face_id > 0) {
+		index_remove(s, face_id, 0);
+	} else if (strcmp(op, "remove_person") == 0 && person_id > 0) {
+		index_remove(s, 0, person_id);
+	} else if (strcmp(op, "add") == 0 && face_id > 0 && person_id > 0) {
+		const char *model = json_string_value(json_object_get(change, "model"));
+		const json_t *values = json_object_get(change, "embedding");
+		size_t n = json_array_size(values);
+		if (!model || n == 0 || n > FACE_EMBEDDING_MAX)
+			return;
+		float embedding[FACE_EMBEDDING_MAX];
+		for (size_t i = 0; i < n; i++)
+			embedding[i] = (float)json_number_value(json_array_get(values, i));
+		index_add(s, person_id, face_id, embedding, (int)n, model);
+	}
 }
 
 /* The identity of an embedded face: JSON {person_id,name,similarity} or null. */

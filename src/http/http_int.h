@@ -148,6 +148,7 @@ struct http_server {
 	http_faces *faces;
 	http_limiter *limiter;
 	http_stream *stream;             /* NULL when no bus was given */
+	int node_sub;                    /* the bus subscription for other nodes' messages (0 = none) */
 	char dummy_hash[STORE_HASH_MAX]; /* verified for unknown users, so that login takes as long either way */
 	const char *openapi;             /* the embedded document */
 	size_t openapi_len;
@@ -214,8 +215,15 @@ int http__role_at_least(const http_req *r, int role);
 /* Appends to the audit log as the request's user; failures are logged, not returned. */
 void http__audit(http_req *r, const char *action, const char *target_fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Forgets cached logins of a user after a change to their role, password, cameras or their deletion. */
+/* Forgets cached logins of a user after a change to their role, password, cameras or their deletion, or one
+ * session at logout — here and, over the bus, on every other node. */
 void http__auth_forget_user(http_server *s, int64_t user_id);
+void http__auth_forget_token(http_server *s, const uint8_t hash[STORE_TOKEN_HASH_BYTES]);
+/* Tells the other nodes of a gallery change (consumes `change`), and applies one that another node sent:
+ * {"op":"add","face_id","person_id","model","embedding":[...]}, {"op":"remove_face","face_id"},
+ * {"op":"remove_person","person_id"}. */
+void http__tell_gallery(http_server *s, json_t *change);
+void http__gallery_apply(http_server *s, const json_t *change);
 
 /* Authentication (auth.c): reads the Bearer token or the cookie into r->user; 0 = anonymous or
  * authenticated, -1 = answered (503 when the store is down). */

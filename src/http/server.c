@@ -23,6 +23,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "bus/bus.h"
 #include "http/http_int.h"
 
 extern const char mien_openapi_json[];
@@ -243,9 +244,66 @@ void http__audit(http_req *r, const char *action, const char *target_fmt, ...)
 		mien_log(MIEN_LOG_WARN, "http", "audit %s %s: %s", action, a.target, err.message);
 }
 
+static int hex_value(char c);
+
+/* Tells the other nodes (over the bus) what this one just forgot or learned; failures only delay them until
+ * their own cache entries expire (30 s), so they are logged, not returned. */
+static void tell_nodes(http_server *s, int kind, json_t *msg)
+{
+	char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	mien_error err = { 0 };
+	if (text && s->options.bus && bus_publish(s->options.bus, kind, 0, text, &err) != MIEN_OK)
+		mien_log(MIEN_LOG_WARN, "http", "could not tell the other nodes: %s", err.message);
+	free(text);
+}
+
 void http__auth_forget_user(http_server *s, int64_t user_id)
 {
 	auth_cache_forget_user(s->auth, user_id);
+	tell_nodes(s, BUS_TOKEN, json_pack("{s:I}", "user_id", (json_int_t)user_id));
+}
+
+void http__auth_forget_token(http_server *s, const uint8_t hash[STORE_TOKEN_HASH_BYTES])
+{
+	auth_cache_forget_token(s->auth, hash);
+	char hex[2 * STORE_TOKEN_HASH_BYTES + 1];
+	for (int i = 0; i < STORE_TOKEN_HASH_BYTES; i++)
+		snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+	tell_nodes(s, BUS_TOKEN, json_pack("{s:s}", "token", hex));
+}
+
+void http__tell_gallery(http_server *s, json_t *change)
+{
+	tell_nodes(s, BUS_GALLERY, change);
+}
+
+/* What other nodes tell this one: sessions to forget, gallery changes to apply. */
+static void on_node_message(void *ctx, const bus_message *m)
+{
+	http_server *s = ctx;
+	if (!m->remote || (m->kind != BUS_TOKEN && m->kind != BUS_GALLERY))
+		return;
+	json_t *msg = json_loads(m->json, 0, NULL);
+	if (!json_is_object(msg)) {
+		json_decref(msg);
+		return;
+	}
+	if (m->kind == BUS_TOKEN) {
+		json_int_t user = json_integer_value(json_object_get(msg, "user_id"));
+		const char *hex = json_string_value(json_object_get(msg, "token"));
+		if (user > 0)
+			auth_cache_forget_user(s->auth, user);
+		if (hex && strlen(hex) == 2 * STORE_TOKEN_HASH_BYTES) {
+			uint8_t hash[STORE_TOKEN_HASH_BYTES];
+			for (int i = 0; i < STORE_TOKEN_HASH_BYTES; i++)
+				hash[i] = (uint8_t)(hex_value(hex[2 * i]) * 16 + hex_value(hex[2 * i + 1]));
+			auth_cache_forget_token(s->auth, hash);
+		}
+	} else {
+		http__gallery_apply(s, msg);
+	}
+	json_decref(msg);
 }
 
 /* --- the request life cycle ------------------------------------------------------------------------------ */
@@ -540,6 +598,8 @@ int http_server_start(const http_options *options, store *db, http_server **out,
 		goto fail;
 	if (options->bus && (rc = http__stream_create(s, options->bus, &s->stream, err)) != MIEN_OK)
 		goto fail;
+	if (options->bus && (rc = bus_subscribe(options->bus, on_node_message, s, &s->node_sub, err)) != MIEN_OK)
+		goto fail;
 	/* Suspend/resume parks idle live-stream connections instead of polling them. */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
@@ -574,6 +634,8 @@ void http_server_stop(http_server **server)
 	if (!server || !*server)
 		return;
 	http_server *s = *server;
+	if (s->node_sub)
+		bus_unsubscribe(s->options.bus, s->node_sub);
 	http__stream_close_clients(s->stream);
 	if (s->daemon)
 		MHD_stop_daemon(s->daemon);
