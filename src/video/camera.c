@@ -49,10 +49,10 @@ struct video_camera {
 
 	pthread_mutex_t lock; /* guards everything below */
 	pthread_cond_t changed;
-	video_frame *slot;     /* the mailbox */
-	uint64_t taken_seq;    /* the last seq video_camera_next handed out */
-	int64_t next_take_ms;  /* the rate limit: no take before this */
-	uint64_t next_seq;     /* reader: the seq of the next frame */
+	video_frame *slot;    /* the mailbox */
+	uint64_t taken_seq;   /* the last seq video_camera_next handed out */
+	int64_t next_take_ms; /* the rate limit: no take before this */
+	uint64_t next_seq;    /* reader: the seq of the next frame */
 	video_stats stats;
 	int64_t fps_window_start;
 	uint64_t fps_window_frames;
@@ -255,12 +255,13 @@ static int session_open(video_camera *cam, session *s, mien_error *err)
 	const AVCodec *codec = NULL;
 	int rc;
 
+	int64_t started = mien_mono_ms();
 	s->stream = -1;
 	s->packet = av_packet_alloc();
 	s->picture = av_frame_alloc();
 	s->format = avformat_alloc_context();
 	if (s->packet == NULL || s->picture == NULL || s->format == NULL) {
-		rc = mien_error_set(err, MIEN_ENOMEM, "camera %s: out of memory", cam->name);
+		rc = mien_error_set(err, MIEN_ENOMEM, "out of memory");
 		goto fail;
 	}
 	s->format->interrupt_callback.callback = interrupt_cb;
@@ -285,16 +286,20 @@ static int session_open(video_camera *cam, session *s, mien_error *err)
 	case VIDEO_SOURCE_V4L2:
 		input = av_find_input_format("video4linux2");
 		if (input == NULL) {
-			rc = mien_error_set(err, MIEN_EUNSUPPORTED, "camera %s: FFmpeg was built without V4L2", cam->name);
+			rc = mien_error_set(err, MIEN_EUNSUPPORTED, "FFmpeg was built without V4L2");
 			goto fail;
 		}
 		break;
 	default:
-		rc = mien_error_set(err, MIEN_EINVAL, "camera %s: unknown source kind %d", cam->name, cam->kind);
+		rc = mien_error_set(err, MIEN_EINVAL, "unknown source kind %d", cam->kind);
 		goto fail;
 	}
 	av_dict_set_int(&options, "probesize", PROBE_BYTES, 0);
 	av_dict_set_int(&options, "analyzeduration", PROBE_DURATION, 0);
+	/* Live streams: stop probing once the codec is known instead of watching frames to guess a frame rate
+	 * (RTP carries none); that guess alone kept every RTSP connect waiting the whole analyzeduration. */
+	if (cam->kind == VIDEO_SOURCE_RTSP || cam->kind == VIDEO_SOURCE_HTTP)
+		av_dict_set_int(&options, "fpsprobesize", 0, 0);
 
 	cam->deadline_ms = mien_mono_ms() + cam->opt.open_timeout_ms;
 	rc = avformat_open_input(&s->format, cam->url, input, &options);
@@ -319,7 +324,7 @@ static int session_open(video_camera *cam, session *s, mien_error *err)
 
 	s->decoder = avcodec_alloc_context3(codec);
 	if (s->decoder == NULL) {
-		rc = mien_error_set(err, MIEN_ENOMEM, "camera %s: out of memory", cam->name);
+		rc = mien_error_set(err, MIEN_ENOMEM, "out of memory");
 		goto fail;
 	}
 	rc = avcodec_parameters_to_context(s->decoder, s->format->streams[s->stream]->codecpar);
@@ -339,8 +344,8 @@ static int session_open(video_camera *cam, session *s, mien_error *err)
 	}
 	s->pace = cam->kind == VIDEO_SOURCE_FILE && cam->opt.realtime >= 0;
 	av_dict_free(&options);
-	MIEN_LOG_INFO_("video", "camera %s: opened %s (%s, %s)", cam->name, cam->shown, s->format->iformat->name,
-	               codec->name);
+	MIEN_LOG_INFO_("video", "camera %s: opened %s (%s, %s) in %lld ms", cam->name, cam->shown,
+	               s->format->iformat->name, codec->name, (long long)(mien_mono_ms() - started));
 	return MIEN_OK;
 
 fail:
@@ -391,8 +396,8 @@ static int publish(video_camera *cam, session *s, mien_error *err)
 	AVFrame *picture = s->picture;
 	int width = picture->width, height = picture->height;
 	if (width < 1 || height < 1 || (int64_t)width * height > cam->opt.max_pixels)
-		return mien_error_set(err, MIEN_ETOOBIG, "camera %s: frame %dx%d is outside 1 .. %lld pixels",
-		                      cam->name, width, height, (long long)cam->opt.max_pixels);
+		return mien_error_set(err, MIEN_ETOOBIG, "frame %dx%d from %s is outside 1 .. %lld pixels", width,
+		                      height, cam->shown, (long long)cam->opt.max_pixels);
 	int full_range = 0;
 	enum AVPixelFormat format = plain_format((enum AVPixelFormat)picture->format, &full_range);
 	if (picture->color_range == AVCOL_RANGE_JPEG)
@@ -401,7 +406,7 @@ static int publish(video_camera *cam, session *s, mien_error *err)
 	s->scaler = sws_getCachedContext(s->scaler, width, height, format, width, height, AV_PIX_FMT_RGB24,
 	                                 SWS_BILINEAR, NULL, NULL, NULL);
 	if (s->scaler == NULL)
-		return mien_error_set(err, MIEN_EUNSUPPORTED, "camera %s: cannot convert %s %dx%d to RGB", cam->name,
+		return mien_error_set(err, MIEN_EUNSUPPORTED, "cannot convert %s %dx%d to RGB",
 		                      av_get_pix_fmt_name(format) != NULL ? av_get_pix_fmt_name(format) : "?", width,
 		                      height);
 	if (full_range) {
@@ -420,8 +425,7 @@ static int publish(video_camera *cam, session *s, mien_error *err)
 
 	video_frame *frame = frame_get(&s->spare, width, height);
 	if (frame == NULL)
-		return mien_error_set(err, MIEN_ENOMEM, "camera %s: out of memory for a %dx%d frame", cam->name, width,
-		                      height);
+		return mien_error_set(err, MIEN_ENOMEM, "out of memory for a %dx%d frame", width, height);
 	uint8_t *dst[4] = { frame->pixels, NULL, NULL, NULL };
 	int dst_stride[4] = { frame->stride, 0, 0, 0 };
 	sws_scale(s->scaler, (const uint8_t *const *)picture->data, picture->linesize, 0, height, dst, dst_stride);
@@ -496,7 +500,7 @@ static int session_run(video_camera *cam, session *s, mien_error *err)
 			last = last_progress;
 		cam->deadline_ms = last + cam->opt.stall_timeout_ms;
 		if (mien_mono_ms() > cam->deadline_ms)
-			return mien_error_set(err, MIEN_EUNAVAILABLE, "camera %s: no frame for %d ms from %s", cam->name,
+			return mien_error_set(err, MIEN_EUNAVAILABLE, "no frame for %d ms from %s",
 			                      cam->opt.stall_timeout_ms, cam->shown);
 		int rc = av_read_frame(s->format, s->packet);
 		if (rc == AVERROR_EOF && cam->kind == VIDEO_SOURCE_FILE && cam->opt.loop) {
@@ -514,8 +518,7 @@ static int session_run(video_camera *cam, session *s, mien_error *err)
 			continue;
 		}
 		if (rc == AVERROR_EOF)
-			return mien_error_set(err, MIEN_EUNAVAILABLE, "camera %s: end of stream from %s", cam->name,
-			                      cam->shown);
+			return mien_error_set(err, MIEN_EUNAVAILABLE, "end of stream from %s", cam->shown);
 		if (rc < 0) {
 			if (atomic_load(&cam->stopping))
 				return MIEN_OK;
@@ -555,7 +558,7 @@ static void *reader_main(void *arg)
 		if (atomic_load(&cam->stopping))
 			break;
 		if (err.message[0] == '\0')
-			mien_error_set(&err, MIEN_EUNAVAILABLE, "camera %s: connection to %s ended", cam->name, cam->shown);
+			mien_error_set(&err, MIEN_EUNAVAILABLE, "connection to %s ended", cam->shown);
 		MIEN_LOG_WARN_("video", "camera %s: %s; retrying in %d ms", cam->name, err.message, delay);
 		pthread_mutex_lock(&cam->lock);
 		cam->stats.reconnects++;

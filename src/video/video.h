@@ -45,14 +45,14 @@
  */
 typedef struct video_frame {
 	int width, height;
-	int stride;        /* bytes per row, >= 3 * width */
-	uint8_t *pixels;   /* RGB; owned by the frame */
-	uint64_t seq;      /* 1, 2, 3 ... per camera, over reconnects */
-	int64_t pts_ms;    /* the stream's presentation time in ms, or -1 when it has none */
-	int64_t wall_ms;   /* mien_wall_ms() when the frame was decoded */
-	int64_t mono_ms;   /* mien_mono_ms() when the frame was decoded */
-	atomic_int refs;   /* private: use video_frame_ref / video_frame_unref */
-	size_t capacity;   /* private: bytes allocated at `pixels` */
+	int stride;      /* bytes per row, >= 3 * width */
+	uint8_t *pixels; /* RGB; owned by the frame */
+	uint64_t seq;    /* 1, 2, 3 ... per camera, over reconnects */
+	int64_t pts_ms;  /* the stream's presentation time in ms, or -1 when it has none */
+	int64_t wall_ms; /* mien_wall_ms() when the frame was decoded */
+	int64_t mono_ms; /* mien_mono_ms() when the frame was decoded */
+	atomic_int refs; /* private: use video_frame_ref / video_frame_unref */
+	size_t capacity; /* private: bytes allocated at `pixels` */
 } video_frame;
 
 /* Takes another reference (for another thread); returns `frame`. NULL is passed through. */
@@ -90,15 +90,15 @@ typedef struct video_options {
 	int skip_nonref;            /* decode only reference frames (AVDISCARD_NONREF): less CPU, fewer frames */
 	int loop;                   /* files only: start again at the end instead of reconnecting */
 	int allow_file;             /* accept file: URLs and absolute paths (also when MIEN_ALLOW_FILE_CAMERAS=1) */
-	int realtime;               /* files only: 0 = deliver at the file's own frame rate, -1 = as fast as it decodes */
-	int decode_threads;         /* 1 or 2; 0 = 1 */
-	int open_timeout_ms;        /* connecting and reading the stream's header; 0 = 10000 */
-	int stall_timeout_ms;       /* no decoded frame for this long = a failure; 0 = 10000 */
-	int backoff_initial_ms;     /* first retry delay; 0 = 500 */
-	int backoff_max_ms;         /* cap of the doubling delay; 0 = 30000 */
-	int healthy_reset_ms;       /* online this long resets the delay to the initial one; 0 = 60000 */
-	int64_t max_pixels;         /* frames larger than this are an error; 0 = 4096 x 2160 */
-	video_status_fn on_status;  /* may be NULL */
+	int realtime;           /* files only: 0 = deliver at the file's own frame rate, -1 = as fast as it decodes */
+	int decode_threads;     /* 1 or 2; 0 = 1 */
+	int open_timeout_ms;    /* connecting and reading the stream's header; 0 = 10000 */
+	int stall_timeout_ms;   /* no decoded frame for this long = a failure; 0 = 10000 */
+	int backoff_initial_ms; /* first retry delay; 0 = 500 */
+	int backoff_max_ms;     /* cap of the doubling delay; 0 = 30000 */
+	int healthy_reset_ms;   /* online this long resets the delay to the initial one; 0 = 60000 */
+	int64_t max_pixels;     /* frames larger than this are an error; 0 = 4096 x 2160 */
+	video_status_fn on_status; /* may be NULL */
 	void *on_status_ctx;
 } video_options;
 
@@ -157,10 +157,10 @@ const char *video_camera_url(const video_camera *camera);
 
 /* What kind of source a URL names (after the allow-list); video_url_check's *kind. */
 enum video_source {
-	VIDEO_SOURCE_RTSP = 1,  /* rtsp:// and rtsps:// */
-	VIDEO_SOURCE_HTTP = 2,  /* http:// and https:// (MJPEG, HLS, progressive) */
-	VIDEO_SOURCE_FILE = 3,  /* file:/path or /absolute/path */
-	VIDEO_SOURCE_V4L2 = 4,  /* /dev/videoN */
+	VIDEO_SOURCE_RTSP = 1, /* rtsp:// and rtsps:// */
+	VIDEO_SOURCE_HTTP = 2, /* http:// and https:// (MJPEG, HLS, progressive) */
+	VIDEO_SOURCE_FILE = 3, /* file:/path or /absolute/path */
+	VIDEO_SOURCE_V4L2 = 4, /* /dev/videoN */
 };
 
 /*
