@@ -24,6 +24,9 @@ SPNG_LIBS := $(shell pkg-config --libs spng 2>/dev/null || echo -lspng)
 SQLITE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 PQ_LIBS := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
+AV_LIBS := $(shell pkg-config --libs libavformat libavcodec libavdevice libavutil libswscale 2>/dev/null || \
+	echo -lavformat -lavcodec -lavdevice -lavutil -lswscale)
+AV_CFLAGS := $(shell pkg-config --cflags libavformat libavcodec libavdevice libavutil libswscale 2>/dev/null)
 HIREDIS_LIBS := $(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis)
 MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
@@ -31,11 +34,11 @@ SODIUM_LIBS := $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
-CPPFLAGS += -Isrc -D_GNU_SOURCE $(JANSSON_CFLAGS) $(PQ_CFLAGS) $(MHD_CFLAGS)
+CPPFLAGS += -Isrc -D_GNU_SOURCE $(JANSSON_CFLAGS) $(PQ_CFLAGS) $(MHD_CFLAGS) $(AV_CFLAGS)
 CFLAGS += -std=c11 -Wall -Wextra -Werror -O2 -g
 DEPFLAGS = -MMD -MP
 # XNNPACK ships no pkg-config file.
-LDLIBS += $(JANSSON_LIBS) $(TURBOJPEG_LIBS) $(SPNG_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) $(HIREDIS_LIBS) $(MHD_LIBS) $(SODIUM_LIBS) -lXNNPACK -lpthreadpool -lpthread -lm
+LDLIBS += $(JANSSON_LIBS) $(TURBOJPEG_LIBS) $(SPNG_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) $(AV_LIBS) $(HIREDIS_LIBS) $(MHD_LIBS) $(SODIUM_LIBS) -lXNNPACK -lpthreadpool -lpthread -lm
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUZZ_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

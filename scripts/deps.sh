@@ -24,6 +24,21 @@ PACKAGES=(
 	redis-tools
 	libmicrohttpd-dev
 	libsodium-dev
+	libavformat-dev
+	libavcodec-dev
+	libavdevice-dev
+	libavutil-dev
+	libswscale-dev
+	# camera peers for the video tests: an HTTP MJPEG source and GStreamer's RTSP server (Debian's python3)
+	ffmpeg
+	python3-gi
+	python3-gst-1.0
+	gir1.2-gst-rtsp-server-1.0
+	gstreamer1.0-plugins-base
+	gstreamer1.0-plugins-good
+	gstreamer1.0-plugins-bad
+	gstreamer1.0-plugins-ugly
+	gstreamer1.0-libav
 )
 
 # Node.js drives `make models` (npm pack) and the TensorFlow.js reference tests. A node/npm already on
