@@ -264,10 +264,13 @@ static int group_setup(void **state)
 		        "[%d:v]scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/"
 		        "2,setsar=1,format=yuv420p[v%d];",
 		        i - 1, i);
-	snprintf(command + len, sizeof(command) - len,
-	         "[v1][v2][v3][v4][v5][v6]concat=n=6:v=1:a=0[out]' -map '[out]' -c:v libx264 -preset ultrafast -g 10 "
-	         "-r 10 %s && ffmpeg -hide_banner -loglevel error -y -stream_loop 4 -i %s -c copy %s",
-	         clip, clip, long_clip);
+	snprintf(
+	        command + len, sizeof(command) - len,
+	        "[v1][v2][v3][v4][v5][v6]concat=n=6:v=1:a=0[out]' -map '[out]' -c:v libx264 -preset ultrafast -g 10 "
+	        "-r 10 %s && ffmpeg -hide_banner -loglevel error -y -stream_loop 4 -i %s -c copy %s && mkdir -p %s/hls "
+	        "&& ffmpeg -hide_banner -loglevel error -y -i %s -c copy -f hls -hls_time 1 -hls_list_size 0 "
+	        "-hls_playlist_type vod %s/hls/index.m3u8",
+	        clip, clip, long_clip, workdir, clip, workdir);
 	if (run_shell(command) != 0) {
 		fprintf(stderr, "test_video: cannot make the clip (ffmpeg, models/samples?)\n");
 		return -1;
@@ -545,6 +548,36 @@ static void test_mjpeg_mailbox(void **state)
 	kill_peer(&peer);
 }
 
+/* HLS over HTTP (Python's http.server serving a VOD playlist of 1 s segments): the playlist and the segments
+ * come through the http protocol the whitelist allows. */
+static void test_hls_http(void **state)
+{
+	(void)state;
+	int port = free_port();
+	char port_text[16], dir[300];
+	snprintf(port_text, sizeof(port_text), "%d", port);
+	snprintf(dir, sizeof(dir), "%s/hls", workdir);
+	char *argv[] = { python, "-m", "http.server", port_text, "--bind", "127.0.0.1", "--directory", dir, NULL };
+	pid_t server = spawn(argv);
+	assert_true(server > 0);
+	if (!wait_port(port, 10000))
+		fail_msg("http.server did not listen on %d", port);
+	char url[128];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/index.m3u8", port);
+	video_options options;
+	video_options_default(&options);
+	options.url = url;
+	video_camera *camera = NULL;
+	mien_error err;
+	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	video_frame *frame = NULL;
+	assert_int_equal(video_camera_next(camera, 10000, &frame), MIEN_OK);
+	assert_picture(frame, 640, 480);
+	video_frame_unref(&frame);
+	video_camera_free(&camera);
+	kill_peer(&server);
+}
+
 /* --- RTSP: reconnects --------------------------------------------------------------------------------- */
 
 static void test_rtsp_reconnect(void **state)
@@ -820,11 +853,11 @@ static void test_stop_while_blocked(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_allow_list),          cmocka_unit_test(test_redact),
-		cmocka_unit_test(test_file_loop),           cmocka_unit_test(test_mjpeg_mailbox),
-		cmocka_unit_test(test_rtsp_reconnect),      cmocka_unit_test(test_rtsp_udp),
-		cmocka_unit_test(test_password_not_logged), cmocka_unit_test(test_dead_url_backoff),
-		cmocka_unit_test(test_stop_while_blocked),
+		cmocka_unit_test(test_allow_list),       cmocka_unit_test(test_redact),
+		cmocka_unit_test(test_file_loop),        cmocka_unit_test(test_mjpeg_mailbox),
+		cmocka_unit_test(test_hls_http),         cmocka_unit_test(test_rtsp_reconnect),
+		cmocka_unit_test(test_rtsp_udp),         cmocka_unit_test(test_password_not_logged),
+		cmocka_unit_test(test_dead_url_backoff), cmocka_unit_test(test_stop_while_blocked),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,0 +1,106 @@
+/*
+ * track.h — following faces from frame to frame on one camera, and turning them into visits.
+ *
+ * The caller runs detection (and, per face, a gallery match) on each analysed frame and feeds the results to
+ * face_tracker_update with the frame's timestamp. The tracker associates faces with its live tracks by box
+ * overlap (IoU) against a constant-velocity prediction of where each track should be now, helped by embedding
+ * similarity; a face that matches no track by position but whose embedding is close to a track unseen for a
+ * moment (an occlusion, a missed detection) re-links to it. A new face starts a tentative track, confirmed once
+ * seen in `confirm_hits` consecutive updates; a track unseen for `lost_ms` ends.
+ *
+ * Per track it keeps the `best_k` faces of highest face_result.quality with their gallery matches, decides the
+ * identity by a vote over them (a person wins with more than half of the votes of the kept faces that have an
+ * embedding; a face with no match, or a match under `vote_threshold`, votes "unknown"), and averages the
+ * expression probabilities of every frame.
+ *
+ * What comes back is a list of changes — a track confirmed (STARTED), its identity changed, a track ENDED —
+ * so that the caller emits one event per person per visit, not per frame. Pure computation: no I/O, no
+ * allocation after face_tracker_create, one tracker per camera, not thread-safe (one caller thread).
+ */
+#ifndef MIEN_FACE_TRACK_H
+#define MIEN_FACE_TRACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/result.h"
+#include "face/face.h"
+
+#define FACE_TRACK_BEST_MAX   16
+#define FACE_TRACK_TRACKS_MAX 1024
+
+typedef struct face_track_options {
+	float iou_min;           /* least IoU with a track's predicted box to associate; 0 = 0.2 */
+	float relink_similarity; /* least embedding cosine similarity to re-link a face to an unseen track; 0 = 0.5 */
+	float embedding_weight;  /* weight of similarity beside IoU when associating; 0 = 0.5, < 0 = none */
+	int confirm_hits;        /* consecutive updates a new track must be seen in to be confirmed; 0 = 2 */
+	int64_t lost_ms;         /* a track unseen this long ends; 0 = 1500 */
+	int best_k;              /* faces kept per track for the vote and the snapshot; 0 = 5; <= FACE_TRACK_BEST_MAX */
+	float vote_threshold;    /* matches below this similarity vote "unknown"; 0 = take the caller's matches */
+	int max_tracks;          /* live tracks at most (tentative included); 0 = 32; <= FACE_TRACK_TRACKS_MAX */
+	int64_t first_track_id;  /* the first track id handed out (ids then count up); 0 = 1 */
+} face_track_options;
+
+/* Every field 0: the defaults named above. */
+void face_track_options_default(face_track_options *options);
+
+/* A face's gallery match, from the caller (store/gallery). person_id 0 = no match above the gallery's
+ * threshold; the face then votes "unknown". */
+typedef struct face_track_match {
+	int64_t person_id;
+	float similarity;
+} face_track_match;
+
+/* Change kinds (wire values: events carry them; they only grow). */
+enum face_track_change_kind {
+	FACE_TRACK_STARTED = 1,  /* a track was confirmed: a visit begins */
+	FACE_TRACK_IDENTITY = 2, /* a confirmed track's voted identity changed */
+	FACE_TRACK_ENDED = 3,    /* a confirmed track was unseen for lost_ms (or flushed): the visit is over */
+};
+
+typedef struct face_track_change {
+	int kind;                           /* enum face_track_change_kind */
+	int64_t track_id;                   /* > 0, increasing in the order tracks were created */
+	int64_t person_id;                  /* the voted identity now; 0 = unknown */
+	float similarity;                   /* mean similarity of the winning votes; 0 when unknown */
+	int votes, voters;                  /* the winner's votes of the kept faces that could vote */
+	int64_t first_ms, last_ms;          /* first and last time the track was seen */
+	int hits;                           /* frames the track was seen in */
+	float box[4];                       /* the last box seen */
+	int has_expression;                 /* some frame had expression probabilities */
+	float expression[FACE_EXPRESSIONS]; /* mean over those frames */
+	int dominant_expression;            /* index of the largest mean; -1 without expressions */
+	const face_result *best;            /* the best-quality face so far (borrowed; see face_tracker_update) */
+	float best_quality;
+	int64_t best_ms; /* when the best face was seen */
+} face_track_change;
+
+typedef struct face_tracker face_tracker;
+
+/* Allocates a tracker with room for max_tracks live tracks (all memory it will use). MIEN_EINVAL for options
+ * out of range. Caller frees with face_tracker_free. */
+int face_tracker_create(const face_track_options *options, face_tracker **out, mien_error *err);
+void face_tracker_free(face_tracker **tracker);
+
+/*
+ * Feeds one analysed frame: `count` faces (borrowed; copied where kept) at `timestamp_ms` (not earlier than the
+ * previous call's), with `matches` (NULL = none; else one per face). `track_ids` (NULL = not wanted; else room
+ * for `count`) receives each face's track id, 0 for a face left untracked because max_tracks are live.
+ * *changes (borrowed) and the faces they point at stay valid until the next update or flush on this tracker;
+ * *n_changes is at most 2 * max_tracks. Errors: MIEN_EINVAL (NULL arguments, a timestamp going back).
+ */
+int face_tracker_update(face_tracker *tracker, int64_t timestamp_ms, const face_result *faces,
+                        const face_track_match *matches, size_t count, int64_t *track_ids,
+                        const face_track_change **changes, size_t *n_changes, mien_error *err);
+
+/* Ends every track now (the camera stopped): ENDED for each confirmed one, same contract as an update. */
+int face_tracker_flush(face_tracker *tracker, int64_t timestamp_ms, const face_track_change **changes,
+                       size_t *n_changes, mien_error *err);
+
+/* Live tracks (tentative and confirmed). */
+size_t face_tracker_live(const face_tracker *tracker);
+
+/* Faces left untracked because the cap was reached, since creation. */
+uint64_t face_tracker_dropped(const face_tracker *tracker);
+
+#endif
