@@ -66,7 +66,7 @@ UNIT_ENV := MIEN_LOG_LEVEL=warn
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:strict_string_checks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build test run eval deps models ref-deps refs check-unit check-asan run-unit run-asan check-nn fuzz check-fuzz \
+.PHONY: all build test run demo eval deps models ref-deps refs check-unit check-asan run-unit run-asan check-nn fuzz check-fuzz \
 	format check-format clean unit asan check-integration run-integration
 
 all: build
@@ -250,9 +250,16 @@ test: deps
 	$(MAKE) check-fuzz
 	$(MAKE) check-format
 
+# The demo camera's clip, made from the face photos inside the face-api package (scripts/demo.sh).
+demo: $(BUILD)/demo/demo.mp4
+
+$(BUILD)/demo/demo.mp4: scripts/demo.sh models/.stamp
+	bash scripts/demo.sh $@
+
 run: deps
 	$(MAKE) models $(BUILD)/mien
-	./$(BUILD)/mien serve
+	$(MAKE) demo
+	MIEN_DEMO_CAMERA=$(BUILD)/demo/demo.mp4 ./$(BUILD)/mien serve
 
 # Accuracy on ../shared/data (when present) beside face-api on TensorFlow.js; writes docs/accuracy.md.
 eval: $(BUILD)/mien models/.stamp tests/ref/node_modules/.package-lock.json

@@ -15,11 +15,45 @@
 #include "bus/bus.h"
 #include "http/http.h"
 #include "store/store.h"
+#include "watch/watch.h"
 
-static const char USAGE[] = "usage: mien serve [--routes]\n"
-                            "  Serves the HTTP API and the dashboard on MIEN_LISTEN (default 127.0.0.1:8080) with the\n"
-                            "  database MIEN_DB; the dashboard's files come from MIEN_WEB (default web/dist).\n"
-                            "  --routes prints the API's routes (METHOD PATH) and exits.\n";
+static const char USAGE[] =
+        "usage: mien serve [--routes]\n"
+        "  Serves the HTTP API and the dashboard on MIEN_LISTEN (default 127.0.0.1:8080) with the database\n"
+        "  MIEN_DB, and runs the cameras (MIEN_ROLE=all, the default; api: no cameras; worker: cameras only behind\n"
+        "  the health and metrics routes). The dashboard's files come from MIEN_WEB (default web/dist).\n"
+        "  MIEN_DEMO_CAMERA=FILE adds a looping demo camera playing FILE when there is no camera yet.\n"
+        "  --routes prints the API's routes (METHOD PATH) and exits.\n";
+
+/* The demo camera of `make run`: a looping clip, added only to a database without cameras. */
+static void demo_camera(store *db, const char *clip)
+{
+	if (!clip || !*clip)
+		return;
+	store_camera c = { 0 };
+	size_t n = 0;
+	mien_error err = { 0 };
+	if (store_camera_list(db, 0, &c, 1, &n, &err) != MIEN_OK || n > 0)
+		return;
+	char path[4096];
+	if (!realpath(clip, path)) {
+		mien_log(MIEN_LOG_WARN, "serve", "demo camera: %s not found (make demo builds it)", clip);
+		return;
+	}
+	snprintf(c.name, sizeof(c.name), "demo");
+	if (strlen(path) + 6 > sizeof(c.url)) {
+		mien_log(MIEN_LOG_WARN, "serve", "demo camera: path too long");
+		return;
+	}
+	memcpy(c.url, "file:", 5);
+	memcpy(c.url + 5, path, strlen(path) + 1);
+	c.enabled = 1;
+	c.analysis_fps = 5;
+	if (store_camera_create(db, &c, &err) != MIEN_OK)
+		mien_log(MIEN_LOG_WARN, "serve", "demo camera: %s", err.message);
+	else
+		mien_log(MIEN_LOG_INFO, "serve", "added the demo camera (%s)", path);
+}
 
 /* Creates `admin` with a random password when the user table is empty; prints the password once. */
 static int first_admin(store *db, mien_error *err)
@@ -70,6 +104,7 @@ int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 	mien_error err = { 0 };
 	store *db = NULL;
 	bus *events = NULL;
+	watch *cameras = NULL;
 	http_server *server = NULL;
 	int rc = CLI_EXIT_FAIL;
 	/* Block the stop signals before any thread starts, so that only sigwait below receives them. */
@@ -90,6 +125,17 @@ int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 		cli_error("MIEN_REDIS: %s", err.message);
 		goto done;
 	}
+	const char *demo = getenv("MIEN_DEMO_CAMERA");
+	demo_camera(db, demo);
+	if (strcmp(cfg->role, "api") != 0) {
+		watch_options wo = {
+			.models = cfg->models, .workers = 1, .threads = cfg->threads, .allow_file = demo && *demo
+		};
+		if (watch_start(db, events, &wo, &cameras, &err) != MIEN_OK) {
+			cli_error("cameras: %s", err.message);
+			goto done;
+		}
+	}
 	const char *web = getenv("MIEN_WEB");
 	http_options o = {
 		.listen = cfg->listen,
@@ -97,6 +143,7 @@ int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 		.web_dir = web && *web ? web : "web/dist",
 		.threads = cfg->threads,
 		.bus = events,
+		.watch = cameras,
 	};
 	if (http_server_start(&o, db, &server, &err) != MIEN_OK) {
 		cli_error("%s", err.message);
@@ -110,6 +157,7 @@ int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 	rc = CLI_EXIT_OK;
 done:
 	http_server_stop(&server);
+	watch_stop(&cameras);
 	bus_close(&events);
 	store_close(&db);
 	return rc;

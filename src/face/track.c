@@ -427,6 +427,10 @@ int face_tracker_update(face_tracker *t, int64_t timestamp_ms, const face_result
 					continue;
 				int valid = 0;
 				float sim = track_similarity(tr, &faces[f], &valid);
+				/* Another person in the same place (a scene cut, people passing each other) is a new
+				 * track, however well the boxes overlap. */
+				if (valid && t->opt.veto_similarity > 0 && sim < t->opt.veto_similarity)
+					continue;
 				float score = overlap + (valid ? t->opt.embedding_weight * sim : 0);
 				if (score > best_score) {
 					best_score = score;

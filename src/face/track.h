@@ -33,6 +33,8 @@ typedef struct face_track_options {
 	float iou_min;           /* least IoU with a track's predicted box to associate; 0 = 0.2 */
 	float relink_similarity; /* least embedding cosine similarity to re-link a face to an unseen track; 0 = 0.5 */
 	float embedding_weight;  /* weight of similarity beside IoU when associating; 0 = 0.5, < 0 = none */
+	float veto_similarity;   /* a face less similar than this to a track never joins it by IoU; 0 = no veto
+	                            (per embedder: different people score about 0.8 with face_recognition) */
 	int confirm_hits;        /* consecutive updates a new track must be seen in to be confirmed; 0 = 2 */
 	int64_t lost_ms;         /* a track unseen this long ends; 0 = 1500 */
 	int best_k;              /* faces kept per track for the vote and the snapshot; 0 = 5; <= FACE_TRACK_BEST_MAX */

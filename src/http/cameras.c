@@ -8,10 +8,28 @@
 #include <string.h>
 
 #include "http/http_int.h"
+#include "video/video.h"
+#include "watch/watch.h"
 
 static json_t *camera_json(const http_req *r, const store_camera *c)
 {
 	json_t *o = json_pack("{s:I,s:s,s:b}", "id", (json_int_t)c->id, "name", c->name, "enabled", c->enabled);
+	/* What the camera is doing, when it runs on this node. */
+	watch_camera_info info;
+	if (r->srv->options.watch && watch_camera_get(r->srv->options.watch, c->id, &info) == MIEN_OK) {
+		json_object_set_new(o, "status", json_string(video_status_name(info.status)));
+		json_object_set_new(o, "fps", json_real(info.fps));
+		json_object_set_new(o, "analysed_fps", json_real(info.analysed_fps));
+		json_object_set_new(o, "width", json_integer(info.width));
+		json_object_set_new(o, "height", json_integer(info.height));
+		if (http__role_at_least(r, STORE_ROLE_ADMIN) && info.last_error[0])
+			json_object_set_new(o, "last_error", json_string(info.last_error));
+	} else {
+		json_object_set_new(o, "status",
+		                    json_string(c->enabled && r->srv->options.watch
+		                                        ? "offline"
+		                                        : (c->enabled ? "unknown" : "disabled")));
+	}
 	if (http__role_at_least(r, STORE_ROLE_ADMIN)) {
 		char url[STORE_URL_MAX], created[32], updated[32];
 		http__redact_url(c->url, url, sizeof(url));
@@ -122,6 +140,18 @@ static int camera_from_json(http_req *r, const json_t *body, store_camera *c)
 	return fields;
 }
 
+/* Answers 400 for a URL outside the camera allow-list (video.h: no exec:, pipe:, files only when allowed). */
+static int url_refused(http_req *r, const store_camera *c)
+{
+	mien_error err = { 0 };
+	const char *allow = getenv("MIEN_ALLOW_FILE_CAMERAS");
+	if (video_url_check(c->url, allow && strcmp(allow, "1") == 0, NULL, &err) != MIEN_OK) {
+		http__reply_error(r, 400, "bad_request", "%s", err.message); /* the message shows the URL redacted */
+		return 1;
+	}
+	return 0;
+}
+
 void http__h_cameras_create(http_req *r)
 {
 	json_t *body = http__body_json(r, CAMERA_FIELDS);
@@ -138,6 +168,8 @@ void http__h_cameras_create(http_req *r)
 		http__reply_error(r, 400, "bad_request", "'name' and 'url' are required");
 		return;
 	}
+	if (url_refused(r, &c))
+		return;
 	mien_error err = { 0 };
 	int rc = store_camera_create(r->srv->db, &c, &err);
 	if (rc != MIEN_OK) {
@@ -145,6 +177,7 @@ void http__h_cameras_create(http_req *r)
 		return;
 	}
 	http__audit(r, "create", "camera %lld", (long long)c.id);
+	http__cameras_changed(r->srv, c.id);
 	http__reply_json(r, 201, camera_json(r, &c));
 }
 
@@ -181,6 +214,8 @@ void http__h_camera_patch(http_req *r)
 	json_decref(body);
 	if (fields < 0)
 		return;
+	if ((fields & STORE_CAMERA_URL) && url_refused(r, &c))
+		return;
 	mien_error err = { 0 };
 	int rc = fields ? store_camera_update(r->srv->db, &c, (unsigned)fields, &err) : MIEN_OK;
 	if (rc == MIEN_OK)
@@ -190,6 +225,7 @@ void http__h_camera_patch(http_req *r)
 		return;
 	}
 	http__audit(r, "update", "camera %lld", (long long)c.id);
+	http__cameras_changed(r->srv, c.id);
 	http__reply_json(r, 200, camera_json(r, &c));
 }
 
@@ -202,5 +238,6 @@ void http__h_camera_delete(http_req *r)
 		return;
 	}
 	http__audit(r, "delete", "camera %lld", (long long)r->ids[0]);
+	http__cameras_changed(r->srv, r->ids[0]);
 	http__reply_empty(r, 204);
 }

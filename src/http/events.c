@@ -9,38 +9,11 @@
 
 #include "core/clock.h"
 #include "http/http_int.h"
-
-static json_t *time_or_null(int64_t ms)
-{
-	char t[32];
-	if (!ms)
-		return json_null();
-	http__iso_time(ms, t);
-	return json_string(t);
-}
-
-static json_t *person_ref(int64_t id, const char *name)
-{
-	return id ? json_pack("{s:I,s:s}", "id", (json_int_t)id, "name", name) : json_null();
-}
+#include "watch/watch.h"
 
 static json_t *event_json(const http_req *r, const store_event *e)
 {
-	json_t *o =
-	        json_pack("{s:I,s:I,s:I,s:o,s:f,s:o,s:o,s:[f,f,f,f],s:f,s:b}", "id", (json_int_t)e->id, "camera_id",
-	                  (json_int_t)e->camera_id, "track_id", (json_int_t)e->track_id, "person",
-	                  person_ref(e->person_id, e->person_name), "similarity", (double)e->similarity, "started_at",
-	                  time_or_null(e->started_at), "ended_at", time_or_null(e->ended_at), "box", e->box[0],
-	                  e->box[1], e->box[2], e->box[3], "quality", (double)e->quality, "alert", e->alert);
-	if (http__role_at_least(r, STORE_ROLE_ANALYST)) {
-		json_t *x = json_object();
-		for (int i = 0; i < STORE_EXPRESSIONS; i++)
-			json_object_set_new(x, store_expression_names[i], json_real(e->expression[i]));
-		json_object_set_new(o, "expression", x);
-		json_object_set_new(o, "dominant_expression",
-		                    e->dominant_expression[0] ? json_string(e->dominant_expression) : json_null());
-	}
-	return o;
+	return watch_event_json(e, http__role_at_least(r, STORE_ROLE_ANALYST));
 }
 
 static int query_bool(http_req *r, const char *name, int *out)
@@ -156,11 +129,7 @@ void http__h_event_snapshot(http_req *r)
 
 static json_t *alert_json(const store_alert *a)
 {
-	return json_pack("{s:I,s:I,s:I,s:o,s:s,s:o,s:o,s:o}", "id", (json_int_t)a->id, "event_id",
-	                 (json_int_t)a->event_id, "camera_id", (json_int_t)a->camera_id, "person",
-	                 person_ref(a->person_id, a->person_name), "kind", a->kind, "created_at",
-	                 time_or_null(a->created_at), "acked_at", time_or_null(a->acked_at), "acked_by",
-	                 a->acked_by ? json_integer(a->acked_by) : json_null());
+	return watch_alert_json(a);
 }
 
 void http__h_alerts_list(http_req *r)

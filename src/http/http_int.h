@@ -132,6 +132,7 @@ typedef struct http_metrics http_metrics;
 typedef struct http_faces http_faces;
 typedef struct http_limiter http_limiter;
 typedef struct http_stream http_stream;
+typedef struct http_live http_live;
 struct bus;
 
 struct http_server {
@@ -149,6 +150,7 @@ struct http_server {
 	http_limiter *limiter;
 	http_stream *stream;             /* NULL when no bus was given */
 	int node_sub;                    /* the bus subscription for other nodes' messages (0 = none) */
+	http_live *live;                 /* live pictures of the watch's cameras (NULL without a watch) */
 	char dummy_hash[STORE_HASH_MAX]; /* verified for unknown users, so that login takes as long either way */
 	const char *openapi;             /* the embedded document */
 	size_t openapi_len;
@@ -241,6 +243,15 @@ void http__stream_close_clients(http_stream *h);
 void http__stream_free(http_stream **h);
 void http__stream_stats(http_stream *h, int *clients, uint64_t *dropped);
 void http__h_stream(http_req *r);
+
+/* Live pictures (live.c). */
+int http__live_create(http_server *s, http_live **out);
+void http__live_close_viewers(http_live *h);
+void http__live_free(http_live **h);
+void http__h_camera_live(http_req *r);
+void http__h_camera_snapshot(http_req *r);
+/* Tells every node's camera workers that camera `id` was created, changed or deleted. */
+void http__cameras_changed(http_server *s, int64_t id);
 
 /* Metrics (metrics.c). */
 int http__metrics_create(http_metrics **out);

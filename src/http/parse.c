@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "http/http_int.h"
+#include "watch/watch.h"
 
 static const struct {
 	const char *name;
@@ -318,16 +319,7 @@ int http__json_check(const json_t *body, const http_field *fields, char *why, si
 
 void http__iso_time(int64_t ms, char out[32])
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	char text[96]; /* wider than any value can need, so the compiler sees no truncation */
-	int n = snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-	if (n < 0 || n > 31)
-		n = 0;
-	memcpy(out, text, (size_t)n);
-	out[n] = '\0';
+	watch_iso_time(ms, out);
 }
 
 static int digits(const char *s, int n, int *out)

@@ -35,6 +35,8 @@ const http_route http__routes[] = {
 	{ HTTP_GET, "/api/v1/cameras/{id}", RECOG, 0, http__h_camera_get },
 	{ HTTP_PATCH, "/api/v1/cameras/{id}", ADMIN, 0, http__h_camera_patch },
 	{ HTTP_DELETE, "/api/v1/cameras/{id}", ADMIN, 0, http__h_camera_delete },
+	{ HTTP_GET, "/api/v1/cameras/{id}/live.mjpg", RECOG, 0, http__h_camera_live },
+	{ HTTP_GET, "/api/v1/cameras/{id}/snapshot.jpg", RECOG, 0, http__h_camera_snapshot },
 	{ HTTP_GET, "/api/v1/events", RECOG, 0, http__h_events_list },
 	{ HTTP_GET, "/api/v1/events/{id}", RECOG, 0, http__h_event_get },
 	{ HTTP_GET, "/api/v1/events/{id}/snapshot.jpg", RECOG, 0, http__h_event_snapshot },

@@ -273,6 +273,11 @@ void http__auth_forget_token(http_server *s, const uint8_t hash[STORE_TOKEN_HASH
 	tell_nodes(s, BUS_TOKEN, json_pack("{s:s}", "token", hex));
 }
 
+void http__cameras_changed(http_server *s, int64_t id)
+{
+	tell_nodes(s, BUS_CAMERA, json_pack("{s:I,s:b}", "id", (json_int_t)id, "changed", 1));
+}
+
 void http__tell_gallery(http_server *s, json_t *change)
 {
 	tell_nodes(s, BUS_GALLERY, change);
@@ -600,6 +605,10 @@ int http_server_start(const http_options *options, store *db, http_server **out,
 		goto fail;
 	if (options->bus && (rc = bus_subscribe(options->bus, on_node_message, s, &s->node_sub, err)) != MIEN_OK)
 		goto fail;
+	if (options->watch && http__live_create(s, &s->live) != MIEN_OK) {
+		rc = mien_error_set(err, MIEN_ENOMEM, "cannot start the live view");
+		goto fail;
+	}
 	/* Suspend/resume parks idle live-stream connections instead of polling them. */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
@@ -637,9 +646,11 @@ void http_server_stop(http_server **server)
 	if (s->node_sub)
 		bus_unsubscribe(s->options.bus, s->node_sub);
 	http__stream_close_clients(s->stream);
+	http__live_close_viewers(s->live);
 	if (s->daemon)
 		MHD_stop_daemon(s->daemon);
 	http__stream_free(&s->stream);
+	http__live_free(&s->live);
 	http__faces_free(&s->faces);
 	http__limiter_free(&s->limiter);
 	http__metrics_free(&s->metrics);

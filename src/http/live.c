@@ -1,0 +1,296 @@
+/*
+ * live.c — GET /api/v1/cameras/{id}/live.mjpg (the annotated live picture as multipart/x-mixed-replace, at most
+ * LIVE_FPS pictures a second) and GET /api/v1/cameras/{id}/snapshot.jpg (one such picture).
+ *
+ * Like the SSE stream, a viewer's connection is parked (suspended) between pictures rather than polled: a
+ * ticker thread resumes each viewer when its next picture is due. A picture is encoded per viewer from the
+ * camera's newest frame (watch_live_jpeg), only when the frame is new.
+ */
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "http/http_int.h"
+#include "watch/watch.h"
+
+#define LIVE_FPS         5
+#define LIVE_MAX_WIDTH   1280
+#define LIVE_QUALITY     75
+#define LIVE_VIEWERS_MAX 256
+#define LIVE_BOUNDARY    "mienframe"
+
+typedef struct live_viewer {
+	struct live_viewer *prev, *next;
+	http_live *hub;
+	struct MHD_Connection *conn;
+	int64_t camera_id;
+	int show_expression;
+	uint64_t last_seq;
+	int64_t next_due;
+	uint8_t *part; /* the multipart piece being sent */
+	size_t len, off;
+	int suspended, closed;
+} live_viewer;
+
+struct http_live {
+	http_server *srv;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t ticker;
+	live_viewer *viewers;
+	int n_viewers, closing;
+};
+
+static void resume_viewer(live_viewer *v)
+{
+	if (v->suspended) {
+		v->suspended = 0;
+		MHD_resume_connection(v->conn);
+	}
+}
+
+static void *ticker_main(void *arg)
+{
+	http_live *h = arg;
+	pthread_mutex_lock(&h->lock);
+	while (!h->closing) {
+		struct timespec deadline;
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_nsec += 40 * 1000000L;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&h->wake, &h->lock, &deadline);
+		int64_t now = mien_mono_ms();
+		for (live_viewer *v = h->viewers; v; v = v->next)
+			if (v->suspended && now >= v->next_due)
+				resume_viewer(v);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+int http__live_create(http_server *s, http_live **out)
+{
+	*out = NULL;
+	http_live *h = calloc(1, sizeof(*h));
+	if (!h)
+		return MIEN_ENOMEM;
+	h->srv = s;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->wake, NULL);
+	if (pthread_create(&h->ticker, NULL, ticker_main, h) != 0) {
+		pthread_mutex_destroy(&h->lock);
+		pthread_cond_destroy(&h->wake);
+		free(h);
+		return MIEN_ENOMEM;
+	}
+	*out = h;
+	return MIEN_OK;
+}
+
+void http__live_close_viewers(http_live *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->closing = 1;
+	for (live_viewer *v = h->viewers; v; v = v->next) {
+		v->closed = 1;
+		resume_viewer(v);
+	}
+	pthread_cond_broadcast(&h->wake);
+	pthread_mutex_unlock(&h->lock);
+}
+
+void http__live_free(http_live **hp)
+{
+	if (!hp || !*hp)
+		return;
+	http_live *h = *hp;
+	pthread_mutex_lock(&h->lock);
+	h->closing = 1;
+	pthread_cond_broadcast(&h->wake);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->ticker, NULL);
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->wake);
+	free(h);
+	*hp = NULL;
+}
+
+/* Parks the viewer until its next picture is due (hub lock held). */
+static ssize_t park(live_viewer *v)
+{
+	v->suspended = 1;
+	MHD_suspend_connection(v->conn);
+	pthread_mutex_unlock(&v->hub->lock);
+	return 0;
+}
+
+static ssize_t read_live(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	live_viewer *v = cls;
+	http_live *h = v->hub;
+	pthread_mutex_lock(&h->lock);
+	if (v->closed) {
+		pthread_mutex_unlock(&h->lock);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	if (v->off < v->len) {
+		size_t n = v->len - v->off < max ? v->len - v->off : max;
+		memcpy(buf, v->part + v->off, n);
+		v->off += n;
+		pthread_mutex_unlock(&h->lock);
+		return (ssize_t)n;
+	}
+	int64_t now = mien_mono_ms();
+	if (now < v->next_due)
+		return park(v);
+	pthread_mutex_unlock(&h->lock);
+
+	/* Encode outside the lock: it takes milliseconds. */
+	uint8_t *jpeg = NULL;
+	size_t jpeg_len = 0;
+	uint64_t seq = 0;
+	mien_error err = { 0 };
+	int rc = watch_live_jpeg(h->srv->options.watch, v->camera_id, v->show_expression, LIVE_QUALITY, LIVE_MAX_WIDTH,
+	                         &jpeg, &jpeg_len, &seq, &err);
+	pthread_mutex_lock(&h->lock);
+	if (rc == MIEN_ENOENT || v->closed) {
+		pthread_mutex_unlock(&h->lock);
+		free(jpeg);
+		return MHD_CONTENT_READER_END_OF_STREAM; /* the camera stopped or was deleted */
+	}
+	if (rc != MIEN_OK || seq == v->last_seq) {
+		free(jpeg);
+		v->next_due = now + 1000 / LIVE_FPS / 2; /* no picture, or nothing new yet: look again soon */
+		return park(v);
+	}
+	char head[160];
+	int hn = snprintf(head, sizeof(head),
+	                  "--" LIVE_BOUNDARY "\r\nContent-Type: image/jpeg\r\nContent-Length: %zu\r\n\r\n", jpeg_len);
+	uint8_t *part = malloc((size_t)hn + jpeg_len + 2);
+	if (!part) {
+		pthread_mutex_unlock(&h->lock);
+		free(jpeg);
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	memcpy(part, head, (size_t)hn);
+	memcpy(part + hn, jpeg, jpeg_len);
+	memcpy(part + (size_t)hn + jpeg_len, "\r\n", 2);
+	free(jpeg);
+	free(v->part);
+	v->part = part;
+	v->len = (size_t)hn + jpeg_len + 2;
+	v->off = 0;
+	v->last_seq = seq;
+	v->next_due = now + 1000 / LIVE_FPS;
+	size_t n = v->len < max ? v->len : max;
+	memcpy(buf, v->part, n);
+	v->off = n;
+	pthread_mutex_unlock(&h->lock);
+	return (ssize_t)n;
+}
+
+static void free_viewer(void *cls)
+{
+	live_viewer *v = cls;
+	http_live *h = v->hub;
+	pthread_mutex_lock(&h->lock);
+	if (v->prev)
+		v->prev->next = v->next;
+	else
+		h->viewers = v->next;
+	if (v->next)
+		v->next->prev = v->prev;
+	h->n_viewers--;
+	pthread_mutex_unlock(&h->lock);
+	free(v->part);
+	free(v);
+}
+
+/* The camera of the path, if the user may see it and it runs here; answers itself otherwise. */
+static int live_camera(http_req *r)
+{
+	if (!http__camera_allowed(r, r->ids[0])) {
+		http__reply_error(r, 404, "not_found", "camera not found");
+		return -1;
+	}
+	if (!r->srv->options.watch || !r->srv->live) {
+		http__reply_error(r, 503, "unavailable", "no camera runs on this node");
+		return -1;
+	}
+	return 0;
+}
+
+void http__h_camera_live(http_req *r)
+{
+	if (live_camera(r))
+		return;
+	watch_camera_info info;
+	if (watch_camera_get(r->srv->options.watch, r->ids[0], &info) != MIEN_OK) {
+		http__reply_error(r, 404, "not_found", "camera not running (disabled, or not on this node)");
+		return;
+	}
+	http_live *h = r->srv->live;
+	live_viewer *v = calloc(1, sizeof(*v));
+	if (!v) {
+		http__reply_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	v->hub = h;
+	v->conn = r->conn;
+	v->camera_id = r->ids[0];
+	v->show_expression = http__role_at_least(r, STORE_ROLE_ANALYST);
+	pthread_mutex_lock(&h->lock);
+	if (h->closing || h->n_viewers >= LIVE_VIEWERS_MAX) {
+		pthread_mutex_unlock(&h->lock);
+		free(v);
+		http__reply_error(r, 503, "unavailable", "too many live viewers on this node");
+		return;
+	}
+	v->next = h->viewers;
+	if (h->viewers)
+		h->viewers->prev = v;
+	h->viewers = v;
+	h->n_viewers++;
+	pthread_mutex_unlock(&h->lock);
+	struct MHD_Response *resp =
+	        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, read_live, v, free_viewer);
+	if (!resp) {
+		free_viewer(v);
+		http__reply_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                        "multipart/x-mixed-replace; boundary=" LIVE_BOUNDARY);
+	http__set_response(r, 200, resp);
+}
+
+void http__h_camera_snapshot(http_req *r)
+{
+	if (live_camera(r))
+		return;
+	uint8_t *jpeg = NULL;
+	size_t len = 0;
+	mien_error err = { 0 };
+	int rc = watch_live_jpeg(r->srv->options.watch, r->ids[0], http__role_at_least(r, STORE_ROLE_ANALYST), 85, 0,
+	                         &jpeg, &len, NULL, &err);
+	if (rc == MIEN_ENOENT) {
+		http__reply_error(r, 404, "not_found", "camera not running (disabled, or not on this node)");
+		return;
+	}
+	if (rc != MIEN_OK) {
+		http__reply_error(r, 503, "unavailable", "%s", err.message);
+		return;
+	}
+	http__reply_bytes(r, 200, "image/jpeg", jpeg, len, 0);
+}

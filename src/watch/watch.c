@@ -1,0 +1,878 @@
+/*
+ * watch.c — camera readers, a pool of analysis workers, a tracker per camera, and visits turned into events.
+ *
+ * Cameras live in a list guarded by the watch's lock. A worker takes a camera that no other worker holds and
+ * that has a new frame (video_camera_next with no wait, which also applies the camera's analysis rate), so one
+ * camera is never analysed by two workers at once and its tracker needs no lock of its own. What the live view
+ * needs (the newest frame and the faces of the newest analysis) is kept under the camera's own lock.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "face/face.h"
+#include "face/image.h"
+#include "face/track.h"
+#include "store/gallery.h"
+#include "video/video.h"
+#include "watch/watch.h"
+
+#define MAX_FACES        32
+#define MAX_VISITS       64
+#define SNAPSHOT_WIDTH   1280
+#define THUMB_SIDE       160
+#define THRESHOLD_TTL_MS 10000
+#define IDLE_SLEEP_MS    10
+
+typedef struct visit {
+	int64_t track_id, event_id, person_id;
+	int alerted;
+} visit;
+
+typedef struct cam {
+	struct cam *next;
+	struct watch *owner;
+	store_camera conf;
+	video_camera *reader;
+	face_tracker *tracker;
+	int busy;    /* a worker holds it (watch lock) */
+	int removed; /* stopped by watch_sync; freed once no worker holds it */
+	int64_t last_ts;
+	visit visits[MAX_VISITS];
+	int n_visits;
+	uint64_t analysed;
+	double analysed_fps;
+	int64_t fps_window_ms;
+	uint64_t fps_window_frames;
+
+	pthread_mutex_t view_lock; /* what the live view reads */
+	video_frame *view_frame;
+	face_result view_faces[MAX_FACES];
+	int64_t view_tracks[MAX_FACES];
+	char view_names[MAX_FACES][STORE_NAME_MAX];
+	int n_view;
+	int live_tracks;
+} cam;
+
+typedef struct worker {
+	struct watch *w;
+	pthread_t thread;
+	int thread_started;
+	nn_pool *pool;
+	face_analyzer *analyzer;
+	face_result *faces;
+} worker;
+
+struct watch {
+	store *db;
+	bus *bus;
+	watch_options options;
+	char models[1024];
+	pthread_mutex_t lock;
+	cam *cams;
+	worker *workers;
+	int n_workers;
+	atomic_int stop;
+	int sub_id;
+	pthread_mutex_t gallery_lock; /* guards creating the index; the index itself is thread-safe */
+	gallery *index;
+	char model[STORE_MODEL_MAX];
+	int dim;
+	float threshold;
+	int64_t threshold_at;
+	_Atomic uint64_t frames, events, alerts;
+	_Atomic int64_t analyse_us; /* exponential mean, microseconds */
+};
+
+/* --- publishing ------------------------------------------------------------------------------------------ */
+
+static void publish(watch *w, int kind, int64_t camera_id, json_t *msg)
+{
+	char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	mien_error err = { 0 };
+	if (text && bus_publish(w->bus, kind, camera_id, text, &err) != MIEN_OK && err.code != MIEN_EUNAVAILABLE)
+		mien_log(MIEN_LOG_WARN, "watch", "publish: %s", err.message);
+	free(text);
+}
+
+/* Called on the camera's reader thread: the new status goes to the dashboards. */
+static void on_status(void *ctx, video_camera *reader, int old_status, int new_status, const char *error)
+{
+	(void)reader;
+	cam *c = ctx;
+	mien_log(new_status == VIDEO_STATUS_ONLINE ? MIEN_LOG_INFO : MIEN_LOG_WARN, "watch",
+	         "camera %lld: %s -> %s%s%s", (long long)c->conf.id, video_status_name(old_status),
+	         video_status_name(new_status), error && *error ? ": " : "", error ? error : "");
+	publish(c->owner, BUS_CAMERA, c->conf.id,
+	        json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)c->conf.id, "name", c->conf.name, "status",
+	                  video_status_name(new_status), "error", error ? error : ""));
+}
+
+/* --- the gallery ----------------------------------------------------------------------------------------- */
+
+static float threshold(watch *w)
+{
+	int64_t now = mien_mono_ms();
+	if (w->threshold_at && now - w->threshold_at < THRESHOLD_TTL_MS)
+		return w->threshold;
+	char value[64];
+	float t = face_default_threshold(w->model);
+	if (store_setting_get(w->db, "recognition_threshold", value, sizeof(value), NULL) == MIEN_OK) {
+		char *end;
+		float v = strtof(value, &end);
+		if (!*end && v > 0 && v < 1)
+			t = v;
+	}
+	w->threshold = t;
+	w->threshold_at = now;
+	return t;
+}
+
+/* Applies an enrollment or erasure announced on the bus (by this node's API or another node). */
+static void on_gallery(void *ctx, const bus_message *m)
+{
+	watch *w = ctx;
+	if (m->kind == BUS_CAMERA && strstr(m->json, "\"changed\"")) {
+		/* A camera was created, changed or deleted (here or on another node): run what the store says. */
+		mien_error err = { 0 };
+		if (watch_sync(w, &err) != MIEN_OK)
+			mien_log(MIEN_LOG_WARN, "watch", "camera sync: %s", err.message);
+		return;
+	}
+	if (m->kind != BUS_GALLERY)
+		return;
+	json_t *change = json_loads(m->json, 0, NULL);
+	const char *op = json_string_value(json_object_get(change, "op"));
+	json_int_t face_id = json_integer_value(json_object_get(change, "face_id"));
+	json_int_t person_id = json_integer_value(json_object_get(change, "person_id"));
+	pthread_mutex_lock(&w->gallery_lock);
+	if (op && w->index) {
+		if (strcmp(op, "remove_face") == 0 && face_id > 0) {
+			gallery_remove_face(w->index, face_id);
+		} else if (strcmp(op, "remove_person") == 0 && person_id > 0) {
+			gallery_remove_person(w->index, person_id);
+		} else if (strcmp(op, "add") == 0 && face_id > 0 && person_id > 0) {
+			const char *model = json_string_value(json_object_get(change, "model"));
+			const json_t *values = json_object_get(change, "embedding");
+			size_t n = json_array_size(values);
+			float embedding[FACE_EMBEDDING_MAX];
+			mien_error err = { 0 };
+			if (model && n > 0 && n <= FACE_EMBEDDING_MAX) {
+				for (size_t i = 0; i < n; i++)
+					embedding[i] = (float)json_number_value(json_array_get(values, i));
+				if (gallery_add(w->index, face_id, person_id, embedding, (int)n, model, &err) !=
+				    MIEN_OK)
+					mien_log(MIEN_LOG_WARN, "watch", "gallery: %s", err.message);
+			}
+		}
+	}
+	pthread_mutex_unlock(&w->gallery_lock);
+	json_decref(change);
+}
+
+/* --- visits and events ------------------------------------------------------------------------------------ */
+
+static visit *find_visit(cam *c, int64_t track_id)
+{
+	for (int i = 0; i < c->n_visits; i++)
+		if (c->visits[i].track_id == track_id)
+			return &c->visits[i];
+	return NULL;
+}
+
+static void event_from_change(const cam *c, const face_track_change *ch, store_event *e)
+{
+	e->camera_id = c->conf.id;
+	e->track_id = ch->track_id;
+	e->person_id = ch->person_id;
+	e->similarity = ch->similarity;
+	e->started_at = ch->first_ms;
+	memcpy(e->box, ch->box, sizeof(e->box));
+	e->quality = ch->best_quality;
+	e->dominant_expression[0] = '\0';
+	if (ch->has_expression && ch->dominant_expression >= 0) {
+		memcpy(e->expression, ch->expression, sizeof(e->expression));
+		snprintf(e->dominant_expression, sizeof(e->dominant_expression), "%s",
+		         store_expression_names[ch->dominant_expression]);
+	}
+}
+
+static void publish_event(watch *w, const store_event *e)
+{
+	store_event full;
+	mien_error err = { 0 };
+	/* Read it back so the message carries exactly what the API would answer (the person's name included). */
+	if (store_event_get(w->db, e->id, &full, &err) == MIEN_OK)
+		publish(w, BUS_EVENT, e->camera_id, watch_event_json(&full, 1));
+}
+
+/* Raises an alert for the event when its person is on the watchlist, or when it is an unknown face on a camera
+ * that asks for those. */
+static void maybe_alert(watch *w, cam *c, visit *v)
+{
+	if (v->alerted)
+		return;
+	const char *kind = NULL;
+	store_person p;
+	mien_error err = { 0 };
+	if (v->person_id && store_person_get(w->db, v->person_id, &p, &err) == MIEN_OK && p.watchlist)
+		kind = "watchlist";
+	else if (!v->person_id && c->conf.alert_unknown)
+		kind = "unknown";
+	if (!kind)
+		return;
+	store_alert a = { .event_id = v->event_id };
+	snprintf(a.kind, sizeof(a.kind), "%s", kind);
+	if (store_alert_create(w->db, &a, &err) != MIEN_OK) {
+		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: alert: %s", (long long)c->conf.id, err.message);
+		return;
+	}
+	v->alerted = 1;
+	atomic_fetch_add(&w->alerts, 1);
+	store_event e;
+	if (store_event_get(w->db, v->event_id, &e, &err) == MIEN_OK && !e.alert) {
+		e.alert = 1;
+		store_event_update(w->db, &e, NULL, 0, NULL, 0, &err);
+	}
+	publish(w, BUS_ALERT, c->conf.id, watch_alert_json(&a));
+}
+
+/* The frame as a JPEG no wider than SNAPSHOT_WIDTH. */
+static int snapshot_jpeg(const face_image *frame, uint8_t **jpeg, size_t *len, mien_error *err)
+{
+	if (frame->width <= SNAPSHOT_WIDTH)
+		return face_image_encode_jpeg(frame, 85, jpeg, len, err);
+	face_image *small = NULL;
+	int h = (int)lroundf((float)frame->height * SNAPSHOT_WIDTH / (float)frame->width);
+	int rc =
+	        face_image_crop(frame, 0, 0, (float)frame->width, (float)frame->height, SNAPSHOT_WIDTH, h, &small, err);
+	if (rc == MIEN_OK)
+		rc = face_image_encode_jpeg(small, 85, jpeg, len, err);
+	face_image_free(&small);
+	return rc;
+}
+
+static void on_change(watch *w, cam *c, const face_image *frame, const face_track_change *ch)
+{
+	mien_error err = { 0 };
+	store_event e = { 0 };
+	visit *v = find_visit(c, ch->track_id);
+	if (ch->kind == FACE_TRACK_STARTED) {
+		if (c->n_visits == MAX_VISITS)
+			return; /* the tracker caps live tracks below this; never reached in practice */
+		event_from_change(c, ch, &e);
+		uint8_t *snap = NULL, *thumb = NULL;
+		size_t snap_len = 0, thumb_len = 0;
+		face_result here = { 0 };
+		memcpy(here.box, ch->box, sizeof(here.box)); /* where the face is in this frame */
+		if (snapshot_jpeg(frame, &snap, &snap_len, &err) != MIEN_OK ||
+		    face_thumbnail(frame, &here, THUMB_SIDE, &thumb, &thumb_len, &err) != MIEN_OK)
+			mien_log(MIEN_LOG_WARN, "watch", "camera %lld: pictures: %s", (long long)c->conf.id,
+			         err.message);
+		int rc = store_event_create(w->db, &e, snap, snap_len, thumb, thumb_len, &err);
+		free(snap);
+		free(thumb);
+		if (rc != MIEN_OK) {
+			mien_log(MIEN_LOG_WARN, "watch", "camera %lld: event: %s", (long long)c->conf.id, err.message);
+			return;
+		}
+		v = &c->visits[c->n_visits++];
+		*v = (visit){ ch->track_id, e.id, ch->person_id, 0 };
+		atomic_fetch_add(&w->events, 1);
+		publish_event(w, &e);
+		maybe_alert(w, c, v);
+		return;
+	}
+	if (!v)
+		return; /* a visit whose event could not be stored */
+	if (store_event_get(w->db, v->event_id, &e, &err) != MIEN_OK) {
+		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: event %lld: %s", (long long)c->conf.id,
+		         (long long)v->event_id, err.message);
+		if (ch->kind == FACE_TRACK_ENDED)
+			*v = c->visits[--c->n_visits];
+		return;
+	}
+	int alert = e.alert;
+	int64_t started = e.started_at;
+	event_from_change(c, ch, &e);
+	e.started_at = started;
+	e.alert = alert;
+	if (ch->kind == FACE_TRACK_ENDED)
+		e.ended_at = ch->last_ms > started ? ch->last_ms : started + 1;
+	if (store_event_update(w->db, &e, NULL, 0, NULL, 0, &err) != MIEN_OK)
+		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: event %lld: %s", (long long)c->conf.id, (long long)e.id,
+		         err.message);
+	else
+		publish_event(w, &e);
+	v->person_id = ch->person_id;
+	if (ch->kind == FACE_TRACK_IDENTITY)
+		maybe_alert(w, c, v);
+	if (ch->kind == FACE_TRACK_ENDED)
+		*v = c->visits[--c->n_visits];
+}
+
+/* --- analysis ---------------------------------------------------------------------------------------------- */
+
+static json_t *face_message(watch *w, const cam *c, const video_frame *f, const face_result *faces,
+                            const int64_t *tracks, const face_track_match *matches, char (*names)[STORE_NAME_MAX],
+                            size_t n)
+{
+	(void)w;
+	char ts[32];
+	watch_iso_time(f->wall_ms, ts);
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const face_result *r = &faces[i];
+		json_t *o =
+		        json_pack("{s:[f,f,f,f],s:I,s:o,s:f,s:f}", "box", r->box[0], r->box[1], r->box[2], r->box[3],
+		                  "track_id", (json_int_t)tracks[i], "person",
+		                  matches[i].person_id ? json_pack("{s:I,s:s}", "id", (json_int_t)matches[i].person_id,
+		                                                   "name", names[i])
+		                                       : json_null(),
+		                  "similarity", (double)matches[i].similarity, "quality", (double)r->quality);
+		if (o && r->has_expression) {
+			json_t *x = json_object();
+			for (int k = 0; k < FACE_EXPRESSIONS; k++)
+				json_object_set_new(x, face_expression_names[k], json_real(r->expression[k]));
+			json_object_set_new(o, "expression", x);
+			json_object_set_new(o, "dominant_expression",
+			                    json_string(face_expression_names[face_dominant_expression(r)]));
+		}
+		json_array_append_new(list, o);
+	}
+	return json_pack("{s:I,s:s,s:i,s:i,s:o}", "camera_id", (json_int_t)c->conf.id, "ts", ts, "width", f->width,
+	                 "height", f->height, "faces", list);
+}
+
+static void analyse(worker *wk, cam *c, video_frame *f)
+{
+	watch *w = wk->w;
+	face_image view = { .width = f->width,
+		            .height = f->height,
+		            .stride = f->stride,
+		            .pixels = f->pixels,
+		            .source_channels = 3,
+		            .source_bits = 8,
+		            .orientation = 1 };
+	mien_error err = { 0 };
+	size_t count = 0;
+	int64_t t0 = mien_mono_ms();
+	if (face_analyze(wk->analyzer, &view, wk->faces, MAX_FACES, &count, &err) != MIEN_OK) {
+		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: %s", (long long)c->conf.id, err.message);
+		return;
+	}
+	size_t n = count < MAX_FACES ? count : MAX_FACES;
+	face_track_match matches[MAX_FACES];
+	int64_t tracks[MAX_FACES];
+	char names[MAX_FACES][STORE_NAME_MAX];
+	float t = threshold(w);
+	for (size_t i = 0; i < n; i++) {
+		matches[i] = (face_track_match){ 0, 0 };
+		names[i][0] = '\0';
+		const face_result *r = &wk->faces[i];
+		gallery_hit hit;
+		size_t hits = 0;
+		if (r->embedding_model && w->index &&
+		    gallery_search(w->index, r->embedding, r->embedding_dim, r->embedding_model, 1, &hit, &hits,
+		                   &err) == MIEN_OK &&
+		    hits == 1 && hit.similarity >= t) {
+			store_person p;
+			if (store_person_get(w->db, hit.person_id, &p, &err) == MIEN_OK) {
+				matches[i] = (face_track_match){ hit.person_id, hit.similarity };
+				snprintf(names[i], sizeof(names[i]), "%s", p.name);
+			}
+		}
+	}
+	/* The tracker wants time that never goes back; the wall clock can. */
+	int64_t ts = f->wall_ms > c->last_ts ? f->wall_ms : c->last_ts;
+	c->last_ts = ts;
+	const face_track_change *changes = NULL;
+	size_t n_changes = 0;
+	if (face_tracker_update(c->tracker, ts, wk->faces, matches, n, tracks, &changes, &n_changes, &err) != MIEN_OK) {
+		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: tracker: %s", (long long)c->conf.id, err.message);
+		return;
+	}
+	mien_log(MIEN_LOG_DEBUG, "watch", "camera %lld: frame %llu at %lld: %zu faces, %zu changes, %zu live",
+	         (long long)c->conf.id, (unsigned long long)f->seq, (long long)ts, n, n_changes,
+	         face_tracker_live(c->tracker));
+	for (size_t i = 0; i < n_changes; i++)
+		on_change(w, c, &view, &changes[i]);
+	publish(w, BUS_FACE, c->conf.id, face_message(w, c, f, wk->faces, tracks, matches, names, n));
+
+	pthread_mutex_lock(&c->view_lock);
+	video_frame_unref(&c->view_frame);
+	c->view_frame = video_frame_ref(f);
+	memcpy(c->view_faces, wk->faces, n * sizeof(face_result));
+	memcpy(c->view_tracks, tracks, n * sizeof(int64_t));
+	memcpy(c->view_names, names, n * sizeof(names[0]));
+	c->n_view = (int)n;
+	c->live_tracks = (int)face_tracker_live(c->tracker);
+	pthread_mutex_unlock(&c->view_lock);
+
+	c->analysed++;
+	int64_t now = mien_mono_ms();
+	if (!c->fps_window_ms)
+		c->fps_window_ms = now;
+	c->fps_window_frames++;
+	if (now - c->fps_window_ms >= 2000) {
+		c->analysed_fps = 1000.0 * (double)c->fps_window_frames / (double)(now - c->fps_window_ms);
+		c->fps_window_ms = now;
+		c->fps_window_frames = 0;
+	}
+	atomic_fetch_add(&w->frames, 1);
+	int64_t us = (now - t0) * 1000, mean = atomic_load(&w->analyse_us);
+	atomic_store(&w->analyse_us, mean ? mean + (us - mean) / 16 : us);
+}
+
+/* Closes every open visit of a camera (it stops, or the watch does). */
+static void flush_camera(watch *w, cam *c)
+{
+	const face_track_change *changes = NULL;
+	size_t n = 0;
+	mien_error err = { 0 };
+	if (!c->tracker ||
+	    face_tracker_flush(c->tracker, c->last_ts ? c->last_ts : mien_wall_ms(), &changes, &n, &err) != MIEN_OK)
+		return;
+	face_image none = { 0 };
+	for (size_t i = 0; i < n; i++)
+		on_change(w, c, &none, &changes[i]);
+}
+
+static cam *take_camera(watch *w, cam **cursor)
+{
+	pthread_mutex_lock(&w->lock);
+	cam *start = *cursor ? (*cursor)->next : NULL;
+	if (!start)
+		start = w->cams;
+	cam *c = start;
+	cam *found = NULL;
+	int laps = 0;
+	while (c && laps < 2) {
+		if (!c->busy && !c->removed && c->reader) {
+			c->busy = 1;
+			found = c;
+			break;
+		}
+		c = c->next;
+		if (!c) {
+			c = w->cams;
+			laps++;
+		}
+		if (c == start)
+			break;
+	}
+	*cursor = found;
+	pthread_mutex_unlock(&w->lock);
+	return found;
+}
+
+static void release_camera(watch *w, cam *c)
+{
+	pthread_mutex_lock(&w->lock);
+	c->busy = 0;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void *worker_main(void *arg)
+{
+	worker *wk = arg;
+	watch *w = wk->w;
+	cam *cursor = NULL;
+	int idle = 0;
+	while (!atomic_load(&w->stop)) {
+		cam *c = take_camera(w, &cursor);
+		video_frame *f = NULL;
+		if (c && video_camera_next(c->reader, 0, &f) == MIEN_OK) {
+			analyse(wk, c, f);
+			video_frame_unref(&f);
+			idle = 0;
+		} else {
+			idle++;
+		}
+		if (c)
+			release_camera(w, c);
+		/* After a full round with no frame anywhere, rest a little instead of spinning. */
+		if (idle > 8) {
+			struct timespec ts = { 0, IDLE_SLEEP_MS * 1000000L };
+			nanosleep(&ts, NULL);
+			idle = 0;
+		}
+	}
+	return NULL;
+}
+
+/* --- cameras ------------------------------------------------------------------------------------------------ */
+
+static void free_camera(cam **cp)
+{
+	cam *c = *cp;
+	if (!c)
+		return;
+	video_camera_free(&c->reader);
+	face_tracker_free(&c->tracker);
+	video_frame_unref(&c->view_frame);
+	pthread_mutex_destroy(&c->view_lock);
+	free(c);
+	*cp = NULL;
+}
+
+/* A camera record turned into a running reader and tracker; NULL when it cannot start (logged). */
+static cam *start_camera(watch *w, const store_camera *conf)
+{
+	cam *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->owner = w;
+	c->conf = *conf;
+	pthread_mutex_init(&c->view_lock, NULL);
+	mien_error err = { 0 };
+	face_track_options to;
+	face_track_options_default(&to);
+	to.lost_ms = w->options.lost_ms;
+	/* Similarities are on the embedder's own scale: keep them a little under its same-person threshold. */
+	to.veto_similarity = face_default_threshold(w->model) - 0.05f;
+	to.relink_similarity = face_default_threshold(w->model);
+	char name[32];
+	snprintf(name, sizeof(name), "camera %lld", (long long)conf->id);
+	video_options vo;
+	video_options_default(&vo);
+	vo.url = conf->url;
+	vo.name = name;
+	vo.max_fps = conf->analysis_fps > 0 ? conf->analysis_fps : 5;
+	vo.loop = 1; /* file sources (the demo camera) play in a loop */
+	vo.allow_file = w->options.allow_file;
+	vo.on_status = on_status;
+	vo.on_status_ctx = c;
+	if (face_tracker_create(&to, &c->tracker, &err) != MIEN_OK ||
+	    video_camera_start(&vo, &c->reader, &err) != MIEN_OK) {
+		/* The message shows the URL redacted (video.h). */
+		mien_log(MIEN_LOG_WARN, "watch", "camera %lld (%s) not started: %s", (long long)conf->id, conf->name,
+		         err.message);
+		publish(w, BUS_CAMERA, conf->id,
+		        json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)conf->id, "name", conf->name, "status",
+		                  "offline", "error", err.message));
+		free_camera(&c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Unlinks a camera (watch lock held by the caller's caller) and stops it once no worker holds it. */
+static void retire_camera(watch *w, cam *c)
+{
+	pthread_mutex_lock(&w->lock);
+	c->removed = 1;
+	while (c->busy) {
+		pthread_mutex_unlock(&w->lock);
+		struct timespec ts = { 0, 5 * 1000000L };
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&w->lock);
+	}
+	for (cam **p = &w->cams; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	video_camera_stop(c->reader);
+	flush_camera(w, c);
+	free_camera(&c);
+}
+
+static int same_setup(const store_camera *a, const store_camera *b)
+{
+	return strcmp(a->url, b->url) == 0 && a->analysis_fps == b->analysis_fps;
+}
+
+int watch_sync(watch *w, mien_error *err)
+{
+	store_camera *list = malloc(STORE_LIST_MAX * sizeof(*list));
+	if (!list)
+		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
+	size_t n = 0, total = 0;
+	int64_t after = 0;
+	int rc = MIEN_OK;
+	/* Every camera record, page by page (kept compact at the front of `list` only for the enabled ones). */
+	store_camera *enabled = NULL;
+	size_t n_enabled = 0;
+	do {
+		rc = store_camera_list(w->db, after, list, STORE_LIST_MAX, &n, err);
+		if (rc)
+			break;
+		store_camera *grown = realloc(enabled, (n_enabled + n + 1) * sizeof(*grown));
+		if (!grown) {
+			rc = mien_error_set(err, MIEN_ENOMEM, "out of memory");
+			break;
+		}
+		enabled = grown;
+		for (size_t i = 0; i < n; i++)
+			if (list[i].enabled)
+				enabled[n_enabled++] = list[i];
+		total += n;
+		if (n)
+			after = list[n - 1].id;
+	} while (n == STORE_LIST_MAX);
+	free(list);
+	if (rc) {
+		free(enabled);
+		return rc;
+	}
+	/* Stop what is gone, disabled or changed. */
+	for (;;) {
+		cam *stale = NULL;
+		pthread_mutex_lock(&w->lock);
+		for (cam *c = w->cams; c && !stale; c = c->next) {
+			int keep = 0;
+			for (size_t i = 0; i < n_enabled; i++)
+				if (enabled[i].id == c->conf.id && same_setup(&enabled[i], &c->conf))
+					keep = 1;
+			if (!keep && !c->removed)
+				stale = c;
+		}
+		pthread_mutex_unlock(&w->lock);
+		if (!stale)
+			break;
+		retire_camera(w, stale);
+	}
+	/* Start what is new; refresh the settings of the others (name, alert_unknown). */
+	for (size_t i = 0; i < n_enabled; i++) {
+		cam *running = NULL;
+		pthread_mutex_lock(&w->lock);
+		for (cam *c = w->cams; c; c = c->next)
+			if (c->conf.id == enabled[i].id)
+				running = c;
+		if (running) {
+			running->conf.alert_unknown = enabled[i].alert_unknown;
+			snprintf(running->conf.name, sizeof(running->conf.name), "%s", enabled[i].name);
+		}
+		pthread_mutex_unlock(&w->lock);
+		if (running)
+			continue;
+		cam *c = start_camera(w, &enabled[i]);
+		if (!c)
+			continue;
+		pthread_mutex_lock(&w->lock);
+		c->next = w->cams;
+		w->cams = c;
+		pthread_mutex_unlock(&w->lock);
+	}
+	mien_log(MIEN_LOG_DEBUG, "watch", "%zu cameras, %zu enabled", total, n_enabled);
+	free(enabled);
+	return MIEN_OK;
+}
+
+/* --- life cycle ----------------------------------------------------------------------------------------------- */
+
+int watch_start(store *db, bus *b, const watch_options *options, watch **out, mien_error *err)
+{
+	*out = NULL;
+	watch *w = calloc(1, sizeof(*w));
+	if (!w)
+		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
+	w->db = db;
+	w->bus = b;
+	w->options = *options;
+	snprintf(w->models, sizeof(w->models), "%s", options->models ? options->models : "models");
+	const char *allow = getenv("MIEN_ALLOW_FILE_CAMERAS");
+	if (allow && strcmp(allow, "1") == 0)
+		w->options.allow_file = 1;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_mutex_init(&w->gallery_lock, NULL);
+	w->n_workers = options->workers > 0 ? options->workers : 1;
+	w->workers = calloc((size_t)w->n_workers, sizeof(worker));
+	int rc = w->workers ? MIEN_OK : mien_error_set(err, MIEN_ENOMEM, "out of memory");
+	face_options fo;
+	face_options_default(&fo);
+	for (int i = 0; rc == MIEN_OK && i < w->n_workers; i++) {
+		worker *wk = &w->workers[i];
+		wk->w = w;
+		wk->faces = calloc(MAX_FACES, sizeof(face_result));
+		if (!wk->faces)
+			rc = mien_error_set(err, MIEN_ENOMEM, "out of memory");
+		if (rc == MIEN_OK)
+			rc = nn_pool_create((size_t)(options->threads > 0 ? options->threads : 1), &wk->pool, err);
+		if (rc == MIEN_OK)
+			rc = face_analyzer_create(&fo, w->models, wk->pool, &wk->analyzer, err);
+	}
+	if (rc == MIEN_OK) {
+		snprintf(w->model, sizeof(w->model), "%s", face_analyzer_embedder(w->workers[0].analyzer));
+		w->dim = face_analyzer_embedding_dim(w->workers[0].analyzer);
+		rc = store_gallery_load(db, w->model, w->dim, GALLERY_FLOAT32, &w->index, err);
+	}
+	if (rc == MIEN_OK)
+		rc = bus_subscribe(b, on_gallery, w, &w->sub_id, err);
+	if (rc == MIEN_OK)
+		rc = watch_sync(w, err);
+	for (int i = 0; rc == MIEN_OK && i < w->n_workers; i++)
+		if (pthread_create(&w->workers[i].thread, NULL, worker_main, &w->workers[i]) != 0)
+			rc = mien_error_set(err, MIEN_EBACKEND, "cannot start an analysis worker");
+		else
+			w->workers[i].thread_started = 1;
+	if (rc) {
+		watch_stop(&w);
+		return rc;
+	}
+	mien_log(MIEN_LOG_INFO, "watch", "%d analysis worker%s, gallery of %zu faces (%s)", w->n_workers,
+	         w->n_workers == 1 ? "" : "s", gallery_size(w->index), w->model);
+	*out = w;
+	return MIEN_OK;
+}
+
+void watch_stop(watch **wp)
+{
+	if (!wp || !*wp)
+		return;
+	watch *w = *wp;
+	atomic_store(&w->stop, 1);
+	for (int i = 0; w->workers && i < w->n_workers; i++)
+		if (w->workers[i].thread_started)
+			pthread_join(w->workers[i].thread, NULL);
+	while (w->cams)
+		retire_camera(w, w->cams);
+	if (w->sub_id)
+		bus_unsubscribe(w->bus, w->sub_id);
+	for (int i = 0; w->workers && i < w->n_workers; i++) {
+		face_analyzer_free(&w->workers[i].analyzer);
+		nn_pool_destroy(&w->workers[i].pool);
+		free(w->workers[i].faces);
+	}
+	free(w->workers);
+	gallery_free(&w->index);
+	pthread_mutex_destroy(&w->lock);
+	pthread_mutex_destroy(&w->gallery_lock);
+	free(w);
+	*wp = NULL;
+}
+
+int watch_camera_get(watch *w, int64_t camera_id, watch_camera_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	int rc = MIEN_ENOENT;
+	pthread_mutex_lock(&w->lock);
+	for (cam *c = w->cams; c; c = c->next) {
+		if (c->conf.id != camera_id || c->removed)
+			continue;
+		video_stats st;
+		video_camera_stats(c->reader, &st);
+		out->status = st.status;
+		out->fps = st.fps;
+		out->frames_decoded = st.frames_decoded;
+		out->frames_dropped = st.frames_dropped;
+		out->reconnects = st.reconnects;
+		out->width = st.width;
+		out->height = st.height;
+		out->frames_analysed = c->analysed;
+		out->analysed_fps = c->analysed_fps;
+		out->live_tracks = c->live_tracks;
+		snprintf(out->last_error, sizeof(out->last_error), "%s", st.last_error);
+		rc = MIEN_OK;
+		break;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+void watch_get_stats(watch *w, watch_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&w->lock);
+	for (cam *c = w->cams; c; c = c->next)
+		out->cameras += !c->removed;
+	pthread_mutex_unlock(&w->lock);
+	out->frames_analysed = atomic_load(&w->frames);
+	out->events = atomic_load(&w->events);
+	out->alerts = atomic_load(&w->alerts);
+	out->analyse_ms = (double)atomic_load(&w->analyse_us) / 1000.0;
+}
+
+/* --- the live picture --------------------------------------------------------------------------------------- */
+
+/* Draws a rectangle outline `t` pixels thick, clipped to the picture. */
+static void draw_box(face_image *img, const float box[4], const uint8_t rgb[3], int t)
+{
+	int x0 = (int)box[0], y0 = (int)box[1], x1 = (int)(box[0] + box[2]), y1 = (int)(box[1] + box[3]);
+	for (int y = y0 - t; y <= y1 + t; y++) {
+		if (y < 0 || y >= img->height)
+			continue;
+		for (int x = x0 - t; x <= x1 + t; x++) {
+			if (x < 0 || x >= img->width)
+				continue;
+			int edge = y < y0 || y > y1 || x < x0 || x > x1 || y < y0 + t || y > y1 - t || x < x0 + t ||
+			           x > x1 - t;
+			if (!edge)
+				continue;
+			memcpy(img->pixels + (size_t)y * (size_t)img->stride + (size_t)x * 3, rgb, 3);
+		}
+	}
+}
+
+int watch_live_jpeg(watch *w, int64_t camera_id, int show_expression, int quality, int max_width, uint8_t **jpeg,
+                    size_t *len, uint64_t *seq, mien_error *err)
+{
+	(void)show_expression; /* boxes carry no text yet: names and expressions travel in the `face` messages */
+	*jpeg = NULL;
+	*len = 0;
+	cam *c = NULL;
+	video_frame *f = NULL;
+	face_result faces[MAX_FACES];
+	int64_t tracks[MAX_FACES];
+	int n = 0, known[MAX_FACES];
+	pthread_mutex_lock(&w->lock);
+	for (cam *k = w->cams; k; k = k->next)
+		if (k->conf.id == camera_id && !k->removed)
+			c = k;
+	if (c) {
+		pthread_mutex_lock(&c->view_lock);
+		/* The newest decoded picture; the faces of the newest analysis (at most one analysis period old). */
+		f = video_camera_latest(c->reader);
+		if (!f)
+			f = video_frame_ref(c->view_frame);
+		n = c->n_view;
+		memcpy(faces, c->view_faces, (size_t)n * sizeof(face_result));
+		memcpy(tracks, c->view_tracks, (size_t)n * sizeof(int64_t));
+		for (int i = 0; i < n; i++)
+			known[i] = c->view_names[i][0] != '\0';
+		pthread_mutex_unlock(&c->view_lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	(void)tracks;
+	if (!c)
+		return mien_error_set(err, MIEN_ENOENT, "camera %lld does not run on this node", (long long)camera_id);
+	if (!f)
+		return mien_error_set(err, MIEN_EUNAVAILABLE, "camera %lld has no picture yet", (long long)camera_id);
+	if (seq)
+		*seq = f->seq;
+	face_image src = { .width = f->width,
+		           .height = f->height,
+		           .stride = f->stride,
+		           .pixels = f->pixels,
+		           .source_channels = 3,
+		           .source_bits = 8,
+		           .orientation = 1 };
+	int out_w = max_width > 0 && f->width > max_width ? max_width : f->width;
+	int out_h = (int)lroundf((float)f->height * (float)out_w / (float)f->width);
+	float scale = (float)out_w / (float)f->width;
+	face_image *copy = NULL;
+	int rc = face_image_crop(&src, 0, 0, (float)f->width, (float)f->height, out_w, out_h, &copy, err);
+	video_frame_unref(&f);
+	if (rc)
+		return rc;
+	static const uint8_t green[3] = { 40, 220, 90 }, amber[3] = { 250, 170, 20 };
+	int thick = out_w >= 1000 ? 3 : 2;
+	for (int i = 0; i < n; i++) {
+		float b[4] = { faces[i].box[0] * scale, faces[i].box[1] * scale, faces[i].box[2] * scale,
+			       faces[i].box[3] * scale };
+		draw_box(copy, b, known[i] ? green : amber, thick);
+	}
+	rc = face_image_encode_jpeg(copy, quality > 0 && quality <= 100 ? quality : 75, jpeg, len, err);
+	face_image_free(&copy);
+	return rc;
+}

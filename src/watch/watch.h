@@ -1,0 +1,92 @@
+/*
+ * watch.h — from cameras to events: the camera workers of `mien serve`.
+ *
+ * A watch runs every enabled camera of the store: a reader per camera (video.h) fills a latest-frame mailbox;
+ * a small pool of analysis workers, each with its own face pipeline, takes frames from the cameras in turn (at
+ * each camera's analysis rate) and runs detection, embedding, gallery matching and expressions; a tracker per
+ * camera (face/track.h) turns the faces into visits. Each visit becomes one event — stored with a snapshot and
+ * a face thumbnail when the track is confirmed, updated when its identity becomes certain, closed when it
+ * leaves — and is published on the bus, together with `face` messages carrying the live boxes of every
+ * analysed frame and `camera` messages when a camera's status changes. A person on the watchlist raises an
+ * alert; an unknown face does too on cameras with alert_unknown set.
+ *
+ * The watch keeps its own gallery index, loaded from the store at start and kept current by the bus's `gallery`
+ * messages (from this node's API and from every other node).
+ *
+ * Sits between http (which shows its live pictures and camera status) and bus, store, face, video.
+ */
+#ifndef MIEN_WATCH_WATCH_H
+#define MIEN_WATCH_WATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "bus/bus.h"
+#include "core/result.h"
+#include "store/store.h"
+
+typedef struct watch watch;
+
+typedef struct watch_options {
+	const char *models; /* the models folder; NULL = "models" */
+	int workers;        /* analysis workers (each a face pipeline); 0 = 1 */
+	int threads;        /* inference threads per worker; 0 = 1 */
+	int allow_file;     /* accept file cameras (also MIEN_ALLOW_FILE_CAMERAS=1); the demo camera needs it */
+	int64_t lost_ms;    /* a face unseen this long ends its visit; 0 = the tracker's default */
+} watch_options;
+
+/*
+ * Loads the gallery, starts the workers and every enabled camera of the store. `db` and `b` are borrowed and
+ * must outlive the watch. Caller stops it with watch_stop. A camera that cannot start (a refused URL) is
+ * logged and reported as offline, not an error.
+ */
+int watch_start(store *db, bus *b, const watch_options *options, watch **out, mien_error *err);
+
+/* Ends every open visit (their events are closed), stops cameras and workers, frees. NULL is a no-op. */
+void watch_stop(watch **w);
+
+/* Re-reads the cameras from the store: starts new and re-enabled ones, stops deleted and disabled ones,
+ * restarts those whose URL or rate changed. Call after any camera change. */
+int watch_sync(watch *w, mien_error *err);
+
+typedef struct watch_camera_info {
+	int status; /* enum video_status: offline, online, reconnecting */
+	double fps; /* decoded frames per second */
+	double analysed_fps;
+	uint64_t frames_decoded, frames_dropped, frames_analysed, reconnects;
+	int width, height;
+	int live_tracks;
+	char last_error[256]; /* redacted */
+} watch_camera_info;
+
+/* What a running camera is doing; MIEN_ENOENT when the camera does not run here. */
+int watch_camera_get(watch *w, int64_t camera_id, watch_camera_info *out);
+
+/*
+ * The camera's newest picture as a JPEG (caller frees with free()), with the faces of the newest analysis drawn:
+ * boxes, and names and expressions as the viewer may see them (`show_expression` 0 for recognition users).
+ * *seq (may be NULL) receives the frame's number, so that a live view sends only new pictures.
+ * MIEN_ENOENT when the camera does not run here, MIEN_EUNAVAILABLE when it has no picture yet.
+ */
+int watch_live_jpeg(watch *w, int64_t camera_id, int show_expression, int quality, int max_width, uint8_t **jpeg,
+                    size_t *len, uint64_t *seq, mien_error *err);
+
+/* Counters for /metrics: cameras running, frames analysed, events created, mean analysis ms. */
+typedef struct watch_stats {
+	int cameras;
+	uint64_t frames_analysed, events, alerts;
+	double analyse_ms; /* exponential mean per frame */
+} watch_stats;
+void watch_get_stats(watch *w, watch_stats *out);
+
+/* --- the shape of events and alerts (records.c): the REST API and the live stream share it ------------------ */
+
+/* An event as JSON; expression fields only when `with_expression` (analysts and admins). Caller decrefs. */
+json_t *watch_event_json(const store_event *e, int with_expression);
+json_t *watch_alert_json(const store_alert *a);
+/* ms since the epoch as "2026-11-26T12:00:00.123Z". */
+void watch_iso_time(int64_t ms, char out[32]);
+
+#endif
