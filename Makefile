@@ -153,8 +153,9 @@ $(BUILD)/tests/seed: tests/integration/seed.c $(BUILD)/libmien.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmien.a $(LDLIBS)
 
 # Twice: against SQLite in a temporary folder, then against a throw-away PostgreSQL (scripts/testdb.sh).
-check-integration: $(BUILD)/mien $(BUILD)/tests/seed models/.stamp
+check-integration: $(BUILD)/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo/demo.mp4
 	MIEN_IT_DB=sqlite node --test tests/integration/api.test.mjs
+	node --test tests/integration/cameras.test.mjs
 	$(TESTDB) $(MAKE) --no-print-directory run-integration
 
 run-integration:

@@ -1,0 +1,197 @@
+// cameras.test.mjs — cameras to events end to end: a real `mien serve` running the demo camera (a clip that
+// `make demo` builds from face-api's sample photos) and a real RTSP camera (GStreamer's RTSP server serving the
+// same clip), with a person enrolled from one face of sample1.jpg (labelled with 3 faces; the crop box is the one
+// tests/integration/api.test.mjs uses). It checks that visits become events with the right person, that a
+// watchlist person raises an alert, that `face` and `event` messages reach the live stream, that the live view
+// and snapshot are JPEG pictures, that a camera password appears in no reply and no log line, and that URLs
+// outside the allow-list are refused.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const MIEN = process.env.MIEN_IT_BIN ? join(ROOT, process.env.MIEN_IT_BIN) : join(ROOT, 'build/mien');
+const SEED = join(ROOT, 'build/tests/seed');
+const CLIP = join(ROOT, 'build/demo/demo.mp4');
+if (!existsSync(CLIP)) throw new Error('build/demo/demo.mp4 is missing: `make demo` builds it');
+const tmp = mkdtempSync(join(tmpdir(), 'mien-cam-'));
+const SECRET = 'pw-Zq81xx-never-shown';
+
+let server, base, token, stderr = '', stdout = '';
+
+async function call(method, path, { json, body, type } = {}) {
+	const headers = { Authorization: `Bearer ${token}` };
+	if (json) {
+		headers['Content-Type'] = 'application/json';
+		body = JSON.stringify(json);
+	} else if (type) headers['Content-Type'] = type;
+	const r = await fetch(base + path, { method, headers, body });
+	const buf = Buffer.from(await r.arrayBuffer());
+	const data = (r.headers.get('content-type') || '').startsWith('application/json') && buf.length ? JSON.parse(buf) : null;
+	return { status: r.status, data, buf, type: r.headers.get('content-type') || '' };
+}
+
+async function until(cond, ms, step = 250) {
+	const t0 = Date.now();
+	for (;;) {
+		const v = await cond();
+		if (v) return v;
+		if (Date.now() - t0 > ms) return null;
+		await new Promise((r) => setTimeout(r, step));
+	}
+}
+
+before(async () => {
+	server = spawn(MIEN, ['serve'], {
+		cwd: ROOT,
+		env: {
+			...process.env,
+			MIEN_DB: `sqlite:${join(tmp, 'mien.db')}`,
+			MIEN_LISTEN: '127.0.0.1:0',
+			MIEN_LOG_LEVEL: 'debug',
+			MIEN_DEMO_CAMERA: CLIP,
+			MIEN_MODELS: join(ROOT, 'models'),
+		},
+		stdio: ['ignore', 'pipe', 'pipe'],
+	});
+	server.stdout.on('data', (d) => (stdout += d));
+	server.stderr.on('data', (d) => (stderr += d));
+	const t0 = Date.now();
+	while (!/serving on port (\d+)/.test(stderr) || !/password (\S+)/.test(stdout)) {
+		if (server.exitCode !== null || Date.now() - t0 > 30000) throw new Error(`server did not start:\n${stderr}`);
+		await new Promise((r) => setTimeout(r, 50));
+	}
+	base = `http://127.0.0.1:${/serving on port (\d+)/.exec(stderr)[1]}`;
+	const r = await fetch(base + '/api/v1/auth/login', {
+		method: 'POST',
+		headers: { 'Content-Type': 'application/json' },
+		body: JSON.stringify({ username: 'admin', password: /password (\S+)/.exec(stdout)[1] }),
+	});
+	token = (await r.json()).token;
+});
+
+after(async () => {
+	if (server && server.exitCode === null) {
+		server.kill('SIGTERM');
+		await new Promise((r) => server.once('exit', r));
+	}
+	assert.equal(server.exitCode, 0, `mien serve exit status:\n${stderr.slice(-3000)}`);
+	assert.ok(!stderr.includes(SECRET) && !stdout.includes(SECRET), 'a camera password reached the log');
+	rmSync(tmp, { recursive: true, force: true });
+});
+
+test('the demo camera runs and shows up online with its rate', async () => {
+	const cams = await call('GET', '/api/v1/cameras');
+	assert.equal(cams.status, 200);
+	const demo = cams.data.items.find((c) => c.name === 'demo');
+	assert.ok(demo, 'the demo camera was created on first start');
+	const online = await until(async () => (await call('GET', `/api/v1/cameras/${demo.id}`)).data.status === 'online', 10000);
+	assert.ok(online, 'demo camera online');
+	const c = (await call('GET', `/api/v1/cameras/${demo.id}`)).data;
+	assert.equal(c.width, 1280);
+	assert.equal(c.height, 720);
+});
+
+test('an enrolled watchlist person is recognised on camera: event with the person, and an alert', async () => {
+	const face = join(tmp, 'face.jpg');
+	execFileSync(SEED, ['crop', join(ROOT, 'models/samples/sample1.jpg'), '755', '368', '370', '370', '300', face]);
+	const p = await call('POST', '/api/v1/people', { json: { name: 'Ada', watchlist: true } });
+	assert.equal(p.status, 201);
+	const e = await call('POST', `/api/v1/people/${p.data.id}/faces`, { body: readFileSync(face), type: 'image/jpeg' });
+	assert.equal(e.status, 201, JSON.stringify(e.data));
+	// The clip shows sample1 for 3 s of every 18 s: within two loops Ada must be seen.
+	const seen = await until(async () => {
+		const r = await call('GET', `/api/v1/events?person=${p.data.id}&limit=5`);
+		return r.data.items.length ? r.data.items[0] : null;
+	}, 45000, 500);
+	assert.ok(seen, `no event of the enrolled person:\n${stderr.slice(-2000)}`);
+	assert.equal(seen.person.name, 'Ada');
+	assert.ok(seen.similarity >= 0.9, `similarity ${seen.similarity}`);
+	assert.ok(seen.expression && seen.dominant_expression, 'admins get the expression');
+	const snap = await call('GET', `/api/v1/events/${seen.id}/snapshot.jpg`);
+	assert.equal(snap.status, 200);
+	assert.equal(snap.buf[0], 0xff);
+	assert.equal(snap.buf[1], 0xd8);
+	const alert = await until(async () => {
+		const r = await call('GET', '/api/v1/alerts?limit=20');
+		return r.data.items.find((a) => a.person?.id === p.data.id && a.kind === 'watchlist');
+	}, 5000);
+	assert.ok(alert, 'a watchlist alert for Ada');
+	// Other people in the clip produce events too, as unknown faces.
+	const unknown = await call('GET', '/api/v1/events?unknown=true&limit=5');
+	assert.ok(unknown.data.items.length > 0, 'unknown people produce events');
+});
+
+test('the live stream carries face and event messages of the camera', async () => {
+	const ctl = new AbortController();
+	const res = await fetch(base + '/api/v1/stream', { headers: { Authorization: `Bearer ${token}` }, signal: ctl.signal });
+	assert.equal(res.status, 200);
+	const reader = res.body.getReader();
+	let text = '';
+	const t0 = Date.now();
+	while (Date.now() - t0 < 15000 && !(/event: face/.test(text) && /event: event/.test(text))) {
+		const { value, done } = await reader.read();
+		if (done) break;
+		text += Buffer.from(value).toString('utf8');
+	}
+	ctl.abort();
+	assert.match(text, /event: face\ndata: \{"camera_id":\d+/);
+	assert.match(text, /event: event\n/);
+	const face = JSON.parse(/event: face\ndata: (.*)\n/.exec(text)[1]);
+	assert.equal(face.width, 1280);
+	assert.ok(Array.isArray(face.faces));
+});
+
+test('live.mjpg and snapshot.jpg are pictures; cameras outside a user list answer 404', async () => {
+	const cams = (await call('GET', '/api/v1/cameras')).data.items;
+	const demo = cams.find((c) => c.name === 'demo');
+	const snap = await call('GET', `/api/v1/cameras/${demo.id}/snapshot.jpg`);
+	assert.equal(snap.status, 200);
+	assert.equal(snap.type, 'image/jpeg');
+	assert.equal(snap.buf[0], 0xff);
+	const ctl = new AbortController();
+	const live = await fetch(`${base}/api/v1/cameras/${demo.id}/live.mjpg`, { headers: { Authorization: `Bearer ${token}` }, signal: ctl.signal });
+	assert.equal(live.status, 200);
+	assert.match(live.headers.get('content-type'), /^multipart\/x-mixed-replace; boundary=/);
+	const reader = live.body.getReader();
+	let buf = Buffer.alloc(0);
+	const t0 = Date.now();
+	while (Date.now() - t0 < 5000 && (buf.toString('latin1').match(/--mienframe/g) || []).length < 3) {
+		const { value, done } = await reader.read();
+		if (done) break;
+		buf = Buffer.concat([buf, Buffer.from(value)]);
+	}
+	ctl.abort();
+	const parts = buf.toString('latin1').split('--mienframe').filter((p) => p.length > 10);
+	assert.ok(parts.length >= 2, 'several pictures arrive');
+	assert.match(parts[0], /Content-Type: image\/jpeg\r\nContent-Length: \d+\r\n\r\n\xff\xd8/);
+	// A user limited to no camera at all sees neither picture.
+	assert.equal((await call('POST', '/api/v1/users', { json: { username: 'blind', password: 'blind-pass-1', role: 'analyst', all_cameras: false, cameras: [] } })).status, 201);
+	const t = (await (await fetch(base + '/api/v1/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'blind', password: 'blind-pass-1' }) })).json()).token;
+	for (const what of ['snapshot.jpg', 'live.mjpg']) {
+		const r = await fetch(`${base}/api/v1/cameras/${demo.id}/${what}`, { headers: { Authorization: `Bearer ${t}` } });
+		assert.equal(r.status, 404, what);
+		await r.arrayBuffer();
+	}
+});
+
+test('camera URLs: passwords never leave the server; schemes outside the allow-list are refused', async () => {
+	const r = await call('POST', '/api/v1/cameras', { json: { name: 'dead', url: `rtsp://viewer:${SECRET}@127.0.0.1:1/stream` } });
+	assert.equal(r.status, 201);
+	assert.ok(!JSON.stringify(r.data).includes(SECRET));
+	const st = await until(async () => {
+		const c = (await call('GET', `/api/v1/cameras/${r.data.id}`)).data;
+		return c.status === 'reconnecting' ? c : null;
+	}, 8000);
+	assert.ok(st, 'a camera that cannot connect is reconnecting');
+	assert.ok(!JSON.stringify(st).includes(SECRET));
+	for (const url of ['exec:/bin/sh', 'pipe:0', 'concat:/etc/passwd', 'file:/etc/passwd', 'data:,x', 'gopher://x']) {
+		const bad = await call('POST', '/api/v1/cameras', { json: { name: `bad-${url.slice(0, 4)}`, url } });
+		assert.equal(bad.status, 400, url);
+	}
+	assert.equal((await call('DELETE', `/api/v1/cameras/${r.data.id}`)).status, 204);
+	assert.equal((await call('GET', '/healthz')).status, 200);
+});
