@@ -19,11 +19,9 @@ export default function Settings() {
   }, []);
   const save = async (e) => {
     e.preventDefault();
-    const body = {
-      recognition_threshold: form.recognition_threshold === '' ? null : Number(form.recognition_threshold),
-      analysis_fps: Number(form.analysis_fps),
-      retention_days: Number(form.retention_days),
-    };
+    const body = { analysis_fps: Number(form.analysis_fps), retention_days: Number(form.retention_days) };
+    // The server takes a number only: an empty field leaves the threshold as it is (it cannot go back to null).
+    if (form.recognition_threshold !== '') body.recognition_threshold = Number(form.recognition_threshold);
     try {
       fill(await api.patchSettings(body));
       setMsg('Saved.');
@@ -40,7 +38,7 @@ export default function Settings() {
       <h1>Settings</h1>
       <form className="card" onSubmit={save}>
         <label>
-          Recognition threshold (0 to 1; empty = the model’s calibrated default)
+          Recognition threshold (0 to 1; empty while unset = the model’s calibrated default)
           <input name="recognition_threshold" type="number" min="0" max="1" step="0.01" value={form.recognition_threshold} onChange={set('recognition_threshold')} />
         </label>
         <label>

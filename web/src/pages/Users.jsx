@@ -115,14 +115,12 @@ export default function Users() {
           Password (8 characters or more)
           <input name="new-password" type="password" minLength={8} value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} required autoComplete="new-password" />
         </label>
-        <label>
-          Role
-          <select name="new-role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value })}>
-            {ROLES.map((r) => (
-              <option key={r} value={r}>{r}</option>
-            ))}
-          </select>
-        </label>
+        <label htmlFor="new-role">Role</label>
+        <select id="new-role" name="new-role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value })}>
+          {ROLES.map((r) => (
+            <option key={r} value={r}>{r}</option>
+          ))}
+        </select>
         <CameraPicker cameras={cameras} all={form.all_cameras} selected={form.cameras} idPrefix="new" onChange={(all, sel) => setForm({ ...form, all_cameras: all, cameras: sel })} />
         <button type="submit">Create user</button>
       </form>
