@@ -24,6 +24,7 @@ PACKAGES=(
 	redis-tools
 	libmicrohttpd-dev
 	libsodium-dev
+	chromium
 )
 
 # Node.js drives `make models` (npm pack) and the TensorFlow.js reference tests. A node/npm already on
