@@ -84,6 +84,7 @@ export default function Cameras() {
   const { cameraStatus } = useLive();
   const [cameras, setCameras] = useState([]);
   const [editing, setEditing] = useState(null);
+  const [deleting, setDeleting] = useState(null);
   const [error, setError] = useState('');
   const load = () => api.cameras({ limit: 1000 }).then((r) => setCameras(r.items), (e) => setError(e.message));
   useEffect(() => {
@@ -131,7 +132,15 @@ export default function Cameras() {
                     <td className="actions">
                       <button type="button" onClick={() => setEditing(c.id)}>Edit</button>
                       <button type="button" onClick={() => toggle(c)}>{c.enabled ? 'Disable' : 'Enable'}</button>
-                      <button type="button" className="danger" onClick={() => remove(c)} aria-label={`Delete camera ${c.name} and its events`}>Delete</button>
+                      {deleting === c.id ? (
+                        <span role="alertdialog" aria-label={`Delete camera ${c.name}`}>
+                          <span className="warning">Delete {c.name} with all its events and snapshots?</span>{' '}
+                          <button type="button" className="danger" onClick={() => { setDeleting(null); remove(c); }}>Yes, delete</button>
+                          <button type="button" onClick={() => setDeleting(null)}>Cancel</button>
+                        </span>
+                      ) : (
+                        <button type="button" className="danger" onClick={() => setDeleting(c.id)}>Delete…</button>
+                      )}
                     </td>
                   )}
                 </tr>
