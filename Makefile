@@ -1,7 +1,7 @@
 # mien — GNU make build.
 #
-#   make run     set up (Debian packages, model files), build, start `mien serve`
-#   make test    set up, build, then every check: unit, ASan+UBSan, nn, fuzz, format
+#   make run     set up (Debian packages, model files), build (server and dashboard), start `mien serve`
+#   make test    set up, build, then every check: unit, ASan+UBSan, integration, dashboard (Vitest, e2e), nn, fuzz, format
 #
 # Sources are picked up by wildcard: every src/*/*.c goes into build/libmien.a except src/cli/main.c,
 # which holds main(); every tests/unit/test_*.c is a cmocka program; every tests/fuzz/fuzz_*.c a
@@ -67,7 +67,7 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:strict_strin
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 .PHONY: all build test run demo eval deps models ref-deps refs check-unit check-asan run-unit run-asan check-nn fuzz check-fuzz \
-	format check-format clean unit asan check-integration run-integration
+	format check-format clean unit asan check-integration run-integration web check-web check-e2e
 
 all: build
 build: $(BUILD)/mien $(UNIT_BINS) $(BUILD)/tests/seed
@@ -163,6 +163,29 @@ run-integration:
 	node --test tests/integration/stream.test.mjs
 	node --test tests/integration/nodes.test.mjs
 
+# --- the dashboard (web/: React + Vite; `mien serve` serves web/dist) -----------------------------------------
+
+WEB_SRCS := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.js
+
+web: web/dist/index.html
+
+# npm ci only when package.json or the lock file changed since the last install.
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SRCS)
+	cd web && npm run build
+
+# Unit tests of components and the API client (jsdom; fetch is mocked here only).
+check-web: web/node_modules/.package-lock.json
+	cd web && npx vitest run
+
+# The dashboard in headless Chromium (Debian's, driven by playwright-core) against a real `mien serve`;
+# screenshots in build/e2e/screenshots/.
+check-e2e: web $(BUILD)/mien $(BUILD)/tests/seed models/.stamp
+	node --test tests/e2e/
+
 # --- fuzzing (libFuzzer, clang) -------------------------------------------------------------------
 
 fuzz: $(FUZZ_BINS)
@@ -243,10 +266,12 @@ tests/ref/node_modules/.package-lock.json: tests/ref/package.json tests/ref/pack
 # just have installed pkg-config and the libraries.
 test: deps
 	$(MAKE) models ref-deps
-	$(MAKE) build refs
+	$(MAKE) build refs web
 	$(MAKE) check-unit
 	$(MAKE) check-asan
 	$(MAKE) check-integration
+	$(MAKE) check-web
+	$(MAKE) check-e2e
 	$(MAKE) check-nn
 	$(MAKE) check-fuzz
 	$(MAKE) check-format
@@ -258,7 +283,7 @@ $(BUILD)/demo/demo.mp4: scripts/demo.sh models/.stamp
 	bash scripts/demo.sh $@
 
 run: deps
-	$(MAKE) models $(BUILD)/mien
+	$(MAKE) models $(BUILD)/mien web
 	$(MAKE) demo
 	MIEN_DEMO_CAMERA=$(BUILD)/demo/demo.mp4 ./$(BUILD)/mien serve
 

@@ -39,6 +39,7 @@ PACKAGES=(
 	gstreamer1.0-plugins-bad
 	gstreamer1.0-plugins-ugly
 	gstreamer1.0-libav
+	chromium
 )
 
 # Node.js drives `make models` (npm pack) and the TensorFlow.js reference tests. A node/npm already on

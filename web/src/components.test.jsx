@@ -1,0 +1,200 @@
+import React from 'react';
+import { act, render, screen, waitFor, within } from '@testing-library/react';
+import { MemoryRouter } from 'react-router-dom';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import App, { pagesFor } from './App.jsx';
+import { Verdict } from './pages/Person.jsx';
+import { LiveStream } from './sse.js';
+import { fakeFetch, reply } from './test/fakeFetch.js';
+import { expressionsOverTime, visitsPerHour } from './insights.js';
+
+const XSS = '<img src=x onerror=alert(1)>';
+const EXPR = /\b(neutral|happy|sad|angry|fearful|disgusted|surprised|expressions?)\b/i;
+
+const event = (id, person) => ({
+  id, camera_id: 1, track_id: 10 + id, person, similarity: person ? 0.8 : 0, started_at: '2026-01-01T10:00:00.000Z',
+  ended_at: '2026-01-01T10:00:05.000Z', box: [1, 2, 3, 4], quality: 0.5, alert: false,
+  dominant_expression: 'happy', expression: { neutral: 0.1, happy: 0.7, sad: 0, angry: 0, fearful: 0, disgusted: 0, surprised: 0.2 },
+});
+
+// What the server would send; the recognition UI must leave expression fields out even if they came.
+function server() {
+  return fakeFetch({
+    'GET /api/v1/cameras': { items: [{ id: 1, name: 'Door', enabled: true }], next_cursor: null },
+    'GET /api/v1/people': { items: [{ id: 5, name: XSS }], next_cursor: null },
+    'GET /api/v1/people/5': { id: 5, name: XSS },
+    'GET /api/v1/events': { items: [event(1, { id: 5, name: XSS }), event(2, null)], next_cursor: null },
+  });
+}
+
+class FakeES {
+  static last;
+  constructor() {
+    FakeES.last = this;
+    this.h = {};
+  }
+  addEventListener(t, f) {
+    this.h[t] = f;
+  }
+  close() {}
+}
+
+function renderApp(role, path, stream) {
+  const user = { id: 1, username: `${role}-user`, role, all_cameras: true, cameras: [] };
+  return render(
+    <MemoryRouter initialEntries={[path]} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
+      <App initialUser={user} stream={stream || new LiveStream({ EventSourceImpl: undefined })} />
+    </MemoryRouter>,
+  );
+}
+
+beforeEach(() => {
+  server();
+});
+afterEach(() => vi.restoreAllMocks());
+
+describe('navigation by role', () => {
+  it('admin pages are absent (not hidden) below admin; Insights for analyst and admin', () => {
+    expect(pagesFor('recognition').map((p) => p.label)).toEqual(['Live', 'Events', 'People', 'Cameras']);
+    expect(pagesFor('analyst').map((p) => p.label)).toEqual(['Live', 'Events', 'People', 'Cameras', 'Insights']);
+    expect(pagesFor('admin').map((p) => p.label)).toEqual(['Live', 'Events', 'People', 'Cameras', 'Alerts', 'Insights', 'Users', 'Settings']);
+  });
+
+  it('renders the role after sign-in and only the allowed links', async () => {
+    renderApp('recognition', '/events');
+    expect(screen.getByTestId('role').textContent).toBe('recognition');
+    const nav = screen.getByRole('navigation', { name: 'Main' });
+    expect(within(nav).queryByRole('link', { name: 'Insights' })).toBeNull();
+    expect(within(nav).queryByRole('link', { name: 'Users' })).toBeNull();
+    expect(within(nav).queryByRole('link', { name: 'Alerts' })).toBeNull();
+    expect(document.body.innerHTML).not.toMatch(/Insights|Settings/);
+  });
+
+  it('an admin route typed by a recognition user is not found', async () => {
+    renderApp('recognition', '/settings');
+    expect(await screen.findByRole('heading', { name: 'Not found' })).toBeTruthy();
+  });
+});
+
+describe('expressions by role', () => {
+  it('recognition: no expression column, filter or value on the events page', async () => {
+    renderApp('recognition', '/events');
+    await screen.findAllByTestId('event-row');
+    expect(screen.queryByLabelText('Expression')).toBeNull();
+    expect(screen.queryByRole('columnheader', { name: 'Expression' })).toBeNull();
+    expect(document.body.textContent).not.toMatch(EXPR);
+    expect(document.body.innerHTML).not.toMatch(EXPR);
+  });
+
+  it('analyst: the expression column and filter are there', async () => {
+    renderApp('analyst', '/events');
+    await screen.findAllByTestId('event-row');
+    expect(screen.getByLabelText('Expression')).toBeTruthy();
+    expect(screen.getByRole('columnheader', { name: 'Expression' })).toBeTruthy();
+    expect(screen.getAllByText('happy').length).toBeGreaterThan(0);
+  });
+
+  it('the expression filter is not sent for a recognition user', async () => {
+    renderApp('recognition', '/events');
+    await screen.findAllByTestId('event-row');
+    const urls = globalThis.fetch.mock.calls.map((c) => c[0]).filter((u) => u.startsWith('/api/v1/events'));
+    expect(urls.every((u) => !u.includes('expression'))).toBe(true);
+  });
+
+  it('live feed: the expression shows for an analyst, never for recognition', async () => {
+    for (const role of ['analyst', 'recognition']) {
+      const stream = new LiveStream({ EventSourceImpl: FakeES });
+      const { unmount } = renderApp(role, '/live', stream);
+      await screen.findByTestId('camera-tile');
+      act(() => {
+        FakeES.last.onopen();
+        FakeES.last.h.face({
+          data: JSON.stringify({ camera_id: 1, ts: '2026-01-01T10:00:00.000Z', width: 640, height: 480, faces: [{ box: [1, 2, 3, 4], track_id: 7, person: { id: 5, name: 'Ada' }, similarity: 0.9, dominant_expression: 'surprised' }] }),
+        });
+        FakeES.last.h.camera({ data: JSON.stringify({ id: 1, name: 'Door', status: 'online', fps: 4.5 }) });
+      });
+      const item = await screen.findByTestId('feed-item');
+      expect(within(item).getByRole('link', { name: 'Ada' }).getAttribute('href')).toBe('/people/5');
+      expect(screen.getByTestId('camera-status').textContent).toBe('online');
+      expect(screen.getByTestId('feed-state').textContent).toMatch(/connected/);
+      if (role === 'analyst') expect(item.textContent).toMatch(/surprised/);
+      else expect(document.body.textContent).not.toMatch(EXPR);
+      unmount();
+    }
+  });
+
+  it('live page says the feed is unavailable without a stream, and shows a placeholder for a failed image', async () => {
+    renderApp('admin', '/live');
+    const img = await screen.findByAltText('Live view of Door');
+    expect(img.getAttribute('src')).toBe('/api/v1/cameras/1/live.mjpg');
+    act(() => img.dispatchEvent(new Event('error')));
+    expect(await screen.findByText('No live view')).toBeTruthy();
+    expect(screen.getByTestId('feed-state').textContent).toMatch(/unavailable/);
+  });
+});
+
+describe('names are text', () => {
+  it('a person named like markup renders as text everywhere', async () => {
+    renderApp('admin', '/events');
+    const rows = await screen.findAllByTestId('event-row');
+    expect(within(rows[0]).getByRole('link', { name: XSS })).toBeTruthy();
+    expect(document.querySelector('img[src="x"]')).toBeNull();
+  });
+
+  it('on the people list and the person page', async () => {
+    renderApp('analyst', '/people');
+    expect(await screen.findByRole('link', { name: XSS })).toBeTruthy();
+    expect(document.querySelector('img[src="x"]')).toBeNull();
+    renderApp('analyst', '/people/5');
+    expect((await screen.findByTestId('person-name')).textContent).toBe(XSS);
+  });
+});
+
+describe('enrollment verdicts', () => {
+  const cases = [
+    [{ verdict: 'enrolled', id: 3 }, /Enrolled/, 'ok'],
+    [{ verdict: 'no_face' }, /No face found/, 'bad'],
+    [{ verdict: 'several_faces', faces: 3 }, /exactly one.*\(3 faces\)/, 'bad'],
+    [{ verdict: 'too_small' }, /too small/, 'bad'],
+    [{ error: 'HTTP 500' }, /Error: HTTP 500/, 'bad'],
+  ];
+  it.each(cases)('%j', (result, text, cls) => {
+    render(<ul><Verdict file="a.jpg" result={result} /></ul>);
+    const li = screen.getByTestId('verdict');
+    expect(li.textContent).toMatch(text);
+    expect(li.className).toBe(cls);
+  });
+
+  it('uploads each photo and shows its verdict', async () => {
+    fakeFetch({
+      'GET /api/v1/people/5': { id: 5, name: 'Ada', note: '', watchlist: false, faces: 0 },
+      'GET /api/v1/people/5/faces': { items: [], next_cursor: null },
+      'POST /api/v1/people/5/faces': (url, init) =>
+        init.body.name === 'one.jpg' ? reply(201, { id: 1, verdict: 'enrolled' }) : reply(422, { error: { code: 'no_face' }, verdict: 'no_face', faces: 0 }),
+    });
+    renderApp('admin', '/people/5');
+    const input = await screen.findByTestId('enroll-input');
+    const files = [new File(['x'], 'one.jpg', { type: 'image/jpeg' }), new File(['y'], 'wall.png', { type: 'image/png' })];
+    await act(async () => {
+      Object.defineProperty(input, 'files', { value: files, configurable: true });
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    await waitFor(() => expect(screen.getAllByTestId('verdict').map((v) => v.dataset.verdict)).toEqual(['enrolled', 'no_face']));
+    // Erasure asks first, and says what goes.
+    await act(async () => screen.getByRole('button', { name: 'Delete person…' }).click());
+    expect(screen.getByRole('alertdialog').textContent).toMatch(/erases Ada’s biometric data.*cannot be undone/);
+    expect(globalThis.fetch.mock.calls.some((c) => c[1] && c[1].method === 'DELETE')).toBe(false);
+  });
+});
+
+describe('insights aggregation', () => {
+  it('counts dominant expressions by day and visits by hour', () => {
+    const evs = [event(1, null), event(2, null), { ...event(3, null), dominant_expression: 'sad', started_at: '2026-01-02T10:00:00.000Z' }];
+    const rows = expressionsOverTime(evs);
+    expect(rows).toHaveLength(2);
+    expect(rows[0].happy).toBe(2);
+    expect(rows[1].sad).toBe(1);
+    const h = visitsPerHour(evs);
+    expect(h.reduce((a, b) => a + b.visits, 0)).toBe(3);
+  });
+});

@@ -1,0 +1,74 @@
+import React, { useEffect, useState } from 'react';
+import { Link } from 'react-router-dom';
+import { api, fmtTime } from '../api.js';
+
+export default function Alerts() {
+  const [items, setItems] = useState([]);
+  const [cursor, setCursor] = useState(null);
+  const [openOnly, setOpenOnly] = useState(false);
+  const [error, setError] = useState('');
+  const load = async (after) => {
+    try {
+      const r = await api.alerts({ open: openOnly ? 'true' : undefined, limit: 50, cursor: after || undefined });
+      setItems((old) => (after ? [...old, ...r.items] : r.items));
+      setCursor(r.next_cursor);
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  useEffect(() => {
+    load(null);
+  }, [openOnly]); // eslint-disable-line react-hooks/exhaustive-deps
+  const ack = async (a) => {
+    try {
+      const r = await api.ack(a.id);
+      setItems((list) => list.map((x) => (x.id === a.id ? { ...x, ...(r || {}), acked_at: r?.acked_at || new Date().toISOString() } : x)));
+    } catch (e) {
+      setError(e.status === 409 ? 'Already acknowledged.' : e.message);
+      load(null);
+    }
+  };
+  return (
+    <section>
+      <h1>Alerts</h1>
+      <label className="check">
+        <input type="checkbox" checked={openOnly} onChange={(e) => setOpenOnly(e.target.checked)} /> Unacknowledged only
+      </label>
+      {error && <p className="error" role="alert">{error}</p>}
+      <div className="tablewrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Snapshot</th>
+              <th scope="col">Time</th>
+              <th scope="col">Kind</th>
+              <th scope="col">Person</th>
+              <th scope="col">Camera</th>
+              <th scope="col">State</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((a) => (
+              <tr key={a.id} data-testid="alert-row" data-alert-id={a.id}>
+                <td>{a.event_id && <img className="thumb" src={api.snapshotUrl(a.event_id)} alt={`Snapshot of alert ${a.id}`} loading="lazy" />}</td>
+                <td>{fmtTime(a.created_at)}</td>
+                <td>{a.kind}</td>
+                <td>{a.person ? <Link to={`/people/${a.person.id}`}>{a.person.name}</Link> : 'unknown'}</td>
+                <td>{a.camera_id}</td>
+                <td>
+                  {a.acked_at ? (
+                    <span data-testid="acked">acknowledged {fmtTime(a.acked_at)}</span>
+                  ) : (
+                    <button type="button" onClick={() => ack(a)}>Acknowledge</button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {items.length === 0 && <p className="muted">No alerts.</p>}
+      {cursor && <button type="button" onClick={() => load(cursor)}>Load more</button>}
+    </section>
+  );
+}

@@ -1,0 +1,192 @@
+import React, { useCallback, useEffect, useState } from 'react';
+import { Link, useSearchParams } from 'react-router-dom';
+import { api, EXPRESSIONS, fetchAll, fmtTime, localToIso } from '../api.js';
+import { useAuth } from '../auth.jsx';
+import { canSeeExpressions } from '../roles.js';
+import { download, eventsCsv } from '../csv.js';
+
+const PAGE = 50;
+const EMPTY = { camera: '', person: '', known: '', expression: '', from: '', to: '' };
+
+/** The GET /events query of the filter form; the expression filter only for roles that may use it. */
+export function eventsQuery(f, role) {
+  const q = { camera: f.camera, person: f.person, from: localToIso(f.from), to: localToIso(f.to) };
+  if (f.known === 'unknown') q.unknown = 'true';
+  if (f.known === 'known') q.unknown = 'false';
+  if (canSeeExpressions(role) && f.expression) q.expression = f.expression;
+  return q;
+}
+
+export function EventRow({ e, role, cameraName }) {
+  const [noSnap, setNoSnap] = useState(false);
+  return (
+    <tr data-testid="event-row">
+      <td>
+        {noSnap ? (
+          <span className="muted">no snapshot</span>
+        ) : (
+          <a href={api.snapshotUrl(e.id)} target="_blank" rel="noreferrer">
+            <img className="thumb" src={api.snapshotUrl(e.id)} alt={`Snapshot of event ${e.id}`} loading="lazy" onError={() => setNoSnap(true)} />
+          </a>
+        )}
+      </td>
+      <td>{fmtTime(e.started_at)}</td>
+      <td>{cameraName(e.camera_id)}</td>
+      <td>{e.person ? <Link to={`/people/${e.person.id}`}>{e.person.name}</Link> : <span className="unknown">unknown</span>}</td>
+      <td>{e.person && e.similarity != null ? `${Math.round(e.similarity * 100)}%` : ''}</td>
+      <td>{e.ended_at ? `${Math.max(0, Math.round((new Date(e.ended_at) - new Date(e.started_at)) / 1000))} s` : 'ongoing'}</td>
+      {canSeeExpressions(role) && <td>{e.dominant_expression || ''}</td>}
+      <td>{e.alert ? 'alert' : ''}</td>
+    </tr>
+  );
+}
+
+export default function Events() {
+  const { user } = useAuth();
+  const role = user.role;
+  const [params] = useSearchParams();
+  const initial = { ...EMPTY, camera: params.get('camera') || '', person: params.get('person') || '' };
+  const [form, setForm] = useState(initial);
+  const [applied, setApplied] = useState(initial);
+  const [items, setItems] = useState([]);
+  const [cursor, setCursor] = useState(null);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState('');
+  const [cameras, setCameras] = useState([]);
+  const [people, setPeople] = useState([]);
+  const [exporting, setExporting] = useState(false);
+
+  useEffect(() => {
+    api.cameras({ limit: 1000 }).then((r) => setCameras(r.items), () => {});
+    api.people({ limit: 1000 }).then((r) => setPeople(r.items), () => {});
+  }, []);
+
+  const load = useCallback(
+    async (filters, after) => {
+      setLoading(true);
+      setError('');
+      try {
+        const r = await api.events({ ...eventsQuery(filters, role), limit: PAGE, cursor: after || undefined });
+        setItems((old) => (after ? [...old, ...r.items] : r.items));
+        setCursor(r.next_cursor);
+      } catch (e) {
+        setError(e.message);
+      } finally {
+        setLoading(false);
+      }
+    },
+    [role],
+  );
+
+  useEffect(() => {
+    load(applied, null);
+  }, [applied, load]);
+
+  const names = Object.fromEntries(cameras.map((c) => [c.id, c.name]));
+  const cameraName = (id) => names[id] ?? `camera ${id}`;
+  const set = (k) => (e) => setForm((f) => ({ ...f, [k]: e.target.value }));
+
+  const exportCsv = async () => {
+    setExporting(true);
+    try {
+      const { items: all } = await fetchAll(api.events, eventsQuery(applied, role), 10000);
+      download('mien-events.csv', eventsCsv(all, { withExpressions: canSeeExpressions(role), cameraName }));
+    } catch (e) {
+      setError(e.message);
+    } finally {
+      setExporting(false);
+    }
+  };
+
+  return (
+    <section>
+      <h1>Events</h1>
+      <form
+        className="filters"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setApplied(form);
+        }}
+      >
+        <label>
+          Camera
+          <select value={form.camera} onChange={set('camera')}>
+            <option value="">All cameras</option>
+            {cameras.map((c) => (
+              <option key={c.id} value={c.id}>{c.name}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Person
+          <select value={form.person} onChange={set('person')}>
+            <option value="">Anyone</option>
+            {people.map((p) => (
+              <option key={p.id} value={p.id}>{p.name}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Known or unknown
+          <select value={form.known} onChange={set('known')}>
+            <option value="">Both</option>
+            <option value="known">Known only</option>
+            <option value="unknown">Unknown only</option>
+          </select>
+        </label>
+        {canSeeExpressions(role) && (
+          <label>
+            Expression
+            <select value={form.expression} onChange={set('expression')} data-testid="expression-filter">
+              <option value="">Any</option>
+              {EXPRESSIONS.map((x) => (
+                <option key={x} value={x}>{x}</option>
+              ))}
+            </select>
+          </label>
+        )}
+        <label>
+          From
+          <input type="datetime-local" value={form.from} onChange={set('from')} />
+        </label>
+        <label>
+          To
+          <input type="datetime-local" value={form.to} onChange={set('to')} />
+        </label>
+        <div className="actions">
+          <button type="submit">Apply filters</button>
+          <button type="button" onClick={() => { setForm(EMPTY); setApplied(EMPTY); }}>Reset</button>
+          <button type="button" onClick={exportCsv} disabled={exporting}>{exporting ? 'Exporting…' : 'Export CSV'}</button>
+        </div>
+      </form>
+      {error && <p className="error" role="alert">{error}</p>}
+      <div className="tablewrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Snapshot</th>
+              <th scope="col">Time</th>
+              <th scope="col">Camera</th>
+              <th scope="col">Person</th>
+              <th scope="col">Similarity</th>
+              <th scope="col">Duration</th>
+              {canSeeExpressions(role) && <th scope="col">Expression</th>}
+              <th scope="col">Alert</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((e) => (
+              <EventRow key={e.id} e={e} role={role} cameraName={cameraName} />
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {!loading && items.length === 0 && <p className="muted">No events match.</p>}
+      {cursor && (
+        <button type="button" onClick={() => load(applied, cursor)} disabled={loading}>
+          {loading ? 'Loading…' : 'Load more'}
+        </button>
+      )}
+    </section>
+  );
+}

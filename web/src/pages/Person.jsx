@@ -1,0 +1,150 @@
+import React, { useEffect, useState } from 'react';
+import { Link, useNavigate, useParams } from 'react-router-dom';
+import { api, fmtTime } from '../api.js';
+import { useAuth } from '../auth.jsx';
+import { isAdmin } from '../roles.js';
+
+export const VERDICTS = {
+  enrolled: 'Enrolled',
+  no_face: 'No face found in this photo',
+  several_faces: 'Several faces in this photo: it must show exactly one',
+  too_small: 'The face is too small (it must be at least 40 px tall)',
+};
+
+export function Verdict({ file, result }) {
+  if (!result) return <li data-testid="verdict">{file}: uploading…</li>;
+  const v = result.verdict || (result.error ? 'error' : '');
+  const text = VERDICTS[v] || (result.error ? `Error: ${result.error}` : v);
+  return (
+    <li data-testid="verdict" data-verdict={v} className={v === 'enrolled' ? 'ok' : 'bad'}>
+      {file}: <strong>{text}</strong>
+      {v === 'several_faces' && result.faces != null && ` (${result.faces} faces)`}
+    </li>
+  );
+}
+
+export default function Person() {
+  const { id } = useParams();
+  const { user } = useAuth();
+  const admin = isAdmin(user.role);
+  const nav = useNavigate();
+  const [person, setPerson] = useState(null);
+  const [faces, setFaces] = useState([]);
+  const [error, setError] = useState('');
+  const [uploads, setUploads] = useState([]); // {file, result}
+  const [confirmDelete, setConfirmDelete] = useState(false);
+
+  const load = async () => {
+    try {
+      setPerson(await api.person(id));
+      if (admin) setFaces((await api.faces(id)).items);
+    } catch (e) {
+      setError(e.status === 404 ? 'No such person.' : e.message);
+    }
+  };
+  useEffect(() => {
+    load();
+  }, [id]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  const enroll = async (e) => {
+    const files = [...e.target.files];
+    e.target.value = '';
+    for (const f of files) {
+      setUploads((u) => [...u, { file: f.name }]);
+      let result;
+      try {
+        result = await api.enroll(id, f);
+      } catch (err) {
+        result = { error: err.message };
+      }
+      setUploads((u) => u.map((x) => (x.file === f.name && !x.result ? { ...x, result } : x)));
+    }
+    load();
+  };
+
+  const toggleWatchlist = async (e) => {
+    try {
+      setPerson(await api.patchPerson(id, { watchlist: e.target.checked }));
+    } catch (err) {
+      setError(err.message);
+    }
+  };
+
+  const deleteFace = async (faceId) => {
+    try {
+      await api.deleteFace(id, faceId);
+      load();
+    } catch (err) {
+      setError(err.message);
+    }
+  };
+
+  const erase = async () => {
+    try {
+      await api.deletePerson(id);
+      nav('/people');
+    } catch (err) {
+      setError(err.message);
+    }
+  };
+
+  if (!person) return <section>{error ? <p className="error" role="alert">{error}</p> : <p>Loading…</p>}</section>;
+  return (
+    <section>
+      <p>
+        <Link to="/people">← People</Link>
+      </p>
+      <h1 data-testid="person-name">{person.name}</h1>
+      {error && <p className="error" role="alert">{error}</p>}
+      <p>
+        <Link to={`/events?person=${person.id}`}>Events of this person</Link>
+      </p>
+      {admin && (
+        <>
+          {person.note && <p className="note">{person.note}</p>}
+          <label className="check">
+            <input type="checkbox" checked={!!person.watchlist} onChange={toggleWatchlist} data-testid="watchlist" /> On the watchlist (alerts when seen)
+          </label>
+          <h2>Enrolled faces</h2>
+          {faces.length === 0 && <p className="muted">No faces enrolled.</p>}
+          <ul className="faces">
+            {faces.map((f) => (
+              <li key={f.id} data-testid="face">
+                <img src={api.faceThumbnailUrl(person.id, f.id)} alt={`Face ${f.id} of ${person.name}`} width="96" height="96" />
+                <span className="muted">{fmtTime(f.created_at)}</span>
+                <button type="button" onClick={() => deleteFace(f.id)} aria-label={`Delete face ${f.id}`}>Delete face</button>
+              </li>
+            ))}
+          </ul>
+          <h2>Enroll from photos</h2>
+          <label>
+            Photos (JPEG or PNG, one face each)
+            <input type="file" accept="image/jpeg,image/png" multiple onChange={enroll} data-testid="enroll-input" />
+          </label>
+          {uploads.length > 0 && (
+            <ul className="verdicts">
+              {uploads.map((u, i) => (
+                <Verdict key={i} file={u.file} result={u.result} />
+              ))}
+            </ul>
+          )}
+          <div className="danger card">
+            <h2>Erase this person</h2>
+            {!confirmDelete ? (
+              <button type="button" className="danger" onClick={() => setConfirmDelete(true)}>Delete person…</button>
+            ) : (
+              <div role="alertdialog" aria-labelledby="erase-warning">
+                <p id="erase-warning" className="warning">
+                  This erases {person.name}’s biometric data: every enrolled face (embeddings and thumbnails), every event that identified them
+                  with its snapshot, and those events’ alerts. It cannot be undone.
+                </p>
+                <button type="button" className="danger" onClick={erase}>Erase {person.name} and their biometric data</button>{' '}
+                <button type="button" onClick={() => setConfirmDelete(false)}>Cancel</button>
+              </div>
+            )}
+          </div>
+        </>
+      )}
+    </section>
+  );
+}
