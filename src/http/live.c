@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "http/http_int.h"
+#include "video/video.h"
 #include "watch/watch.h"
 
 #define LIVE_FPS         5
@@ -238,6 +239,13 @@ void http__h_camera_live(http_req *r)
 	watch_camera_info info;
 	if (watch_camera_get(r->srv->options.watch, r->ids[0], &info) != MIEN_OK) {
 		http__reply_error(r, 404, "not_found", "camera not running (disabled, or not on this node)");
+		return;
+	}
+	if (info.frames_decoded == 0) {
+		/* Answer at once, so a viewer shows the camera's state instead of waiting on an empty stream. */
+		http__reply_error(r, 503, "unavailable", "the camera has sent no picture yet (%s)",
+		                  video_status_name(info.status));
+		http__add_header(r, "Retry-After", "5");
 		return;
 	}
 	http_live *h = r->srv->live;
