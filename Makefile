@@ -162,6 +162,7 @@ run-integration:
 	MIEN_IT_DB=postgresql node --test tests/integration/api.test.mjs
 	node --test tests/integration/stream.test.mjs
 	node --test tests/integration/nodes.test.mjs
+	node --test tests/integration/scale.test.mjs
 
 # --- the dashboard (web/: React + Vite; `mien serve` serves web/dist) -----------------------------------------
 

@@ -317,7 +317,15 @@ static const char *const migration_1[] = {
 	NULL,
 };
 
-static const char *const *const migrations[] = { migration_1 };
+/* Version 2: which worker runs which camera (expiring leases), and which nodes are alive. */
+static const char *const migration_2[] = {
+	"CREATE TABLE camera_leases (camera_id BIGINT PRIMARY KEY REFERENCES cameras(id) ON DELETE CASCADE,"
+	" node TEXT NOT NULL, expires_at BIGINT NOT NULL)",
+	"CREATE TABLE nodes (node TEXT PRIMARY KEY, role TEXT NOT NULL, seen_at BIGINT NOT NULL)",
+	NULL,
+};
+
+static const char *const *const migrations[] = { migration_1, migration_2 };
 
 _Static_assert(MIEN_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "one migration per schema version");
 
@@ -1647,4 +1655,62 @@ int store_audit_list(store *s, int64_t before_id, store_audit *out, size_t max, 
 	         p, list_row, &l);
 	*count = rc ? 0 : l.count;
 	return rc;
+}
+
+/* --- camera leases and nodes ------------------------------------------------------------------------------ */
+
+int store_lease_claim(store *s, int64_t camera_id, const char *node, int64_t now, int64_t ttl_ms, int *won,
+                      mien_error *err)
+{
+	*won = 0;
+	int rc = check_text(node, 128, "node id", 1, err);
+	if (rc)
+		return rc;
+	/* One statement: take a free or expired lease, or renew our own; someone else's live lease is left alone. */
+	int64_t got = 0;
+	store_value p[] = { SV_INT(camera_id), SV_TEXT(node), SV_INT(now + ttl_ms), SV_INT(now) };
+	rc = RUN(s,
+	         "INSERT INTO camera_leases (camera_id, node, expires_at) VALUES ($1, $2, $3)"
+	         " ON CONFLICT (camera_id) DO UPDATE SET node = excluded.node, expires_at = excluded.expires_at"
+	         " WHERE camera_leases.node = excluded.node OR camera_leases.expires_at < $4 RETURNING camera_id",
+	         p, count_row, &got);
+	*won = rc == MIEN_OK && got > 0;
+	return rc;
+}
+
+int store_lease_release(store *s, int64_t camera_id, const char *node, mien_error *err)
+{
+	store_value p[] = { SV_INT(camera_id), SV_TEXT(node) };
+	if (camera_id)
+		return RUN(s, "DELETE FROM camera_leases WHERE camera_id = $1 AND node = $2", p, NULL, NULL);
+	return run(s, "DELETE FROM camera_leases WHERE node = $1", &p[1], 1, NULL, NULL, err);
+}
+
+int store_lease_holder(store *s, int64_t camera_id, int64_t now, char *node, size_t cap, mien_error *err)
+{
+	text_ctx t = { node, cap, 0, err };
+	store_value p[] = { SV_INT(camera_id), SV_INT(now) };
+	int rc = RUN(s, "SELECT node FROM camera_leases WHERE camera_id = $1 AND expires_at >= $2", p, text_row, &t);
+	if (rc == MIEN_OK && !t.found)
+		return mien_error_set(err, MIEN_ENOENT, "camera %lld runs nowhere", (long long)camera_id);
+	return rc;
+}
+
+int store_node_heartbeat(store *s, const char *node, const char *role, int64_t now, mien_error *err)
+{
+	int rc = check_text(node, 128, "node id", 1, err);
+	if (rc)
+		return rc;
+	store_value p[] = { SV_TEXT(node), SV_TEXT(role), SV_INT(now) };
+	return RUN(s,
+	           "INSERT INTO nodes (node, role, seen_at) VALUES ($1, $2, $3)"
+	           " ON CONFLICT (node) DO UPDATE SET role = excluded.role, seen_at = excluded.seen_at",
+	           p, NULL, NULL);
+}
+
+int store_nodes_alive(store *s, const char *role, int64_t since, int64_t *count, mien_error *err)
+{
+	*count = 0;
+	store_value p[] = { SV_TEXT(role), SV_INT(since) };
+	return RUN(s, "SELECT count(*) FROM nodes WHERE role = $1 AND seen_at >= $2", p, int_row, count);
 }

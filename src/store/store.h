@@ -37,7 +37,7 @@
 typedef struct store store;
 
 /* The schema version store_migrate brings a database to. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 #define STORE_NAME_MAX         128 /* person, camera and user names, in bytes with the terminator */
 #define STORE_USERNAME_MAX     64
@@ -326,5 +326,23 @@ typedef struct store_audit {
 /* Appends to the audit log (a->id and a->at are set; a->at is taken as given when non-zero). */
 int store_audit_add(store *s, store_audit *a, mien_error *err);
 int store_audit_list(store *s, int64_t before_id, store_audit *out, size_t max, size_t *count, mien_error *err);
+
+/* --- several nodes: camera leases and liveness --------------------------------------------------------------- */
+
+/*
+ * Claims or renews the lease on a camera for `node` until now + ttl_ms: *won = 1 when `node` holds it now (it was
+ * free, expired, or already ours), 0 when another node's lease is still running. One atomic statement, so two
+ * workers can never both win the same camera.
+ */
+int store_lease_claim(store *s, int64_t camera_id, const char *node, int64_t now, int64_t ttl_ms, int *won,
+                      mien_error *err);
+/* Gives up one lease of `node` (camera_id 0: all of them), so others may take the cameras at once. */
+int store_lease_release(store *s, int64_t camera_id, const char *node, mien_error *err);
+/* The node holding a live lease on the camera; MIEN_ENOENT when none. */
+int store_lease_holder(store *s, int64_t camera_id, int64_t now, char *node, size_t cap, mien_error *err);
+/* Records that `node` (with its role, "worker" or "api") is alive at `now`. */
+int store_node_heartbeat(store *s, const char *node, const char *role, int64_t now, mien_error *err);
+/* How many nodes of `role` were seen at or after `since`. */
+int store_nodes_alive(store *s, const char *role, int64_t since, int64_t *count, mien_error *err);
 
 #endif

@@ -44,6 +44,7 @@ typedef struct cam {
 	int busy;    /* a worker holds it (watch lock) */
 	int removed; /* stopped by watch_sync; freed once no worker holds it */
 	int64_t last_ts;
+	int64_t lease_until; /* mien_wall_ms until which this node's lease is known to run */
 	visit visits[MAX_VISITS];
 	int n_visits;
 	uint64_t analysed;
@@ -86,6 +87,10 @@ struct watch {
 	int dim;
 	float threshold;
 	int64_t threshold_at;
+	pthread_mutex_t sync_lock; /* one watch_sync at a time (lease ticks and camera changes) */
+	int64_t lease_ms;
+	pthread_t leaser;
+	int leaser_started;
 	_Atomic uint64_t frames, events, alerts;
 	_Atomic int64_t analyse_us; /* exponential mean, microseconds */
 };
@@ -592,7 +597,7 @@ static int same_setup(const store_camera *a, const store_camera *b)
 	return strcmp(a->url, b->url) == 0 && a->analysis_fps == b->analysis_fps;
 }
 
-int watch_sync(watch *w, mien_error *err)
+static int sync_locked(watch *w, mien_error *err)
 {
 	store_camera *list = malloc(STORE_LIST_MAX * sizeof(*list));
 	if (!list)
@@ -625,7 +630,38 @@ int watch_sync(watch *w, mien_error *err)
 		free(enabled);
 		return rc;
 	}
-	/* Stop what is gone, disabled or changed. */
+	/* Leases: renew ours; a camera whose lease another node now holds, or that we could not renew in time, stops
+	 * here, so a camera never runs on two nodes at once. */
+	const char *node = bus_node(w->bus);
+	int64_t now = mien_wall_ms();
+	int64_t workers = 1;
+	mien_error lerr = { 0 };
+	if (store_node_heartbeat(w->db, node, "worker", now, &lerr) != MIEN_OK ||
+	    store_nodes_alive(w->db, "worker", now - w->lease_ms, &workers, &lerr) != MIEN_OK)
+		mien_log(MIEN_LOG_WARN, "watch", "leases: %s", lerr.message);
+	if (workers < 1)
+		workers = 1;
+	size_t quota = (n_enabled + (size_t)workers - 1) / (size_t)workers;
+	size_t running = 0;
+	pthread_mutex_lock(&w->lock);
+	cam *mine[STORE_LIST_MAX];
+	size_t n_mine = 0;
+	for (cam *c = w->cams; c && n_mine < STORE_LIST_MAX; c = c->next)
+		if (!c->removed)
+			mine[n_mine++] = c;
+	pthread_mutex_unlock(&w->lock);
+	for (size_t k = 0; k < n_mine; k++) {
+		cam *c = mine[k];
+		int won = 0;
+		if (store_lease_claim(w->db, c->conf.id, node, now, w->lease_ms, &won, &lerr) == MIEN_OK) {
+			if (won)
+				c->lease_until = now + w->lease_ms;
+			else
+				c->lease_until = 0; /* taken over: stop */
+		}
+		/* A failed renewal keeps the camera only while the last lease still runs. */
+	}
+	/* Stop what is gone, disabled, changed, or no longer leased to us. */
 	for (;;) {
 		cam *stale = NULL;
 		pthread_mutex_lock(&w->lock);
@@ -634,39 +670,83 @@ int watch_sync(watch *w, mien_error *err)
 			for (size_t i = 0; i < n_enabled; i++)
 				if (enabled[i].id == c->conf.id && same_setup(&enabled[i], &c->conf))
 					keep = 1;
+			if (c->lease_until <= mien_wall_ms())
+				keep = 0;
 			if (!keep && !c->removed)
 				stale = c;
 		}
 		pthread_mutex_unlock(&w->lock);
 		if (!stale)
 			break;
+		int64_t id = stale->conf.id;
 		retire_camera(w, stale);
+		store_lease_release(w->db, id, node, &lerr);
 	}
-	/* Start what is new; refresh the settings of the others (name, alert_unknown). */
+	pthread_mutex_lock(&w->lock);
+	for (cam *c = w->cams; c; c = c->next)
+		running += !c->removed;
+	pthread_mutex_unlock(&w->lock);
+	/* Start what is new, up to this node's share; refresh the settings of the others (name, alert_unknown). */
 	for (size_t i = 0; i < n_enabled; i++) {
-		cam *running = NULL;
+		cam *have = NULL;
 		pthread_mutex_lock(&w->lock);
 		for (cam *c = w->cams; c; c = c->next)
-			if (c->conf.id == enabled[i].id)
-				running = c;
-		if (running) {
-			running->conf.alert_unknown = enabled[i].alert_unknown;
-			snprintf(running->conf.name, sizeof(running->conf.name), "%s", enabled[i].name);
+			if (c->conf.id == enabled[i].id && !c->removed)
+				have = c;
+		if (have) {
+			have->conf.alert_unknown = enabled[i].alert_unknown;
+			snprintf(have->conf.name, sizeof(have->conf.name), "%s", enabled[i].name);
 		}
 		pthread_mutex_unlock(&w->lock);
-		if (running)
+		if (have || running >= quota)
 			continue;
+		int won = 0;
+		if (store_lease_claim(w->db, enabled[i].id, node, now, w->lease_ms, &won, &lerr) != MIEN_OK || !won)
+			continue; /* running elsewhere (or the database is away): never taken from a live lease */
 		cam *c = start_camera(w, &enabled[i]);
-		if (!c)
+		if (!c) {
+			store_lease_release(w->db, enabled[i].id, node, &lerr);
 			continue;
+		}
+		c->lease_until = now + w->lease_ms;
 		pthread_mutex_lock(&w->lock);
 		c->next = w->cams;
 		w->cams = c;
 		pthread_mutex_unlock(&w->lock);
+		running++;
+		mien_log(MIEN_LOG_INFO, "watch", "camera %lld: leased to %s", (long long)c->conf.id, node);
 	}
 	mien_log(MIEN_LOG_DEBUG, "watch", "%zu cameras, %zu enabled", total, n_enabled);
 	free(enabled);
 	return MIEN_OK;
+}
+
+int watch_sync(watch *w, mien_error *err)
+{
+	pthread_mutex_lock(&w->sync_lock);
+	int rc = sync_locked(w, err);
+	pthread_mutex_unlock(&w->sync_lock);
+	return rc;
+}
+
+/* Renews leases, takes over cameras of nodes that went away, and picks up camera changes, every third of the
+ * lease time. */
+static void *leaser_main(void *arg)
+{
+	watch *w = arg;
+	int64_t period = w->lease_ms / 3 > 100 ? w->lease_ms / 3 : 100;
+	while (!atomic_load(&w->stop)) {
+		for (int64_t slept = 0; slept < period && !atomic_load(&w->stop); slept += 50) {
+			struct timespec ts = { 0, 50 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+		if (atomic_load(&w->stop))
+			break;
+		mien_error err = { 0 };
+		if (watch_sync(w, &err) != MIEN_OK)
+			mien_log(MIEN_LOG_WARN, "watch", "sync: %s", err.message);
+	}
+	return NULL;
 }
 
 /* --- life cycle ----------------------------------------------------------------------------------------------- */
@@ -686,6 +766,9 @@ int watch_start(store *db, bus *b, const watch_options *options, watch **out, mi
 		w->options.allow_file = 1;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_mutex_init(&w->gallery_lock, NULL);
+	pthread_mutex_init(&w->sync_lock, NULL);
+	const char *lease = getenv("MIEN_LEASE_MS");
+	w->lease_ms = options->lease_ms > 0 ? options->lease_ms : (lease && atoll(lease) >= 300 ? atoll(lease) : 10000);
 	w->n_workers = options->workers > 0 ? options->workers : 1;
 	w->workers = calloc((size_t)w->n_workers, sizeof(worker));
 	int rc = w->workers ? MIEN_OK : mien_error_set(err, MIEN_ENOMEM, "out of memory");
@@ -716,6 +799,12 @@ int watch_start(store *db, bus *b, const watch_options *options, watch **out, mi
 			rc = mien_error_set(err, MIEN_EBACKEND, "cannot start an analysis worker");
 		else
 			w->workers[i].thread_started = 1;
+	if (rc == MIEN_OK) {
+		if (pthread_create(&w->leaser, NULL, leaser_main, w) != 0)
+			rc = mien_error_set(err, MIEN_EBACKEND, "cannot start the lease keeper");
+		else
+			w->leaser_started = 1;
+	}
 	if (rc) {
 		watch_stop(&w);
 		return rc;
@@ -732,11 +821,16 @@ void watch_stop(watch **wp)
 		return;
 	watch *w = *wp;
 	atomic_store(&w->stop, 1);
+	if (w->leaser_started)
+		pthread_join(w->leaser, NULL);
 	for (int i = 0; w->workers && i < w->n_workers; i++)
 		if (w->workers[i].thread_started)
 			pthread_join(w->workers[i].thread, NULL);
 	while (w->cams)
 		retire_camera(w, w->cams);
+	/* Hand the cameras to the other workers now rather than after the lease runs out. */
+	mien_error ignored;
+	store_lease_release(w->db, 0, bus_node(w->bus), &ignored);
 	if (w->sub_id)
 		bus_unsubscribe(w->bus, w->sub_id);
 	for (int i = 0; w->workers && i < w->n_workers; i++) {
@@ -748,6 +842,7 @@ void watch_stop(watch **wp)
 	gallery_free(&w->index);
 	pthread_mutex_destroy(&w->lock);
 	pthread_mutex_destroy(&w->gallery_lock);
+	pthread_mutex_destroy(&w->sync_lock);
 	free(w);
 	*wp = NULL;
 }

@@ -10,6 +10,11 @@
  * analysed frame and `camera` messages when a camera's status changes. A person on the watchlist raises an
  * alert; an unknown face does too on cameras with alert_unknown set.
  *
+ * Cameras are shared out between the worker nodes on one database by expiring leases (store_lease_claim): each
+ * worker takes free or expired cameras up to its share (cameras / live workers), renews its leases every third
+ * of the lease time, stops a camera at once if it lost the lease, and never takes one whose lease runs elsewhere.
+ * A worker that dies leaves its leases to expire; one that stops releases them.
+ *
  * The watch keeps its own gallery index, loaded from the store at start and kept current by the bus's `gallery`
  * messages (from this node's API and from every other node).
  *
@@ -35,6 +40,7 @@ typedef struct watch_options {
 	int threads;        /* inference threads per worker; 0 = 1 */
 	int allow_file;     /* accept file cameras (also MIEN_ALLOW_FILE_CAMERAS=1); the demo camera needs it */
 	int64_t lost_ms;    /* a face unseen this long ends its visit; 0 = the tracker's default */
+	int64_t lease_ms;   /* camera lease time: a dead worker's cameras move within it; 0 = MIEN_LEASE_MS or 10 s */
 } watch_options;
 
 /*
