@@ -665,6 +665,55 @@ static void test_rtsp_reconnect(void **state)
 	pthread_mutex_destroy(&rec.lock);
 }
 
+/* The server freezes (SIGSTOP) with the connection open: no error, no data. The stall time-out must notice,
+ * and the camera must come back once the server thaws. */
+static void test_rtsp_stall(void **state)
+{
+	(void)state;
+	int port = free_port();
+	pid_t server = start_rtsp(port);
+	char url[128];
+	snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/cam", port);
+	video_options options;
+	video_options_default(&options);
+	options.url = url;
+	options.stall_timeout_ms = 1500;
+	options.open_timeout_ms = 1500;
+	options.backoff_max_ms = 1000;
+	video_camera *camera = NULL;
+	mien_error err;
+	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	assert_true(wait_status(camera, VIDEO_STATUS_ONLINE, 10000) > 0);
+	kill(-server, SIGSTOP);
+	int64_t frozen = mien_mono_ms();
+	int64_t noticed = wait_status(camera, VIDEO_STATUS_RECONNECTING, 5000);
+	assert_true(noticed > 0);
+	/* The stall time-out plus FFmpeg's ~100 ms interrupt polling and a frame interval. */
+	if (noticed - frozen < 1400 || noticed - frozen > 2200)
+		fail_msg("the stall was noticed %lld ms after the freeze (stall time-out 1500 ms)",
+		         (long long)(noticed - frozen));
+	/* No stale frame was published as new after the freeze. */
+	video_frame *last = video_camera_latest(camera);
+	assert_non_null(last);
+	if (last->mono_ms - frozen > 300)
+		fail_msg("a frame was published %lld ms after the server froze", (long long)(last->mono_ms - frozen));
+	video_frame_unref(&last);
+	video_stats stats;
+	video_camera_stats(camera, &stats);
+	if (strstr(stats.last_error, "no frame for 1500 ms") == NULL)
+		fail_msg("last error \"%s\" is not a stall", stats.last_error);
+	sleep_ms(1000);
+	kill(-server, SIGCONT);
+	int64_t thawed = mien_mono_ms();
+	int64_t online = wait_status(camera, VIDEO_STATUS_ONLINE, 8000);
+	if (online < 0)
+		fail_msg("not online again within 8 s of the server thawing");
+	fprintf(stderr, "rtsp stall: noticed after %lld ms, online %lld ms after the thaw\n",
+	        (long long)(noticed - frozen), (long long)(online - thawed));
+	video_camera_free(&camera);
+	kill_peer(&server);
+}
+
 static void test_rtsp_udp(void **state)
 {
 	(void)state;
@@ -853,11 +902,17 @@ static void test_stop_while_blocked(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_allow_list),       cmocka_unit_test(test_redact),
-		cmocka_unit_test(test_file_loop),        cmocka_unit_test(test_mjpeg_mailbox),
-		cmocka_unit_test(test_hls_http),         cmocka_unit_test(test_rtsp_reconnect),
-		cmocka_unit_test(test_rtsp_udp),         cmocka_unit_test(test_password_not_logged),
-		cmocka_unit_test(test_dead_url_backoff), cmocka_unit_test(test_stop_while_blocked),
+		cmocka_unit_test(test_allow_list),
+		cmocka_unit_test(test_redact),
+		cmocka_unit_test(test_file_loop),
+		cmocka_unit_test(test_mjpeg_mailbox),
+		cmocka_unit_test(test_hls_http),
+		cmocka_unit_test(test_rtsp_reconnect),
+		cmocka_unit_test(test_rtsp_stall),
+		cmocka_unit_test(test_rtsp_udp),
+		cmocka_unit_test(test_password_not_logged),
+		cmocka_unit_test(test_dead_url_backoff),
+		cmocka_unit_test(test_stop_while_blocked),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
