@@ -184,6 +184,26 @@ static pid_t start_mjpeg(int port)
 	return pid;
 }
 
+/* Starts a camera that must start (the URL is valid); caller frees. */
+static video_camera *start_camera(const video_options *options)
+{
+	video_camera *camera = NULL;
+	mien_error err;
+	int rc = video_camera_start(options, &camera, &err);
+	if (rc != MIEN_OK)
+		fail_msg("video_camera_start(%s): %d %s", options->url, rc, err.message);
+	return camera;
+}
+
+/* Starts an RTSP server on a free port and writes its camera URL into url. */
+static pid_t start_rtsp_camera(char *url, size_t cap)
+{
+	int port = free_port();
+	pid_t server = start_rtsp(port);
+	snprintf(url, cap, "rtsp://127.0.0.1:%d/cam", port);
+	return server;
+}
+
 /* --- status recorder ---------------------------------------------------------------------------------- */
 
 typedef struct recorder {
@@ -442,9 +462,7 @@ static void test_file_loop(void **state)
 	options.loop = 1;
 	options.realtime = -1;
 	options.max_fps = -1;
-	video_camera *camera = NULL;
-	mien_error err;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	video_camera *camera = start_camera(&options);
 	video_stats stats;
 	int64_t until = mien_mono_ms() + 20000;
 	int64_t last_pts = -1;
@@ -475,7 +493,7 @@ static void test_file_loop(void **state)
 	options.url = clip;
 	options.allow_file = 1;
 	options.max_fps = -1;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	camera = start_camera(&options);
 	assert_true(wait_status(camera, VIDEO_STATUS_ONLINE, 5000) > 0);
 	video_camera_stats(camera, &stats);
 	uint64_t before = stats.frames_decoded;
@@ -502,9 +520,7 @@ static void test_mjpeg_mailbox(void **state)
 	video_options_default(&options);
 	options.url = url;
 	options.max_fps = 2;
-	video_camera *camera = NULL;
-	mien_error err;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	video_camera *camera = start_camera(&options);
 	assert_true(wait_status(camera, VIDEO_STATUS_ONLINE, 10000) > 0);
 
 	/* A consumer slower than the 10 fps source: it works 300 ms on each frame, and asks for at most 2 fps. */
@@ -567,9 +583,7 @@ static void test_hls_http(void **state)
 	video_options options;
 	video_options_default(&options);
 	options.url = url;
-	video_camera *camera = NULL;
-	mien_error err;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	video_camera *camera = start_camera(&options);
 	video_frame *frame = NULL;
 	assert_int_equal(video_camera_next(camera, 10000, &frame), MIEN_OK);
 	assert_picture(frame, 640, 480);
@@ -598,9 +612,7 @@ static void test_rtsp_reconnect(void **state)
 	options.backoff_max_ms = 2000;
 	options.on_status = record_status;
 	options.on_status_ctx = &rec;
-	video_camera *camera = NULL;
-	mien_error err;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	video_camera *camera = start_camera(&options);
 	assert_true(wait_status(camera, VIDEO_STATUS_ONLINE, 10000) > 0);
 	video_frame *frame = video_camera_latest(camera);
 	assert_picture(frame, 640, 480);
@@ -670,19 +682,15 @@ static void test_rtsp_reconnect(void **state)
 static void test_rtsp_stall(void **state)
 {
 	(void)state;
-	int port = free_port();
-	pid_t server = start_rtsp(port);
 	char url[128];
-	snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/cam", port);
+	pid_t server = start_rtsp_camera(url, sizeof(url));
 	video_options options;
 	video_options_default(&options);
 	options.url = url;
 	options.stall_timeout_ms = 1500;
 	options.open_timeout_ms = 1500;
 	options.backoff_max_ms = 1000;
-	video_camera *camera = NULL;
-	mien_error err;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	video_camera *camera = start_camera(&options);
 	assert_true(wait_status(camera, VIDEO_STATUS_ONLINE, 10000) > 0);
 	kill(-server, SIGSTOP);
 	int64_t frozen = mien_mono_ms();
@@ -717,18 +725,14 @@ static void test_rtsp_stall(void **state)
 static void test_rtsp_udp(void **state)
 {
 	(void)state;
-	int port = free_port();
-	pid_t server = start_rtsp(port);
 	char url[128];
-	snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/cam", port);
+	pid_t server = start_rtsp_camera(url, sizeof(url));
 	video_options options;
 	video_options_default(&options);
 	options.url = url;
 	options.rtsp_transport = "udp";
 	options.skip_nonref = 1;
-	video_camera *camera = NULL;
-	mien_error err;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	video_camera *camera = start_camera(&options);
 	assert_true(wait_status(camera, VIDEO_STATUS_ONLINE, 10000) > 0);
 	video_frame *frame = NULL;
 	assert_int_equal(video_camera_next(camera, 3000, &frame), MIEN_OK);
@@ -746,6 +750,7 @@ static void test_password_not_logged(void **state)
 	const char *password = "Zq7SecretPw";
 	FILE *sink = tmpfile();
 	assert_non_null(sink);
+	int level = mien_log_get_level();
 	mien_log_set_stream(sink);
 	mien_log_set_level(MIEN_LOG_DEBUG);
 	av_log_set_level(AV_LOG_DEBUG); /* the most FFmpeg says */
@@ -784,7 +789,7 @@ static void test_password_not_logged(void **state)
 	video_camera_free(&b);
 
 	av_log_set_level(AV_LOG_WARNING);
-	mien_log_set_level(MIEN_LOG_WARN);
+	mien_log_set_level(level);
 	mien_log_set_stream(NULL);
 	fflush(sink);
 	long size = ftell(sink);
@@ -813,9 +818,7 @@ static void test_dead_url_backoff(void **state)
 	options.url = url;
 	options.backoff_initial_ms = 100;
 	options.backoff_max_ms = 400;
-	video_camera *camera = NULL;
-	mien_error err;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	video_camera *camera = start_camera(&options);
 	sleep_ms(2000);
 	video_stats stats;
 	video_camera_stats(camera, &stats);
@@ -886,9 +889,7 @@ static void test_stop_while_blocked(void **state)
 	options.open_timeout_ms = 500;
 	options.stall_timeout_ms = 500;
 	options.backoff_initial_ms = 100;
-	video_camera *camera = NULL;
-	mien_error err;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	video_camera *camera = start_camera(&options);
 	sleep_ms(1800);
 	video_stats stats;
 	video_camera_stats(camera, &stats);
