@@ -506,6 +506,49 @@ static void test_file_loop(void **state)
 	video_camera_free(&camera);
 }
 
+/* A raw MJPEG stream whose picture size changes mid-stream (1 s at 320x240, then 1 s at 640x480, looped): the
+ * scaler follows without a reconnect, and frames of both sizes come out. */
+static void test_size_change(void **state)
+{
+	(void)state;
+	char mixed[300], command[2400];
+	snprintf(mixed, sizeof(mixed), "%s/mixed.mjpeg", workdir);
+	snprintf(command, sizeof(command),
+	         "ffmpeg -hide_banner -loglevel error -y -i %s -t 1 -vf scale=320:240 -q:v 5 -f mjpeg %s.a && "
+	         "ffmpeg -hide_banner -loglevel error -y -i %s -t 1 -q:v 5 -f mjpeg %s.b && cat %s.a %s.b > %s",
+	         clip, mixed, clip, mixed, mixed, mixed, mixed);
+	assert_int_equal(run_shell(command), 0);
+	video_options options;
+	video_options_default(&options);
+	options.url = mixed;
+	options.allow_file = 1;
+	options.loop = 1;
+	options.realtime = -1;
+	options.max_fps = -1;
+	video_camera *camera = start_camera(&options);
+	int small = 0, large = 0;
+	int64_t until = mien_mono_ms() + 10000;
+	while ((small < 3 || large < 3) && mien_mono_ms() < until) {
+		video_frame *frame = NULL;
+		if (video_camera_next(camera, 1000, &frame) != MIEN_OK)
+			continue;
+		if (frame->width == 320) {
+			assert_picture(frame, 320, 240);
+			small++;
+		} else {
+			assert_picture(frame, 640, 480);
+			large++;
+		}
+		video_frame_unref(&frame);
+	}
+	video_stats stats;
+	video_camera_stats(camera, &stats);
+	if (small < 3 || large < 3)
+		fail_msg("saw %d frames at 320x240 and %d at 640x480", small, large);
+	assert_int_equal(stats.reconnects, 0);
+	video_camera_free(&camera);
+}
+
 /* --- HTTP MJPEG and the mailbox ----------------------------------------------------------------------- */
 
 static void test_mjpeg_mailbox(void **state)
@@ -903,17 +946,12 @@ static void test_stop_while_blocked(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_allow_list),
-		cmocka_unit_test(test_redact),
-		cmocka_unit_test(test_file_loop),
-		cmocka_unit_test(test_mjpeg_mailbox),
-		cmocka_unit_test(test_hls_http),
-		cmocka_unit_test(test_rtsp_reconnect),
-		cmocka_unit_test(test_rtsp_stall),
-		cmocka_unit_test(test_rtsp_udp),
-		cmocka_unit_test(test_password_not_logged),
-		cmocka_unit_test(test_dead_url_backoff),
-		cmocka_unit_test(test_stop_while_blocked),
+		cmocka_unit_test(test_allow_list),       cmocka_unit_test(test_redact),
+		cmocka_unit_test(test_file_loop),        cmocka_unit_test(test_size_change),
+		cmocka_unit_test(test_mjpeg_mailbox),    cmocka_unit_test(test_hls_http),
+		cmocka_unit_test(test_rtsp_reconnect),   cmocka_unit_test(test_rtsp_stall),
+		cmocka_unit_test(test_rtsp_udp),         cmocka_unit_test(test_password_not_logged),
+		cmocka_unit_test(test_dead_url_backoff), cmocka_unit_test(test_stop_while_blocked),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
