@@ -46,6 +46,7 @@ struct video_camera {
 	int thread_started;
 	atomic_int stopping;
 	int64_t deadline_ms; /* reader thread only: when the current FFmpeg call must give up */
+	int deadline_hit;    /* reader thread only: the interrupt callback fired for the deadline */
 
 	pthread_mutex_t lock; /* guards everything below */
 	pthread_cond_t changed;
@@ -172,7 +173,13 @@ static int sleep_until(video_camera *cam, int64_t until_ms)
 static int interrupt_cb(void *opaque)
 {
 	video_camera *cam = opaque;
-	return atomic_load(&cam->stopping) || mien_mono_ms() > cam->deadline_ms;
+	if (atomic_load(&cam->stopping))
+		return 1;
+	if (mien_mono_ms() > cam->deadline_ms) {
+		cam->deadline_hit = 1;
+		return 1;
+	}
+	return 0;
 }
 
 /* --- FFmpeg's log, redacted --------------------------------------------------------------------------- */
@@ -267,8 +274,10 @@ static int session_open(video_camera *cam, session *s, mien_error *err)
 	s->format->interrupt_callback.callback = interrupt_cb;
 	s->format->interrupt_callback.opaque = cam;
 
+	/* FFmpeg's own socket time-outs are only a backstop (twice the stall time-out): the interrupt callback
+	 * decides, so that every source stalls the same way. */
 	char micros[32];
-	snprintf(micros, sizeof(micros), "%lld", (long long)cam->opt.stall_timeout_ms * 1000);
+	snprintf(micros, sizeof(micros), "%lld", (long long)cam->opt.stall_timeout_ms * 2000);
 	switch (cam->kind) {
 	case VIDEO_SOURCE_RTSP:
 		av_dict_set(&options, "protocol_whitelist", "rtsp,rtsps,rtp,srtp,udp,tcp,tls", 0);
@@ -502,7 +511,15 @@ static int session_run(video_camera *cam, session *s, mien_error *err)
 		if (mien_mono_ms() > cam->deadline_ms)
 			return mien_error_set(err, MIEN_EUNAVAILABLE, "no frame for %d ms from %s",
 			                      cam->opt.stall_timeout_ms, cam->shown);
+		cam->deadline_hit = 0;
 		int rc = av_read_frame(s->format, s->packet);
+		if (cam->deadline_hit && !atomic_load(&cam->stopping)) {
+			/* libavformat answers an interrupted read by flushing its parsers, which hands out the last,
+			 * stale frame as if it were new: a stall is a stall whatever came back. */
+			av_packet_unref(s->packet);
+			return mien_error_set(err, MIEN_EUNAVAILABLE, "no frame for %d ms from %s",
+			                      cam->opt.stall_timeout_ms, cam->shown);
+		}
 		if (rc == AVERROR_EOF && cam->kind == VIDEO_SOURCE_FILE && cam->opt.loop) {
 			/* Flush the frames still in the decoder, then start again at the beginning. */
 			avcodec_send_packet(s->decoder, NULL);

@@ -184,6 +184,26 @@ static pid_t start_mjpeg(int port)
 	return pid;
 }
 
+/* Starts a camera that must start (the URL is valid); caller frees. */
+static video_camera *start_camera(const video_options *options)
+{
+	video_camera *camera = NULL;
+	mien_error err;
+	int rc = video_camera_start(options, &camera, &err);
+	if (rc != MIEN_OK)
+		fail_msg("video_camera_start(%s): %d %s", options->url, rc, err.message);
+	return camera;
+}
+
+/* Starts an RTSP server on a free port and writes its camera URL into url. */
+static pid_t start_rtsp_camera(char *url, size_t cap)
+{
+	int port = free_port();
+	pid_t server = start_rtsp(port);
+	snprintf(url, cap, "rtsp://127.0.0.1:%d/cam", port);
+	return server;
+}
+
 /* --- status recorder ---------------------------------------------------------------------------------- */
 
 typedef struct recorder {
@@ -442,9 +462,7 @@ static void test_file_loop(void **state)
 	options.loop = 1;
 	options.realtime = -1;
 	options.max_fps = -1;
-	video_camera *camera = NULL;
-	mien_error err;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	video_camera *camera = start_camera(&options);
 	video_stats stats;
 	int64_t until = mien_mono_ms() + 20000;
 	int64_t last_pts = -1;
@@ -475,7 +493,7 @@ static void test_file_loop(void **state)
 	options.url = clip;
 	options.allow_file = 1;
 	options.max_fps = -1;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	camera = start_camera(&options);
 	assert_true(wait_status(camera, VIDEO_STATUS_ONLINE, 5000) > 0);
 	video_camera_stats(camera, &stats);
 	uint64_t before = stats.frames_decoded;
@@ -485,6 +503,49 @@ static void test_file_loop(void **state)
 	if (in_two_seconds < 14 || in_two_seconds > 26)
 		fail_msg("a 10 fps file delivered %llu frames in 2 s (expected about 20)",
 		         (unsigned long long)in_two_seconds);
+	video_camera_free(&camera);
+}
+
+/* A raw MJPEG stream whose picture size changes mid-stream (1 s at 320x240, then 1 s at 640x480, looped): the
+ * scaler follows without a reconnect, and frames of both sizes come out. */
+static void test_size_change(void **state)
+{
+	(void)state;
+	char mixed[300], command[2400];
+	snprintf(mixed, sizeof(mixed), "%s/mixed.mjpeg", workdir);
+	snprintf(command, sizeof(command),
+	         "ffmpeg -hide_banner -loglevel error -y -i %s -t 1 -vf scale=320:240 -q:v 5 -f mjpeg %s.a && "
+	         "ffmpeg -hide_banner -loglevel error -y -i %s -t 1 -q:v 5 -f mjpeg %s.b && cat %s.a %s.b > %s",
+	         clip, mixed, clip, mixed, mixed, mixed, mixed);
+	assert_int_equal(run_shell(command), 0);
+	video_options options;
+	video_options_default(&options);
+	options.url = mixed;
+	options.allow_file = 1;
+	options.loop = 1;
+	options.realtime = -1;
+	options.max_fps = -1;
+	video_camera *camera = start_camera(&options);
+	int small = 0, large = 0;
+	int64_t until = mien_mono_ms() + 10000;
+	while ((small < 3 || large < 3) && mien_mono_ms() < until) {
+		video_frame *frame = NULL;
+		if (video_camera_next(camera, 1000, &frame) != MIEN_OK)
+			continue;
+		if (frame->width == 320) {
+			assert_picture(frame, 320, 240);
+			small++;
+		} else {
+			assert_picture(frame, 640, 480);
+			large++;
+		}
+		video_frame_unref(&frame);
+	}
+	video_stats stats;
+	video_camera_stats(camera, &stats);
+	if (small < 3 || large < 3)
+		fail_msg("saw %d frames at 320x240 and %d at 640x480", small, large);
+	assert_int_equal(stats.reconnects, 0);
 	video_camera_free(&camera);
 }
 
@@ -502,9 +563,7 @@ static void test_mjpeg_mailbox(void **state)
 	video_options_default(&options);
 	options.url = url;
 	options.max_fps = 2;
-	video_camera *camera = NULL;
-	mien_error err;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	video_camera *camera = start_camera(&options);
 	assert_true(wait_status(camera, VIDEO_STATUS_ONLINE, 10000) > 0);
 
 	/* A consumer slower than the 10 fps source: it works 300 ms on each frame, and asks for at most 2 fps. */
@@ -567,9 +626,7 @@ static void test_hls_http(void **state)
 	video_options options;
 	video_options_default(&options);
 	options.url = url;
-	video_camera *camera = NULL;
-	mien_error err;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	video_camera *camera = start_camera(&options);
 	video_frame *frame = NULL;
 	assert_int_equal(video_camera_next(camera, 10000, &frame), MIEN_OK);
 	assert_picture(frame, 640, 480);
@@ -598,9 +655,7 @@ static void test_rtsp_reconnect(void **state)
 	options.backoff_max_ms = 2000;
 	options.on_status = record_status;
 	options.on_status_ctx = &rec;
-	video_camera *camera = NULL;
-	mien_error err;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	video_camera *camera = start_camera(&options);
 	assert_true(wait_status(camera, VIDEO_STATUS_ONLINE, 10000) > 0);
 	video_frame *frame = video_camera_latest(camera);
 	assert_picture(frame, 640, 480);
@@ -665,21 +720,62 @@ static void test_rtsp_reconnect(void **state)
 	pthread_mutex_destroy(&rec.lock);
 }
 
+/* The server freezes (SIGSTOP) with the connection open: no error, no data. The stall time-out must notice,
+ * and the camera must come back once the server thaws. */
+static void test_rtsp_stall(void **state)
+{
+	(void)state;
+	char url[128];
+	pid_t server = start_rtsp_camera(url, sizeof(url));
+	video_options options;
+	video_options_default(&options);
+	options.url = url;
+	options.stall_timeout_ms = 1500;
+	options.open_timeout_ms = 1500;
+	options.backoff_max_ms = 1000;
+	video_camera *camera = start_camera(&options);
+	assert_true(wait_status(camera, VIDEO_STATUS_ONLINE, 10000) > 0);
+	kill(-server, SIGSTOP);
+	int64_t frozen = mien_mono_ms();
+	int64_t noticed = wait_status(camera, VIDEO_STATUS_RECONNECTING, 5000);
+	assert_true(noticed > 0);
+	/* The stall time-out plus FFmpeg's ~100 ms interrupt polling and a frame interval. */
+	if (noticed - frozen < 1400 || noticed - frozen > 2200)
+		fail_msg("the stall was noticed %lld ms after the freeze (stall time-out 1500 ms)",
+		         (long long)(noticed - frozen));
+	/* No stale frame was published as new after the freeze. */
+	video_frame *last = video_camera_latest(camera);
+	assert_non_null(last);
+	if (last->mono_ms - frozen > 300)
+		fail_msg("a frame was published %lld ms after the server froze", (long long)(last->mono_ms - frozen));
+	video_frame_unref(&last);
+	video_stats stats;
+	video_camera_stats(camera, &stats);
+	if (strstr(stats.last_error, "no frame for 1500 ms") == NULL)
+		fail_msg("last error \"%s\" is not a stall", stats.last_error);
+	sleep_ms(1000);
+	kill(-server, SIGCONT);
+	int64_t thawed = mien_mono_ms();
+	int64_t online = wait_status(camera, VIDEO_STATUS_ONLINE, 8000);
+	if (online < 0)
+		fail_msg("not online again within 8 s of the server thawing");
+	fprintf(stderr, "rtsp stall: noticed after %lld ms, online %lld ms after the thaw\n",
+	        (long long)(noticed - frozen), (long long)(online - thawed));
+	video_camera_free(&camera);
+	kill_peer(&server);
+}
+
 static void test_rtsp_udp(void **state)
 {
 	(void)state;
-	int port = free_port();
-	pid_t server = start_rtsp(port);
 	char url[128];
-	snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/cam", port);
+	pid_t server = start_rtsp_camera(url, sizeof(url));
 	video_options options;
 	video_options_default(&options);
 	options.url = url;
 	options.rtsp_transport = "udp";
 	options.skip_nonref = 1;
-	video_camera *camera = NULL;
-	mien_error err;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	video_camera *camera = start_camera(&options);
 	assert_true(wait_status(camera, VIDEO_STATUS_ONLINE, 10000) > 0);
 	video_frame *frame = NULL;
 	assert_int_equal(video_camera_next(camera, 3000, &frame), MIEN_OK);
@@ -697,6 +793,7 @@ static void test_password_not_logged(void **state)
 	const char *password = "Zq7SecretPw";
 	FILE *sink = tmpfile();
 	assert_non_null(sink);
+	int level = mien_log_get_level();
 	mien_log_set_stream(sink);
 	mien_log_set_level(MIEN_LOG_DEBUG);
 	av_log_set_level(AV_LOG_DEBUG); /* the most FFmpeg says */
@@ -735,7 +832,7 @@ static void test_password_not_logged(void **state)
 	video_camera_free(&b);
 
 	av_log_set_level(AV_LOG_WARNING);
-	mien_log_set_level(MIEN_LOG_WARN);
+	mien_log_set_level(level);
 	mien_log_set_stream(NULL);
 	fflush(sink);
 	long size = ftell(sink);
@@ -764,9 +861,7 @@ static void test_dead_url_backoff(void **state)
 	options.url = url;
 	options.backoff_initial_ms = 100;
 	options.backoff_max_ms = 400;
-	video_camera *camera = NULL;
-	mien_error err;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	video_camera *camera = start_camera(&options);
 	sleep_ms(2000);
 	video_stats stats;
 	video_camera_stats(camera, &stats);
@@ -837,9 +932,7 @@ static void test_stop_while_blocked(void **state)
 	options.open_timeout_ms = 500;
 	options.stall_timeout_ms = 500;
 	options.backoff_initial_ms = 100;
-	video_camera *camera = NULL;
-	mien_error err;
-	assert_int_equal(video_camera_start(&options, &camera, &err), MIEN_OK);
+	video_camera *camera = start_camera(&options);
 	sleep_ms(1800);
 	video_stats stats;
 	video_camera_stats(camera, &stats);
@@ -854,8 +947,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_allow_list),       cmocka_unit_test(test_redact),
-		cmocka_unit_test(test_file_loop),        cmocka_unit_test(test_mjpeg_mailbox),
-		cmocka_unit_test(test_hls_http),         cmocka_unit_test(test_rtsp_reconnect),
+		cmocka_unit_test(test_file_loop),        cmocka_unit_test(test_size_change),
+		cmocka_unit_test(test_mjpeg_mailbox),    cmocka_unit_test(test_hls_http),
+		cmocka_unit_test(test_rtsp_reconnect),   cmocka_unit_test(test_rtsp_stall),
 		cmocka_unit_test(test_rtsp_udp),         cmocka_unit_test(test_password_not_logged),
 		cmocka_unit_test(test_dead_url_backoff), cmocka_unit_test(test_stop_while_blocked),
 	};
