@@ -653,7 +653,7 @@ int video_camera_start(const video_options *options, video_camera **out, mien_er
 	if (o->backoff_max_ms == 0)
 		o->backoff_max_ms = 30000;
 	if (o->healthy_reset_ms == 0)
-		o->healthy_reset_ms = 60000;
+		o->healthy_reset_ms = 5000;
 	if (o->max_pixels == 0)
 		o->max_pixels = (int64_t)4096 * 2160;
 	if (o->decode_threads < 1 || o->decode_threads > 16 || o->open_timeout_ms < 0 || o->stall_timeout_ms < 0 ||

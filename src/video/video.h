@@ -96,7 +96,7 @@ typedef struct video_options {
 	int stall_timeout_ms;   /* no decoded frame for this long = a failure; 0 = 10000 */
 	int backoff_initial_ms; /* first retry delay; 0 = 500 */
 	int backoff_max_ms;     /* cap of the doubling delay; 0 = 30000 */
-	int healthy_reset_ms;   /* online this long resets the delay to the initial one; 0 = 60000 */
+	int healthy_reset_ms;   /* online this long resets the delay to the initial one; 0 = 5000 */
 	int64_t max_pixels;     /* frames larger than this are an error; 0 = 4096 x 2160 */
 	video_status_fn on_status; /* may be NULL */
 	void *on_status_ctx;
