@@ -683,9 +683,24 @@ static int sync_locked(watch *w, mien_error *err)
 		store_lease_release(w->db, id, node, &lerr);
 	}
 	pthread_mutex_lock(&w->lock);
-	for (cam *c = w->cams; c; c = c->next)
+	cam *spare = NULL;
+	for (cam *c = w->cams; c; c = c->next) {
 		running += !c->removed;
+		if (!c->removed)
+			spare = c; /* the oldest camera here (new ones are pushed at the front) */
+	}
 	pthread_mutex_unlock(&w->lock);
+	/* More than our share (another worker joined): hand one camera back per round, so the load evens out
+	 * without cameras bouncing; the others pick it up on their next round. */
+	if (spare && running > quota) {
+		int64_t id = spare->conf.id;
+		mien_log(MIEN_LOG_INFO, "watch", "camera %lld: handed back (%zu cameras here, share %zu)",
+		         (long long)id, running, quota);
+		retire_camera(w, spare);
+		store_lease_release(w->db, id, node, &lerr);
+		running--;
+		quota = running; /* do not take another one back in the same round */
+	}
 	/* Start what is new, up to this node's share; refresh the settings of the others (name, alert_unknown). */
 	for (size_t i = 0; i < n_enabled; i++) {
 		cam *have = NULL;
