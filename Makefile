@@ -67,7 +67,7 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:strict_strin
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 .PHONY: all build test run demo eval deps models ref-deps refs check-unit check-asan run-unit run-asan check-nn fuzz check-fuzz \
-	format check-format clean unit asan check-integration run-integration web check-web check-e2e
+	format check-format clean unit asan check-integration run-integration web check-web check-e2e check-deploy
 
 all: build
 build: $(BUILD)/mien $(UNIT_BINS) $(BUILD)/tests/seed
@@ -184,8 +184,13 @@ check-web: web/node_modules/.package-lock.json
 
 # The dashboard in headless Chromium (Debian's, driven by playwright-core) against a real `mien serve`;
 # screenshots in build/e2e/screenshots/.
-check-e2e: web $(BUILD)/mien $(BUILD)/tests/seed models/.stamp
+check-e2e: web $(BUILD)/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo/demo.mp4
 	node --test tests/e2e/
+
+# The deploy files (deploy/): compose and Kubernetes render, systemd and secrets checks, the image's layout run
+# from a staging folder (no container engine here: tests/deploy/check.sh says what it cannot verify).
+check-deploy: $(BUILD)/mien web
+	bash tests/deploy/check.sh
 
 # --- fuzzing (libFuzzer, clang) -------------------------------------------------------------------
 
@@ -273,6 +278,7 @@ test: deps
 	$(MAKE) check-integration
 	$(MAKE) check-web
 	$(MAKE) check-e2e
+	$(MAKE) check-deploy
 	$(MAKE) check-nn
 	$(MAKE) check-fuzz
 	$(MAKE) check-format

@@ -40,6 +40,9 @@ PACKAGES=(
 	gstreamer1.0-plugins-ugly
 	gstreamer1.0-libav
 	chromium
+	# deploy checks (tests/deploy/check.sh): compose files render without an engine; YAML for the k8s checks
+	docker-compose
+	python3-yaml
 )
 
 # Node.js drives `make models` (npm pack) and the TensorFlow.js reference tests. A node/npm already on
