@@ -128,8 +128,22 @@ int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 	const char *demo = getenv("MIEN_DEMO_CAMERA");
 	demo_camera(db, demo);
 	if (strcmp(cfg->role, "api") != 0) {
+		/* Analysis workers: one per core by default, each single-threaded (bench/cameras: two one-thread
+		 * analyses at once beat one two-thread analysis by a third on two cores). MIEN_WORKERS overrides. */
+		int workers = cfg->threads > 0 ? cfg->threads : 1;
+		const char *wenv = getenv("MIEN_WORKERS");
+		if (wenv && *wenv) {
+			char *end;
+			long v = strtol(wenv, &end, 10);
+			if (*end || v < 1 || v > 64) {
+				cli_error("MIEN_WORKERS must be 1..64");
+				goto done;
+			}
+			workers = (int)v;
+		}
+		int per = cfg->threads / workers > 0 ? cfg->threads / workers : 1;
 		watch_options wo = {
-			.models = cfg->models, .workers = 1, .threads = cfg->threads, .allow_file = demo && *demo
+			.models = cfg->models, .workers = workers, .threads = per, .allow_file = demo && *demo
 		};
 		if (watch_start(db, events, &wo, &cameras, &err) != MIEN_OK) {
 			cli_error("cameras: %s", err.message);
