@@ -25,9 +25,10 @@ build/tests/seed events "sqlite:$TMP/mien.db" 1 1 "${BENCH_EVENTS:-5000}" >/dev/
 export BENCH_TOKEN=$TOKEN
 wrk -t2 -c32 -d3s -s bench/api/events.lua "$URL/api/v1/events?limit=50" >/dev/null
 wrk -t2 -c32 -d$((SECS + 2))s -s bench/api/events.lua "$URL/api/v1/events?limit=50" | grep -E 'Requests/sec|Latency' &
+WRK_PID=$!
 sleep 1
 perf record -F 999 -g -p "$MIEN_PID" -o "$TMP/perf.data" -- sleep "$SECS" 2>/dev/null
-wait
+wait "$WRK_PID"
 echo "--- self time by symbol (top 40)"
 perf report -i "$TMP/perf.data" --no-children --sort dso,sym 2>/dev/null | grep -v '^#' | grep -E '^ +[0-9]' | head -40
 echo "--- inclusive time (children) by symbol (top 40)"

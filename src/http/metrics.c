@@ -10,6 +10,7 @@
 
 #include "bus/bus.h"
 #include "http/http_int.h"
+#include "watch/watch.h"
 
 static const int STATUSES[] = { 200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503 };
 #define N_STATUS  (MIEN_ARRAY_LEN(STATUSES) + 1) /* + "other" */
@@ -185,6 +186,45 @@ void http__h_metrics(http_req *r)
 		    "mien_bus_messages_total{direction=\"received\"} %llu\n",
 		    bus_ready(r->srv->options.bus), (unsigned long long)b.published,
 		    (unsigned long long)b.received_remote);
+	}
+	if (r->srv->options.watch) {
+		watch *w = r->srv->options.watch;
+		watch_stats ws;
+		watch_get_stats(w, &ws);
+		put(&t,
+		    "# HELP mien_cameras_running Cameras running on this node.\n# TYPE mien_cameras_running gauge\n"
+		    "mien_cameras_running %d\n"
+		    "# HELP mien_frames_analysed_total Camera frames analysed on this node.\n"
+		    "# TYPE mien_frames_analysed_total counter\nmien_frames_analysed_total %llu\n"
+		    "# HELP mien_events_total Visits stored as events by this node.\n"
+		    "# TYPE mien_events_total counter\nmien_events_total %llu\n"
+		    "# HELP mien_alerts_total Alerts raised by this node.\n# TYPE mien_alerts_total counter\n"
+		    "mien_alerts_total %llu\n"
+		    "# HELP mien_frame_analysis_seconds Recent mean time to analyse one camera frame.\n"
+		    "# TYPE mien_frame_analysis_seconds gauge\nmien_frame_analysis_seconds %.6f\n",
+		    ws.cameras, (unsigned long long)ws.frames_analysed, (unsigned long long)ws.events,
+		    (unsigned long long)ws.alerts, ws.analyse_ms / 1000.0);
+		int64_t ids[256];
+		size_t n = watch_cameras(w, ids, 256);
+		put(&t, "# HELP mien_camera_fps Frames per second per camera: decoded, and analysed.\n"
+		        "# TYPE mien_camera_fps gauge\n");
+		for (size_t i = 0; i < n; i++) {
+			watch_camera_info info;
+			if (watch_camera_get(w, ids[i], &info) != MIEN_OK)
+				continue;
+			put(&t, "mien_camera_fps{camera=\"%lld\",stage=\"decoded\"} %.2f\n", (long long)ids[i],
+			    info.fps);
+			put(&t, "mien_camera_fps{camera=\"%lld\",stage=\"analysed\"} %.2f\n", (long long)ids[i],
+			    info.analysed_fps);
+		}
+		put(&t,
+		    "# HELP mien_camera_online 1 when the camera delivers frames.\n# TYPE mien_camera_online gauge\n");
+		for (size_t i = 0; i < n; i++) {
+			watch_camera_info info;
+			if (watch_camera_get(w, ids[i], &info) == MIEN_OK)
+				put(&t, "mien_camera_online{camera=\"%lld\"} %d\n", (long long)ids[i],
+				    info.status == 1 /* VIDEO_STATUS_ONLINE */);
+		}
 	}
 	if (t.failed) {
 		free(t.data);

@@ -890,6 +890,17 @@ int watch_camera_get(watch *w, int64_t camera_id, watch_camera_info *out)
 	return rc;
 }
 
+size_t watch_cameras(watch *w, int64_t *ids, size_t max)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&w->lock);
+	for (cam *c = w->cams; c && n < max; c = c->next)
+		if (!c->removed)
+			ids[n++] = c->conf.id;
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}
+
 void watch_get_stats(watch *w, watch_stats *out)
 {
 	memset(out, 0, sizeof(*out));

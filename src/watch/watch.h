@@ -79,6 +79,9 @@ int watch_camera_get(watch *w, int64_t camera_id, watch_camera_info *out);
 int watch_live_jpeg(watch *w, int64_t camera_id, int show_expression, int quality, int max_width, uint8_t **jpeg,
                     size_t *len, uint64_t *seq, mien_error *err);
 
+/* The ids of the cameras running here (at most `max`); returns how many were written. */
+size_t watch_cameras(watch *w, int64_t *ids, size_t max);
+
 /* Counters for /metrics: cameras running, frames analysed, events created, mean analysis ms. */
 typedef struct watch_stats {
 	int cameras;

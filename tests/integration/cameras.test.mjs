@@ -93,6 +93,14 @@ test('the demo camera runs and shows up online with its rate', async () => {
 	const c = (await call('GET', `/api/v1/cameras/${demo.id}`)).data;
 	assert.equal(c.width, 1280);
 	assert.equal(c.height, 720);
+	// The same in Prometheus text.
+	const metrics = await until(async () => {
+		const m = (await call('GET', '/metrics')).buf.toString();
+		return Number(/^mien_frames_analysed_total (\d+)$/m.exec(m)?.[1]) > 0 ? m : null;
+	}, 10000);
+	assert.ok(metrics, 'frames are analysed and counted');
+	assert.match(metrics, new RegExp(`^mien_camera_online\\{camera="${demo.id}"\\} 1$`, 'm'));
+	assert.match(metrics, new RegExp(`^mien_camera_fps\\{camera="${demo.id}",stage="decoded"\\} \\d`, 'm'));
 });
 
 test('an enrolled watchlist person is recognised on camera: event with the person, and an alert', async () => {
