@@ -30,6 +30,16 @@ sleep 1
 perf record -F 999 -g -p "$MIEN_PID" -o "$TMP/perf.data" -- sleep "$SECS" 2>/dev/null
 wait "$WRK_PID"
 echo "--- self time by symbol (top 40)"
-perf report -i "$TMP/perf.data" --no-children --sort dso,sym 2>/dev/null | grep -v '^#' | grep -E '^ +[0-9]' | head -40
-echo "--- inclusive time (children) by symbol (top 40)"
-perf report -i "$TMP/perf.data" --children --sort sym 2>/dev/null | grep -v '^#' | grep -E '^ +[0-9]' | head -40
+perf report -i "$TMP/perf.data" --no-children -g none --sort dso,sym 2>/dev/null | grep -v '^#' | grep -E '^ +[0-9]' | head -40
+echo "--- self time by group (all symbols)"
+perf report -i "$TMP/perf.data" --no-children -g none --sort dso,sym 2>/dev/null | grep -v '^#' | grep -E '^ +[0-9]' |
+	awk '{ pct = $1 + 0; dso = $2; sym = $NF; g = "other " dso
+	       if (sym ~ /^(malloc|_int_malloc|_int_free|cfree|free|calloc|realloc|malloc_consolidate|unlink_chunk|tcache|_int_realloc)/) g = "libc malloc/free"
+	       else if (sym ~ /printf|_fp_l|parse_one_spec|hack_digit|mpn_|_IO_|itoa|localeconv|strchrnul|__strchr/) g = "libc printf (number formatting)"
+	       else if (dso ~ /jansson/) g = "jansson (JSON build/dump)"
+	       else if (dso ~ /sqlite/) g = "sqlite"
+	       else if (dso ~ /kernel/) g = "kernel (network, scheduling)"
+	       else if (dso ~ /microhttpd/) g = "libmicrohttpd"
+	       else if (dso ~ /mien/) g = "mien itself"
+	       sum[g] += pct }
+	     END { for (g in sum) printf "%6.1f%%  %s\n", sum[g], g }' | sort -rn

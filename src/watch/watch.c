@@ -744,12 +744,38 @@ int watch_sync(watch *w, mien_error *err)
 	return rc;
 }
 
+/* Deletes events older than the `retention_days` setting (with their pictures and alerts), at most once a
+ * minute. Every worker may do it; deleting what is already gone costs nothing. */
+static void apply_retention(watch *w, int64_t *last)
+{
+	int64_t now = mien_mono_ms();
+	if (*last && now - *last < 60000)
+		return;
+	*last = now;
+	/* 30 days unless set (the API shows the same default); 0 keeps events for ever. */
+	char value[32] = "30";
+	mien_error err = { 0 };
+	int rc = store_setting_get(w->db, "retention_days", value, sizeof(value), &err);
+	if (rc != MIEN_OK && rc != MIEN_ENOENT)
+		return;
+	char *end;
+	long days = strtol(value, &end, 10);
+	if (*end || days <= 0)
+		return;
+	int64_t purged = 0;
+	if (store_event_purge(w->db, mien_wall_ms() - (int64_t)days * 86400000, &purged, &err) != MIEN_OK)
+		mien_log(MIEN_LOG_WARN, "watch", "retention: %s", err.message);
+	else if (purged)
+		mien_log(MIEN_LOG_INFO, "watch", "retention: deleted %lld events older than %ld days",
+		         (long long)purged, days);
+}
+
 /* Renews leases, takes over cameras of nodes that went away, and picks up camera changes, every third of the
- * lease time. */
+ * lease time; applies the retention setting. */
 static void *leaser_main(void *arg)
 {
 	watch *w = arg;
-	int64_t period = w->lease_ms / 3 > 100 ? w->lease_ms / 3 : 100;
+	int64_t period = w->lease_ms / 3 > 100 ? w->lease_ms / 3 : 100, retention_at = 0;
 	while (!atomic_load(&w->stop)) {
 		for (int64_t slept = 0; slept < period && !atomic_load(&w->stop); slept += 50) {
 			struct timespec ts = { 0, 50 * 1000000L };
@@ -760,6 +786,7 @@ static void *leaser_main(void *arg)
 		mien_error err = { 0 };
 		if (watch_sync(w, &err) != MIEN_OK)
 			mien_log(MIEN_LOG_WARN, "watch", "sync: %s", err.message);
+		apply_retention(w, &retention_at);
 	}
 	return NULL;
 }
