@@ -239,6 +239,28 @@ test('kill -9 of a worker: its cameras move to the other within the lease time, 
 	assert.ok(fresh, 'new events of the moved cameras reach the SSE client');
 });
 
+test('PostgreSQL away: the worker keeps running, is not ready, and catches up when it returns', async () => {
+	const ctl = process.env.MIEN_TEST_PG_CTL;
+	assert.ok(ctl, 'MIEN_TEST_PG_CTL is needed (scripts/testdb.sh)');
+	const ready = async (n) => (await fetch(n.base + '/readyz')).status;
+	assert.equal(await ready(w2), 200);
+	execSync(`${ctl} stop`);
+	try {
+		assert.ok(await until(async () => (await ready(w2)) === 503, 5000), 'readyz says not ready while the database is away');
+		await new Promise((r) => setTimeout(r, 1500));
+		assert.equal(w2.proc.exitCode, null, 'the worker keeps running');
+		assert.equal((await fetch(w2.base + '/healthz')).status, 200);
+	} finally {
+		execSync(`${ctl} start`);
+	}
+	assert.ok(await until(async () => (await ready(w2)) === 200, 15000), 'ready again once the database is back');
+	// It catches up: new events are stored again after the outage.
+	const before = Number(psql('SELECT coalesce(max(id), 0) FROM events'));
+	assert.ok(await until(() => Number(psql('SELECT coalesce(max(id), 0) FROM events')) > before, 30000, 500), 'events are stored again');
+	// And every camera is held again.
+	assert.ok(await until(() => holders().size === 4, 15000), `leases after the outage: ${JSON.stringify([...holders()])}`);
+});
+
 test('every event the stream announced is in PostgreSQL', async () => {
 	assert.ok(sse.events.size > 0);
 	for (const c of cameras) assert.ok(sse.cameras.has(c.id), `no event of camera ${c.id} on the stream`);
