@@ -53,6 +53,12 @@ fi
 # Benchmark peers only (bench/pipeline): `DEPS_BENCH=1` or `bash scripts/deps.sh libopencv-dev opencv-data`.
 if [ "${DEPS_BENCH:-0}" = 1 ]; then
 	PACKAGES+=(libopencv-dev opencv-data hyperfine)
+	# bench/api: wrk, the Django REST Framework peer on Debian's gunicorn, perf for profile_events.sh
+	PACKAGES+=(wrk)
+	PACKAGES+=(python3-django)
+	PACKAGES+=(python3-djangorestframework)
+	PACKAGES+=(gunicorn)
+	PACKAGES+=(linux-perf)
 fi
 PACKAGES+=("$@")
 

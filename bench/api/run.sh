@@ -22,7 +22,9 @@ WARM_ARGS=${BENCH_WARM_WRK:--t2 -c32 -d3s}
 RUNS=${BENCH_RUNS:-3}
 N_EVENTS=${BENCH_EVENTS:-5000}
 GUNICORN_ARGS=${BENCH_GUNICORN:---workers 3}
-ANALYZE_ARGS=${BENCH_ANALYZE_WRK:--t2 -c4 -d10s --timeout 10s}
+ANALYZE_CONNS=${BENCH_ANALYZE_CONNS:-1 4}
+ANALYZE_ARGS=${BENCH_ANALYZE_WRK:--t1 -d10s --timeout 20s}
+SSE_CLIENTS=${BENCH_SSE_CLIENTS:-1000 250}
 # Debian's interpreter (the python3 first on PATH is a separate build without Debian's modules).
 PY=/usr/bin/python3
 
@@ -31,7 +33,11 @@ for tool in wrk redis-server node "$PY"; do
 done
 "$PY" -c 'import django, rest_framework, gunicorn' 2>/dev/null ||
 	{ echo "run.sh: Debian's python3-django, python3-djangorestframework, gunicorn needed" >&2; exit 1; }
-[[ -x build/mien && -x build/tests/seed ]] || make -j2 build/mien build/tests/seed
+# mien and seed must come from the same sources (seed refuses a database migrated by a newer mien).
+if [[ "${BENCH_NO_MAKE:-0}" != 1 ]]; then
+	make -j2 build/mien build/tests/seed >/dev/null || echo "run.sh: make failed; using the binaries in build/" >&2
+fi
+echo "mien: $(git log -1 --format='%h %s' | cut -c1-70)$(git diff --quiet HEAD -- src || echo ' (+ uncommitted src changes)')"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mien-bench-api.XXXXXX")
 OUT=${BENCH_OUT:-$TMP/results.jsonl}
@@ -120,14 +126,16 @@ echo "== GET /api/v1/events?limit=50, wrk $WRK_ARGS (warm-up: $WARM_ARGS), $RUNS
 kill "$GUNI_PID"; wait "$GUNI_PID" 2>/dev/null || true; GUNI_PID=""
 
 if [[ "${BENCH_SKIP_ANALYZE:-0}" != 1 ]]; then
-	echo "== POST /api/v1/analyze (sample1.jpg, $(stat -c %s "$BENCH_IMAGE") bytes), wrk $ANALYZE_ARGS, $RUNS runs"
+	echo "== POST /api/v1/analyze (sample1.jpg, $(stat -c %s "$BENCH_IMAGE") bytes), wrk $ANALYZE_ARGS -c {$ANALYZE_CONNS}, $RUNS runs"
 	[[ $(curl -s -o /dev/null -w '%{http_code}' "$MIEN/api/v1/analyze" -H "Authorization: Bearer $TOKEN" \
 		-H 'Content-Type: image/jpeg' --data-binary "@$BENCH_IMAGE") == 200 ]]
 	# shellcheck disable=SC2086
 	{
-		run warmup-analyze 0 -t1 -c2 -d3s --timeout 10s -s "$HERE/analyze.lua" "$MIEN/api/v1/analyze" >/dev/null
+		run warmup-analyze 0 -t1 -c1 -d3s --timeout 20s -s "$HERE/analyze.lua" "$MIEN/api/v1/analyze" >/dev/null
 		for i in $(seq "$RUNS"); do
-			run analyze-mien "$i" $ANALYZE_ARGS -s "$HERE/analyze.lua" "$MIEN/api/v1/analyze"
+			for c in $ANALYZE_CONNS; do
+				run "analyze-mien-c$c" "$i" $ANALYZE_ARGS -c"$c" -s "$HERE/analyze.lua" "$MIEN/api/v1/analyze"
+			done
 		done
 	}
 fi
@@ -137,6 +145,10 @@ echo
 node "$HERE/table.mjs" "$OUT"
 
 if [[ "${BENCH_SKIP_SSE:-0}" != 1 ]]; then
-	echo
-	node "$HERE/sse_fanout.mjs"
+	# 1,000 is the target; 250 stays under `mien serve`'s limit of 256 connections (docs/api.md, Limits).
+	for n in $SSE_CLIENTS; do
+		echo
+		node "$HERE/sse_fanout.mjs" --clients "$n" --messages "${BENCH_SSE_MESSAGES:-200}" --rate 20 ||
+			echo "(sse_fanout.mjs --clients $n: a target was missed, see above)"
+	done
 fi

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -560,6 +561,18 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, mien_er
 	return MIEN_OK;
 }
 
+/* Each connection is a descriptor: lift the soft limit towards what the connection cap needs (up to the hard
+ * limit), or the kernel refuses connections long before libmicrohttpd would. */
+static void raise_fd_limit(rlim_t want)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		mien_log(MIEN_LOG_WARN, "http", "cannot raise the open-file limit to %llu", (unsigned long long)want);
+}
+
 int http_server_start(const http_options *options, store *db, http_server **out, mien_error *err)
 {
 	int rc;
@@ -582,8 +595,14 @@ int http_server_start(const http_options *options, store *db, http_server **out,
 	s->options.web_dir = s->web_dir;
 	if (!s->options.http_threads)
 		s->options.http_threads = 8;
-	if (!s->options.max_connections)
-		s->options.max_connections = 256;
+	/* Live streams and live views hold their connection open: room for a security desk's worth of screens
+	 * (bench/api: 1,000 SSE clients) beside the API's own traffic. MIEN_MAX_CONNECTIONS overrides. */
+	if (!s->options.max_connections) {
+		const char *env = getenv("MIEN_MAX_CONNECTIONS");
+		long v = env ? strtol(env, NULL, 10) : 0;
+		s->options.max_connections = v >= 16 && v <= 65536 ? (int)v : 4096;
+	}
+	raise_fd_limit((rlim_t)s->options.max_connections + 256);
 	if (!s->options.token_ttl_ms)
 		s->options.token_ttl_ms = 12L * 3600 * 1000;
 	if (!s->options.login_user_limit)

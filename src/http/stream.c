@@ -29,7 +29,7 @@
 #define STREAM_RING         1024
 #define STREAM_QUEUE_MAX    512
 #define STREAM_BYTES_MAX    ((size_t)2 << 20)
-#define STREAM_CLIENTS_MAX  8192
+#define STREAM_CLIENTS_MAX  4000
 #define STREAM_RETRY_MS     2000
 #define STREAM_HEARTBEAT_MS 15000
 

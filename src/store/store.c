@@ -1334,6 +1334,40 @@ typedef struct where {
 	int overflow;
 } where;
 
+/* One filter buffer and one statement buffer per thread, reused: a list request then allocates nothing for its
+ * SQL (bench/api showed these 50 KB per request among the top costs). Freed when the thread ends. */
+typedef struct where_buffers {
+	where w;
+	char sql[sizeof(((where *)0)->sql) + 1024];
+} where_buffers;
+
+static pthread_key_t where_key;
+static pthread_once_t where_once = PTHREAD_ONCE_INIT;
+
+static void where_key_create(void)
+{
+	pthread_key_create(&where_key, free);
+}
+
+/* This thread's buffers, reset; NULL when out of memory. */
+static where_buffers *where_begin(void)
+{
+	pthread_once(&where_once, where_key_create);
+	where_buffers *b = pthread_getspecific(where_key);
+	if (!b) {
+		b = malloc(sizeof(*b));
+		if (!b || pthread_setspecific(where_key, b) != 0) {
+			free(b);
+			return NULL;
+		}
+	}
+	b->w.len = 0;
+	b->w.n = 0;
+	b->w.overflow = 0;
+	b->w.sql[0] = '\0';
+	return b;
+}
+
 static void where_add(where *w, const char *fragment, const store_value *value)
 {
 	char piece[256];
@@ -1380,13 +1414,11 @@ int store_event_list(store *s, const store_event_filter *f, store_event *out, si
 	int rc = check_max(max, err);
 	if (rc)
 		return rc;
-	where *w = calloc(1, sizeof(*w));
-	char *sql = malloc(sizeof(w->sql) + 1024);
-	if (!w || !sql) {
-		free(w);
-		free(sql);
+	where_buffers *buffers = where_begin();
+	if (!buffers)
 		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
-	}
+	where *w = &buffers->w;
+	char *sql = buffers->sql;
 	if (f->cameras)
 		where_in(w, "e.camera_id", f->cameras, f->n_cameras);
 	if (f->camera_id) {
@@ -1422,14 +1454,12 @@ int store_event_list(store *s, const store_event_filter *f, store_event *out, si
 		goto done;
 	}
 	w->params[w->n++] = SV_INT((int64_t)max);
-	snprintf(sql, sizeof(w->sql) + 1024, "SELECT " EVENT_COLUMNS EVENT_FROM "%s ORDER BY e.id DESC LIMIT $%d",
+	snprintf(sql, sizeof(buffers->sql), "SELECT " EVENT_COLUMNS EVENT_FROM "%s ORDER BY e.id DESC LIMIT $%d",
 	         w->sql, w->n);
 	list_ctx l = { out, sizeof(*out), max, 0, fill_event };
 	rc = run(s, sql, w->params, w->n, list_row, &l, err);
 	*count = rc ? 0 : l.count;
 done:
-	free(w);
-	free(sql);
 	return rc;
 }
 
@@ -1533,13 +1563,11 @@ int store_alert_list(store *s, const int64_t *cameras, int n_cameras, int open_o
 	int rc = check_max(max, err);
 	if (rc)
 		return rc;
-	where *w = calloc(1, sizeof(*w));
-	char *sql = malloc(sizeof(w->sql) + 1024);
-	if (!w || !sql) {
-		free(w);
-		free(sql);
+	where_buffers *buffers = where_begin();
+	if (!buffers)
 		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
-	}
+	where *w = &buffers->w;
+	char *sql = buffers->sql;
 	if (cameras)
 		where_in(w, "a.camera_id", cameras, n_cameras);
 	if (open_only)
@@ -1553,14 +1581,12 @@ int store_alert_list(store *s, const int64_t *cameras, int n_cameras, int open_o
 		goto done;
 	}
 	w->params[w->n++] = SV_INT((int64_t)max);
-	snprintf(sql, sizeof(w->sql) + 1024, "SELECT " ALERT_COLUMNS ALERT_FROM "%s ORDER BY a.id DESC LIMIT $%d",
+	snprintf(sql, sizeof(buffers->sql), "SELECT " ALERT_COLUMNS ALERT_FROM "%s ORDER BY a.id DESC LIMIT $%d",
 	         w->sql, w->n);
 	list_ctx l = { out, sizeof(*out), max, 0, fill_alert };
 	rc = run(s, sql, w->params, w->n, list_row, &l, err);
 	*count = rc ? 0 : l.count;
 done:
-	free(w);
-	free(sql);
 	return rc;
 }
 

@@ -450,30 +450,30 @@ static void flush_camera(watch *w, cam *c)
 		on_change(w, c, &none, &changes[i]);
 }
 
-static cam *take_camera(watch *w, cam **cursor)
+/* Takes the next camera after the one with id *cursor (round robin) that no worker holds. The cursor is an id, not
+ * a pointer: the camera it named may have been retired and freed since. */
+static cam *take_camera(watch *w, int64_t *cursor)
 {
 	pthread_mutex_lock(&w->lock);
-	cam *start = *cursor ? (*cursor)->next : NULL;
+	cam *start = NULL;
+	for (cam *c = w->cams; c && *cursor; c = c->next)
+		if (c->conf.id == *cursor)
+			start = c->next;
 	if (!start)
 		start = w->cams;
-	cam *c = start;
 	cam *found = NULL;
-	int laps = 0;
-	while (c && laps < 2) {
+	cam *c = start;
+	while (c) {
 		if (!c->busy && !c->removed && c->reader) {
 			c->busy = 1;
 			found = c;
 			break;
 		}
-		c = c->next;
-		if (!c) {
-			c = w->cams;
-			laps++;
-		}
+		c = c->next ? c->next : w->cams;
 		if (c == start)
 			break;
 	}
-	*cursor = found;
+	*cursor = found ? found->conf.id : 0;
 	pthread_mutex_unlock(&w->lock);
 	return found;
 }
@@ -489,7 +489,7 @@ static void *worker_main(void *arg)
 {
 	worker *wk = arg;
 	watch *w = wk->w;
-	cam *cursor = NULL;
+	int64_t cursor = 0;
 	int idle = 0;
 	while (!atomic_load(&w->stop)) {
 		cam *c = take_camera(w, &cursor);

@@ -95,6 +95,17 @@ void watch_get_stats(watch *w, watch_stats *out);
 /* An event as JSON; expression fields only when `with_expression` (analysts and admins). Caller decrefs. */
 json_t *watch_event_json(const store_event *e, int with_expression);
 json_t *watch_alert_json(const store_alert *a);
+/* Growing text for watch_event_write; hard cap WATCH_TEXT_MAX. Start zeroed; caller frees `data`. */
+#define WATCH_TEXT_MAX ((size_t)64 << 20)
+typedef struct watch_text {
+	char *data;
+	size_t len, cap;
+	int failed; /* out of memory or over the cap: the text is incomplete */
+} watch_text;
+void watch_text_put(watch_text *t, const char *s, size_t n);
+/* Appends the same object as watch_event_json, written directly (numbers to 6 decimals, box to 3). */
+void watch_event_write(watch_text *t, const store_event *e, int with_expression);
+
 /* ms since the epoch as "2026-11-26T12:00:00.123Z". */
 void watch_iso_time(int64_t ms, char out[32]);
 
