@@ -67,7 +67,7 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:strict_strin
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 .PHONY: all build test run demo eval deps models ref-deps refs check-unit check-asan run-unit run-asan check-nn fuzz check-fuzz \
-	format check-format clean unit asan check-integration run-integration web check-web check-e2e check-deploy
+	format check-format clean unit asan check-integration run-integration check-integration-asan run-integration-redis web check-web check-e2e check-deploy
 
 all: build
 build: $(BUILD)/mien $(UNIT_BINS) $(BUILD)/tests/seed
@@ -157,6 +157,18 @@ check-integration: $(BUILD)/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo
 	MIEN_IT_DB=sqlite node --test tests/integration/api.test.mjs
 	node --test tests/integration/cameras.test.mjs
 	$(TESTDB) $(MAKE) --no-print-directory run-integration
+
+# The same servers built with AddressSanitizer + UndefinedBehaviorSanitizer: the API, the cameras, the stream,
+# two nodes and the four-camera cluster; a sanitizer report or a leak fails the server's exit status.
+check-integration-asan: $(BUILD)/asan/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo/demo.mp4
+	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien MIEN_IT_DB=sqlite node --test tests/integration/api.test.mjs
+	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/cameras.test.mjs
+	$(TESTDB) env $(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien $(MAKE) --no-print-directory run-integration-redis
+
+run-integration-redis:
+	node --test tests/integration/stream.test.mjs
+	node --test tests/integration/nodes.test.mjs
+	node --test tests/integration/scale.test.mjs
 
 run-integration:
 	MIEN_IT_DB=postgresql node --test tests/integration/api.test.mjs
@@ -276,6 +288,7 @@ test: deps
 	$(MAKE) check-unit
 	$(MAKE) check-asan
 	$(MAKE) check-integration
+	$(MAKE) check-integration-asan
 	$(MAKE) check-web
 	$(MAKE) check-e2e
 	$(MAKE) check-deploy
