@@ -160,6 +160,14 @@ void http__h_cameras_create(http_req *r)
 	store_camera c = { 0 };
 	c.enabled = 1;
 	c.analysis_fps = 5;
+	/* The Settings page's analysis rate is the default for new cameras; each camera may set its own. */
+	char rate[32];
+	if (store_setting_get(r->srv->db, "analysis_fps", rate, sizeof(rate), NULL) == MIEN_OK) {
+		char *end;
+		float v = strtof(rate, &end);
+		if (!*end && v > 0 && v <= 60)
+			c.analysis_fps = v;
+	}
 	int fields = camera_from_json(r, body, &c);
 	json_decref(body);
 	if (fields < 0)

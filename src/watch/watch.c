@@ -65,6 +65,8 @@ typedef struct worker {
 	struct watch *w;
 	pthread_t thread;
 	int thread_started;
+	float threshold; /* this worker's copy of the recognition threshold */
+	int64_t threshold_at;
 	nn_pool *pool;
 	face_analyzer *analyzer;
 	face_result *faces;
@@ -85,8 +87,6 @@ struct watch {
 	gallery *index;
 	char model[STORE_MODEL_MAX];
 	int dim;
-	float threshold;
-	int64_t threshold_at;
 	pthread_mutex_t sync_lock; /* one watch_sync at a time (lease ticks and camera changes) */
 	int64_t lease_ms;
 	pthread_t leaser;
@@ -122,11 +122,14 @@ static void on_status(void *ctx, video_camera *reader, int old_status, int new_s
 
 /* --- the gallery ----------------------------------------------------------------------------------------- */
 
-static float threshold(watch *w)
+/* The recognition threshold (the `recognition_threshold` setting, else the embedder's default), re-read every
+ * THRESHOLD_TTL_MS. Each worker keeps its own copy, so workers never write shared memory for it. */
+static float threshold(worker *wk)
 {
+	watch *w = wk->w;
 	int64_t now = mien_mono_ms();
-	if (w->threshold_at && now - w->threshold_at < THRESHOLD_TTL_MS)
-		return w->threshold;
+	if (wk->threshold_at && now - wk->threshold_at < THRESHOLD_TTL_MS)
+		return wk->threshold;
 	char value[64];
 	float t = face_default_threshold(w->model);
 	if (store_setting_get(w->db, "recognition_threshold", value, sizeof(value), NULL) == MIEN_OK) {
@@ -135,8 +138,8 @@ static float threshold(watch *w)
 		if (!*end && v > 0 && v < 1)
 			t = v;
 	}
-	w->threshold = t;
-	w->threshold_at = now;
+	wk->threshold = t;
+	wk->threshold_at = now;
 	return t;
 }
 
@@ -377,7 +380,7 @@ static void analyse(worker *wk, cam *c, video_frame *f)
 	face_track_match matches[MAX_FACES];
 	int64_t tracks[MAX_FACES];
 	char names[MAX_FACES][STORE_NAME_MAX];
-	float t = threshold(w);
+	float t = threshold(wk);
 	for (size_t i = 0; i < n; i++) {
 		matches[i] = (face_track_match){ 0, 0 };
 		names[i][0] = '\0';

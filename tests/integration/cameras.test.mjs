@@ -187,8 +187,11 @@ test('live.mjpg and snapshot.jpg are pictures; cameras outside a user list answe
 });
 
 test('camera URLs: passwords never leave the server; schemes outside the allow-list are refused', async () => {
+	// The Settings page's analysis rate is the default for a new camera.
+	assert.equal((await call('PATCH', '/api/v1/settings', { json: { analysis_fps: 2 } })).status, 200);
 	const r = await call('POST', '/api/v1/cameras', { json: { name: 'dead', url: `rtsp://viewer:${SECRET}@127.0.0.1:1/stream` } });
 	assert.equal(r.status, 201);
+	assert.equal(r.data.analysis_fps, 2);
 	assert.ok(!JSON.stringify(r.data).includes(SECRET));
 	const st = await until(async () => {
 		const c = (await call('GET', `/api/v1/cameras/${r.data.id}`)).data;
