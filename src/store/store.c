@@ -815,33 +815,44 @@ int store_person_update(store *s, const store_person *p, unsigned fields, mien_e
 	return found_or(rc, found, "person", p->id, err);
 }
 
-/* Deletes with RETURNING inside an erasure, then tells the backend to scrub its side files. */
-static int erase(store *s, const char *sql, int64_t id, const char *what, mien_error *err)
+/*
+ * An erasure: one DELETE ... RETURNING in its own transaction (the cascades take the dependent rows — faces,
+ * face_images, events, event_images, alerts — in it), the rows it removed counted in *erased; then, when it
+ * removed any, the backend scrubs its side files (SQLite's WAL) so no copy of them remains.
+ */
+static int erase(store *s, const char *sql, const store_value *params, int n, int64_t *erased, mien_error *err)
 {
-	int64_t found = 0;
+	*erased = 0;
 	txn t;
 	int rc = txn_begin(s, &t, err);
 	if (rc)
 		return rc;
-	store_value p[] = { SV_INT(id) };
-	/* Cascades take the dependent rows (faces, face_images, events, event_images, alerts) in this transaction. */
-	rc = TX(&t, sql, p, count_row, &found);
-	rc = found_or(rc, found, what, id, err);
-	rc = txn_end(&t, rc, err);
-	if (rc == MIEN_OK) {
-		int slot;
-		mien_error ignored;
-		if (borrow(s, &slot, &ignored) == MIEN_OK) {
-			s->be->after_erase(s->conns[slot]);
-			give_back(s, slot);
-		}
+	rc = txn_exec(&t, sql, params, n, count_row, erased, err);
+	if ((rc = txn_end(&t, rc, err))) {
+		*erased = 0;
+		return rc;
 	}
-	return rc;
+	int slot;
+	mien_error ignored;
+	if (*erased > 0 && borrow(s, &slot, &ignored) == MIEN_OK) {
+		s->be->after_erase(s->conns[slot]);
+		give_back(s, slot);
+	}
+	return MIEN_OK;
+}
+
+/* Erases the one row with id `id`; MIEN_ENOENT when there is none. */
+static int erase_id(store *s, const char *sql, int64_t id, const char *what, mien_error *err)
+{
+	int64_t erased = 0;
+	store_value p[] = { SV_INT(id) };
+	int rc = erase(s, sql, p, 1, &erased, err);
+	return found_or(rc, erased, what, id, err);
 }
 
 int store_person_delete(store *s, int64_t id, mien_error *err)
 {
-	return erase(s, "DELETE FROM people WHERE id = $1 RETURNING id", id, "person", err);
+	return erase_id(s, "DELETE FROM people WHERE id = $1 RETURNING id", id, "person", err);
 }
 
 /* "%text%" for LIKE, with the pattern characters of `text` escaped by '\'. */
@@ -916,23 +927,10 @@ int store_face_add(store *s, int64_t person_id, const char *model, const float *
 
 int store_face_delete(store *s, int64_t person_id, int64_t face_id, mien_error *err)
 {
-	int64_t found = 0;
-	txn t;
-	int rc = txn_begin(s, &t, err);
-	if (rc)
-		return rc;
+	int64_t erased = 0;
 	store_value p[] = { SV_INT(face_id), SV_INT(person_id) };
-	rc = TX(&t, "DELETE FROM faces WHERE id = $1 AND person_id = $2 RETURNING id", p, count_row, &found);
-	rc = found_or(rc, found, "face", face_id, err);
-	if ((rc = txn_end(&t, rc, err)))
-		return rc;
-	int slot;
-	mien_error ignored;
-	if (borrow(s, &slot, &ignored) == MIEN_OK) {
-		s->be->after_erase(s->conns[slot]);
-		give_back(s, slot);
-	}
-	return MIEN_OK;
+	int rc = erase(s, "DELETE FROM faces WHERE id = $1 AND person_id = $2 RETURNING id", p, 2, &erased, err);
+	return found_or(rc, erased, "face", face_id, err);
 }
 
 static void fill_face(void *item, const store_row *row)
@@ -1137,7 +1135,7 @@ int store_camera_update(store *s, const store_camera *c, unsigned fields, mien_e
 
 int store_camera_delete(store *s, int64_t id, mien_error *err)
 {
-	return erase(s, "DELETE FROM cameras WHERE id = $1 RETURNING id", id, "camera", err);
+	return erase_id(s, "DELETE FROM cameras WHERE id = $1 RETURNING id", id, "camera", err);
 }
 
 int store_camera_list(store *s, int64_t after_id, store_camera *out, size_t max, size_t *count, mien_error *err)
@@ -1309,7 +1307,7 @@ int store_event_get(store *s, int64_t id, store_event *out, mien_error *err)
 
 int store_event_delete(store *s, int64_t id, mien_error *err)
 {
-	return erase(s, "DELETE FROM events WHERE id = $1 RETURNING id", id, "event", err);
+	return erase_id(s, "DELETE FROM events WHERE id = $1 RETURNING id", id, "event", err);
 }
 
 int store_event_image(store *s, int64_t id, int which, uint8_t **jpeg, size_t *len, mien_error *err)
@@ -1466,23 +1464,10 @@ done:
 int store_event_purge(store *s, int64_t before, int64_t *deleted, mien_error *err)
 {
 	int64_t n = 0;
-	txn t;
-	int rc = txn_begin(s, &t, err);
-	if (rc)
-		return rc;
 	store_value p[] = { SV_INT(before) };
-	rc = TX(&t, "DELETE FROM events WHERE started_at < $1 RETURNING id", p, count_row, &n);
-	rc = txn_end(&t, rc, err);
+	int rc = erase(s, "DELETE FROM events WHERE started_at < $1 RETURNING id", p, 1, &n, err);
 	if (deleted)
-		*deleted = rc ? 0 : n;
-	if (rc == MIEN_OK && n > 0) {
-		int slot;
-		mien_error ignored;
-		if (borrow(s, &slot, &ignored) == MIEN_OK) {
-			s->be->after_erase(s->conns[slot]);
-			give_back(s, slot);
-		}
-	}
+		*deleted = n;
 	return rc;
 }
 
