@@ -140,12 +140,12 @@ static int camera_from_json(http_req *r, const json_t *body, store_camera *c)
 	return fields;
 }
 
-/* Answers 400 for a URL outside the camera allow-list (video.h: no exec:, pipe:, files only when allowed). */
+/* Answers 400 for a URL outside the camera allow-list (video.h: no exec:, pipe:; files only with
+ * MIEN_ALLOW_FILE_CAMERAS=1, which video_url_check reads itself). */
 static int url_refused(http_req *r, const store_camera *c)
 {
 	mien_error err = { 0 };
-	const char *allow = getenv("MIEN_ALLOW_FILE_CAMERAS");
-	if (video_url_check(c->url, allow && strcmp(allow, "1") == 0, NULL, &err) != MIEN_OK) {
+	if (video_url_check(c->url, 0, NULL, &err) != MIEN_OK) {
 		http__reply_error(r, 400, "bad_request", "%s", err.message); /* the message shows the URL redacted */
 		return 1;
 	}

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "face/face.h"
 #include "store/gallery.h"
+#include "watch/watch.h"
 #include "http/http_int.h"
 
 #define MAX_ANALYZERS 8
@@ -182,26 +183,13 @@ void http__gallery_remove_person(http_server *s, int64_t person_id)
 
 void http__gallery_apply(http_server *s, const json_t *change)
 {
-	const char *op = json_string_value(json_object_get(change, "op"));
-	json_int_t face_id = json_integer_value(json_object_get(change, "face_id"));
-	json_int_t person_id = json_integer_value(json_object_get(change, "person_id"));
-	if (!op)
-		return;
-	if (strcmp(op, "remove_face") == 0 && face_id > 0) {
-		index_remove(s, face_id, 0);
-	} else if (strcmp(op, "remove_person") == 0 && person_id > 0) {
-		index_remove(s, 0, person_id);
-	} else if (strcmp(op, "add") == 0 && face_id > 0 && person_id > 0) {
-		const char *model = json_string_value(json_object_get(change, "model"));
-		const json_t *values = json_object_get(change, "embedding");
-		size_t n = json_array_size(values);
-		if (!model || n == 0 || n > FACE_EMBEDDING_MAX)
-			return;
-		float embedding[FACE_EMBEDDING_MAX];
-		for (size_t i = 0; i < n; i++)
-			embedding[i] = (float)json_number_value(json_array_get(values, i));
-		index_add(s, person_id, face_id, embedding, (int)n, model);
-	}
+	http_faces *f = s->faces;
+	mien_error err = { 0 };
+	/* No index yet: it will be loaded from the store, change included, when first needed. */
+	pthread_mutex_lock(&f->gallery_lock);
+	if (f->index && watch_gallery_apply(f->index, change, &err) != MIEN_OK)
+		mien_log(MIEN_LOG_WARN, "http", "gallery change from another node: %s", err.message);
+	pthread_mutex_unlock(&f->gallery_lock);
 }
 
 /* The identity of an embedded face: JSON {person_id,name,similarity} or null. */
@@ -222,18 +210,6 @@ static json_t *identify(http_server *s, const face_result *face, float threshold
 		return json_null();
 	return json_pack("{s:I,s:s,s:f}", "person_id", (json_int_t)p.id, "name", p.name, "similarity",
 	                 (double)best.similarity);
-}
-
-static float threshold_for(http_server *s, const char *model)
-{
-	char value[64];
-	if (store_setting_get(s->db, "recognition_threshold", value, sizeof(value), NULL) == MIEN_OK) {
-		char *end;
-		float t = strtof(value, &end);
-		if (!*end && t > 0 && t < 1)
-			return t;
-	}
-	return face_default_threshold(model);
 }
 
 /* --- handlers ------------------------------------------------------------------------------------------------ */
@@ -322,7 +298,7 @@ void http__h_analyze(http_req *r)
 		const char *model = NULL; /* the embedder's, from the first face tall enough to have an embedding */
 		for (size_t i = 0; i < count && !model; i++)
 			model = faces[i].embedding_model;
-		float threshold = model ? threshold_for(r->srv, model) : 0;
+		float threshold = model ? watch_recognition_threshold(r->srv->db, model) : 0;
 		for (size_t i = 0; i < count; i++)
 			json_array_append_new(
 			        list, face_json(&faces[i], with_expression, identify(r->srv, &faces[i], threshold)));

@@ -10,6 +10,7 @@
 
 #include "bus/bus.h"
 #include "http/http_int.h"
+#include "video/video.h"
 #include "watch/watch.h"
 
 static const int STATUSES[] = { 200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503 };
@@ -205,26 +206,24 @@ void http__h_metrics(http_req *r)
 		    ws.cameras, (unsigned long long)ws.frames_analysed, (unsigned long long)ws.events,
 		    (unsigned long long)ws.alerts, ws.analyse_ms / 1000.0);
 		int64_t ids[256];
-		size_t n = watch_cameras(w, ids, 256);
+		watch_camera_info infos[256];
+		size_t n = watch_cameras(w, ids, 256), live = 0;
+		for (size_t i = 0; i < n; i++)
+			if (watch_camera_get(w, ids[i], &infos[live]) == MIEN_OK)
+				ids[live++] = ids[i]; /* a camera retired meanwhile drops out */
 		put(&t, "# HELP mien_camera_fps Frames per second per camera: decoded, and analysed.\n"
 		        "# TYPE mien_camera_fps gauge\n");
-		for (size_t i = 0; i < n; i++) {
-			watch_camera_info info;
-			if (watch_camera_get(w, ids[i], &info) != MIEN_OK)
-				continue;
+		for (size_t i = 0; i < live; i++) {
 			put(&t, "mien_camera_fps{camera=\"%lld\",stage=\"decoded\"} %.2f\n", (long long)ids[i],
-			    info.fps);
+			    infos[i].fps);
 			put(&t, "mien_camera_fps{camera=\"%lld\",stage=\"analysed\"} %.2f\n", (long long)ids[i],
-			    info.analysed_fps);
+			    infos[i].analysed_fps);
 		}
 		put(&t,
 		    "# HELP mien_camera_online 1 when the camera delivers frames.\n# TYPE mien_camera_online gauge\n");
-		for (size_t i = 0; i < n; i++) {
-			watch_camera_info info;
-			if (watch_camera_get(w, ids[i], &info) == MIEN_OK)
-				put(&t, "mien_camera_online{camera=\"%lld\"} %d\n", (long long)ids[i],
-				    info.status == 1 /* VIDEO_STATUS_ONLINE */);
-		}
+		for (size_t i = 0; i < live; i++)
+			put(&t, "mien_camera_online{camera=\"%lld\"} %d\n", (long long)ids[i],
+			    infos[i].status == VIDEO_STATUS_ONLINE);
 	}
 	if (t.failed) {
 		free(t.data);

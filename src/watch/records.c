@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "face/face.h"
+#include "store/gallery.h"
 #include "watch/watch.h"
 
 void watch_iso_time(int64_t ms, char out[32])
@@ -246,4 +248,35 @@ void watch_event_write(watch_text *t, const store_event *e, int with_expression)
 			put_str(t, "null");
 	}
 	put_str(t, "}");
+}
+
+/* --- gallery changes between nodes ------------------------------------------------------------------------------- */
+
+int watch_gallery_apply(gallery *g, const json_t *change, mien_error *err)
+{
+	const char *op = json_string_value(json_object_get(change, "op"));
+	json_int_t face_id = json_integer_value(json_object_get(change, "face_id"));
+	json_int_t person_id = json_integer_value(json_object_get(change, "person_id"));
+	if (!op)
+		return mien_error_set(err, MIEN_EFORMAT, "gallery change without an op");
+	if (strcmp(op, "remove_face") == 0 && face_id > 0) {
+		gallery_remove_face(g, face_id); /* already gone is fine */
+		return MIEN_OK;
+	}
+	if (strcmp(op, "remove_person") == 0 && person_id > 0) {
+		gallery_remove_person(g, person_id);
+		return MIEN_OK;
+	}
+	if (strcmp(op, "add") == 0 && face_id > 0 && person_id > 0) {
+		const char *model = json_string_value(json_object_get(change, "model"));
+		const json_t *values = json_object_get(change, "embedding");
+		size_t n = json_array_size(values);
+		if (!model || n == 0 || n > FACE_EMBEDDING_MAX)
+			return mien_error_set(err, MIEN_EFORMAT, "gallery change: bad embedding");
+		float embedding[FACE_EMBEDDING_MAX];
+		for (size_t i = 0; i < n; i++)
+			embedding[i] = (float)json_number_value(json_array_get(values, i));
+		return gallery_add(g, face_id, person_id, embedding, (int)n, model, err);
+	}
+	return mien_error_set(err, MIEN_EFORMAT, "gallery change: unknown op %s", op);
 }

@@ -122,25 +122,29 @@ static void on_status(void *ctx, video_camera *reader, int old_status, int new_s
 
 /* --- the gallery ----------------------------------------------------------------------------------------- */
 
-/* The recognition threshold (the `recognition_threshold` setting, else the embedder's default), re-read every
- * THRESHOLD_TTL_MS. Each worker keeps its own copy, so workers never write shared memory for it. */
-static float threshold(worker *wk)
+float watch_recognition_threshold(store *db, const char *model)
 {
-	watch *w = wk->w;
-	int64_t now = mien_mono_ms();
-	if (wk->threshold_at && now - wk->threshold_at < THRESHOLD_TTL_MS)
-		return wk->threshold;
 	char value[64];
-	float t = face_default_threshold(w->model);
-	if (store_setting_get(w->db, "recognition_threshold", value, sizeof(value), NULL) == MIEN_OK) {
+	float t = face_default_threshold(model);
+	if (store_setting_get(db, "recognition_threshold", value, sizeof(value), NULL) == MIEN_OK) {
 		char *end;
 		float v = strtof(value, &end);
 		if (!*end && v > 0 && v < 1)
 			t = v;
 	}
-	wk->threshold = t;
-	wk->threshold_at = now;
 	return t;
+}
+
+/* The threshold, re-read every THRESHOLD_TTL_MS. Each worker keeps its own copy, so workers never write shared
+ * memory for it. */
+static float threshold(worker *wk)
+{
+	int64_t now = mien_mono_ms();
+	if (!wk->threshold_at || now - wk->threshold_at >= THRESHOLD_TTL_MS) {
+		wk->threshold = watch_recognition_threshold(wk->w->db, wk->w->model);
+		wk->threshold_at = now;
+	}
+	return wk->threshold;
 }
 
 /* Applies an enrollment or erasure announced on the bus (by this node's API or another node). */
@@ -157,30 +161,10 @@ static void on_gallery(void *ctx, const bus_message *m)
 	if (m->kind != BUS_GALLERY)
 		return;
 	json_t *change = json_loads(m->json, 0, NULL);
-	const char *op = json_string_value(json_object_get(change, "op"));
-	json_int_t face_id = json_integer_value(json_object_get(change, "face_id"));
-	json_int_t person_id = json_integer_value(json_object_get(change, "person_id"));
+	mien_error err = { 0 };
 	pthread_mutex_lock(&w->gallery_lock);
-	if (op && w->index) {
-		if (strcmp(op, "remove_face") == 0 && face_id > 0) {
-			gallery_remove_face(w->index, face_id);
-		} else if (strcmp(op, "remove_person") == 0 && person_id > 0) {
-			gallery_remove_person(w->index, person_id);
-		} else if (strcmp(op, "add") == 0 && face_id > 0 && person_id > 0) {
-			const char *model = json_string_value(json_object_get(change, "model"));
-			const json_t *values = json_object_get(change, "embedding");
-			size_t n = json_array_size(values);
-			float embedding[FACE_EMBEDDING_MAX];
-			mien_error err = { 0 };
-			if (model && n > 0 && n <= FACE_EMBEDDING_MAX) {
-				for (size_t i = 0; i < n; i++)
-					embedding[i] = (float)json_number_value(json_array_get(values, i));
-				if (gallery_add(w->index, face_id, person_id, embedding, (int)n, model, &err) !=
-				    MIEN_OK)
-					mien_log(MIEN_LOG_WARN, "watch", "gallery: %s", err.message);
-			}
-		}
-	}
+	if (change && w->index && watch_gallery_apply(w->index, change, &err) != MIEN_OK)
+		mien_log(MIEN_LOG_WARN, "watch", "gallery: %s", err.message);
 	pthread_mutex_unlock(&w->gallery_lock);
 	json_decref(change);
 }
@@ -806,9 +790,6 @@ int watch_start(store *db, bus *b, const watch_options *options, watch **out, mi
 	w->bus = b;
 	w->options = *options;
 	snprintf(w->models, sizeof(w->models), "%s", options->models ? options->models : "models");
-	const char *allow = getenv("MIEN_ALLOW_FILE_CAMERAS");
-	if (allow && strcmp(allow, "1") == 0)
-		w->options.allow_file = 1;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_mutex_init(&w->gallery_lock, NULL);
 	pthread_mutex_init(&w->sync_lock, NULL);

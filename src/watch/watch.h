@@ -38,7 +38,7 @@ typedef struct watch_options {
 	const char *models; /* the models folder; NULL = "models" */
 	int workers;        /* analysis workers (each a face pipeline); 0 = 1 */
 	int threads;        /* inference threads per worker; 0 = 1 */
-	int allow_file;     /* accept file cameras (also MIEN_ALLOW_FILE_CAMERAS=1); the demo camera needs it */
+	int allow_file;     /* accept file cameras (video.h also honours MIEN_ALLOW_FILE_CAMERAS=1); for the demo */
 	int64_t lost_ms;    /* a face unseen this long ends its visit; 0 = the tracker's default */
 	int64_t lease_ms;   /* camera lease time: a dead worker's cameras move within it; 0 = MIEN_LEASE_MS or 10 s */
 } watch_options;
@@ -82,6 +82,10 @@ int watch_live_jpeg(watch *w, int64_t camera_id, int show_expression, int qualit
 /* The ids of the cameras running here (at most `max`); returns how many were written. */
 size_t watch_cameras(watch *w, int64_t *ids, size_t max);
 
+/* The similarity above which a face counts as an enrolled person: the `recognition_threshold` setting when set
+ * (0..1), else the embedder's calibrated default (face_default_threshold). One database read. */
+float watch_recognition_threshold(store *db, const char *model);
+
 /* Counters for /metrics: cameras running, frames analysed, events created, mean analysis ms. */
 typedef struct watch_stats {
 	int cameras;
@@ -105,6 +109,14 @@ typedef struct watch_text {
 void watch_text_put(watch_text *t, const char *s, size_t n);
 /* Appends the same object as watch_event_json, written directly (numbers to 6 decimals, box to 3). */
 void watch_event_write(watch_text *t, const store_event *e, int with_expression);
+
+/*
+ * Applies a gallery change as the bus's `gallery` messages carry it: {"op":"add","face_id","person_id","model",
+ * "embedding":[...]}, {"op":"remove_face","face_id"} or {"op":"remove_person","person_id"}. Removing what is not
+ * there is not an error. MIEN_EFORMAT for a message of another shape; gallery_add's errors for an add.
+ */
+struct gallery;
+int watch_gallery_apply(struct gallery *g, const json_t *change, mien_error *err);
 
 /* ms since the epoch as "2026-11-26T12:00:00.123Z". */
 void watch_iso_time(int64_t ms, char out[32]);
