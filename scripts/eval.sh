@@ -39,5 +39,11 @@ for set in "$DATA"/identity/*/; do
 done
 run expression_fer2013 expression "$DATA/expression/fer2013"
 peer expression_fer2013 expression "$DATA/expression/fer2013"
+for x in emotion face_expression; do # each model alone, as mien runs it
+	run "expression_fer2013_$x" expression "$DATA/expression/fer2013" --expression "$x"
+done
+echo "== TF.js human emotion on $DATA/expression/fer2013" >&2
+node bench/peer/human_emotion_eval.mjs "$DATA/expression/fer2013" "${limit[@]}" --out "$OUT/peer/emotion_fer2013.json" >/dev/null ||
+	echo "eval: the TF.js emotion peer failed (see above)" >&2
 node scripts/accuracy_report.mjs "$OUT" >docs/accuracy.md
 echo "eval: wrote docs/accuracy.md" >&2

@@ -15,7 +15,7 @@
 //     window and p50 of each half;
 //   - CPU from /proc/PID/task/*/stat: the reader threads (the threads that appeared when the cameras were
 //     created: one per camera, decode + RGB conversion) against every other thread of mien (the analysis
-//     worker and its inference pool, HTTP, SSE: in practice the analysis), the RTSP server and this client.
+//     workers, the event recorder, HTTP, SSE: in practice the analysis), the RTSP server and this client.
 // Prints one JSON line on stdout; progress on stderr.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';

@@ -17,7 +17,7 @@ const runs = lines(runsFile);
 const byN = new Map();
 for (const r of runs) byN.set(r.n, [...(byN.get(r.n) || []), r]);
 const out = [];
-out.push(`mien serve, MIEN_THREADS=${runs[0]?.threads ?? '?'}, 1 analysis worker; streams 1080p H.264 15 fps over RTSP, analysis_fps 5; ` +
+out.push(`mien serve, MIEN_THREADS=${runs[0]?.threads ?? '?'} (as many single-thread analysis workers), MIEN_SCAN_MS ${process.env.MIEN_SCAN_MS || 'default (2000)'}; streams 1080p H.264 15 fps over RTSP, analysis_fps 5; ` +
   `medians over ${Math.max(0, ...[...byN.values()].map((v) => v.length))} run(s) of ${runs[0]?.seconds ?? '?'} s per N.`);
 out.push('');
 out.push('| streams | analysed fps/camera min (median) | decoded fps/camera min (median) | total analysed fps | lag p50 / p95 ms | p50 1st → 2nd half ms | CPU mien % (readers + rest) | reader ms/decoded frame | rest ms CPU/analysed frame | RTSP server % | other load on the machine % | sustained |');
@@ -35,7 +35,7 @@ for (const [n, rs] of [...byN].sort((a, b) => a[0] - b[0])) {
 const names = new Set(runs.flatMap((r) => r.thread_names || []));
 const metricLines = new Set(runs.flatMap((r) => r.metrics_camera_lines || []));
 out.push('');
-out.push(`Thread names seen in /proc/PID/task/*/comm: ${[...names].join(', ') || '–'}. Readers = the threads that appeared when the cameras were created (one per camera); "rest" = every other mien thread (the analysis worker and its inference pool; HTTP and SSE are negligible).`);
+out.push(`Thread names seen in /proc/PID/task/*/comm: ${[...names].join(', ') || '–'}. Readers = the threads that appeared when the cameras were created (one per camera); "rest" = every other mien thread (the analysis workers, the event recorder; HTTP and SSE are negligible).`);
 out.push(`/metrics camera or analysis counters: ${metricLines.size ? [...metricLines].join('; ') : 'none (the watch stats are not exported; rates come from the cameras API and the SSE stream)'}.`);
 
 const peer = lines(peerFile);

@@ -44,8 +44,7 @@ struct face_analyzer {
 	int expr;
 	face_detection *detections;
 	size_t max_detections;
-	float dlib_box[4];     /* the current face's square crop as face-api's dlib alignment defines it */
-	int align_dlib;        /* embed from dlib_box instead of the ArcFace similarity transform */
+	int align_dlib;        /* embed from face_result.align_box instead of the ArcFace similarity transform */
 	float grey[112 * 112]; /* aligned grey crop for the sharpness measure */
 };
 
@@ -285,9 +284,9 @@ static int find_landmarks(face_analyzer *a, const face_image *img, face_result *
 	                   hypotf(mouth[0] - f->landmarks[1][0], mouth[1] - f->landmarks[1][1])) /
 	                  2;
 	float dside = eye_mouth / 0.45f;
-	a->dlib_box[0] = ref_x - 0.5f * dside;
-	a->dlib_box[1] = ref_y - 0.43f * dside;
-	a->dlib_box[2] = a->dlib_box[3] = dside;
+	f->align_box[0] = ref_x - 0.5f * dside;
+	f->align_box[1] = ref_y - 0.43f * dside;
+	f->align_box[2] = f->align_box[3] = dside;
 	f->landmarks[2][0] = pts[30][0], f->landmarks[2][1] = pts[30][1];
 	f->landmarks[3][0] = pts[48][0], f->landmarks[3][1] = pts[48][1];
 	f->landmarks[4][0] = pts[54][0], f->landmarks[4][1] = pts[54][1];
@@ -321,8 +320,8 @@ static int embed(face_analyzer *a, const face_image *img, face_result *f, mien_e
 	stage *s = &a->embed;
 	float m[6];
 	if (a->align_dlib)
-		face_image_rect_map(a->dlib_box[0], a->dlib_box[1], a->dlib_box[2], a->dlib_box[3], s->size, s->size,
-		                    m);
+		face_image_rect_map(f->align_box[0], f->align_box[1], f->align_box[2], f->align_box[3], s->size,
+		                    s->size, m);
 	else
 		aligned_map(f, s->size, m);
 	/* mobilefacenet takes [0,1]; faceres [0,255]; face-api's net normalises pixels itself */
@@ -351,7 +350,8 @@ static void mirror(float m[6], int size)
 	m[3] = -m[3];
 }
 
-static int expressions(face_analyzer *a, const face_image *img, face_result *f, mien_error *err)
+/* The expression models on the face and (flips 2) on its mirror image, averaged. */
+static int expressions(face_analyzer *a, const face_image *img, face_result *f, int flips, mien_error *err)
 {
 	float x, y, side, m[6], sum[FACE_EXPRESSIONS] = { 0 };
 	int models = 0;
@@ -359,7 +359,7 @@ static int expressions(face_analyzer *a, const face_image *img, face_result *f, 
 	square_of(f->box, 1.0f, &x, &y, &side);
 	if (a->expr & EXPR_EMOTION) {
 		stage *s = &a->emotion;
-		for (int flip = 0; flip < 2; flip++) {
+		for (int flip = 0; flip < flips; flip++) {
 			face_image_rect_map(x, y, side, side, s->size, s->size, m);
 			if (flip)
 				mirror(m, s->size);
@@ -375,7 +375,7 @@ static int expressions(face_analyzer *a, const face_image *img, face_result *f, 
 	}
 	if (a->expr & EXPR_FACEAPI) {
 		stage *s = &a->expression;
-		for (int flip = 0; flip < 2; flip++) {
+		for (int flip = 0; flip < flips; flip++) {
 			face_image_rect_map(x, y, side, side, s->size, s->size, m);
 			if (flip)
 				mirror(m, s->size);
@@ -450,27 +450,46 @@ static void quality(face_analyzer *a, const face_image *img, face_result *f)
 	f->quality = 0.4f * size + 0.3f * f->sharpness + 0.3f * f->frontal;
 }
 
-static int analyze_face(face_analyzer *a, const face_image *img, face_result *f, mien_error *err)
+/* The cheap half: landmarks and quality. */
+static int locate_face(face_analyzer *a, const face_image *img, face_result *f, mien_error *err)
 {
 	int rc = find_landmarks(a, img, f, err);
 	if (rc)
 		return rc;
 	quality(a, img, f);
 	f->recognisable = f->box[3] >= (float)a->options.min_face;
-	if (a->options.embeddings && f->recognisable && (rc = embed(a, img, f, err)))
+	return MIEN_OK;
+}
+
+int face_analyze_describe(face_analyzer *a, const face_image *img, face_result *f, unsigned want, mien_error *err)
+{
+	int rc = MIEN_OK;
+	if (a == NULL || img == NULL || f == NULL)
+		return mien_error_set(err, MIEN_EINVAL, "analyze: NULL argument");
+	if ((want & FACE_WANT_EMBEDDING) && a->options.embeddings && f->recognisable && (rc = embed(a, img, f, err)))
 		return rc;
-	if (a->options.expressions && (rc = expressions(a, img, f, err)))
+	if ((want & FACE_WANT_EXPRESSION) && a->options.expressions &&
+	    (rc = expressions(a, img, f, (want & FACE_WANT_ONE_LOOK) ? 1 : 2, err)))
 		return rc;
-	if (a->options.liveness && (rc = liveness(a, img, f, err)))
+	if ((want & FACE_WANT_LIVENESS) && a->options.liveness && (rc = liveness(a, img, f, err)))
 		return rc;
 	return MIEN_OK;
 }
 
-int face_analyze(face_analyzer *a, const face_image *img, face_result *out, size_t max, size_t *count, mien_error *err)
+static int analyze_face(face_analyzer *a, const face_image *img, face_result *f, mien_error *err)
+{
+	int rc = locate_face(a, img, f, err);
+	return rc ? rc : face_analyze_describe(a, img, f, FACE_WANT_ALL, err);
+}
+
+int face_analyze_locate(face_analyzer *a, const face_image *img, const float (*regions)[4], size_t n_regions, int part,
+                        int parts, face_result *out, size_t max, size_t *count, mien_error *err)
 {
 	size_t found = 0;
 	*count = 0;
-	int rc = face_detect(a->detector, img, a->detections, a->max_detections, &found, err);
+	int rc = regions || part >= 0 ? face_detect_regions(a->detector, img, regions, n_regions, part, parts,
+	                                                    a->detections, a->max_detections, &found, err)
+	                              : face_detect(a->detector, img, a->detections, a->max_detections, &found, err);
 	if (rc)
 		return rc;
 	size_t n = found < a->max_detections ? found : a->max_detections;
@@ -482,11 +501,22 @@ int face_analyze(face_analyzer *a, const face_image *img, face_result *out, size
 		const face_detection *d = &a->detections[i];
 		f->box[0] = d->x, f->box[1] = d->y, f->box[2] = d->w, f->box[3] = d->h;
 		f->score = d->score;
-		if ((rc = analyze_face(a, img, f, err)))
+		if ((rc = locate_face(a, img, f, err)))
 			return rc;
 	}
 	*count = found;
 	return MIEN_OK;
+}
+
+int face_analyze(face_analyzer *a, const face_image *img, face_result *out, size_t max, size_t *count, mien_error *err)
+{
+	int rc = face_analyze_locate(a, img, NULL, 0, -1, 0, out, max, count, err);
+	size_t n = *count < max ? *count : max;
+	for (size_t i = 0; i < n && rc == MIEN_OK; i++)
+		rc = face_analyze_describe(a, img, &out[i], FACE_WANT_ALL, err);
+	if (rc)
+		*count = 0;
+	return rc;
 }
 
 int face_analyze_crop(face_analyzer *a, const face_image *img, face_result *out, mien_error *err)

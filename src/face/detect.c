@@ -6,8 +6,10 @@
  * picture pixels and appends them to one candidate buffer sized at creation. After the last pass the
  * candidates are merged with weighted NMS.
  *
- * Passes. Every picture gets a whole-picture pass at the model's own square input (large faces). Small
- * faces need the picture at a scale where min_face is still large enough for the model:
+ * Passes. Every picture gets a whole-picture pass at the model's own square input (large faces); for
+ * blazeface-back it is zoomed out, and the margins beside the picture mirror it, which completes faces cut
+ * by the picture's left or right side (mirror_margins). Small faces need the picture at a scale where
+ * min_face is still large enough for the model:
  *  - blazeface-back is fully convolutional, so it runs once more on a large grid (input W x H, multiples
  *    of 32) holding the whole picture at the scale where min_face lands at GRID_FACE_MIN input pixels,
  *    letterboxed, capped at grid_max_side. One grid pass costs what its input area costs (3.7 ms per 256²
@@ -103,6 +105,13 @@ static const float TINY_ANCHORS[5][2] = {
 #define DEFAULT_GRID_SIDE 1280
 #define GRID_ALIGN        32 /* the coarsest stride: grid sides are multiples */
 #define MAX_GRIDS         3  /* [0] the model's square input, [1..] grid runtimes created on demand */
+/* face_detect_regions: a window REGION_SCALE times a predicted face, at REGION_INPUT² for resizable models (the
+ * face then lands at ~51 input pixels, inside the 16-128 px blazeface-back finds reliably) */
+#define REGION_GRID MAX_GRIDS
+/* Strips of a scan in parts overlap by this many grid pixels: GRID_FACE_MAX and the margins of both strips. */
+#define STRIP_OVERLAP (GRID_FACE_MAX * 1.25f)
+#define REGION_SCALE  2.5f
+#define REGION_INPUT  128
 /* A cached grid serves a picture needing up to 1/GRID_SHRINK more on a side (min_face then lands at
  * >= GRID_SHRINK * GRID_FACE_MIN input pixels) and up to GRID_REUSE times less area. */
 #define GRID_SHRINK 0.92f
@@ -125,12 +134,14 @@ typedef struct tile {
 	int grid;         /* the runtime: index into face_detector.grids */
 	float threshold;  /* candidates need this score */
 	float max_h;      /* and at most this height in input pixels (0 = any) */
+	int mirror;       /* the input's margins left and right of the picture hold the picture mirrored at its
+	                     sides (mirror_margins); candidates centred outside the picture are dropped */
 } tile;
 
 struct face_detector {
 	const detector_spec *spec;
 	nn_model *model;
-	grid_rt grids[MAX_GRIDS];
+	grid_rt grids[MAX_GRIDS + 1]; /* [REGION_GRID]: face_detect_regions' runtime, created on first use */
 	unsigned long clock;
 	nn_pool *pool;
 	int input_size;
@@ -150,6 +161,7 @@ struct face_detector {
 	int out_grid;
 	int grid;
 	/* per picture */
+	float picture_w;
 	tile *tiles;
 	size_t tiles_cap;
 	face_detection *candidates;
@@ -342,6 +354,10 @@ static void candidate_from_input(face_detector *d, const tile *t, const grid_rt 
 		return;
 	if (touches_interior_edge(t, &c))
 		return;
+	/* a face inside the picture near its side is seen twice, once mirrored in the margin; a face cut by the
+	 * side and completed by its mirror image is centred within the picture, or on its side */
+	if (t->mirror && (c.x + c.w / 2 < 0.0f || c.x + c.w / 2 > d->picture_w))
+		return;
 	c.n_keypoints = n_keypoints;
 	for (int i = 0; i < n_keypoints; i++) {
 		c.keypoints[i][0] = t->x + keypoints[2 * i] * kx;
@@ -421,12 +437,53 @@ static void decode_tiny(face_detector *d, const tile *t, const grid_rt *rt)
 	}
 }
 
+/*
+ * Fills the margins left and right of the picture in g's input (sampled from tile t of a width x height
+ * picture) with the picture mirrored at its sides, up to one picture width; rows above and below the
+ * picture stay as sampled. Faces are nearly left-right symmetric, so a face cut by the picture's side —
+ * someone at the edge of a group photo, a selfie taker close to the camera — becomes a whole face that
+ * the model finds, where against a black margin it sees half a face and answers weakly.
+ */
+static void mirror_margins(const grid_rt *g, const tile *t, int width, int height)
+{
+	float kx = (float)g->w / t->w, ky = (float)g->h / t->h;
+	/* the input columns and rows whose pixel centres lie inside the picture: [c0, c1], [r0, r1] (the
+	 * outermost partial columns blend the picture with the black border and are overwritten) */
+	int c0 = (int)ceilf(-t->x * kx), c1 = (int)floorf(((float)width - t->x) * kx) - 1;
+	int r0 = (int)ceilf(-t->y * ky), r1 = (int)floorf(((float)height - t->y) * ky) - 1;
+	if (c0 < 0)
+		c0 = 0;
+	if (c1 > g->w - 1)
+		c1 = g->w - 1;
+	if (r0 < 0)
+		r0 = 0;
+	if (r1 > g->h - 1)
+		r1 = g->h - 1;
+	if (c1 < c0 || (c0 == 0 && c1 == g->w - 1))
+		return;
+	for (int y = r0; y <= r1; y++) {
+		float *row = g->input + (size_t)y * (size_t)g->w * 3;
+		for (int x = 0; x < c0; x++) {
+			int src = 2 * c0 - 1 - x;
+			if (src <= c1)
+				memcpy(row + 3 * x, row + 3 * src, 3 * sizeof(float));
+		}
+		for (int x = c1 + 1; x < g->w; x++) {
+			int src = 2 * c1 + 1 - x;
+			if (src >= c0)
+				memcpy(row + 3 * x, row + 3 * src, 3 * sizeof(float));
+		}
+	}
+}
+
 static int run_pass(face_detector *d, const face_image *image, const tile *t, mien_error *err)
 {
 	grid_rt *g = &d->grids[t->grid];
 	float m[6];
 	face_image_rect_map(t->x, t->y, t->w, t->h, g->w, g->h, m);
 	face_image_sample(image, m, g->w, g->h, 3, d->spec->scale, d->spec->offset, 0.0f, g->input);
+	if (t->mirror)
+		mirror_margins(g, t, image->width, image->height);
 	int rc = nn_runtime_run(g->runtime, err);
 	if (rc)
 		return rc;
@@ -514,6 +571,10 @@ static size_t plan_whole(face_detector *d, int width, int height)
 	/* zoomed out, a whole group of small faces can pass for one face: ask for more confidence */
 	whole->threshold = zoom ? fmaxf(d->score_threshold, WHOLE_ZOOM_THRESHOLD) : d->score_threshold;
 	whole->max_h = 0.0f;
+	/* the margin beside the picture is at least (WHOLE_ZOOM_OUT - 1) / 2 of its long side: room to complete
+	 * faces cut by the picture's left or right side (measured on the shared labelled set: two faces of
+	 * deepface's selfie-many-people.jpg, no new false detection) */
+	whole->mirror = zoom;
 	return 1;
 }
 
@@ -559,6 +620,7 @@ static size_t plan_tiles(face_detector *d, int width, int height)
 				              (t->x + side < w - 0.5f ? 4 : 0) | (t->y + side < h - 0.5f ? 8 : 0);
 				t->threshold = d->tile_threshold;
 				t->max_h = 0.0f;
+				t->mirror = 0;
 			}
 		}
 	}
@@ -781,7 +843,7 @@ void face_detector_free(face_detector **detector)
 	free(d->tiles);
 	free(d->nms_keep);
 	free(d->nms_scratch);
-	for (int i = 0; i < MAX_GRIDS; i++)
+	for (int i = 0; i <= MAX_GRIDS; i++)
 		nn_runtime_free(&d->grids[i].runtime);
 	nn_model_free(&d->model);
 	free(d);
@@ -867,7 +929,54 @@ static size_t plan_grid(face_detector *d, int width, int height, mien_error *err
 	t->grid = i;
 	t->threshold = d->grid_threshold;
 	t->max_h = GRID_FACE_MAX;
+	t->mirror = 0;
 	return 2;
+}
+
+/* Strip `part` of `parts` of the grid pass (face_detect_regions): the grid split along the picture's long axis into
+ * strips of one size (one runtime serves them all) that overlap by STRIP_OVERLAP grid pixels, so that a face the
+ * grid pass is responsible for (up to GRID_FACE_MAX) lies whole in one strip away from its shared edges. Fills *t;
+ * returns 1, 0 when the picture needs no grid pass, -1 with err set. */
+static int plan_strip(face_detector *d, int width, int height, int part, int parts, tile *t, mien_error *err)
+{
+	float w = (float)width, h = (float)height, longest = fmaxf(w, h);
+	float scale = GRID_FACE_MIN / (float)d->min_face;
+	if (scale * longest <= (float)d->input_size)
+		return 0;
+	if (scale * longest > (float)d->grid_side)
+		scale = (float)d->grid_side / longest;
+	int along_x = w >= h;
+	float length = along_x ? w : h, across = along_x ? h : w;
+	/* the strip's length along the split axis, in picture pixels */
+	float overlap = STRIP_OVERLAP / scale;
+	float piece = (length - overlap) / (float)parts + overlap;
+	int i = along_x ? grid_get(d, piece * scale, across * scale, err)
+	                : grid_get(d, across * scale, piece * scale, err);
+	if (i < 0)
+		return -1;
+	const grid_rt *g = &d->grids[i];
+	/* the runtime may be a little larger than asked: the strip fills it along the split axis and is centred across
+	 */
+	float k = along_x ? fminf((float)g->w / piece, (float)g->h / across)
+	                  : fminf((float)g->w / across, (float)g->h / piece);
+	memset(t, 0, sizeof(*t));
+	t->w = (float)g->w / k;
+	t->h = (float)g->h / k;
+	float span = along_x ? t->w : t->h;
+	float start = parts > 1 ? (float)part * (length - span) / (float)(parts - 1) : (length - span) / 2;
+	if (along_x) {
+		t->x = start;
+		t->y = (h - t->h) / 2;
+		t->interior = (part > 0 ? 1 : 0) | (part < parts - 1 ? 4 : 0);
+	} else {
+		t->y = start;
+		t->x = (w - t->w) / 2;
+		t->interior = (part > 0 ? 2 : 0) | (part < parts - 1 ? 8 : 0);
+	}
+	t->grid = i;
+	t->threshold = d->grid_threshold;
+	t->max_h = GRID_FACE_MAX;
+	return 1;
 }
 
 /* Clips a box and its keypoints to the picture; returns 0 when nothing is left. */
@@ -888,6 +997,22 @@ static int clip_detection(face_detection *c, float w, float h)
 	return 1;
 }
 
+/* Merges the candidates of every pass and writes the clipped boxes, best first; returns how many were found. */
+static size_t finish(face_detector *d, const face_image *image, face_detection *out, size_t max)
+{
+	size_t n = face_detections_merge(d->candidates, d->n_candidates, d->iou_threshold, d->score_threshold);
+	size_t found = 0;
+	for (size_t i = 0; i < n; i++) {
+		face_detection c = d->candidates[i];
+		if (!clip_detection(&c, (float)image->width, (float)image->height))
+			continue;
+		if (found < max)
+			out[found] = c;
+		found++;
+	}
+	return found;
+}
+
 int face_detect(face_detector *detector, const face_image *image, face_detection *out, size_t max, size_t *count,
                 mien_error *err)
 {
@@ -904,6 +1029,7 @@ int face_detect(face_detector *detector, const face_image *image, face_detection
 		return MIEN_OK;
 
 	d->n_candidates = 0;
+	d->picture_w = (float)image->width;
 	size_t n_tiles;
 	if (d->use_grid) {
 		plan_whole(d, image->width, image->height);
@@ -918,16 +1044,84 @@ int face_detect(face_detector *detector, const face_image *image, face_detection
 		if (rc)
 			return mien_error_prefix(err, "%s", d->spec->name);
 	}
-	size_t n = face_detections_merge(d->candidates, d->n_candidates, d->iou_threshold, d->score_threshold);
-	size_t found = 0;
-	for (size_t i = 0; i < n; i++) {
-		face_detection c = d->candidates[i];
-		if (!clip_detection(&c, (float)image->width, (float)image->height))
-			continue;
-		if (found < max)
-			out[found] = c;
-		found++;
+	*count = finish(d, image, out, max);
+	return MIEN_OK;
+}
+
+/* --- regions (video) ------------------------------------------------------------------------------ */
+
+/* The runtime of region passes (REGION_INPUT², created on first use); -1 with err set. */
+static int region_runtime(face_detector *d, mien_error *err)
+{
+	grid_rt *g = &d->grids[REGION_GRID];
+	if (!g->runtime) {
+		g->w = g->h = REGION_INPUT;
+		if (grid_open(d, g, err))
+			return -1;
 	}
-	*count = found;
+	return REGION_GRID;
+}
+
+int face_detect_regions(face_detector *detector, const face_image *image, const float (*regions)[4], size_t n_regions,
+                        int part, int parts, face_detection *out, size_t max, size_t *count, mien_error *err)
+{
+	if (count)
+		*count = 0;
+	if (!detector || !image || !count || (max > 0 && !out) || (n_regions > 0 && !regions))
+		return mien_error_set(err, MIEN_EINVAL, "face_detect_regions: NULL argument");
+	if (part >= 0 && (parts < 1 || parts > 16 || part >= parts))
+		return mien_error_set(err, MIEN_EINVAL, "face_detect_regions: part %d of %d", part, parts);
+	if (image->width < 1 || image->height < 1 || !image->pixels || image->stride < 3 * image->width)
+		return mien_error_set(err, MIEN_EINVAL, "face_detect_regions: invalid image %dx%d", image->width,
+		                      image->height);
+	face_detector *d = detector;
+	/* Fixed-size models in a window their input's size miss faces they find in the whole picture (ssd, measured
+	 * on the demo photos): they search the whole picture. */
+	if (!d->use_grid)
+		return face_detect(d, image, out, max, count, err);
+	d->n_candidates = 0;
+	d->picture_w = (float)image->width;
+	if (part >= 0) {
+		/* the scan: the whole-picture pass with the first part, one strip of the grid pass with each */
+		tile strip;
+		int planned = plan_strip(d, image->width, image->height, part, parts, &strip, err);
+		if (planned < 0)
+			return mien_error_prefix(err, "%s", d->spec->name);
+		if (part == 0) {
+			plan_whole(d, image->width, image->height);
+			int rc = run_pass(d, image, &d->tiles[0], err);
+			if (rc)
+				return mien_error_prefix(err, "%s", d->spec->name);
+		}
+		int rc = planned ? run_pass(d, image, &strip, err) : MIEN_OK;
+		if (rc)
+			return mien_error_prefix(err, "%s", d->spec->name);
+	}
+	int g = n_regions > 0 ? region_runtime(d, err) : 0;
+	if (g < 0)
+		return mien_error_prefix(err, "%s", d->spec->name);
+	/* at least REGION_SCALE (room to move); more when the runtime's input is larger than the face sizes the
+	 * model finds best (the middle of face_min .. face_max) */
+	float scale = fmaxf(REGION_SCALE, (float)d->grids[g].w / sqrtf(d->spec->face_min * d->spec->face_max));
+	for (size_t i = 0; i < n_regions; i++) {
+		const float *r = regions[i];
+		float side = scale * fmaxf(r[2], r[3]);
+		if (!(side >= 1.0f) || !isfinite(side) || !isfinite(r[0]) || !isfinite(r[1]))
+			continue;
+		/* a region that misses the picture has nothing to find */
+		if (r[0] + r[2] < 0 || r[1] + r[3] < 0 || r[0] > (float)image->width || r[1] > (float)image->height)
+			continue;
+		tile t;
+		memset(&t, 0, sizeof(t));
+		t.x = r[0] + r[2] / 2 - side / 2;
+		t.y = r[1] + r[3] / 2 - side / 2;
+		t.w = t.h = side;
+		t.grid = g;
+		t.threshold = d->score_threshold;
+		int rc = run_pass(d, image, &t, err);
+		if (rc)
+			return mien_error_prefix(err, "%s", d->spec->name);
+	}
+	*count = finish(d, image, out, max);
 	return MIEN_OK;
 }

@@ -67,6 +67,21 @@ const char *face_detector_model(const face_detector *detector);
 int face_detect(face_detector *detector, const face_image *image, face_detection *out, size_t max, size_t *count,
                 mien_error *err);
 
+/*
+ * Detection for video, where most faces were seen a moment ago and a search of the whole picture can be spread over
+ * several frames. For each of the n_regions boxes (x, y, w, h in picture pixels, where a tracker predicts a face):
+ * one pass over a square window centred on it, at least 2.5 times the box's larger side (the face may have moved
+ * by a box width) and scaled so that the face lands at a size the model finds reliably whatever its size; these
+ * run on a small 128² runtime (a quarter of a whole-picture pass each). With part >= 0, also part `part` of a
+ * search of the whole picture in `parts` (1..16) pieces: the grid pass split along the picture's long axis into
+ * `parts` overlapping strips of one size (one runtime serves them all; together about 1.2 times the work of the
+ * undivided grid for 3 parts), part 0 adding the whole-picture pass; parts 1 of 1 is face_detect plus the regions.
+ * part < 0 searches the regions only. Results are merged as face_detect's; same contract.
+ * The fixed-size detectors (ssd_mobilenetv1, tiny_face_detector) miss faces in such windows that they find in the
+ * whole picture, so for them (and whenever the detector was made without a grid pass) this is face_detect.
+ */
+int face_detect_regions(face_detector *detector, const face_image *image, const float (*regions)[4], size_t n_regions,
+                        int part, int parts, face_detection *out, size_t max, size_t *count, mien_error *err);
 /* The measured default detector's name. */
 const char *face_detector_default(void);
 

@@ -61,7 +61,8 @@ typedef struct face_result {
 	int has_expression;
 	float expression[FACE_EXPRESSIONS]; /* sums to 1 */
 	int has_liveness;
-	float liveness; /* 0..1, 1 = a live face */
+	float liveness;     /* 0..1, 1 = a live face */
+	float align_box[4]; /* the square crop face-api's dlib alignment takes (x, y, side, side), from the landmarks */
 } face_result;
 
 typedef struct face_analyzer face_analyzer;
@@ -79,6 +80,28 @@ int face_analyzer_embedding_dim(const face_analyzer *analyzer);
 int face_analyze(face_analyzer *analyzer, const face_image *image, face_result *out, size_t max, size_t *count,
                  mien_error *err);
 
+/*
+ * face_analyze in two halves, for video: most faces of a camera frame were described a moment ago, so a caller
+ * that tracks them asks for the costly stages only where they can change something.
+ *
+ * face_analyze_locate finds the faces with their landmarks, quality and `recognisable` (no embedding, expression
+ * or liveness). With regions NULL and part < 0 it searches the whole picture as face_analyze does; otherwise it
+ * searches the n_regions boxes (x, y, w, h in picture pixels: where the caller's tracks predict faces) and, with
+ * part >= 0, part `part` of `parts` of a whole-picture search (face_detect_regions). face_analyze_describe then
+ * adds what `want` asks for (FACE_WANT_* bits) and the analyzer's options allow to one located face; an embedding
+ * needs a recognisable face.
+ */
+#define FACE_WANT_EMBEDDING  1u
+#define FACE_WANT_EXPRESSION 2u
+#define FACE_WANT_LIVENESS   4u
+#define FACE_WANT_ALL        7u
+/* expressions from the face as seen only, without the mirrored second look: half the cost, for video, where a
+ * track averages many frames anyway */
+#define FACE_WANT_ONE_LOOK 8u
+int face_analyze_locate(face_analyzer *analyzer, const face_image *image, const float (*regions)[4], size_t n_regions,
+                        int part, int parts, face_result *out, size_t max, size_t *count, mien_error *err);
+int face_analyze_describe(face_analyzer *analyzer, const face_image *image, face_result *face, unsigned want,
+                          mien_error *err);
 /* Treats the whole picture as one face crop (no detection), as for FER-style 48 px crops and tight
  * identity crops; fills exactly one result. */
 int face_analyze_crop(face_analyzer *analyzer, const face_image *image, face_result *out, mien_error *err);

@@ -39,6 +39,8 @@ typedef struct track {
 	kept_face *kept; /* best_k entries, best first */
 	int expression_frames;
 	double expression_sum[FACE_EXPRESSIONS];
+	int64_t embedded_ms;    /* when a face with an embedding was last observed; 0 = never */
+	int64_t expression_ms;  /* when a face with expressions was last observed; 0 = never */
 	int64_t person_id;      /* last reported identity */
 	face_track_change vote; /* the latest vote's outcome (person, similarity, votes) */
 } track;
@@ -59,6 +61,8 @@ struct face_tracker {
 };
 
 #define FACES_PER_UPDATE_MAX 256
+/* face_tracker_peek: how far from a lost track, in face heights, a new face may plausibly be that track back */
+#define RELINK_REACH 4.0f
 
 void face_track_options_default(face_track_options *options)
 {
@@ -215,6 +219,10 @@ static float track_similarity(const track *tr, const face_result *face, int *val
 static void keep_face(face_tracker *t, track *tr, const face_result *face, const face_track_match *match, int64_t at_ms)
 {
 	int k = t->opt.best_k;
+	/* A face that could have been recognised but was not described (face_tracker_peek's caller skipped it) would
+	 * only abstain: it does not displace a face that votes. */
+	if (face->recognisable && !has_embedding(face) && (match == NULL || match->person_id == 0))
+		return;
 	int pos = tr->kept_count;
 	if (pos == k) {
 		/* Full: the new face replaces the worst only when it is better. */
@@ -298,7 +306,10 @@ static void observe(face_tracker *t, track *tr, const face_result *face, const f
 	tr->last_ms = at_ms;
 	tr->hits++;
 	tr->seen_now = 1;
+	if (has_embedding(face))
+		tr->embedded_ms = at_ms;
 	if (face->has_expression) {
+		tr->expression_ms = at_ms;
 		tr->expression_frames++;
 		for (int e = 0; e < FACE_EXPRESSIONS; e++)
 			tr->expression_sum[e] += face->expression[e];
@@ -544,4 +555,106 @@ int face_tracker_flush(face_tracker *t, int64_t timestamp_ms, const face_track_c
 	*changes = t->changes;
 	*n_changes = t->n_changes;
 	return MIEN_OK;
+}
+
+/* --- looking ahead ------------------------------------------------------------------------------------- */
+
+/* Whether keep_face would keep a face of this quality. */
+
+int face_tracker_peek(const face_tracker *t, int64_t timestamp_ms, const face_result *faces, size_t count,
+                      face_track_peek *out)
+{
+	if (t == NULL || (count > 0 && (faces == NULL || out == NULL)))
+		return MIEN_EINVAL;
+	if (count > t->face_cap)
+		return MIEN_ETOOBIG;
+	/* The update's first step as it goes for faces without embeddings: repeatedly the pair (track, face) of
+	 * highest IoU with the track's prediction, at least iou_min. */
+	unsigned char taken[FACE_TRACK_TRACKS_MAX] = { 0 };
+	for (size_t f = 0; f < count; f++)
+		memset(&out[f], 0, sizeof(out[f]));
+	for (;;) {
+		int best_tr = -1, best_face = -1;
+		float best_overlap = -1;
+		for (int i = 0; i < t->opt.max_tracks; i++) {
+			const track *tr = &t->tracks[i];
+			if (!live(tr) || taken[i])
+				continue;
+			float predicted[4];
+			predict(tr, timestamp_ms, predicted);
+			for (size_t f = 0; f < count; f++) {
+				if (out[f].track_id)
+					continue;
+				float overlap = iou(predicted, faces[f].box);
+				if (overlap >= t->opt.iou_min && overlap > best_overlap) {
+					best_overlap = overlap;
+					best_tr = i;
+					best_face = (int)f;
+				}
+			}
+		}
+		if (best_tr < 0)
+			break;
+		taken[best_tr] = 1;
+		const track *tr = &t->tracks[best_tr];
+		face_track_peek *p = &out[best_face];
+		p->track_id = tr->id;
+		p->confirmed = tr->state == SLOT_CONFIRMED;
+		p->kept = tr->kept_count;
+		p->worst_kept_quality = tr->kept_count > 0 ? tr->kept[tr->kept_count - 1].face.quality : 0;
+		p->would_keep = tr->kept_count < t->opt.best_k || faces[best_face].quality > p->worst_kept_quality;
+		p->person_id = tr->vote.person_id;
+		p->similarity = tr->vote.similarity;
+		p->embedded_ms = tr->embedded_ms;
+		p->expression_ms = tr->expression_ms;
+		if (tr->expression_frames > 0) {
+			p->has_expression = 1;
+			for (int e = 0; e < FACE_EXPRESSIONS; e++)
+				p->expression[e] = (float)(tr->expression_sum[e] / tr->expression_frames);
+		}
+	}
+	/* A face left without a track may still re-link by its embedding to a confirmed track left unseen: worth an
+	 * embedding when such a track is predicted near it (within RELINK_REACH of the face's height). */
+	for (size_t f = 0; f < count; f++) {
+		if (out[f].track_id)
+			continue;
+		const float *b = faces[f].box;
+		float cx = b[0] + b[2] / 2, cy = b[1] + b[3] / 2, reach = RELINK_REACH * b[3];
+		for (int i = 0; i < t->opt.max_tracks && !out[f].could_relink; i++) {
+			if (t->tracks[i].state != SLOT_CONFIRMED || taken[i])
+				continue;
+			float p[4];
+			predict(&t->tracks[i], timestamp_ms, p);
+			out[f].could_relink =
+			        fabsf(p[0] + p[2] / 2 - cx) <= reach && fabsf(p[1] + p[3] / 2 - cy) <= reach;
+		}
+	}
+	return MIEN_OK;
+}
+
+void face_tracker_rematch(face_tracker *t, face_track_matcher matcher, void *ctx)
+{
+	if (t == NULL || matcher == NULL)
+		return;
+	for (int i = 0; i < t->opt.max_tracks; i++) {
+		track *tr = &t->tracks[i];
+		if (!live(tr))
+			continue;
+		for (int k = 0; k < tr->kept_count; k++)
+			if (has_embedding(&tr->kept[k].face))
+				tr->kept[k].match = matcher(ctx, &tr->kept[k].face);
+		vote(t, tr);
+	}
+}
+
+size_t face_tracker_predicted(const face_tracker *t, int64_t timestamp_ms, float (*boxes)[4], size_t max)
+{
+	size_t n = 0;
+	if (t == NULL || boxes == NULL)
+		return 0;
+	for (int i = 0; i < t->opt.max_tracks && n < max; i++) {
+		if (live(&t->tracks[i]))
+			predict(&t->tracks[i], timestamp_ms, boxes[n++]);
+	}
+	return n;
 }

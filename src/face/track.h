@@ -99,6 +99,42 @@ int face_tracker_update(face_tracker *tracker, int64_t timestamp_ms, const face_
 int face_tracker_flush(face_tracker *tracker, int64_t timestamp_ms, const face_track_change **changes,
                        size_t *n_changes, mien_error *err);
 
+/*
+ * Looking ahead, for a caller that computes embeddings and expressions only where they can change something
+ * (video: a face seen in the previous frame usually adds nothing). For each of `count` faces (box and quality
+ * filled; no embedding needed) it says which live track the face would join by position alone — the first step
+ * of face_tracker_update as it goes for faces without embeddings: pairs of highest IoU with the tracks'
+ * predictions at timestamp_ms, at least iou_min, first — and what that track knows. The tracker is not changed.
+ * A face passed to face_tracker_update without an embedding joins its track that way; it abstains from the vote
+ * and, when it was recognisable (it could have had one), is not kept among the track's best faces either.
+ * would_keep says whether its quality would earn it such a place with an embedding. (Faces that do get an
+ * embedding may pair differently in the update, whose score adds embedding similarity.)
+ */
+typedef struct face_track_peek {
+	int64_t track_id;         /* 0 = no track within reach: treat the face as new */
+	int could_relink;         /* track_id 0, and a confirmed track left unseen is predicted within 4 face heights:
+	                             with an embedding the face may re-link to it (face_tracker_update's second step) */
+	int confirmed;            /* the track is confirmed (not tentative) */
+	int would_keep;           /* with an embedding, the face would enter the track's best_k */
+	int kept;                 /* faces the track keeps now (at most best_k) */
+	float worst_kept_quality; /* the quality of the worst of them; 0 when none */
+	int64_t person_id;        /* the track's voted identity now; 0 = unknown */
+	float similarity;         /* mean similarity of its winning votes */
+	int64_t embedded_ms;      /* when the track last got a face with an embedding; 0 = never */
+	int64_t expression_ms;    /* when it last got expression probabilities; 0 = never */
+	int has_expression;
+	float expression[FACE_EXPRESSIONS]; /* the track's mean so far */
+} face_track_peek;
+/* MIEN_EINVAL for NULL arguments, MIEN_ETOOBIG for more faces than an update takes. */
+int face_tracker_peek(const face_tracker *tracker, int64_t timestamp_ms, const face_result *faces, size_t count,
+                      face_track_peek *out);
+/* The gallery changed (someone was enrolled or erased): `matcher` gives each kept face that has an embedding its
+ * new match, and every live track votes again. A changed identity is reported by the next update that sees the
+ * track (FACE_TRACK_IDENTITY), so a visit in progress learns a name enrolled during it. */
+typedef face_track_match (*face_track_matcher)(void *ctx, const face_result *face);
+void face_tracker_rematch(face_tracker *tracker, face_track_matcher matcher, void *ctx);
+/* The boxes (x, y, w, h) where the live tracks are predicted at timestamp_ms; returns how many (at most max). */
+size_t face_tracker_predicted(const face_tracker *tracker, int64_t timestamp_ms, float (*boxes)[4], size_t max);
 /* Live tracks (tentative and confirmed). */
 size_t face_tracker_live(const face_tracker *tracker);
 

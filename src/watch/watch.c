@@ -24,16 +24,40 @@
 #include "watch/watch.h"
 
 #define MAX_FACES        32
-#define MAX_VISITS       64
 #define SNAPSHOT_WIDTH   1280
 #define THUMB_SIDE       160
 #define THRESHOLD_TTL_MS 10000
-#define IDLE_SLEEP_MS    10
+#define IDLE_SLEEP_MS    2
+/* Between full scans, how often a tracked face gets a new embedding and new expressions at the least (it also
+ * gets an embedding whenever its quality earns a place among its track's best faces). */
+#define REEMBED_MS      5000
+#define REEXPRESS_MS    1000
+#define VOTERS_MIN      2
+#define QUALITY_STEP    0.1f
+#define DEFAULT_SCAN_MS 2000
+/* A scan of the whole picture is spread over this many consecutive frames (face_detect_regions' strips), so that
+ * no frame carries all of it. */
+#define SCAN_PARTS 2
+/* Names of people on screen, per worker: entries are re-read after NAME_TTL_MS (a rename shows within it; an
+ * erased person's faces no longer match the gallery at once). */
+#define NAME_CACHE  64
+#define NAME_TTL_MS 5000
+/* Jobs the recorder may have waiting; a worker that finds the queue full waits (the store is that slow). */
+#define REC_QUEUE 1024
 
+/* An open visit: a confirmed track and its event (the recorder's). */
 typedef struct visit {
-	int64_t track_id, event_id, person_id;
+	int64_t camera_id, track_id, event_id, person_id;
 	int alerted;
 } visit;
+
+/* One tracker change for the recorder, with what it needs from the camera and, for a new visit, the frame. */
+typedef struct rec_job {
+	face_track_change ch; /* .best is not carried (NULL) */
+	int64_t camera_id;
+	int alert_unknown;
+	video_frame *frame; /* STARTED: a reference to the frame the track was confirmed on; NULL otherwise */
+} rec_job;
 
 typedef struct cam {
 	struct cam *next;
@@ -44,9 +68,10 @@ typedef struct cam {
 	int busy;    /* a worker holds it (watch lock) */
 	int removed; /* stopped by watch_sync; freed once no worker holds it */
 	int64_t last_ts;
-	int64_t lease_until; /* mien_wall_ms until which this node's lease is known to run */
-	visit visits[MAX_VISITS];
-	int n_visits;
+	int64_t next_scan_ms;   /* frame time of the next full scan */
+	int scan_part;          /* the part of the scan in progress that the next frame searches; -1 = none */
+	uint64_t gallery_epoch; /* the gallery change its tracker's matches were last made against */
+	int64_t lease_until;    /* mien_wall_ms until which this node's lease is known to run */
 	uint64_t analysed;
 	double analysed_fps;
 	int64_t fps_window_ms;
@@ -70,6 +95,12 @@ typedef struct worker {
 	nn_pool *pool;
 	face_analyzer *analyzer;
 	face_result *faces;
+	face_track_peek peeks[MAX_FACES];
+	float regions[MAX_FACES][4];
+	struct {
+		int64_t person_id, at_ms;
+		char name[STORE_NAME_MAX];
+	} names[NAME_CACHE]; /* recently shown people, so that a frame does not wait on the store for each face */
 } worker;
 
 struct watch {
@@ -92,6 +123,18 @@ struct watch {
 	pthread_t leaser;
 	int leaser_started;
 	_Atomic uint64_t frames, events, alerts;
+	_Atomic uint64_t gallery_epoch; /* counts gallery changes applied */
+	/* the recorder: stores and publishes events and alerts off the analysis workers (a write may wait for the
+	 * disk; analysis should not) */
+	pthread_mutex_t rec_lock;
+	pthread_cond_t rec_ready, rec_space;
+	rec_job *rec; /* ring of REC_QUEUE jobs */
+	size_t rec_head, rec_n;
+	int rec_stop; /* set once every producer has stopped: drain, then end */
+	pthread_t recorder;
+	int recorder_started;
+	visit *visits; /* open visits of every camera (the recorder's alone) */
+	size_t n_visits, visits_cap;
 	_Atomic int64_t analyse_us; /* exponential mean, microseconds */
 };
 
@@ -166,22 +209,28 @@ static void on_gallery(void *ctx, const bus_message *m)
 	if (change && w->index && watch_gallery_apply(w->index, change, &err) != MIEN_OK)
 		mien_log(MIEN_LOG_WARN, "watch", "gallery: %s", err.message);
 	pthread_mutex_unlock(&w->gallery_lock);
+	atomic_fetch_add(&w->gallery_epoch, 1);
 	json_decref(change);
 }
 
 /* --- visits and events ------------------------------------------------------------------------------------ */
 
-static visit *find_visit(cam *c, int64_t track_id)
+static visit *find_visit(watch *w, int64_t camera_id, int64_t track_id)
 {
-	for (int i = 0; i < c->n_visits; i++)
-		if (c->visits[i].track_id == track_id)
-			return &c->visits[i];
+	for (size_t i = 0; i < w->n_visits; i++)
+		if (w->visits[i].camera_id == camera_id && w->visits[i].track_id == track_id)
+			return &w->visits[i];
 	return NULL;
 }
 
-static void event_from_change(const cam *c, const face_track_change *ch, store_event *e)
+static void end_visit(watch *w, visit *v)
 {
-	e->camera_id = c->conf.id;
+	*v = w->visits[--w->n_visits];
+}
+
+static void event_from_change(int64_t camera_id, const face_track_change *ch, store_event *e)
+{
+	e->camera_id = camera_id;
 	e->track_id = ch->track_id;
 	e->person_id = ch->person_id;
 	e->similarity = ch->similarity;
@@ -207,7 +256,7 @@ static void publish_event(watch *w, const store_event *e)
 
 /* Raises an alert for the event when its person is on the watchlist, or when it is an unknown face on a camera
  * that asks for those. */
-static void maybe_alert(watch *w, cam *c, visit *v)
+static void maybe_alert(watch *w, const rec_job *job, visit *v)
 {
 	if (v->alerted)
 		return;
@@ -216,14 +265,14 @@ static void maybe_alert(watch *w, cam *c, visit *v)
 	mien_error err = { 0 };
 	if (v->person_id && store_person_get(w->db, v->person_id, &p, &err) == MIEN_OK && p.watchlist)
 		kind = "watchlist";
-	else if (!v->person_id && c->conf.alert_unknown)
+	else if (!v->person_id && job->alert_unknown)
 		kind = "unknown";
 	if (!kind)
 		return;
 	store_alert a = { .event_id = v->event_id };
 	snprintf(a.kind, sizeof(a.kind), "%s", kind);
 	if (store_alert_create(w->db, &a, &err) != MIEN_OK) {
-		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: alert: %s", (long long)c->conf.id, err.message);
+		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: alert: %s", (long long)job->camera_id, err.message);
 		return;
 	}
 	v->alerted = 1;
@@ -233,7 +282,19 @@ static void maybe_alert(watch *w, cam *c, visit *v)
 		e.alert = 1;
 		store_event_update(w->db, &e, NULL, 0, NULL, 0, &err);
 	}
-	publish(w, BUS_ALERT, c->conf.id, watch_alert_json(&a));
+	publish(w, BUS_ALERT, job->camera_id, watch_alert_json(&a));
+}
+
+/* A decoded frame seen as a picture (no copy). */
+static face_image frame_view(const video_frame *f)
+{
+	return (face_image){ .width = f->width,
+		             .height = f->height,
+		             .stride = f->stride,
+		             .pixels = f->pixels,
+		             .source_channels = 3,
+		             .source_bits = 8,
+		             .orientation = 1 };
 }
 
 /* The frame as a JPEG no wider than SNAPSHOT_WIDTH. */
@@ -251,63 +312,113 @@ static int snapshot_jpeg(const face_image *frame, uint8_t **jpeg, size_t *len, m
 	return rc;
 }
 
-static void on_change(watch *w, cam *c, const face_image *frame, const face_track_change *ch)
+/* The recorder's work for one change: a new visit's event (with its snapshot and thumbnail), an identity settled,
+ * a visit closed. */
+static void record(watch *w, const rec_job *job)
 {
 	mien_error err = { 0 };
 	store_event e = { 0 };
-	visit *v = find_visit(c, ch->track_id);
+	const face_track_change *ch = &job->ch;
+	long long camera = (long long)job->camera_id;
+	visit *v = find_visit(w, job->camera_id, ch->track_id);
 	if (ch->kind == FACE_TRACK_STARTED) {
-		if (c->n_visits == MAX_VISITS)
-			return; /* the tracker caps live tracks below this; never reached in practice */
-		event_from_change(c, ch, &e);
+		if (w->n_visits == w->visits_cap) {
+			size_t cap = w->visits_cap ? 2 * w->visits_cap : 64;
+			visit *grown = realloc(w->visits, cap * sizeof(*grown));
+			if (!grown) {
+				mien_log(MIEN_LOG_WARN, "watch", "camera %lld: event: out of memory", camera);
+				return;
+			}
+			w->visits = grown;
+			w->visits_cap = cap;
+		}
+		event_from_change(job->camera_id, ch, &e);
 		uint8_t *snap = NULL, *thumb = NULL;
 		size_t snap_len = 0, thumb_len = 0;
-		face_result here = { 0 };
-		memcpy(here.box, ch->box, sizeof(here.box)); /* where the face is in this frame */
-		if (snapshot_jpeg(frame, &snap, &snap_len, &err) != MIEN_OK ||
-		    face_thumbnail(frame, &here, THUMB_SIDE, &thumb, &thumb_len, &err) != MIEN_OK)
-			mien_log(MIEN_LOG_WARN, "watch", "camera %lld: pictures: %s", (long long)c->conf.id,
-			         err.message);
+		if (job->frame) {
+			face_image frame = frame_view(job->frame);
+			face_result here = { 0 };
+			memcpy(here.box, ch->box, sizeof(here.box)); /* where the face is in this frame */
+			if (snapshot_jpeg(&frame, &snap, &snap_len, &err) != MIEN_OK ||
+			    face_thumbnail(&frame, &here, THUMB_SIDE, &thumb, &thumb_len, &err) != MIEN_OK)
+				mien_log(MIEN_LOG_WARN, "watch", "camera %lld: pictures: %s", camera, err.message);
+		}
 		int rc = store_event_create(w->db, &e, snap, snap_len, thumb, thumb_len, &err);
 		free(snap);
 		free(thumb);
 		if (rc != MIEN_OK) {
-			mien_log(MIEN_LOG_WARN, "watch", "camera %lld: event: %s", (long long)c->conf.id, err.message);
+			mien_log(MIEN_LOG_WARN, "watch", "camera %lld: event: %s", camera, err.message);
 			return;
 		}
-		v = &c->visits[c->n_visits++];
-		*v = (visit){ ch->track_id, e.id, ch->person_id, 0 };
+		v = &w->visits[w->n_visits++];
+		*v = (visit){ job->camera_id, ch->track_id, e.id, ch->person_id, 0 };
 		atomic_fetch_add(&w->events, 1);
 		publish_event(w, &e);
-		maybe_alert(w, c, v);
+		maybe_alert(w, job, v);
 		return;
 	}
 	if (!v)
 		return; /* a visit whose event could not be stored */
 	if (store_event_get(w->db, v->event_id, &e, &err) != MIEN_OK) {
-		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: event %lld: %s", (long long)c->conf.id,
-		         (long long)v->event_id, err.message);
+		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: event %lld: %s", camera, (long long)v->event_id,
+		         err.message);
 		if (ch->kind == FACE_TRACK_ENDED)
-			*v = c->visits[--c->n_visits];
+			end_visit(w, v);
 		return;
 	}
 	int alert = e.alert;
 	int64_t started = e.started_at;
-	event_from_change(c, ch, &e);
+	event_from_change(job->camera_id, ch, &e);
 	e.started_at = started;
 	e.alert = alert;
 	if (ch->kind == FACE_TRACK_ENDED)
 		e.ended_at = ch->last_ms > started ? ch->last_ms : started + 1;
 	if (store_event_update(w->db, &e, NULL, 0, NULL, 0, &err) != MIEN_OK)
-		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: event %lld: %s", (long long)c->conf.id, (long long)e.id,
-		         err.message);
+		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: event %lld: %s", camera, (long long)e.id, err.message);
 	else
 		publish_event(w, &e);
 	v->person_id = ch->person_id;
 	if (ch->kind == FACE_TRACK_IDENTITY)
-		maybe_alert(w, c, v);
+		maybe_alert(w, job, v);
 	if (ch->kind == FACE_TRACK_ENDED)
-		*v = c->visits[--c->n_visits];
+		end_visit(w, v);
+}
+
+/* Hands a change to the recorder (on a worker, or wherever a camera stops); `frame` may be NULL. Waits while the
+ * queue is full: events are not dropped. */
+static void on_change(watch *w, cam *c, video_frame *frame, const face_track_change *ch)
+{
+	rec_job job = { .ch = *ch, .camera_id = c->conf.id, .alert_unknown = c->conf.alert_unknown };
+	job.ch.best = NULL;
+	job.frame = ch->kind == FACE_TRACK_STARTED && frame ? video_frame_ref(frame) : NULL;
+	pthread_mutex_lock(&w->rec_lock);
+	while (w->rec_n == REC_QUEUE)
+		pthread_cond_wait(&w->rec_space, &w->rec_lock);
+	w->rec[(w->rec_head + w->rec_n++) % REC_QUEUE] = job;
+	pthread_cond_signal(&w->rec_ready);
+	pthread_mutex_unlock(&w->rec_lock);
+}
+
+static void *recorder_main(void *arg)
+{
+	watch *w = arg;
+	pthread_mutex_lock(&w->rec_lock);
+	for (;;) {
+		while (w->rec_n == 0 && !w->rec_stop)
+			pthread_cond_wait(&w->rec_ready, &w->rec_lock);
+		if (w->rec_n == 0)
+			break; /* stopping, and drained */
+		rec_job job = w->rec[w->rec_head];
+		w->rec_head = (w->rec_head + 1) % REC_QUEUE;
+		w->rec_n--;
+		pthread_cond_signal(&w->rec_space);
+		pthread_mutex_unlock(&w->rec_lock);
+		record(w, &job);
+		video_frame_unref(&job.frame);
+		pthread_mutex_lock(&w->rec_lock);
+	}
+	pthread_mutex_unlock(&w->rec_lock);
+	return NULL;
 }
 
 /* --- analysis ---------------------------------------------------------------------------------------------- */
@@ -343,47 +454,147 @@ static json_t *face_message(watch *w, const cam *c, const video_frame *f, const 
 	                 "height", f->height, "faces", list);
 }
 
+/* A face's best gallery match at the recognition threshold; {0, 0} when none. */
+static face_track_match match_face(worker *wk, const face_result *r)
+{
+	watch *w = wk->w;
+	gallery_hit hit;
+	size_t hits = 0;
+	mien_error err = { 0 };
+	if (r->embedding_model && w->index &&
+	    gallery_search(w->index, r->embedding, r->embedding_dim, r->embedding_model, 1, &hit, &hits, &err) ==
+	            MIEN_OK &&
+	    hits == 1 && hit.similarity >= threshold(wk))
+		return (face_track_match){ hit.person_id, hit.similarity };
+	return (face_track_match){ 0, 0 };
+}
+
+static face_track_match rematch(void *ctx, const face_result *face)
+{
+	return match_face(ctx, face);
+}
+
+/* The name of a person to show; 0 when the person is gone. */
+static int person_name(worker *wk, int64_t person_id, char *name, size_t size)
+{
+	int64_t now = mien_mono_ms();
+	int slot = 0;
+	for (int i = 0; i < NAME_CACHE; i++) {
+		if (wk->names[i].person_id == person_id && now - wk->names[i].at_ms < NAME_TTL_MS) {
+			snprintf(name, size, "%s", wk->names[i].name);
+			return 1;
+		}
+		if (wk->names[i].at_ms < wk->names[slot].at_ms)
+			slot = i; /* the oldest entry gives way */
+	}
+	store_person p;
+	mien_error err = { 0 };
+	if (store_person_get(wk->w->db, person_id, &p, &err) != MIEN_OK)
+		return 0;
+	wk->names[slot].person_id = person_id;
+	wk->names[slot].at_ms = now;
+	snprintf(wk->names[slot].name, sizeof(wk->names[slot].name), "%s", p.name);
+	snprintf(name, size, "%s", p.name);
+	return 1;
+}
+
+/* Which of the costly stages a located face needs. A face the tracker cannot place starts a tentative track that
+ * may never be confirmed (a false detection, a face that turns away), so it gets nothing yet, unless its embedding
+ * could re-link it to a track lost a moment ago. A tracked face gets an embedding while its track has fewer than
+ * VOTERS_MIN votes, when it beats the track's worst kept face by QUALITY_STEP (a person walking towards a camera
+ * improves a little every frame), or when the last one is REEMBED_MS old; expressions every REEXPRESS_MS. */
+static unsigned wanted(const face_track_peek *p, const face_result *f, int64_t ts)
+{
+	if (!p->track_id)
+		return p->could_relink ? FACE_WANT_EMBEDDING : 0;
+	unsigned want = FACE_WANT_ONE_LOOK;
+	if (p->kept < VOTERS_MIN || (p->would_keep && f->quality >= p->worst_kept_quality + QUALITY_STEP) ||
+	    !p->embedded_ms || ts - p->embedded_ms >= REEMBED_MS)
+		want |= FACE_WANT_EMBEDDING;
+	if (!p->expression_ms || ts - p->expression_ms >= REEXPRESS_MS)
+		want |= FACE_WANT_EXPRESSION;
+	return want;
+}
+
+/*
+ * Finds and describes the faces of one frame. With scanning on (scan_ms > 0) every frame is searched around the
+ * camera's live tracks, and every scan_ms a search of the whole picture starts, spread over SCAN_PARTS frames; a
+ * face the tracker can place gets its embedding and expressions only when they can change something (wanted).
+ * With scanning off every frame gets the whole photo pipeline.
+ */
+static int locate_and_describe(worker *wk, cam *c, const face_image *view, int64_t ts, size_t *n_out, mien_error *err)
+{
+	watch *w = wk->w;
+	size_t count = 0;
+	*n_out = 0;
+	if (w->options.scan_ms < 0) {
+		int rc = face_analyze(wk->analyzer, view, wk->faces, MAX_FACES, &count, err);
+		if (rc == MIEN_OK)
+			*n_out = count < MAX_FACES ? count : MAX_FACES;
+		for (size_t i = 0; i < *n_out; i++)
+			wk->peeks[i] = (face_track_peek){ 0 };
+		return rc;
+	}
+	if (c->scan_part < 0 && ts >= c->next_scan_ms) {
+		/* cameras start at different offsets, so that their scans do not all land on the same frame */
+		int64_t offset = c->next_scan_ms ? 0 : (c->conf.id * 211) % w->options.scan_ms;
+		c->next_scan_ms = ts + w->options.scan_ms - offset;
+		c->scan_part = 0;
+	}
+	int part = c->scan_part;
+	if (part >= 0)
+		c->scan_part = part + 1 < SCAN_PARTS ? part + 1 : -1;
+	size_t n_regions = face_tracker_predicted(c->tracker, ts, wk->regions, MAX_FACES);
+	if (n_regions == 0 && part < 0)
+		return MIEN_OK;
+	int rc = face_analyze_locate(wk->analyzer, view, (const float(*)[4])wk->regions, n_regions, part, SCAN_PARTS,
+	                             wk->faces, MAX_FACES, &count, err);
+	if (rc != MIEN_OK)
+		return rc;
+	size_t n = count < MAX_FACES ? count : MAX_FACES;
+	if ((rc = face_tracker_peek(c->tracker, ts, wk->faces, n, wk->peeks)) != MIEN_OK)
+		return mien_error_set(err, rc, "tracker: peek");
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = face_analyze_describe(wk->analyzer, view, &wk->faces[i],
+		                                wanted(&wk->peeks[i], &wk->faces[i], ts), err)))
+			return rc;
+	}
+	*n_out = n;
+	return MIEN_OK;
+}
+
 static void analyse(worker *wk, cam *c, video_frame *f)
 {
 	watch *w = wk->w;
-	face_image view = { .width = f->width,
-		            .height = f->height,
-		            .stride = f->stride,
-		            .pixels = f->pixels,
-		            .source_channels = 3,
-		            .source_bits = 8,
-		            .orientation = 1 };
+	face_image view = frame_view(f);
 	mien_error err = { 0 };
-	size_t count = 0;
+	size_t n = 0;
 	int64_t t0 = mien_mono_ms();
-	if (face_analyze(wk->analyzer, &view, wk->faces, MAX_FACES, &count, &err) != MIEN_OK) {
+	/* The tracker wants time that never goes back; the wall clock can. */
+	int64_t ts = f->wall_ms > c->last_ts ? f->wall_ms : c->last_ts;
+	/* Someone was enrolled or erased since this camera's tracks were matched: match their kept faces again. */
+	uint64_t epoch = atomic_load(&w->gallery_epoch);
+	if (c->gallery_epoch != epoch) {
+		face_tracker_rematch(c->tracker, rematch, wk);
+		c->gallery_epoch = epoch;
+	}
+	if (locate_and_describe(wk, c, &view, ts, &n, &err) != MIEN_OK) {
 		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: %s", (long long)c->conf.id, err.message);
 		return;
 	}
-	size_t n = count < MAX_FACES ? count : MAX_FACES;
-	face_track_match matches[MAX_FACES];
+	face_track_match matches[MAX_FACES], shown[MAX_FACES];
 	int64_t tracks[MAX_FACES];
 	char names[MAX_FACES][STORE_NAME_MAX];
-	float t = threshold(wk);
 	for (size_t i = 0; i < n; i++) {
-		matches[i] = (face_track_match){ 0, 0 };
 		names[i][0] = '\0';
 		const face_result *r = &wk->faces[i];
-		gallery_hit hit;
-		size_t hits = 0;
-		if (r->embedding_model && w->index &&
-		    gallery_search(w->index, r->embedding, r->embedding_dim, r->embedding_model, 1, &hit, &hits,
-		                   &err) == MIEN_OK &&
-		    hits == 1 && hit.similarity >= t) {
-			store_person p;
-			if (store_person_get(w->db, hit.person_id, &p, &err) == MIEN_OK) {
-				matches[i] = (face_track_match){ hit.person_id, hit.similarity };
-				snprintf(names[i], sizeof(names[i]), "%s", p.name);
-			}
-		}
+		matches[i] = match_face(wk, r);
+		/* a face that was not embedded now shows its track's identity */
+		shown[i] = r->embedding_model ? matches[i]
+		                              : (face_track_match){ wk->peeks[i].person_id, wk->peeks[i].similarity };
+		if (!shown[i].person_id || !person_name(wk, shown[i].person_id, names[i], sizeof(names[i])))
+			shown[i] = (face_track_match){ 0, 0 };
 	}
-	/* The tracker wants time that never goes back; the wall clock can. */
-	int64_t ts = f->wall_ms > c->last_ts ? f->wall_ms : c->last_ts;
 	c->last_ts = ts;
 	const face_track_change *changes = NULL;
 	size_t n_changes = 0;
@@ -395,8 +606,17 @@ static void analyse(worker *wk, cam *c, video_frame *f)
 	         (long long)c->conf.id, (unsigned long long)f->seq, (long long)ts, n, n_changes,
 	         face_tracker_live(c->tracker));
 	for (size_t i = 0; i < n_changes; i++)
-		on_change(w, c, &view, &changes[i]);
-	publish(w, BUS_FACE, c->conf.id, face_message(w, c, f, wk->faces, tracks, matches, names, n));
+		on_change(w, c, f, &changes[i]);
+	/* a face whose expressions were not read now shows its track's mean (after the tracker has counted the
+	 * frame, so the mean is not fed back into itself) */
+	for (size_t i = 0; i < n; i++) {
+		face_result *r = &wk->faces[i];
+		if (!r->has_expression && wk->peeks[i].has_expression && wk->peeks[i].track_id == tracks[i]) {
+			memcpy(r->expression, wk->peeks[i].expression, sizeof(r->expression));
+			r->has_expression = 1;
+		}
+	}
+	publish(w, BUS_FACE, c->conf.id, face_message(w, c, f, wk->faces, tracks, shown, names, n));
 
 	pthread_mutex_lock(&c->view_lock);
 	video_frame_unref(&c->view_frame);
@@ -432,9 +652,8 @@ static void flush_camera(watch *w, cam *c)
 	if (!c->tracker ||
 	    face_tracker_flush(c->tracker, c->last_ts ? c->last_ts : mien_wall_ms(), &changes, &n, &err) != MIEN_OK)
 		return;
-	face_image none = { 0 };
 	for (size_t i = 0; i < n; i++)
-		on_change(w, c, &none, &changes[i]);
+		on_change(w, c, NULL, &changes[i]);
 }
 
 /* Takes the next camera after the one with id *cursor (round robin) that no worker holds. The cursor is an id, not
@@ -521,6 +740,7 @@ static cam *start_camera(watch *w, const store_camera *conf)
 	cam *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	c->scan_part = -1;
 	c->owner = w;
 	c->conf = *conf;
 	pthread_mutex_init(&c->view_lock, NULL);
@@ -793,11 +1013,27 @@ int watch_start(store *db, bus *b, const watch_options *options, watch **out, mi
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_mutex_init(&w->gallery_lock, NULL);
 	pthread_mutex_init(&w->sync_lock, NULL);
+	pthread_mutex_init(&w->rec_lock, NULL);
+	pthread_cond_init(&w->rec_ready, NULL);
+	pthread_cond_init(&w->rec_space, NULL);
 	const char *lease = getenv("MIEN_LEASE_MS");
 	w->lease_ms = options->lease_ms > 0 ? options->lease_ms : (lease && atoll(lease) >= 300 ? atoll(lease) : 10000);
+	if (w->options.scan_ms == 0) {
+		const char *scan = getenv("MIEN_SCAN_MS");
+		w->options.scan_ms = scan && *scan ? atoll(scan) : DEFAULT_SCAN_MS;
+		if (w->options.scan_ms == 0)
+			w->options.scan_ms = DEFAULT_SCAN_MS;
+	}
 	w->n_workers = options->workers > 0 ? options->workers : 1;
 	w->workers = calloc((size_t)w->n_workers, sizeof(worker));
-	int rc = w->workers ? MIEN_OK : mien_error_set(err, MIEN_ENOMEM, "out of memory");
+	w->rec = calloc(REC_QUEUE, sizeof(rec_job));
+	int rc = w->workers && w->rec ? MIEN_OK : mien_error_set(err, MIEN_ENOMEM, "out of memory");
+	if (rc == MIEN_OK) {
+		if (pthread_create(&w->recorder, NULL, recorder_main, w) != 0)
+			rc = mien_error_set(err, MIEN_EBACKEND, "cannot start the event recorder");
+		else
+			w->recorder_started = 1;
+	}
 	face_options fo;
 	face_options_default(&fo);
 	for (int i = 0; rc == MIEN_OK && i < w->n_workers; i++) {
@@ -854,6 +1090,17 @@ void watch_stop(watch **wp)
 			pthread_join(w->workers[i].thread, NULL);
 	while (w->cams)
 		retire_camera(w, w->cams);
+	/* every producer has stopped: the recorder stores what is queued (the visits just closed), then ends */
+	pthread_mutex_lock(&w->rec_lock);
+	w->rec_stop = 1;
+	pthread_cond_signal(&w->rec_ready);
+	pthread_mutex_unlock(&w->rec_lock);
+	if (w->recorder_started)
+		pthread_join(w->recorder, NULL);
+	for (; w->rec && w->rec_n > 0; w->rec_n--, w->rec_head = (w->rec_head + 1) % REC_QUEUE)
+		video_frame_unref(&w->rec[w->rec_head].frame); /* left only if the recorder never ran */
+	free(w->rec);
+	free(w->visits);
 	/* Hand the cameras to the other workers now rather than after the lease runs out. */
 	mien_error ignored;
 	store_lease_release(w->db, 0, bus_node(w->bus), &ignored);
@@ -869,6 +1116,9 @@ void watch_stop(watch **wp)
 	pthread_mutex_destroy(&w->lock);
 	pthread_mutex_destroy(&w->gallery_lock);
 	pthread_mutex_destroy(&w->sync_lock);
+	pthread_mutex_destroy(&w->rec_lock);
+	pthread_cond_destroy(&w->rec_ready);
+	pthread_cond_destroy(&w->rec_space);
 	free(w);
 	*wp = NULL;
 }

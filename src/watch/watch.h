@@ -41,6 +41,10 @@ typedef struct watch_options {
 	int allow_file;     /* accept file cameras (video.h also honours MIEN_ALLOW_FILE_CAMERAS=1); for the demo */
 	int64_t lost_ms;    /* a face unseen this long ends its visit; 0 = the tracker's default */
 	int64_t lease_ms;   /* camera lease time: a dead worker's cameras move within it; 0 = MIEN_LEASE_MS or 10 s */
+	int64_t scan_ms;    /* search each camera's whole picture this often, and in between only around the faces
+	                       being tracked, describing (embedding, expressions) a tracked face only when that can
+	                       change something; 0 = MIEN_SCAN_MS or 2000; < 0 = the whole photo pipeline on every
+	                       analysed frame */
 } watch_options;
 
 /*

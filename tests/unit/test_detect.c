@@ -3,7 +3,8 @@
  * models/samples/sample1..6.jpg), the small-face case in a 1080p frame, agreement between the three
  * detectors, weighted NMS on synthetic boxes, and degenerate pictures.
  *
- * The grid pass of blazeface-back is checked on landscape and portrait frames and across grid re-creation.
+ * The grid pass of blazeface-back is checked on landscape and portrait frames and across grid re-creation;
+ * faces cut by the picture's side on crops of the demo photos.
  *
  * Golden counts come from /work/shared/data/detection/face_counts.csv (rows vladmandic_face-api_npm/sampleN.jpg,
  * counted by eye), never from the detector.
@@ -294,6 +295,81 @@ static void test_crop_to_huge(void **state)
 	face_detector_free(&d);
 }
 
+/* Whether two boxes overlap at all. */
+static int boxes_touch(const face_detection *a, const face_detection *b)
+{
+	return a->x < b->x + b->w && b->x < a->x + a->w && a->y < b->y + b->h && b->y < a->y + a->h;
+}
+
+/* Faces cut by the picture's left or right side through their middle (someone at the edge of a group photo,
+ * a selfie taker): each face of the demo photos (as found whole) cut at its centre line, with three face
+ * widths of the photo beside it. The whole-picture pass mirrors the picture into its margins, which
+ * completes the half face; against a black margin blazeface-back found 3 of these 44 half faces. Nothing
+ * may be found away from the photo's faces. */
+static void test_faces_cut_by_side(void **state)
+{
+	(void)state;
+	mien_error err = { 0 };
+	face_detector *d = make(NULL, NULL);
+	face_detection whole[MAX_DETS], dets[MAX_DETS];
+	int found = 0, total = 0, stray = 0;
+	for (int s = 1; s <= 6; s++) {
+		face_image *img = load_sample(s);
+		size_t n = 0;
+		assert_int_equal(face_detect(d, img, whole, MAX_DETS, &n, &err), MIEN_OK);
+		assert_int_equal(n, SAMPLE_FACES[s - 1]);
+		for (size_t i = 0; i < n; i++) {
+			for (int side = 0; side < 2; side++) {
+				const face_detection *f = &whole[i];
+				float cx = f->x + f->w / 2;
+				float x0 = side == 0 ? fmaxf(0.0f, cx - 4 * f->w) : cx;
+				float x1 = side == 0 ? cx : fminf((float)img->width, cx + 4 * f->w);
+				float y0 = fmaxf(0.0f, f->y - 1.5f * f->h);
+				float y1 = fminf((float)img->height, f->y + 2.5f * f->h);
+				int cw = (int)(x1 - x0), ch = (int)(y1 - y0);
+				face_image *c = NULL;
+				assert_int_equal(face_image_crop(img, x0, y0, x1 - x0, y1 - y0, cw, ch, &c, &err),
+				                 MIEN_OK);
+				size_t k = 0;
+				assert_int_equal(face_detect(d, c, dets, MAX_DETS, &k, &err), MIEN_OK);
+				check_inside(dets, k < MAX_DETS ? k : MAX_DETS, (float)cw, (float)ch);
+				/* the half face, in crop pixels */
+				face_detection half = *f;
+				half.x = side == 0 ? f->x - x0 : 0.0f;
+				half.w = f->w / 2;
+				half.y -= y0;
+				int hit = 0;
+				for (size_t j = 0; j < k && j < MAX_DETS; j++) {
+					if (box_iou(&dets[j], &half) > 0.3f)
+						hit = 1;
+					int known = 0;
+					for (size_t q = 0; q < n; q++) {
+						face_detection o = whole[q];
+						o.x -= x0;
+						o.y -= y0;
+						known |= boxes_touch(&dets[j], &o);
+					}
+					if (!known) {
+						print_error("sample%d.jpg face %zu side %d: stray box %.0f,%.0f "
+						            "%.0fx%.0f\n",
+						            s, i, side, dets[j].x, dets[j].y, dets[j].w, dets[j].h);
+						stray++;
+					}
+				}
+				found += hit;
+				total++;
+				face_image_free(&c);
+			}
+		}
+		face_image_free(&img);
+	}
+	print_message("half faces found: %d of %d\n", found, total);
+	assert_int_equal(total, 44);
+	assert_in_range(found, 30, total);
+	assert_int_equal(stray, 0);
+	face_detector_free(&d);
+}
+
 static void test_weighted_nms(void **state)
 {
 	(void)state;
@@ -381,13 +457,134 @@ static void test_env_selects(void **state)
 	face_detector_free(&d);
 }
 
+/* face_detect_regions, as the camera workers use it between whole-picture searches: windows around where the
+ * faces were (moved by a fifth of their width) find the labelled number of faces of each demo photo, at the
+ * places the whole-picture search finds them (ssd_mobilenetv1 searches the whole picture instead); the 26 px
+ * faces of a 1080p frame are found from their regions; a region over plain grey finds nothing. */
+static void test_regions(void **state)
+{
+	(void)state;
+	const char *names[] = { NULL, "ssd_mobilenetv1" };
+	for (int k = 0; k < 2; k++) {
+		face_detector *d = make(names[k], NULL);
+		face_detection full[MAX_DETS], near[MAX_DETS];
+		float regions[MAX_DETS][4];
+		mien_error err = { 0 };
+		for (int s = 1; s <= (k == 0 ? 6 : 2); s++) {
+			face_image *im = load_sample(s);
+			size_t n = 0, m = 0;
+			assert_int_equal(face_detect(d, im, full, MAX_DETS, &n, &err), MIEN_OK);
+			assert_int_equal(n, SAMPLE_FACES[s - 1]);
+			for (size_t i = 0; i < n; i++) {
+				regions[i][0] = full[i].x + 0.2f * full[i].w;
+				regions[i][1] = full[i].y;
+				regions[i][2] = full[i].w;
+				regions[i][3] = full[i].h;
+			}
+			assert_int_equal(face_detect_regions(d, im, (const float(*)[4])regions, n, -1, 0, near,
+			                                     MAX_DETS, &m, &err),
+			                 MIEN_OK);
+			check_inside(near, m, (float)im->width, (float)im->height);
+			if ((int)m != SAMPLE_FACES[s - 1])
+				fail_msg("sample%d.jpg: %zu faces from regions, labelled %d", s, m,
+				         SAMPLE_FACES[s - 1]);
+			for (size_t i = 0; i < n; i++) {
+				float best = 0;
+				for (size_t j = 0; j < m; j++)
+					best = fmaxf(best, box_iou(&full[i], &near[j]));
+				assert_true(best >= 0.6f);
+			}
+			face_image_free(&im);
+		}
+		face_detector_free(&d);
+	}
+
+	const int pw = 213, ph = 142, ox = 1920 - 213 - 40, oy = 1080 - 142 - 40;
+	face_image *frame = small_frame(1920, 1080, pw, ph, ox, oy);
+	face_detector *d = make(NULL, NULL);
+	face_detection dets[MAX_DETS];
+	size_t n = detect_small(d, frame, pw, ph, ox, oy, dets);
+	assert_int_equal(n, SAMPLE_FACES[0]);
+	float regions[MAX_DETS + 1][4];
+	for (size_t i = 0; i < n; i++) {
+		regions[i][0] = dets[i].x - 3, regions[i][1] = dets[i].y + 2;
+		regions[i][2] = dets[i].w, regions[i][3] = dets[i].h;
+	}
+	face_detection near[MAX_DETS];
+	size_t m = 0;
+	mien_error err = { 0 };
+	assert_int_equal(face_detect_regions(d, frame, (const float(*)[4])regions, n, -1, 0, near, MAX_DETS, &m, &err),
+	                 MIEN_OK);
+	assert_int_equal(m, SAMPLE_FACES[0]);
+	for (size_t i = 0; i < m; i++)
+		assert_true(near[i].x >= ox - 2 && near[i].x + near[i].w <= ox + pw + 2 && near[i].h <= 48);
+	/* grey, and wholly outside the picture */
+	float grey[2][4] = { { 200, 200, 40, 40 }, { -500, -500, 40, 40 } };
+	assert_int_equal(face_detect_regions(d, frame, (const float(*)[4])grey, 2, -1, 0, near, MAX_DETS, &m, &err),
+	                 MIEN_OK);
+	assert_int_equal(m, 0);
+	assert_int_equal(face_detect_regions(d, frame, NULL, 0, -1, 0, near, MAX_DETS, &m, &err), MIEN_OK);
+	assert_int_equal(m, 0);
+	assert_int_equal(face_detect_regions(d, frame, NULL, 1, -1, 0, near, MAX_DETS, &m, &err), MIEN_EINVAL);
+	face_detector_free(&d);
+	face_image_free(&frame);
+}
+
+/* A whole-picture search in parts (face_detect_regions' strips), as the camera workers spread it over frames: on
+ * the 1080p frame with 26 px faces pasted at the right (in the last strip), at the left (the first) and in the
+ * middle (where strips overlap), the parts together find the labelled faces, each once, and a part that does not
+ * hold them finds nothing; 1 part is the undivided search; parts out of range are refused. */
+static void test_scan_parts(void **state)
+{
+	(void)state;
+	const int pw = 213, ph = 142;
+	const int xs[3] = { 1920 - 213 - 40, 40, (1920 - 213) / 2 };
+	face_detector *d = make(NULL, NULL);
+	face_detection dets[MAX_DETS];
+	mien_error err = { 0 };
+	for (int k = 0; k < 3; k++) {
+		face_image *frame = small_frame(1920, 1080, pw, ph, xs[k], 500);
+		for (int parts = 1; parts <= 3; parts += 2) {
+			size_t total = 0;
+			for (int part = 0; part < parts; part++) {
+				size_t m = 0;
+				assert_int_equal(
+				        face_detect_regions(d, frame, NULL, 0, part, parts, dets, MAX_DETS, &m, &err),
+				        MIEN_OK);
+				for (size_t i = 0; i < m; i++)
+					assert_true(dets[i].x >= xs[k] - 2 && dets[i].x + dets[i].w <= xs[k] + pw + 2 &&
+					            dets[i].h <= 48);
+				if (parts == 3 && k == 0 && part < 2)
+					assert_int_equal(m, 0); /* the faces are in the last strip only */
+				if (parts == 3 && k == 1 && part > 0)
+					assert_int_equal(m, 0);
+				total += m;
+			}
+			print_message("faces at x %d, %d part(s): %zu found\n", xs[k], parts, total);
+			if (k < 2 || parts == 1)
+				assert_int_equal(total, SAMPLE_FACES[0]);
+			else /* in the overlap two strips may both see a face: at least once each */
+				assert_true(total >= (size_t)SAMPLE_FACES[0] && total <= 2 * (size_t)SAMPLE_FACES[0]);
+		}
+		face_image_free(&frame);
+	}
+	face_image *frame = small_frame(1920, 1080, pw, ph, 40, 500);
+	size_t m = 0;
+	assert_int_equal(face_detect_regions(d, frame, NULL, 0, 3, 3, dets, MAX_DETS, &m, &err), MIEN_EINVAL);
+	assert_int_equal(face_detect_regions(d, frame, NULL, 0, 0, 17, dets, MAX_DETS, &m, &err), MIEN_EINVAL);
+	face_image_free(&frame);
+	face_detector_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_weighted_nms),  cmocka_unit_test(test_degenerate_pictures),
-		cmocka_unit_test(test_env_selects),   cmocka_unit_test(test_detectors_agree),
-		cmocka_unit_test(test_sample_counts), cmocka_unit_test(test_small_faces_1080p),
-		cmocka_unit_test(test_grid_shapes),   cmocka_unit_test(test_crop_to_huge),
+		cmocka_unit_test(test_weighted_nms),      cmocka_unit_test(test_degenerate_pictures),
+		cmocka_unit_test(test_env_selects),       cmocka_unit_test(test_detectors_agree),
+		cmocka_unit_test(test_sample_counts),     cmocka_unit_test(test_small_faces_1080p),
+		cmocka_unit_test(test_grid_shapes),       cmocka_unit_test(test_crop_to_huge),
+		cmocka_unit_test(test_faces_cut_by_side), cmocka_unit_test(test_regions),
+		cmocka_unit_test(test_scan_parts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -420,6 +420,146 @@ static void test_track_cap(void **state)
 	assert_int_equal(face_tracker_create(&o, &t, &err), MIEN_EINVAL);
 }
 
+/* face_tracker_peek and face_tracker_predicted: what a caller that skips embeddings for tracked faces relies on.
+ * A face walks right at 0.1 px/ms with rising quality; once its track holds best_k faces, only a better face
+ * would be kept; a face without an embedding joins by IoU and abstains; two faces at one track, or a face far
+ * from every track, get no track. */
+static void test_peek(void **state)
+{
+	(void)state;
+	face_track_options o;
+	face_track_options_default(&o);
+	o.best_k = 3;
+	face_tracker *t = tracker_with(&o);
+	face_result *faces = calloc(2, sizeof(*faces));
+	face_track_peek p[2];
+	const face_track_change *c;
+	size_t n;
+	int64_t id = 0;
+
+	make_face(&faces[0], 100, 100, 80, 80, 3, 0.5f);
+	assert_int_equal(face_tracker_peek(t, 1000, faces, 1, p), MIEN_OK);
+	assert_int_equal(p[0].track_id, 0); /* nothing to join yet */
+	assert_int_equal(face_tracker_peek(NULL, 1000, faces, 1, p), MIEN_EINVAL);
+
+	/* frames at 1000, 1200, 1400 with quality .5 .6 .7 and matches to person 9; x moves 20 px a frame */
+	for (int i = 0; i < 3; i++) {
+		make_face(&faces[0], 100 + 20 * (float)i, 100, 80, 80, 3, 0.5f + 0.1f * (float)i);
+		faces[0].has_expression = 1;
+		faces[0].expression[FACE_HAPPY] = i == 0 ? 1.0f : 0.5f;
+		faces[0].expression[FACE_NEUTRAL] = i == 0 ? 0.0f : 0.5f;
+		if (i > 0) {
+			assert_int_equal(face_tracker_peek(t, 1000 + 200 * i, faces, 1, p), MIEN_OK);
+			assert_int_equal(p[0].track_id, id);
+			assert_int_equal(p[0].would_keep, 1); /* fewer than best_k kept */
+			assert_int_equal(p[0].confirmed, i >= 2);
+		}
+		face_track_match m = { 9, 0.8f };
+		int64_t tid = 0;
+		assert_int_equal(face_tracker_update(t, 1000 + 200 * i, faces, &m, 1, &tid, &c, &n, NULL), MIEN_OK);
+		if (i == 0)
+			id = tid;
+		assert_int_equal(tid, id);
+	}
+
+	/* The prediction has moved on with the face: 20 px per 200 ms. */
+	float boxes[4][4];
+	assert_int_equal(face_tracker_predicted(t, 1600, boxes, 4), 1);
+	assert_float_equal(boxes[0][0], 140 + 20, 1.0);
+	assert_float_equal(boxes[0][1], 100, 1e-3);
+	assert_float_equal(boxes[0][3], 80, 1e-3);
+	assert_int_equal(face_tracker_predicted(t, 1600, boxes, 0), 0);
+
+	/* Full (3 kept, worst .5): a .45 face would not be kept, a .75 one would. */
+	make_face(&faces[0], 160, 100, 80, 80, -1, 0.45f);
+	assert_int_equal(face_tracker_peek(t, 1600, faces, 1, p), MIEN_OK);
+	assert_int_equal(p[0].track_id, id);
+	assert_int_equal(p[0].confirmed, 1);
+	assert_int_equal(p[0].would_keep, 0);
+	assert_int_equal(p[0].person_id, 9);
+	assert_float_equal(p[0].similarity, 0.8f, 1e-6);
+	assert_int_equal(p[0].embedded_ms, 1400);
+	assert_int_equal(p[0].expression_ms, 1400);
+	assert_int_equal(p[0].has_expression, 1);
+	assert_float_equal(p[0].expression[FACE_HAPPY], 2.0f / 3.0f, 1e-5);
+	faces[0].quality = 0.75f;
+	assert_int_equal(face_tracker_peek(t, 1600, faces, 1, p), MIEN_OK);
+	assert_int_equal(p[0].would_keep, 1);
+
+	/* Fed without an embedding (and not better than the kept faces), the face joins by IoU and abstains: the
+	 * identity and its votes stay, and the track's last embedding is still the one from 1400. */
+	faces[0].quality = 0.45f;
+	int64_t tid = 0;
+	assert_int_equal(face_tracker_update(t, 1600, faces, NULL, 1, &tid, &c, &n, NULL), MIEN_OK);
+	assert_int_equal(tid, id);
+	assert_int_equal(n, 0);
+	make_face(&faces[0], 180, 100, 80, 80, -1, 0.45f);
+	assert_int_equal(face_tracker_peek(t, 1800, faces, 1, p), MIEN_OK);
+	assert_int_equal(p[0].track_id, id);
+	assert_int_equal(p[0].embedded_ms, 1400);
+	assert_int_equal(p[0].person_id, 9);
+
+	/* Two faces at the track (predicted at 180,100): the closer one takes it, as the update would; the other is
+	 * new, in either order. A face far away: no track. */
+	for (int order = 0; order < 2; order++) {
+		make_face(&faces[order], 175, 100, 80, 80, -1, 0.45f);     /* IoU 0.88 */
+		make_face(&faces[1 - order], 190, 105, 80, 80, -1, 0.45f); /* IoU 0.70 */
+		assert_int_equal(face_tracker_peek(t, 1800, faces, 2, p), MIEN_OK);
+		assert_int_equal(p[order].track_id, id);
+		assert_int_equal(p[1 - order].track_id, 0);
+	}
+	make_face(&faces[0], 900, 500, 80, 80, -1, 0.45f);
+	assert_int_equal(face_tracker_peek(t, 1800, faces, 1, p), MIEN_OK);
+	assert_int_equal(p[0].track_id, 0);
+
+	assert_int_equal(face_tracker_flush(t, 2000, &c, &n, NULL), MIEN_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(c[0].person_id, 9);
+	assert_int_equal(c[0].votes, 3);
+	assert_int_equal(c[0].voters, 3);
+	assert_int_equal(c[0].hits, 4);
+	free(faces);
+	face_tracker_free(&t);
+}
+
+static face_track_match match_person_5(void *ctx, const face_result *face)
+{
+	int *calls = ctx;
+	(*calls)++;
+	return face->recognisable ? (face_track_match){ 5, 0.95f } : (face_track_match){ 0, 0 };
+}
+
+/* Someone is enrolled while their visit goes on: face_tracker_rematch gives the kept faces their new matches, and
+ * the next update reports the identity; faces without an embedding are not asked about. */
+static void test_rematch(void **state)
+{
+	(void)state;
+	face_tracker *t = tracker_with(NULL);
+	face_result *face = calloc(1, sizeof(*face));
+	const face_track_change *c;
+	size_t n;
+	for (int i = 0; i < 3; i++) {
+		make_face(face, 100, 100, 80, 80, 3, 0.5f + 0.1f * (float)i);
+		face_track_match unknown = { 0, 0 };
+		assert_int_equal(face_tracker_update(t, 200 * i, face, &unknown, 1, NULL, &c, &n, NULL), MIEN_OK);
+	}
+	make_face(face, 100, 100, 80, 80, -1, 0.1f); /* a small face: no embedding, kept (not better) */
+	assert_int_equal(face_tracker_update(t, 600, face, NULL, 1, NULL, &c, &n, NULL), MIEN_OK);
+	int calls = 0;
+	face_tracker_rematch(t, match_person_5, &calls);
+	assert_int_equal(calls, 3);
+	make_face(face, 100, 100, 80, 80, -1, 0.1f);
+	assert_int_equal(face_tracker_update(t, 800, face, NULL, 1, NULL, &c, &n, NULL), MIEN_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(c[0].kind, FACE_TRACK_IDENTITY);
+	assert_int_equal(c[0].person_id, 5);
+	assert_int_equal(c[0].votes, 3);
+	face_tracker_rematch(NULL, match_person_5, &calls);
+	face_tracker_rematch(t, NULL, &calls);
+	free(face);
+	face_tracker_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +569,8 @@ int main(void)
 		cmocka_unit_test(test_identity_vote),
 		cmocka_unit_test(test_expression_mean),
 		cmocka_unit_test(test_track_cap),
+		cmocka_unit_test(test_peek),
+		cmocka_unit_test(test_rematch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
