@@ -392,8 +392,15 @@ static void on_change(watch *w, cam *c, video_frame *frame, const face_track_cha
 	job.ch.best = NULL;
 	job.frame = ch->kind == FACE_TRACK_STARTED && frame ? video_frame_ref(frame) : NULL;
 	pthread_mutex_lock(&w->rec_lock);
-	while (w->rec_n == REC_QUEUE)
+	while (w->rec_n == REC_QUEUE && !w->rec_stop)
 		pthread_cond_wait(&w->rec_space, &w->rec_lock);
+	if (w->rec_stop) { /* never after watch_stop has stopped every producer; kept safe all the same */
+		pthread_mutex_unlock(&w->rec_lock);
+		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: a change after the recorder stopped is dropped",
+		         (long long)job.camera_id);
+		video_frame_unref(&job.frame);
+		return;
+	}
 	w->rec[(w->rec_head + w->rec_n++) % REC_QUEUE] = job;
 	pthread_cond_signal(&w->rec_ready);
 	pthread_mutex_unlock(&w->rec_lock);
@@ -945,6 +952,8 @@ static int sync_locked(watch *w, mien_error *err)
 
 int watch_sync(watch *w, mien_error *err)
 {
+	if (atomic_load(&w->stop))
+		return MIEN_OK; /* stopping: start nothing */
 	pthread_mutex_lock(&w->sync_lock);
 	int rc = sync_locked(w, err);
 	pthread_mutex_unlock(&w->sync_lock);
@@ -1083,6 +1092,13 @@ void watch_stop(watch **wp)
 		return;
 	watch *w = *wp;
 	atomic_store(&w->stop, 1);
+	/* no more camera or gallery changes from the bus while the cameras stop */
+	if (w->sub_id)
+		bus_unsubscribe(w->bus, w->sub_id);
+	w->sub_id = 0;
+	/* a watch_sync that began before the stop finishes first */
+	pthread_mutex_lock(&w->sync_lock);
+	pthread_mutex_unlock(&w->sync_lock);
 	if (w->leaser_started)
 		pthread_join(w->leaser, NULL);
 	for (int i = 0; w->workers && i < w->n_workers; i++)
@@ -1094,6 +1110,7 @@ void watch_stop(watch **wp)
 	pthread_mutex_lock(&w->rec_lock);
 	w->rec_stop = 1;
 	pthread_cond_signal(&w->rec_ready);
+	pthread_cond_broadcast(&w->rec_space);
 	pthread_mutex_unlock(&w->rec_lock);
 	if (w->recorder_started)
 		pthread_join(w->recorder, NULL);
