@@ -810,6 +810,17 @@ int video_camera_next(video_camera *camera, int timeout_ms, video_frame **frame)
 	return rc;
 }
 
+int64_t video_camera_due_ms(video_camera *camera)
+{
+	if (camera == NULL)
+		return INT64_MAX;
+	pthread_mutex_lock(&camera->lock);
+	int fresh = camera->slot != NULL && camera->slot->seq > camera->taken_seq && !atomic_load(&camera->stopping);
+	int64_t due = fresh ? camera->next_take_ms : INT64_MAX;
+	pthread_mutex_unlock(&camera->lock);
+	return due;
+}
+
 video_frame *video_camera_latest(video_camera *camera)
 {
 	if (camera == NULL)

@@ -143,6 +143,11 @@ void video_camera_free(video_camera **camera);
  */
 int video_camera_next(video_camera *camera, int timeout_ms, video_frame **frame);
 
+/* When video_camera_next would next hand out a frame (mien_mono_ms time; at or before now = a frame is ready
+ * now), or INT64_MAX when the mailbox holds no frame the consumer has not seen. Lets a consumer of many cameras
+ * serve the one that has waited longest first. */
+int64_t video_camera_due_ms(video_camera *camera);
+
 /* The mailbox's current frame as a new reference (no rate limit, not counted as taken), or NULL when there
  * is none yet. For snapshots and the live view. */
 video_frame *video_camera_latest(video_camera *camera);

@@ -27,7 +27,7 @@
 #define SNAPSHOT_WIDTH   1280
 #define THUMB_SIDE       160
 #define THRESHOLD_TTL_MS 10000
-#define IDLE_SLEEP_MS    2
+#define IDLE_SLEEP_MS    5
 /* Between full scans, how often a tracked face gets a new embedding and new expressions at the least (it also
  * gets an embedding whenever its quality earns a place among its track's best faces). */
 #define REEMBED_MS      5000
@@ -663,31 +663,29 @@ static void flush_camera(watch *w, cam *c)
 		on_change(w, c, NULL, &changes[i]);
 }
 
-/* Takes the next camera after the one with id *cursor (round robin) that no worker holds. The cursor is an id, not
- * a pointer: the camera it named may have been retired and freed since. */
-static cam *take_camera(watch *w, int64_t *cursor)
+/* Takes the camera whose frame has been due longest among those no worker holds, so that under load every
+ * camera falls behind alike instead of some keeping their rate while others lose theirs. NULL when none is due;
+ * *next_due then says when the first one will be (INT64_MAX: none has a new frame). */
+static cam *take_camera(watch *w, int64_t *next_due)
 {
-	pthread_mutex_lock(&w->lock);
-	cam *start = NULL;
-	for (cam *c = w->cams; c && *cursor; c = c->next)
-		if (c->conf.id == *cursor)
-			start = c->next;
-	if (!start)
-		start = w->cams;
+	int64_t now = mien_mono_ms(), best_due = INT64_MAX;
 	cam *found = NULL;
-	cam *c = start;
-	while (c) {
-		if (!c->busy && !c->removed && c->reader) {
-			c->busy = 1;
+	pthread_mutex_lock(&w->lock);
+	for (cam *c = w->cams; c; c = c->next) {
+		if (c->busy || c->removed || !c->reader)
+			continue;
+		int64_t due = video_camera_due_ms(c->reader);
+		if (due < best_due) {
+			best_due = due;
 			found = c;
-			break;
 		}
-		c = c->next ? c->next : w->cams;
-		if (c == start)
-			break;
 	}
-	*cursor = found ? found->conf.id : 0;
+	if (found && best_due <= now)
+		found->busy = 1;
+	else
+		found = NULL;
 	pthread_mutex_unlock(&w->lock);
+	*next_due = best_due;
 	return found;
 }
 
@@ -702,26 +700,24 @@ static void *worker_main(void *arg)
 {
 	worker *wk = arg;
 	watch *w = wk->w;
-	int64_t cursor = 0;
-	int idle = 0;
 	while (!atomic_load(&w->stop)) {
-		cam *c = take_camera(w, &cursor);
+		int64_t next_due = INT64_MAX;
+		cam *c = take_camera(w, &next_due);
 		video_frame *f = NULL;
 		if (c && video_camera_next(c->reader, 0, &f) == MIEN_OK) {
 			analyse(wk, c, f);
 			video_frame_unref(&f);
-			idle = 0;
-		} else {
-			idle++;
 		}
-		if (c)
+		if (c) {
 			release_camera(w, c);
-		/* After a full round with no frame anywhere, rest a little instead of spinning. */
-		if (idle > 8) {
-			struct timespec ts = { 0, IDLE_SLEEP_MS * 1000000L };
-			nanosleep(&ts, NULL);
-			idle = 0;
+			continue;
 		}
+		/* Nothing due: rest until the first camera is (at most IDLE_SLEEP_MS, so new frames and new cameras
+		 * are noticed). */
+		int64_t wait = next_due == INT64_MAX ? IDLE_SLEEP_MS : next_due - mien_mono_ms();
+		wait = wait < 1 ? 1 : wait > IDLE_SLEEP_MS ? IDLE_SLEEP_MS : wait;
+		struct timespec ts = { 0, wait * 1000000L };
+		nanosleep(&ts, NULL);
 	}
 	return NULL;
 }

@@ -582,10 +582,20 @@ static void test_mjpeg_mailbox(void **state)
 		video_frame_unref(&frame);
 		sleep_ms(300);
 	}
+	/* Due: not right after a take (the next is 500 ms away, or no new frame yet), but once the interval has
+	 * passed and the 10 fps source has sent a new frame. */
+	video_frame *frame = NULL;
+	assert_int_equal(video_camera_next(camera, 2000, &frame), MIEN_OK);
+	video_frame_unref(&frame);
+	taken++;
+	assert_true(video_camera_due_ms(camera) > mien_mono_ms() + 300);
+	sleep_ms(600);
+	assert_true(video_camera_due_ms(camera) <= mien_mono_ms());
+	assert_true(video_camera_due_ms(NULL) == INT64_MAX);
 	video_stats stats;
 	video_camera_stats(camera, &stats);
-	/* 2 fps for 3 s: at most 7 frames (one at the start of each 500 ms), about 25 decoded. */
-	assert_in_range(taken, 4, 7);
+	/* 2 fps for 3 s: at most 7 frames (one at the start of each 500 ms), about 25 decoded; one more after. */
+	assert_in_range(taken, 5, 8);
 	assert_int_equal(stats.frames_taken, (uint64_t)taken);
 	if (stats.frames_dropped < 10)
 		fail_msg("frames_dropped %llu, decoded %llu: a slow consumer must make the mailbox drop",
