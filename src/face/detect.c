@@ -900,42 +900,10 @@ static int grid_get(face_detector *d, float gw, float gh, mien_error *err)
 	return best;
 }
 
-/* Adds the grid pass for a w x h picture after the whole-picture pass, unless that pass already sees a
- * min_face face at GRID_FACE_MIN input pixels. Returns the pass count, or 0 with err set. */
-static size_t plan_grid(face_detector *d, int width, int height, mien_error *err)
-{
-	float w = (float)width, h = (float)height, longest = fmaxf(w, h);
-	float scale = GRID_FACE_MIN / (float)d->min_face;
-	if (scale * longest <= (float)d->input_size)
-		return 1;
-	float cap = (float)d->grid_side;
-	if (scale * longest > cap) {
-		MIEN_LOG_DEBUG_("detect", "%dx%d: the grid cap %d coarsens the smallest face found to %.0f px", width,
-		                height, d->grid_side, GRID_FACE_MIN * longest / cap);
-		scale = cap / longest;
-	}
-	int i = grid_get(d, w * scale, h * scale, err);
-	if (i < 0)
-		return 0;
-	/* the picture fills the grid along one axis, centred along the other; the letterbox is black */
-	const grid_rt *g = &d->grids[i];
-	float k = fminf((float)g->w / w, (float)g->h / h);
-	tile *t = &d->tiles[1];
-	t->w = (float)g->w / k;
-	t->h = (float)g->h / k;
-	t->x = (w - t->w) / 2;
-	t->y = (h - t->h) / 2;
-	t->interior = 0;
-	t->grid = i;
-	t->threshold = d->grid_threshold;
-	t->max_h = GRID_FACE_MAX;
-	t->mirror = 0;
-	return 2;
-}
-
 /* Strip `part` of `parts` of the grid pass (face_detect_regions): the grid split along the picture's long axis into
  * strips of one size (one runtime serves them all) that overlap by STRIP_OVERLAP grid pixels, so that a face the
- * grid pass is responsible for (up to GRID_FACE_MAX) lies whole in one strip away from its shared edges. Fills *t;
+ * grid pass is responsible for (up to GRID_FACE_MAX) lies whole in one strip away from its shared edges. One part is
+ * the whole grid: the picture fills it along one axis, centred along the other (the letterbox is black). Fills *t;
  * returns 1, 0 when the picture needs no grid pass, -1 with err set. */
 static int plan_strip(face_detector *d, int width, int height, int part, int parts, tile *t, mien_error *err)
 {
@@ -943,13 +911,16 @@ static int plan_strip(face_detector *d, int width, int height, int part, int par
 	float scale = GRID_FACE_MIN / (float)d->min_face;
 	if (scale * longest <= (float)d->input_size)
 		return 0;
-	if (scale * longest > (float)d->grid_side)
+	if (scale * longest > (float)d->grid_side) {
+		MIEN_LOG_DEBUG_("detect", "%dx%d: the grid cap %d coarsens the smallest face found to %.0f px", width,
+		                height, d->grid_side, GRID_FACE_MIN * longest / (float)d->grid_side);
 		scale = (float)d->grid_side / longest;
+	}
 	int along_x = w >= h;
 	float length = along_x ? w : h, across = along_x ? h : w;
 	/* the strip's length along the split axis, in picture pixels */
 	float overlap = STRIP_OVERLAP / scale;
-	float piece = (length - overlap) / (float)parts + overlap;
+	float piece = parts > 1 ? (length - overlap) / (float)parts + overlap : length;
 	int i = along_x ? grid_get(d, piece * scale, across * scale, err)
 	                : grid_get(d, across * scale, piece * scale, err);
 	if (i < 0)
@@ -979,6 +950,14 @@ static int plan_strip(face_detector *d, int width, int height, int part, int par
 	return 1;
 }
 
+/* Adds the grid pass for a w x h picture after the whole-picture pass, unless that pass already sees a
+ * min_face face at GRID_FACE_MIN input pixels: the one-part strip. Returns the pass count, or 0 with err set. */
+static size_t plan_grid(face_detector *d, int width, int height, mien_error *err)
+{
+	int planned = plan_strip(d, width, height, 0, 1, &d->tiles[1], err);
+	return planned < 0 ? 0 : (size_t)planned + 1;
+}
+
 /* Clips a box and its keypoints to the picture; returns 0 when nothing is left. */
 static int clip_detection(face_detection *c, float w, float h)
 {
@@ -995,6 +974,20 @@ static int clip_detection(face_detection *c, float w, float h)
 		c->keypoints[k][1] = fminf(fmaxf(c->keypoints[k][1], 0.0f), h);
 	}
 	return 1;
+}
+
+/* The arguments face_detect and face_detect_regions share: *count zeroed, then MIEN_EINVAL for NULLs or a picture
+ * that is not one. */
+static int check_call(const char *name, const face_detector *detector, const face_image *image,
+                      const face_detection *out, size_t max, size_t *count, mien_error *err)
+{
+	if (count)
+		*count = 0;
+	if (!detector || !image || !count || (max > 0 && !out))
+		return mien_error_set(err, MIEN_EINVAL, "%s: NULL argument", name);
+	if (image->width < 1 || image->height < 1 || !image->pixels || image->stride < 3 * image->width)
+		return mien_error_set(err, MIEN_EINVAL, "%s: invalid image %dx%d", name, image->width, image->height);
+	return MIEN_OK;
 }
 
 /* Merges the candidates of every pass and writes the clipped boxes, best first; returns how many were found. */
@@ -1016,13 +1009,9 @@ static size_t finish(face_detector *d, const face_image *image, face_detection *
 int face_detect(face_detector *detector, const face_image *image, face_detection *out, size_t max, size_t *count,
                 mien_error *err)
 {
-	if (count)
-		*count = 0;
-	if (!detector || !image || !count || (max > 0 && !out))
-		return mien_error_set(err, MIEN_EINVAL, "face_detect: NULL argument");
-	if (image->width < 1 || image->height < 1 || !image->pixels || image->stride < 3 * image->width)
-		return mien_error_set(err, MIEN_EINVAL, "face_detect: invalid image %dx%d", image->width,
-		                      image->height);
+	int rc = check_call("face_detect", detector, image, out, max, count, err);
+	if (rc)
+		return rc;
 	face_detector *d = detector;
 	/* no face of min_face height fits in a picture smaller than that both ways */
 	if (image->width < d->min_face && image->height < d->min_face)
@@ -1040,7 +1029,7 @@ int face_detect(face_detector *detector, const face_image *image, face_detection
 		n_tiles = plan_tiles(d, image->width, image->height);
 	}
 	for (size_t i = 0; i < n_tiles; i++) {
-		int rc = run_pass(d, image, &d->tiles[i], err);
+		rc = run_pass(d, image, &d->tiles[i], err);
 		if (rc)
 			return mien_error_prefix(err, "%s", d->spec->name);
 	}
@@ -1065,15 +1054,13 @@ static int region_runtime(face_detector *d, mien_error *err)
 int face_detect_regions(face_detector *detector, const face_image *image, const float (*regions)[4], size_t n_regions,
                         int part, int parts, face_detection *out, size_t max, size_t *count, mien_error *err)
 {
-	if (count)
-		*count = 0;
-	if (!detector || !image || !count || (max > 0 && !out) || (n_regions > 0 && !regions))
+	int rc = check_call("face_detect_regions", detector, image, out, max, count, err);
+	if (rc)
+		return rc;
+	if (n_regions > 0 && !regions)
 		return mien_error_set(err, MIEN_EINVAL, "face_detect_regions: NULL argument");
 	if (part >= 0 && (parts < 1 || parts > 16 || part >= parts))
 		return mien_error_set(err, MIEN_EINVAL, "face_detect_regions: part %d of %d", part, parts);
-	if (image->width < 1 || image->height < 1 || !image->pixels || image->stride < 3 * image->width)
-		return mien_error_set(err, MIEN_EINVAL, "face_detect_regions: invalid image %dx%d", image->width,
-		                      image->height);
 	face_detector *d = detector;
 	/* Fixed-size models in a window their input's size miss faces they find in the whole picture (ssd, measured
 	 * on the demo photos): they search the whole picture. */
@@ -1089,11 +1076,11 @@ int face_detect_regions(face_detector *detector, const face_image *image, const 
 			return mien_error_prefix(err, "%s", d->spec->name);
 		if (part == 0) {
 			plan_whole(d, image->width, image->height);
-			int rc = run_pass(d, image, &d->tiles[0], err);
+			rc = run_pass(d, image, &d->tiles[0], err);
 			if (rc)
 				return mien_error_prefix(err, "%s", d->spec->name);
 		}
-		int rc = planned ? run_pass(d, image, &strip, err) : MIEN_OK;
+		rc = planned ? run_pass(d, image, &strip, err) : MIEN_OK;
 		if (rc)
 			return mien_error_prefix(err, "%s", d->spec->name);
 	}
@@ -1118,7 +1105,7 @@ int face_detect_regions(face_detector *detector, const face_image *image, const 
 		t.w = t.h = side;
 		t.grid = g;
 		t.threshold = d->score_threshold;
-		int rc = run_pass(d, image, &t, err);
+		rc = run_pass(d, image, &t, err);
 		if (rc)
 			return mien_error_prefix(err, "%s", d->spec->name);
 	}

@@ -461,9 +461,11 @@ static json_t *face_message(watch *w, const cam *c, const video_frame *f, const 
 	                 "height", f->height, "faces", list);
 }
 
-/* A face's best gallery match at the recognition threshold; {0, 0} when none. */
-static face_track_match match_face(worker *wk, const face_result *r)
+/* A face's best gallery match at the recognition threshold; {0, 0} when none. `ctx` is the worker (the signature
+ * is face_tracker_rematch's matcher). */
+static face_track_match match_face(void *ctx, const face_result *r)
 {
+	worker *wk = ctx;
 	watch *w = wk->w;
 	gallery_hit hit;
 	size_t hits = 0;
@@ -474,11 +476,6 @@ static face_track_match match_face(worker *wk, const face_result *r)
 	    hits == 1 && hit.similarity >= threshold(wk))
 		return (face_track_match){ hit.person_id, hit.similarity };
 	return (face_track_match){ 0, 0 };
-}
-
-static face_track_match rematch(void *ctx, const face_result *face)
-{
-	return match_face(ctx, face);
 }
 
 /* The name of a person to show; 0 when the person is gone. */
@@ -582,7 +579,7 @@ static void analyse(worker *wk, cam *c, video_frame *f)
 	/* Someone was enrolled or erased since this camera's tracks were matched: match their kept faces again. */
 	uint64_t epoch = atomic_load(&w->gallery_epoch);
 	if (c->gallery_epoch != epoch) {
-		face_tracker_rematch(c->tracker, rematch, wk);
+		face_tracker_rematch(c->tracker, match_face, wk);
 		c->gallery_epoch = epoch;
 	}
 	if (locate_and_describe(wk, c, &view, ts, &n, &err) != MIEN_OK) {
