@@ -290,6 +290,7 @@ static int find_landmarks(face_analyzer *a, const face_image *img, face_result *
 	f->landmarks[2][0] = pts[30][0], f->landmarks[2][1] = pts[30][1];
 	f->landmarks[3][0] = pts[48][0], f->landmarks[3][1] = pts[48][1];
 	f->landmarks[4][0] = pts[54][0], f->landmarks[4][1] = pts[54][1];
+	f->has_landmarks = 1;
 	return MIEN_OK;
 }
 
@@ -303,8 +304,10 @@ static void normalise(float *v, int n)
 		v[i] *= inv;
 }
 
-/* The aligned-crop map for a model with a `size`-pixel square input: ArcFace's template scaled to the size. */
-static void aligned_map(const face_result *f, int size, float m[6])
+/* The aligned-crop map for a model with a `size`-pixel square input: ArcFace's template scaled to the size, fitted
+ * to five points as the template orders them, or to four (eyes, nose tip, mouth centre: a detector's keypoints),
+ * where the template's mouth corners count as their mean. */
+static void fit_template(const float (*points)[2], int n, int size, float m[6])
 {
 	float t[5][2];
 	float k = (float)size / 112.0f;
@@ -312,7 +315,16 @@ static void aligned_map(const face_result *f, int size, float m[6])
 		t[i][0] = (arcface_template[i][0] + 0.5f) * k;
 		t[i][1] = (arcface_template[i][1] + 0.5f) * k;
 	}
-	similarity(t, (const float(*)[2])f->landmarks, 5, m);
+	if (n == 4) {
+		t[3][0] = (t[3][0] + t[4][0]) / 2;
+		t[3][1] = (t[3][1] + t[4][1]) / 2;
+	}
+	similarity(t, points, n, m);
+}
+
+static void aligned_map(const face_result *f, int size, float m[6])
+{
+	fit_template((const float(*)[2])f->landmarks, 5, size, m);
 }
 
 static int embed(face_analyzer *a, const face_image *img, face_result *f, mien_error *err)
@@ -423,11 +435,12 @@ static float dist(const float *p, const float *q)
 }
 
 /* Quality: size (a 112-px face scores 1), sharpness (variance of the Laplacian of the aligned grey crop,
- * mapped to 0..1), and frontality (nose centred between the eyes). */
-static void quality(face_analyzer *a, const face_image *img, face_result *f)
+ * mapped to 0..1), and frontality (nose centred between the eyes), from `n` points (5 or 4, as fit_template takes
+ * them). */
+static void quality(face_analyzer *a, const face_image *img, const float (*points)[2], int n, face_result *f)
 {
 	float m[6];
-	aligned_map(f, 112, m);
+	fit_template(points, n, 112, m);
 	face_image_sample(img, m, 112, 112, 1, 1.0f, 0.0f, 0.0f, a->grey);
 	double s = 0, s2 = 0;
 	int count = 0;
@@ -442,7 +455,7 @@ static void quality(face_analyzer *a, const face_image *img, face_result *f)
 	}
 	double var = s2 / count - (s / count) * (s / count);
 	f->sharpness = (float)(var / (var + 200.0));
-	float dl = dist(f->landmarks[2], f->landmarks[0]), dr = dist(f->landmarks[2], f->landmarks[1]);
+	float dl = dist(points[2], points[0]), dr = dist(points[2], points[1]);
 	float yaw = dl + dr > 0 ? fabsf(dl - dr) / (dl + dr) : 1;
 	f->frontal = yaw >= 0.5f ? 0 : 1 - 2 * yaw;
 	float size = f->box[3] / 112.0f;
@@ -450,13 +463,20 @@ static void quality(face_analyzer *a, const face_image *img, face_result *f)
 	f->quality = 0.4f * size + 0.3f * f->sharpness + 0.3f * f->frontal;
 }
 
-/* The cheap half: landmarks and quality. */
-static int locate_face(face_analyzer *a, const face_image *img, face_result *f, mien_error *err)
+/* The cheap half: quality and `recognisable`. Quality comes from the detector's keypoints where it gives eyes,
+ * nose tip and mouth centre (blazeface), so that the landmark model runs only for faces that get an embedding
+ * (face_analyze_describe); other detectors' faces get their landmarks here. */
+static int locate_face(face_analyzer *a, const face_image *img, const face_detection *d, face_result *f,
+                       mien_error *err)
 {
-	int rc = find_landmarks(a, img, f, err);
-	if (rc)
-		return rc;
-	quality(a, img, f);
+	if (d && d->n_keypoints >= 4) {
+		quality(a, img, (const float(*)[2])d->keypoints, 4, f);
+	} else {
+		int rc = find_landmarks(a, img, f, err);
+		if (rc)
+			return rc;
+		quality(a, img, (const float(*)[2])f->landmarks, 5, f);
+	}
 	f->recognisable = f->box[3] >= (float)a->options.min_face;
 	return MIEN_OK;
 }
@@ -466,7 +486,10 @@ int face_analyze_describe(face_analyzer *a, const face_image *img, face_result *
 	int rc = MIEN_OK;
 	if (a == NULL || img == NULL || f == NULL)
 		return mien_error_set(err, MIEN_EINVAL, "analyze: NULL argument");
-	if ((want & FACE_WANT_EMBEDDING) && a->options.embeddings && f->recognisable && (rc = embed(a, img, f, err)))
+	int embedding = (want & FACE_WANT_EMBEDDING) && a->options.embeddings && f->recognisable;
+	if ((embedding || (want & FACE_WANT_LANDMARKS)) && !f->has_landmarks && (rc = find_landmarks(a, img, f, err)))
+		return rc;
+	if (embedding && (rc = embed(a, img, f, err)))
 		return rc;
 	if ((want & FACE_WANT_EXPRESSION) && a->options.expressions &&
 	    (rc = expressions(a, img, f, (want & FACE_WANT_ONE_LOOK) ? 1 : 2, err)))
@@ -478,7 +501,7 @@ int face_analyze_describe(face_analyzer *a, const face_image *img, face_result *
 
 static int analyze_face(face_analyzer *a, const face_image *img, face_result *f, mien_error *err)
 {
-	int rc = locate_face(a, img, f, err);
+	int rc = locate_face(a, img, NULL, f, err);
 	return rc ? rc : face_analyze_describe(a, img, f, FACE_WANT_ALL, err);
 }
 
@@ -501,7 +524,7 @@ int face_analyze_locate(face_analyzer *a, const face_image *img, const float (*r
 		const face_detection *d = &a->detections[i];
 		f->box[0] = d->x, f->box[1] = d->y, f->box[2] = d->w, f->box[3] = d->h;
 		f->score = d->score;
-		if ((rc = locate_face(a, img, f, err)))
+		if ((rc = locate_face(a, img, d, f, err)))
 			return rc;
 	}
 	*count = found;

@@ -49,6 +49,7 @@ void face_options_default(face_options *options);
 typedef struct face_result {
 	float box[4];          /* x, y, w, h in picture pixels */
 	float score;           /* detection confidence */
+	int has_landmarks;     /* the landmark model ran: landmarks and align_box are set */
 	float landmarks[5][2]; /* right eye, left eye, nose tip, right and left mouth corner (picture pixels, the
 	                          subject's right first, as the ArcFace template orders them) */
 	float quality;         /* 0..1: size, sharpness and pose together; picks the best face of a track */
@@ -84,20 +85,24 @@ int face_analyze(face_analyzer *analyzer, const face_image *image, face_result *
  * face_analyze in two halves, for video: most faces of a camera frame were described a moment ago, so a caller
  * that tracks them asks for the costly stages only where they can change something.
  *
- * face_analyze_locate finds the faces with their landmarks, quality and `recognisable` (no embedding, expression
- * or liveness). With regions NULL and part < 0 it searches the whole picture as face_analyze does; otherwise it
- * searches the n_regions boxes (x, y, w, h in picture pixels: where the caller's tracks predict faces) and, with
- * part >= 0, part `part` of `parts` of a whole-picture search (face_detect_regions). face_analyze_describe then
- * adds what `want` asks for (FACE_WANT_* bits) and the analyzer's options allow to one located face; an embedding
- * needs a recognisable face.
+ * face_analyze_locate finds the faces with their quality and `recognisable` (no embedding, expression or liveness;
+ * landmarks only where the detector gives no keypoints to measure quality on: has_landmarks says). With regions
+ * NULL and part < 0 it searches the whole picture as face_analyze does; otherwise it searches the n_regions boxes
+ * (x, y, w, h in picture pixels: where the caller's tracks predict faces) and, with part >= 0, part `part` of
+ * `parts` of a whole-picture search (face_detect_regions). face_analyze_describe then adds what `want` asks for
+ * (FACE_WANT_* bits) and the analyzer's options allow to one located face, finding its landmarks first where an
+ * embedding or FACE_WANT_LANDMARKS needs them; an embedding needs a recognisable face.
  */
 #define FACE_WANT_EMBEDDING  1u
 #define FACE_WANT_EXPRESSION 2u
 #define FACE_WANT_LIVENESS   4u
-#define FACE_WANT_ALL        7u
 /* expressions from the face as seen only, without the mirrored second look: half the cost, for video, where a
  * track averages many frames anyway */
 #define FACE_WANT_ONE_LOOK 8u
+/* the landmarks (and align_box) without an embedding; an embedding finds them first anyway */
+#define FACE_WANT_LANDMARKS 16u
+/* every stage, expressions with the mirrored look (what face_analyze gives a photo) */
+#define FACE_WANT_ALL (FACE_WANT_EMBEDDING | FACE_WANT_EXPRESSION | FACE_WANT_LIVENESS | FACE_WANT_LANDMARKS)
 int face_analyze_locate(face_analyzer *analyzer, const face_image *image, const float (*regions)[4], size_t n_regions,
                         int part, int parts, face_result *out, size_t max, size_t *count, mien_error *err);
 int face_analyze_describe(face_analyzer *analyzer, const face_image *image, face_result *face, unsigned want,

@@ -87,6 +87,15 @@ static void test_sample_counts(void **state)
 		mien_error err = { 0 };
 		assert_int_equal(face_detect(d, im, dets, MAX_DETS, &n, &err), MIEN_OK);
 		check_inside(dets, n < MAX_DETS ? n : MAX_DETS, (float)im->width, (float)im->height);
+		/* blazeface's keypoints in the order face_analyze's quality aligns on: the subject's right eye on the
+		 * picture's left (the demo faces are upright and unmirrored), eyes above the nose tip above the mouth
+		 */
+		for (size_t i = 0; i < n && i < MAX_DETS; i++) {
+			const float(*k)[2] = (const float(*)[2])dets[i].keypoints;
+			assert_int_equal(dets[i].n_keypoints, 6);
+			assert_true(k[0][0] < k[1][0]);
+			assert_true(fmaxf(k[0][1], k[1][1]) < k[2][1] && k[2][1] < k[3][1]);
+		}
 		if ((int)n != SAMPLE_FACES[s - 1]) {
 			print_error("sample%d.jpg: %s found %zu faces, labelled %d\n", s, face_detector_model(d), n,
 			            SAMPLE_FACES[s - 1]);

@@ -163,6 +163,76 @@ static void test_small_faces_not_recognised(void **state)
 	assert_non_null(strstr(err.message, "faceres"));
 }
 
+/* face_analyze_locate + face_analyze_describe, as the watch calls them: blazeface's keypoints give the quality, so
+ * the landmark model runs only for faces that get an embedding (or ask for landmarks), and what the two halves
+ * give is what face_analyze gives. */
+static void test_locate_then_describe(void **state)
+{
+	fixture *f = *state;
+	mien_error err = { 0 };
+	face_result located[64];
+	int compared = 0;
+	for (int k = 1; k <= 6; k++) {
+		char path[64];
+		snprintf(path, sizeof(path), "models/samples/sample%d.jpg", k);
+		face_image *img = load(path);
+		size_t n = 0, m = 0;
+		assert_int_equal(face_analyze(f->analyzer, img, f->faces, 64, &n, &err), MIEN_OK);
+		assert_int_equal(face_analyze_locate(f->analyzer, img, NULL, 0, -1, 0, located, 64, &m, &err), MIEN_OK);
+		assert_int_equal(m, n);
+		for (size_t i = 0; i < n && i < 64; i++) {
+			face_result *l = &located[i];
+			const face_result *whole = &f->faces[i];
+			assert_true(whole->has_landmarks);
+			assert_false(l->has_landmarks);
+			assert_null(l->embedding_model);
+			assert_false(l->has_expression);
+			/* the same face, with the same quality (the landmarks play no part in it) */
+			assert_memory_equal(l->box, whole->box, sizeof(l->box));
+			assert_true(l->quality == whole->quality);
+			assert_int_equal(l->recognisable, whole->recognisable);
+			/* expressions need no landmarks */
+			assert_int_equal(face_analyze_describe(f->analyzer, img, l, FACE_WANT_EXPRESSION, &err),
+			                 MIEN_OK);
+			assert_false(l->has_landmarks);
+			assert_true(l->has_expression);
+			assert_int_equal(face_analyze_describe(f->analyzer, img, l, FACE_WANT_EMBEDDING, &err),
+			                 MIEN_OK);
+			assert_int_equal(l->has_landmarks, l->recognisable);
+			if (!l->recognisable)
+				continue;
+			assert_memory_equal(l->landmarks, whole->landmarks, sizeof(l->landmarks));
+			float sim = 0;
+			assert_int_equal(face_similarity(l, whole, &sim, &err), MIEN_OK);
+			assert_true(sim > 0.9999f);
+			compared++;
+		}
+		face_image_free(&img);
+	}
+	assert_true(compared >= 6);
+	/* quality from the detector's keypoints ranks faces as the landmarks do: a face and the same face blurred */
+	face_image *img = load("models/samples/sample1.jpg"), *blurred = NULL;
+	size_t n = 0;
+	assert_int_equal(face_analyze_locate(f->analyzer, img, NULL, 0, -1, 0, located, 64, &n, &err), MIEN_OK);
+	assert_true(n >= 1);
+	float sharp = located[0].sharpness, frontal = located[0].frontal;
+	assert_true(frontal > 0.5f); /* the demo faces look at the camera */
+	/* a quarter-size copy scaled back up: the same faces, softer */
+	face_image *small = NULL;
+	assert_int_equal(face_image_crop(img, 0, 0, (float)img->width, (float)img->height, img->width / 4,
+	                                 img->height / 4, &small, &err),
+	                 MIEN_OK);
+	assert_int_equal(face_image_crop(small, 0, 0, (float)small->width, (float)small->height, img->width,
+	                                 img->height, &blurred, &err),
+	                 MIEN_OK);
+	assert_int_equal(face_analyze_locate(f->analyzer, blurred, NULL, 0, -1, 0, located, 64, &n, &err), MIEN_OK);
+	assert_true(n >= 1);
+	assert_true(located[0].sharpness < sharp);
+	face_image_free(&small);
+	face_image_free(&blurred);
+	face_image_free(&img);
+}
+
 static void test_enroll_verdict_and_thumbnail(void **state)
 {
 	(void)state;
@@ -198,6 +268,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_outputs_well_formed),
 		cmocka_unit_test(test_identity_survives_crop_and_scale),
+		cmocka_unit_test(test_locate_then_describe),
 		cmocka_unit_test(test_small_faces_not_recognised),
 		cmocka_unit_test(test_enroll_verdict_and_thumbnail),
 	};
