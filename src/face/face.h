@@ -107,6 +107,9 @@ int face_analyze_locate(face_analyzer *analyzer, const face_image *image, const 
                         int part, int parts, face_result *out, size_t max, size_t *count, mien_error *err);
 int face_analyze_describe(face_analyzer *analyzer, const face_image *image, face_result *face, unsigned want,
                           mien_error *err);
+/* The live view's label of a face: the person's name ("unknown" for NULL or empty), then, with show_expression
+ * and when the face has expressions, its dominant expression ("Ada happy"). Truncated to `size` - 1 bytes. */
+void face_live_label(char *out, size_t size, const char *name, const face_result *face, int show_expression);
 /* Treats the whole picture as one face crop (no detection), as for FER-style 48 px crops and tight
  * identity crops; fills exactly one result. */
 int face_analyze_crop(face_analyzer *analyzer, const face_image *image, face_result *out, mien_error *err);

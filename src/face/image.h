@@ -61,4 +61,24 @@ void face_image_rect_map(float x, float y, float w, float h, int out_w, int out_
 int face_image_crop(const face_image *image, float x, float y, float w, float h, int out_w, int out_h, face_image **out,
                     mien_error *err);
 
+/* --- drawing (the live view) --------------------------------------------------------------------------- */
+
+/* mien's bitmap font: 5x7 glyphs for printable ASCII; a label shows at most FACE_LABEL_CHARS characters. */
+#define FACE_FONT_W      5
+#define FACE_FONT_H      7
+#define FACE_LABEL_CHARS 48
+/* The glyph of printable ASCII character c: seven rows of five '.' or '#' (inked), separated by one space, top row
+ * first; NULL outside ' '..'~'. */
+const char *face_font_glyph(int c);
+/* A rectangle outline `thickness` pixels on each side of the box's edges, clipped to the picture. */
+void face_image_draw_box(face_image *image, const float box[4], const uint8_t rgb[3], int thickness);
+/* The size of a label of UTF-8 `text` at `scale` (each font pixel scale x scale): 6 x 9 font pixels a character
+ * plus one, 0 wide for empty text. Characters outside printable ASCII show as one '?' per code point. */
+int face_image_text_width(const char *text, int scale);
+int face_image_text_height(int scale);
+/* Draws `text` in `fg` on a `bg` rectangle of that size with its top-left corner at (x, y), clipped to the
+ * picture. */
+void face_image_draw_label(face_image *image, int x, int y, int scale, const char *text, const uint8_t fg[3],
+                           const uint8_t bg[3]);
+
 #endif

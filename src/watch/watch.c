@@ -1187,36 +1187,46 @@ void watch_get_stats(watch *w, watch_stats *out)
 
 /* --- the live picture --------------------------------------------------------------------------------------- */
 
-/* Draws a rectangle outline `t` pixels thick, clipped to the picture. */
-static void draw_box(face_image *img, const float box[4], const uint8_t rgb[3], int t)
+/* Draws the faces of an analysis on a picture `scale` times the analysed frame's size: a box each, green for a
+ * known person and amber for an unknown face, and above it (below when there is no room) a label with the name
+ * and, for viewers who may see them, the dominant expression. The names are those the viewer may see. */
+static void draw_faces(face_image *img, const face_result *faces, const char (*names)[STORE_NAME_MAX], int n,
+                       float scale, int show_expression)
 {
-	int x0 = (int)box[0], y0 = (int)box[1], x1 = (int)(box[0] + box[2]), y1 = (int)(box[1] + box[3]);
-	for (int y = y0 - t; y <= y1 + t; y++) {
-		if (y < 0 || y >= img->height)
-			continue;
-		for (int x = x0 - t; x <= x1 + t; x++) {
-			if (x < 0 || x >= img->width)
-				continue;
-			int edge = y < y0 || y > y1 || x < x0 || x > x1 || y < y0 + t || y > y1 - t || x < x0 + t ||
-			           x > x1 - t;
-			if (!edge)
-				continue;
-			memcpy(img->pixels + (size_t)y * (size_t)img->stride + (size_t)x * 3, rgb, 3);
-		}
+	static const uint8_t green[3] = { 40, 220, 90 }, amber[3] = { 250, 170, 20 }, ink[3] = { 16, 16, 16 };
+	int thick = img->width >= 1000 ? 3 : 2;
+	/* font pixels of 1 (up to 480 lines), 2 (720p), 3 (1080p) */
+	int text = img->height / 360 > 1 ? img->height / 360 : 1;
+	float boxes[MAX_FACES][4];
+	for (int i = 0; i < n; i++) {
+		for (int k = 0; k < 4; k++)
+			boxes[i][k] = faces[i].box[k] * scale;
+		face_image_draw_box(img, boxes[i], names[i][0] ? green : amber, thick);
+	}
+	/* labels over every box, so that a neighbour's box never hides one */
+	for (int i = 0; i < n; i++) {
+		const float *b = boxes[i];
+		char label[STORE_NAME_MAX + 16];
+		face_live_label(label, sizeof(label), names[i], &faces[i], show_expression);
+		int w = face_image_text_width(label, text), h = face_image_text_height(text);
+		int x = (int)fmaxf(0.0f, fminf(b[0] - (float)thick, (float)(img->width - w)));
+		int y = (int)(b[1] - (float)thick) - h;
+		if (y < 0)
+			y = (int)(b[1] + b[3]) + thick + 1;
+		face_image_draw_label(img, x, y, text, label, ink, names[i][0] ? green : amber);
 	}
 }
 
 int watch_live_jpeg(watch *w, int64_t camera_id, int show_expression, int quality, int max_width, uint8_t **jpeg,
                     size_t *len, uint64_t *seq, mien_error *err)
 {
-	(void)show_expression; /* boxes carry no text yet: names and expressions travel in the `face` messages */
 	*jpeg = NULL;
 	*len = 0;
 	cam *c = NULL;
 	video_frame *f = NULL;
 	face_result faces[MAX_FACES];
-	int64_t tracks[MAX_FACES];
-	int n = 0, known[MAX_FACES];
+	char names[MAX_FACES][STORE_NAME_MAX];
+	int n = 0;
 	pthread_mutex_lock(&w->lock);
 	for (cam *k = w->cams; k; k = k->next)
 		if (k->conf.id == camera_id && !k->removed)
@@ -1229,13 +1239,10 @@ int watch_live_jpeg(watch *w, int64_t camera_id, int show_expression, int qualit
 			f = video_frame_ref(c->view_frame);
 		n = c->n_view;
 		memcpy(faces, c->view_faces, (size_t)n * sizeof(face_result));
-		memcpy(tracks, c->view_tracks, (size_t)n * sizeof(int64_t));
-		for (int i = 0; i < n; i++)
-			known[i] = c->view_names[i][0] != '\0';
+		memcpy(names, c->view_names, (size_t)n * sizeof(names[0]));
 		pthread_mutex_unlock(&c->view_lock);
 	}
 	pthread_mutex_unlock(&w->lock);
-	(void)tracks;
 	if (!c)
 		return mien_error_set(err, MIEN_ENOENT, "camera %lld does not run on this node", (long long)camera_id);
 	if (!f)
@@ -1257,13 +1264,7 @@ int watch_live_jpeg(watch *w, int64_t camera_id, int show_expression, int qualit
 	video_frame_unref(&f);
 	if (rc)
 		return rc;
-	static const uint8_t green[3] = { 40, 220, 90 }, amber[3] = { 250, 170, 20 };
-	int thick = out_w >= 1000 ? 3 : 2;
-	for (int i = 0; i < n; i++) {
-		float b[4] = { faces[i].box[0] * scale, faces[i].box[1] * scale, faces[i].box[2] * scale,
-			       faces[i].box[3] * scale };
-		draw_box(copy, b, known[i] ? green : amber, thick);
-	}
+	draw_faces(copy, faces, names, n, scale, show_expression);
 	rc = face_image_encode_jpeg(copy, quality > 0 && quality <= 100 ? quality : 75, jpeg, len, err);
 	face_image_free(&copy);
 	return rc;

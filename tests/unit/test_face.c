@@ -263,6 +263,33 @@ static void test_enroll_verdict_and_thumbnail(void **state)
 	face_image_free(&img);
 }
 
+/* The live view's labels: names for every viewer, the dominant expression only for those who may see it. */
+static void test_live_label(void **state)
+{
+	(void)state;
+	face_result f;
+	memset(&f, 0, sizeof(f));
+	char out[64];
+	face_live_label(out, sizeof(out), "Ada", &f, 1);
+	assert_string_equal(out, "Ada"); /* no expressions read */
+	f.has_expression = 1;
+	f.expression[FACE_NEUTRAL] = 0.2f;
+	f.expression[FACE_SURPRISED] = 0.7f;
+	f.expression[FACE_HAPPY] = 0.1f;
+	face_live_label(out, sizeof(out), "Ada", &f, 1);
+	assert_string_equal(out, "Ada surprised");
+	face_live_label(out, sizeof(out), "Ada", &f, 0);
+	assert_string_equal(out, "Ada");
+	face_live_label(out, sizeof(out), NULL, &f, 1);
+	assert_string_equal(out, "unknown surprised");
+	face_live_label(out, sizeof(out), "", &f, 0);
+	assert_string_equal(out, "unknown");
+	face_live_label(out, 6, "Ada", &f, 1);
+	assert_string_equal(out, "Ada s");
+	face_live_label(out, 3, "Ada", &f, 1);
+	assert_string_equal(out, "Ad");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_locate_then_describe),
 		cmocka_unit_test(test_small_faces_not_recognised),
 		cmocka_unit_test(test_enroll_verdict_and_thumbnail),
+		cmocka_unit_test(test_live_label),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -846,6 +846,127 @@ static void test_crop(void **state)
 	face_image_free(&image);
 }
 
+/* --- drawing (the live view) ------------------------------------------------------------------------ */
+
+static size_t count_colour(const face_image *img, int x0, int y0, int x1, int y1, const uint8_t rgb[3])
+{
+	size_t n = 0;
+	for (int y = y0 < 0 ? 0 : y0; y < y1 && y < img->height; y++)
+		for (int x = x0 < 0 ? 0 : x0; x < x1 && x < img->width; x++)
+			n += memcmp(img->pixels + (size_t)y * img->stride + (size_t)x * 3, rgb, 3) == 0;
+	return n;
+}
+
+/* The font: every printable character has a glyph of seven rows of five, every one but the space is inked, and no
+ * two look alike (a typo in the table would make two letters the same or leave one blank). */
+static void test_font(void **state)
+{
+	(void)state;
+	assert_null(face_font_glyph(' ' - 1));
+	assert_null(face_font_glyph('~' + 1));
+	assert_null(face_font_glyph(0xe9));
+	for (int c = ' '; c <= '~'; c++) {
+		const char *g = face_font_glyph(c);
+		assert_non_null(g);
+		assert_int_equal(strlen(g), FACE_FONT_H * (FACE_FONT_W + 1) - 1);
+		int ink = 0;
+		for (int r = 0; r < FACE_FONT_H; r++) {
+			for (int k = 0; k < FACE_FONT_W; k++) {
+				char p = g[r * (FACE_FONT_W + 1) + k];
+				assert_true(p == '.' || p == '#');
+				ink += p == '#';
+			}
+			if (r < FACE_FONT_H - 1)
+				assert_int_equal(g[r * (FACE_FONT_W + 1) + FACE_FONT_W], ' ');
+		}
+		if (c == ' ')
+			assert_int_equal(ink, 0);
+		else
+			assert_true(ink > 0);
+		for (int d = ' '; d < c; d++)
+			if (strcmp(face_font_glyph(d), g) == 0)
+				fail_msg("'%c' and '%c' share a glyph", d, c);
+	}
+	/* 'H' as drawn by hand: two posts and a bar in the middle row */
+	assert_string_equal(face_font_glyph('H'), "#...# #...# #...# ##### #...# #...# #...#");
+}
+
+/* A label: a rectangle of the background colour, 6 x 9 font pixels a character plus one, with exactly the glyphs'
+ * ink in the text colour, each font pixel scale x scale; clipped at the picture's edges; other bytes than
+ * printable ASCII shown as one '?' per code point. */
+static void test_draw_label(void **state)
+{
+	(void)state;
+	static const uint8_t ink[3] = { 10, 20, 30 }, bg[3] = { 200, 100, 50 }, grey[3] = { 128, 128, 128 };
+	face_image *img = new_image(200, 100);
+	memset(img->pixels, 128, (size_t)img->stride * (size_t)img->height);
+	assert_int_equal(face_image_text_width("Ada", 2), 3 * 6 * 2 + 2);
+	assert_int_equal(face_image_text_height(2), 18);
+	assert_int_equal(face_image_text_width("", 2), 0);
+	face_image_draw_label(img, 10, 20, 2, "Ada", ink, bg);
+	int w = 38, h = 18;
+	size_t inked = 0;
+	for (const char *p = "Ada"; *p; p++)
+		for (const char *g = face_font_glyph(*p); *g; g++)
+			inked += *g == '#';
+	assert_int_equal(count_colour(img, 10, 20, 10 + w, 20 + h, ink), inked * 4);
+	assert_int_equal(count_colour(img, 10, 20, 10 + w, 20 + h, bg), (size_t)(w * h) - inked * 4);
+	/* nothing outside the label changed */
+	assert_int_equal(count_colour(img, 0, 0, 200, 100, grey), (size_t)(200 * 100 - w * h));
+	/* the top-left font pixel of 'A' is blank, the one right of it inked (".###."), each 2 x 2 */
+	assert_int_equal(count_colour(img, 12, 22, 14, 24, bg), 4);
+	assert_int_equal(count_colour(img, 14, 22, 16, 24, ink), 4);
+
+	/* UTF-8: "Zoë" is three characters, the last a '?' */
+	assert_int_equal(face_image_text_width("Zo\xc3\xab", 1), face_image_text_width("Zo?", 1));
+	assert_int_equal(face_image_text_width("\xe4\xb8\xad\xe6\x96\x87", 1), face_image_text_width("??", 1));
+	/* a stray continuation byte or a control character is one '?' as well */
+	assert_int_equal(face_image_text_width("\x80\t", 1), face_image_text_width("??", 1));
+	/* at most FACE_LABEL_CHARS characters */
+	char longest[200];
+	memset(longest, 'x', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	assert_int_equal(face_image_text_width(longest, 1), FACE_LABEL_CHARS * 6 + 1);
+
+	/* clipped on every side: only the part inside is drawn (AddressSanitizer checks the rest) */
+	memset(img->pixels, 128, (size_t)img->stride * (size_t)img->height);
+	face_image_draw_label(img, -20, -5, 3, "clipped", ink, bg);
+	face_image_draw_label(img, 190, 95, 3, longest, ink, bg);
+	face_image_draw_label(img, -100000, 50, 1, "gone", ink, bg);
+	size_t changed = (size_t)(200 * 100) - count_colour(img, 0, 0, 200, 100, grey);
+	int w1 = face_image_text_width("clipped", 3) - 20, h1 = face_image_text_height(3) - 5;
+	assert_int_equal(changed, (size_t)(w1 * h1 + 10 * 5));
+	face_image_free(&img);
+}
+
+/* Box outlines: `t` pixels on each side of the edges, clipped, and nothing drawn for degenerate boxes. */
+static void test_draw_box(void **state)
+{
+	(void)state;
+	static const uint8_t red[3] = { 255, 0, 0 };
+	face_image *img = new_image(100, 80);
+	float box[4] = { 20, 10, 40, 30 };
+	face_image_draw_box(img, box, red, 2);
+	/* the outer rectangle 18..62 x 8..42 (inclusive) less the inner 22..58 x 12..38 */
+	size_t outer = (size_t)(62 - 18 + 1) * (42 - 8 + 1), inner = (size_t)(58 - 22 + 1) * (38 - 12 + 1);
+	assert_int_equal(count_colour(img, 0, 0, 100, 80, red), outer - inner);
+	assert_int_equal(count_colour(img, 18, 8, 19, 9, red), 1);
+	assert_int_equal(count_colour(img, 22, 12, 59, 39, red), 0);
+	memset(img->pixels, 0, (size_t)img->stride * (size_t)img->height);
+	float edge[4] = { -10, -10, 50, 50 }, empty[4] = { 10, 10, 0, 5 }, nan[4] = { NAN, 0, 5, 5 };
+	float huge[4] = { -1e30f, -1e30f, 2e30f, 2e30f };
+	face_image_draw_box(img, edge, red, 1);
+	/* what is left inside: the bottom edge's rows 40-41 over columns 0..41, the right edge's columns 40-41 over
+	 * rows 0..39 */
+	assert_int_equal(count_colour(img, 0, 0, 100, 80, red), 2 * 42 + 2 * 40);
+	memset(img->pixels, 0, (size_t)img->stride * (size_t)img->height);
+	face_image_draw_box(img, empty, red, 1);
+	face_image_draw_box(img, nan, red, 1);
+	face_image_draw_box(img, huge, red, 1);
+	assert_int_equal(count_colour(img, 0, 0, 100, 80, red), 0);
+	face_image_free(&img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -863,6 +984,9 @@ int main(void)
 		cmocka_unit_test(test_sample_wide_rows),
 		cmocka_unit_test(test_sample_border),
 		cmocka_unit_test(test_crop),
+		cmocka_unit_test(test_font),
+		cmocka_unit_test(test_draw_label),
+		cmocka_unit_test(test_draw_box),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
