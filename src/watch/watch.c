@@ -38,6 +38,11 @@
 /* A scan of the whole picture is spread over this many consecutive frames (face_detect_regions' strips), so that
  * no frame carries all of it. */
 #define SCAN_PARTS 2
+/* The analysed rate is counted when it is read, over the analyses of the last FPS_WINDOW_MS (FPS_RING of them at
+ * most: 51 fps over the window). Counting over a fixed span of time, it is exact on average, and it falls to 0
+ * when a camera stops being analysed. */
+#define FPS_WINDOW_MS 5000
+#define FPS_RING      256
 /* Names of people on screen, per worker: entries are re-read after NAME_TTL_MS (a rename shows within it; an
  * erased person's faces no longer match the gallery at once). */
 #define NAME_CACHE  64
@@ -72,12 +77,12 @@ typedef struct cam {
 	int scan_part;          /* the part of the scan in progress that the next frame searches; -1 = none */
 	uint64_t gallery_epoch; /* the gallery change its tracker's matches were last made against */
 	int64_t lease_until;    /* mien_wall_ms until which this node's lease is known to run */
-	uint64_t analysed;
-	double analysed_fps;
-	int64_t fps_window_ms;
-	uint64_t fps_window_frames;
 
-	pthread_mutex_t view_lock; /* what the live view reads */
+	pthread_mutex_t view_lock; /* what the live view and the cameras API read */
+	uint64_t analysed;
+	int64_t analysed_at[FPS_RING]; /* mien_mono_ms of the latest analyses, a ring (0 = unused) */
+	size_t analysed_next;
+	int64_t analysed_first; /* the first analysis, so that a young camera's rate is not diluted */
 	video_frame *view_frame;
 	face_result view_faces[MAX_FACES];
 	int64_t view_tracks[MAX_FACES];
@@ -630,18 +635,14 @@ static void analyse(worker *wk, cam *c, video_frame *f)
 	memcpy(c->view_names, names, n * sizeof(names[0]));
 	c->n_view = (int)n;
 	c->live_tracks = (int)face_tracker_live(c->tracker);
+	int64_t now = mien_mono_ms();
+	c->analysed++;
+	c->analysed_at[c->analysed_next] = now;
+	c->analysed_next = (c->analysed_next + 1) % FPS_RING;
+	if (!c->analysed_first)
+		c->analysed_first = now;
 	pthread_mutex_unlock(&c->view_lock);
 
-	c->analysed++;
-	int64_t now = mien_mono_ms();
-	if (!c->fps_window_ms)
-		c->fps_window_ms = now;
-	c->fps_window_frames++;
-	if (now - c->fps_window_ms >= 2000) {
-		c->analysed_fps = 1000.0 * (double)c->fps_window_frames / (double)(now - c->fps_window_ms);
-		c->fps_window_ms = now;
-		c->fps_window_frames = 0;
-	}
 	atomic_fetch_add(&w->frames, 1);
 	int64_t us = (now - t0) * 1000, mean = atomic_load(&w->analyse_us);
 	atomic_store(&w->analyse_us, mean ? mean + (us - mean) / 16 : us);
@@ -1133,6 +1134,29 @@ void watch_stop(watch **wp)
 	*wp = NULL;
 }
 
+/* Analyses a second over the last FPS_WINDOW_MS (over the camera's life while it is younger); view_lock held. */
+static double analysed_rate(const cam *c, int64_t now)
+{
+	if (!c->analysed_first)
+		return 0;
+	int64_t span = now - c->analysed_first;
+	span = span < 1000 ? 1000 : span > FPS_WINDOW_MS ? FPS_WINDOW_MS : span;
+	int64_t oldest = INT64_MAX, newest = 0;
+	size_t n = 0;
+	for (size_t i = 0; i < FPS_RING; i++) {
+		int64_t t = c->analysed_at[i];
+		if (t == 0 || t <= now - span)
+			continue;
+		n++;
+		oldest = t < oldest ? t : oldest;
+		newest = t > newest ? t : newest;
+	}
+	/* the ring holds less than the window: its own span says the rate */
+	if (n == FPS_RING && newest > oldest)
+		return 1000.0 * (double)(n - 1) / (double)(newest - oldest);
+	return 1000.0 * (double)n / (double)span;
+}
+
 int watch_camera_get(watch *w, int64_t camera_id, watch_camera_info *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -1150,9 +1174,11 @@ int watch_camera_get(watch *w, int64_t camera_id, watch_camera_info *out)
 		out->reconnects = st.reconnects;
 		out->width = st.width;
 		out->height = st.height;
+		pthread_mutex_lock(&c->view_lock);
 		out->frames_analysed = c->analysed;
-		out->analysed_fps = c->analysed_fps;
+		out->analysed_fps = analysed_rate(c, mien_mono_ms());
 		out->live_tracks = c->live_tracks;
+		pthread_mutex_unlock(&c->view_lock);
 		snprintf(out->last_error, sizeof(out->last_error), "%s", st.last_error);
 		rc = MIEN_OK;
 		break;

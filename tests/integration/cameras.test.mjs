@@ -101,6 +101,40 @@ test('the demo camera runs and shows up online with its rate', async () => {
 	assert.ok(metrics, 'frames are analysed and counted');
 	assert.match(metrics, new RegExp(`^mien_camera_online\\{camera="${demo.id}"\\} 1$`, 'm'));
 	assert.match(metrics, new RegExp(`^mien_camera_fps\\{camera="${demo.id}",stage="decoded"\\} \\d`, 'm'));
+	// The API's analysed rate against the live stream's count of the camera's `face` messages (one per analysed
+	// frame) over the API's 5 s window.
+	const ctl = new AbortController();
+	const res = await fetch(base + '/api/v1/stream', { headers: { Authorization: `Bearer ${token}` }, signal: ctl.signal });
+	const reader = res.body.getReader();
+	const dec = new TextDecoder();
+	const times = [];
+	let text = '';
+	const reading = (async () => {
+		try {
+			for (;;) {
+				const { value, done } = await reader.read();
+				if (done) break;
+				text += dec.decode(value, { stream: true });
+				let cut;
+				while ((cut = text.indexOf('\n\n')) >= 0) {
+					const block = text.slice(0, cut);
+					text = text.slice(cut + 2);
+					const data = /^data: (.*)$/m.exec(block)?.[1];
+					if (/^event: face$/m.test(block) && data && JSON.parse(data).camera_id === demo.id) times.push(Date.now());
+				}
+			}
+		} catch {
+			/* aborted */
+		}
+	})();
+	await new Promise((r) => setTimeout(r, 6000));
+	const api = (await call('GET', `/api/v1/cameras/${demo.id}`)).data.analysed_fps;
+	const end = Date.now();
+	ctl.abort();
+	await reading;
+	const sse = times.filter((t) => t > end - 5000).length / 5;
+	assert.ok(sse >= 1, `the demo camera is analysed (${sse} face messages a second)`);
+	assert.ok(Math.abs(api - sse) <= 0.25 * sse + 0.5, `analysed_fps ${api} against ${sse} face messages a second`);
 });
 
 test('an enrolled watchlist person is recognised on camera: event with the person, and an alert', async () => {
