@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "face/face.h"
+#include "http/http.h"
 #include "store/gallery.h"
 #include "store/store.h"
 
@@ -162,23 +163,7 @@ static int analyze_file(face_cli *c, const char *path, face_image **image)
 
 static json_t *face_json(const face_cli *c, const face_result *f, const identities *id)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "box", json_pack("[f,f,f,f]", f->box[0], f->box[1], f->box[2], f->box[3]));
-	json_object_set_new(o, "score", json_real(f->score));
-	json_t *lm = json_array();
-	for (int i = 0; i < 5; i++)
-		json_array_append_new(lm, json_pack("[f,f]", f->landmarks[i][0], f->landmarks[i][1]));
-	json_object_set_new(o, "landmarks", lm);
-	json_object_set_new(o, "quality", json_real(f->quality));
-	json_object_set_new(o, "recognisable", json_boolean(f->recognisable));
-	if (f->has_expression) {
-		json_t *e = json_object();
-		for (int i = 0; i < FACE_EXPRESSIONS; i++)
-			json_object_set_new(e, face_expression_names[i], json_real(f->expression[i]));
-		json_object_set_new(o, "expression", e);
-		json_object_set_new(o, "dominant_expression",
-		                    json_string(face_expression_names[face_dominant_expression(f)]));
-	}
+	json_t *o = http_face_json(f, 1);
 	if (f->has_liveness)
 		json_object_set_new(o, "liveness", json_real(f->liveness));
 	json_t *identity = json_null();

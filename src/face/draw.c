@@ -208,9 +208,5 @@ void face_live_label(char *out, size_t size, const char *name, const face_result
 	int n = snprintf(out, size, "%s", name && *name ? name : "unknown");
 	if (!show_expression || !face || !face->has_expression || n < 0 || (size_t)n >= size)
 		return;
-	int best = 0;
-	for (int i = 1; i < FACE_EXPRESSIONS; i++)
-		if (face->expression[i] > face->expression[best])
-			best = i;
-	snprintf(out + n, size - (size_t)n, " %s", face_expression_names[best]);
+	snprintf(out + n, size - (size_t)n, " %s", face_expression_names[face_dominant_expression(face)]);
 }

@@ -260,7 +260,7 @@ static int analyze_body(http_req *r, face_image **image, face_result *faces, siz
 	return 0;
 }
 
-static json_t *face_json(const face_result *f, int with_expression, json_t *identity)
+json_t *http_face_json(const face_result *f, int with_expression)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "box", json_pack("[f,f,f,f]", f->box[0], f->box[1], f->box[2], f->box[3]));
@@ -279,7 +279,6 @@ static json_t *face_json(const face_result *f, int with_expression, json_t *iden
 		json_object_set_new(o, "dominant_expression",
 		                    json_string(face_expression_names[face_dominant_expression(f)]));
 	}
-	json_object_set_new(o, "identity", identity);
 	return o;
 }
 
@@ -299,9 +298,11 @@ void http__h_analyze(http_req *r)
 		for (size_t i = 0; i < count && !model; i++)
 			model = faces[i].embedding_model;
 		float threshold = model ? watch_recognition_threshold(r->srv->db, model) : 0;
-		for (size_t i = 0; i < count; i++)
-			json_array_append_new(
-			        list, face_json(&faces[i], with_expression, identify(r->srv, &faces[i], threshold)));
+		for (size_t i = 0; i < count; i++) {
+			json_t *o = http_face_json(&faces[i], with_expression);
+			json_object_set_new(o, "identity", identify(r->srv, &faces[i], threshold));
+			json_array_append_new(list, o);
+		}
 		http__reply_json(r, 200,
 		                 json_pack("{s:s,s:i,s:i,s:o}", "image", "upload", "width", image->width, "height",
 		                           image->height, "faces", list));

@@ -13,7 +13,10 @@
 #include <stdio.h>
 
 #include "core/result.h"
+#include "face/face.h"
 #include "store/store.h"
+
+struct json_t;
 
 typedef struct http_options {
 	const char *listen;   /* "HOST:PORT" (IPv4 or [IPv6]); PORT 0 picks a free port */
@@ -54,6 +57,10 @@ int http_password_verify(const char *hash, const char *password);
 
 /* 20 random characters from [A-Za-z0-9] for a first password; `out` holds at least 21 bytes. */
 void http_random_password(char *out, size_t size);
+
+/* One face of an analysis as the API shows it (POST /analyze, `mien analyze --json`): box, score, landmarks,
+ * quality, recognisable, and with `with_expression` its expressions and dominant one. A new jansson object. */
+struct json_t *http_face_json(const face_result *face, int with_expression);
 
 /* The paths and methods of the router, one "METHOD PATH" per line (OpenAPI's {id} notation), for
  * `mien serve --routes` and the test that compares them with the OpenAPI document. */
