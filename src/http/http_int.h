@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -235,6 +236,31 @@ int http__csrf_ok(http_req *r);
 
 int http__limiter_create(http_limiter **out);
 void http__limiter_free(http_limiter **l);
+
+/* Parked connections (park.c): a hub's lock and a ticker thread that calls tick(ctx, now) with the lock held every
+ * tick_ms; a content reader with nothing to send parks its connection (http__parked_suspend, lock held: it
+ * unlocks and returns 0 for the reader to return) until someone resumes it (http__parked_resume, lock held). */
+struct MHD_Connection;
+typedef struct http_park {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t ticker;
+	int closing; /* under lock: set by http__park_closing, ends the ticker */
+	int tick_ms;
+	void (*tick)(void *ctx, int64_t now_ms);
+	void *ctx;
+} http_park;
+typedef struct http_parked {
+	struct MHD_Connection *conn;
+	int suspended;
+} http_parked;
+int http__park_init(http_park *p, int tick_ms, void (*tick)(void *ctx, int64_t now_ms), void *ctx);
+/* Lock held: marks the hub closing and wakes the ticker (which then ends). */
+void http__park_closing(http_park *p);
+/* Stops the ticker and releases the lock; every parked connection must have been resumed. */
+void http__park_destroy(http_park *p);
+void http__parked_resume(http_parked *c);
+ssize_t http__parked_suspend(http_park *p, http_parked *c);
 
 /* The live stream (stream.c): a hub subscribed to `bus`, and GET /api/v1/stream. */
 int http__stream_create(http_server *s, struct bus *bus, http_stream **out, mien_error *err);

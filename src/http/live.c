@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -24,57 +23,35 @@
 #define LIVE_QUALITY     75
 #define LIVE_VIEWERS_MAX 256
 #define LIVE_BOUNDARY    "mienframe"
+#define LIVE_TICK_MS     40
 
 typedef struct live_viewer {
 	struct live_viewer *prev, *next;
 	http_live *hub;
-	struct MHD_Connection *conn;
+	http_parked parked;
 	int64_t camera_id;
 	int show_expression;
 	uint64_t last_seq;
 	int64_t next_due;
 	uint8_t *part; /* the multipart piece being sent */
 	size_t len, off;
-	int suspended, closed;
+	int closed;
 } live_viewer;
 
 struct http_live {
 	http_server *srv;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	pthread_t ticker;
+	http_park park; /* its lock guards the viewers */
 	live_viewer *viewers;
-	int n_viewers, closing;
+	int n_viewers;
 };
 
-static void resume_viewer(live_viewer *v)
+/* The ticker (park lock held): resumes each parked viewer whose next picture is due. */
+static void tick(void *ctx, int64_t now)
 {
-	if (v->suspended) {
-		v->suspended = 0;
-		MHD_resume_connection(v->conn);
-	}
-}
-
-static void *ticker_main(void *arg)
-{
-	http_live *h = arg;
-	pthread_mutex_lock(&h->lock);
-	while (!h->closing) {
-		struct timespec deadline;
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_nsec += 40 * 1000000L;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&h->wake, &h->lock, &deadline);
-		int64_t now = mien_mono_ms();
-		for (live_viewer *v = h->viewers; v; v = v->next)
-			if (v->suspended && now >= v->next_due)
-				resume_viewer(v);
-	}
-	pthread_mutex_unlock(&h->lock);
-	return NULL;
+	http_live *h = ctx;
+	for (live_viewer *v = h->viewers; v; v = v->next)
+		if (v->parked.suspended && now >= v->next_due)
+			http__parked_resume(&v->parked);
 }
 
 int http__live_create(http_server *s, http_live **out)
@@ -84,11 +61,7 @@ int http__live_create(http_server *s, http_live **out)
 	if (!h)
 		return MIEN_ENOMEM;
 	h->srv = s;
-	pthread_mutex_init(&h->lock, NULL);
-	pthread_cond_init(&h->wake, NULL);
-	if (pthread_create(&h->ticker, NULL, ticker_main, h) != 0) {
-		pthread_mutex_destroy(&h->lock);
-		pthread_cond_destroy(&h->wake);
+	if (http__park_init(&h->park, LIVE_TICK_MS, tick, h) != MIEN_OK) {
 		free(h);
 		return MIEN_ENOMEM;
 	}
@@ -100,39 +73,22 @@ void http__live_close_viewers(http_live *h)
 {
 	if (!h)
 		return;
-	pthread_mutex_lock(&h->lock);
-	h->closing = 1;
+	pthread_mutex_lock(&h->park.lock);
+	http__park_closing(&h->park);
 	for (live_viewer *v = h->viewers; v; v = v->next) {
 		v->closed = 1;
-		resume_viewer(v);
+		http__parked_resume(&v->parked);
 	}
-	pthread_cond_broadcast(&h->wake);
-	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_unlock(&h->park.lock);
 }
 
 void http__live_free(http_live **hp)
 {
 	if (!hp || !*hp)
 		return;
-	http_live *h = *hp;
-	pthread_mutex_lock(&h->lock);
-	h->closing = 1;
-	pthread_cond_broadcast(&h->wake);
-	pthread_mutex_unlock(&h->lock);
-	pthread_join(h->ticker, NULL);
-	pthread_mutex_destroy(&h->lock);
-	pthread_cond_destroy(&h->wake);
-	free(h);
+	http__park_destroy(&(*hp)->park);
+	free(*hp);
 	*hp = NULL;
-}
-
-/* Parks the viewer until its next picture is due (hub lock held). */
-static ssize_t park(live_viewer *v)
-{
-	v->suspended = 1;
-	MHD_suspend_connection(v->conn);
-	pthread_mutex_unlock(&v->hub->lock);
-	return 0;
 }
 
 static ssize_t read_live(void *cls, uint64_t pos, char *buf, size_t max)
@@ -140,22 +96,22 @@ static ssize_t read_live(void *cls, uint64_t pos, char *buf, size_t max)
 	(void)pos;
 	live_viewer *v = cls;
 	http_live *h = v->hub;
-	pthread_mutex_lock(&h->lock);
+	pthread_mutex_lock(&h->park.lock);
 	if (v->closed) {
-		pthread_mutex_unlock(&h->lock);
+		pthread_mutex_unlock(&h->park.lock);
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	}
 	if (v->off < v->len) {
 		size_t n = v->len - v->off < max ? v->len - v->off : max;
 		memcpy(buf, v->part + v->off, n);
 		v->off += n;
-		pthread_mutex_unlock(&h->lock);
+		pthread_mutex_unlock(&h->park.lock);
 		return (ssize_t)n;
 	}
 	int64_t now = mien_mono_ms();
 	if (now < v->next_due)
-		return park(v);
-	pthread_mutex_unlock(&h->lock);
+		return http__parked_suspend(&h->park, &v->parked);
+	pthread_mutex_unlock(&h->park.lock);
 
 	/* Encode outside the lock: it takes milliseconds. */
 	uint8_t *jpeg = NULL;
@@ -164,23 +120,23 @@ static ssize_t read_live(void *cls, uint64_t pos, char *buf, size_t max)
 	mien_error err = { 0 };
 	int rc = watch_live_jpeg(h->srv->options.watch, v->camera_id, v->show_expression, LIVE_QUALITY, LIVE_MAX_WIDTH,
 	                         &jpeg, &jpeg_len, &seq, &err);
-	pthread_mutex_lock(&h->lock);
+	pthread_mutex_lock(&h->park.lock);
 	if (rc == MIEN_ENOENT || v->closed) {
-		pthread_mutex_unlock(&h->lock);
+		pthread_mutex_unlock(&h->park.lock);
 		free(jpeg);
 		return MHD_CONTENT_READER_END_OF_STREAM; /* the camera stopped or was deleted */
 	}
 	if (rc != MIEN_OK || seq == v->last_seq) {
 		free(jpeg);
 		v->next_due = now + 1000 / LIVE_FPS / 2; /* no picture, or nothing new yet: look again soon */
-		return park(v);
+		return http__parked_suspend(&h->park, &v->parked);
 	}
 	char head[160];
 	int hn = snprintf(head, sizeof(head),
 	                  "--" LIVE_BOUNDARY "\r\nContent-Type: image/jpeg\r\nContent-Length: %zu\r\n\r\n", jpeg_len);
 	uint8_t *part = malloc((size_t)hn + jpeg_len + 2);
 	if (!part) {
-		pthread_mutex_unlock(&h->lock);
+		pthread_mutex_unlock(&h->park.lock);
 		free(jpeg);
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	}
@@ -197,7 +153,7 @@ static ssize_t read_live(void *cls, uint64_t pos, char *buf, size_t max)
 	size_t n = v->len < max ? v->len : max;
 	memcpy(buf, v->part, n);
 	v->off = n;
-	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_unlock(&h->park.lock);
 	return (ssize_t)n;
 }
 
@@ -205,7 +161,7 @@ static void free_viewer(void *cls)
 {
 	live_viewer *v = cls;
 	http_live *h = v->hub;
-	pthread_mutex_lock(&h->lock);
+	pthread_mutex_lock(&h->park.lock);
 	if (v->prev)
 		v->prev->next = v->next;
 	else
@@ -213,7 +169,7 @@ static void free_viewer(void *cls)
 	if (v->next)
 		v->next->prev = v->prev;
 	h->n_viewers--;
-	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_unlock(&h->park.lock);
 	free(v->part);
 	free(v);
 }
@@ -255,12 +211,12 @@ void http__h_camera_live(http_req *r)
 		return;
 	}
 	v->hub = h;
-	v->conn = r->conn;
+	v->parked.conn = r->conn;
 	v->camera_id = r->ids[0];
 	v->show_expression = http__role_at_least(r, STORE_ROLE_ANALYST);
-	pthread_mutex_lock(&h->lock);
-	if (h->closing || h->n_viewers >= LIVE_VIEWERS_MAX) {
-		pthread_mutex_unlock(&h->lock);
+	pthread_mutex_lock(&h->park.lock);
+	if (h->park.closing || h->n_viewers >= LIVE_VIEWERS_MAX) {
+		pthread_mutex_unlock(&h->park.lock);
 		free(v);
 		http__reply_error(r, 503, "unavailable", "too many live viewers on this node");
 		return;
@@ -270,7 +226,7 @@ void http__h_camera_live(http_req *r)
 		h->viewers->prev = v;
 	h->viewers = v;
 	h->n_viewers++;
-	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_unlock(&h->park.lock);
 	struct MHD_Response *resp =
 	        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, read_live, v, free_viewer);
 	if (!resp) {

@@ -32,6 +32,7 @@
 #define STREAM_CLIENTS_MAX  4000
 #define STREAM_RETRY_MS     2000
 #define STREAM_HEARTBEAT_MS 15000
+#define STREAM_TICK_MS      250
 
 typedef struct stream_msg {
 	atomic_int refs;
@@ -47,7 +48,7 @@ typedef struct stream_msg {
 typedef struct stream_client {
 	struct stream_client *prev, *next;
 	http_stream *hub;
-	struct MHD_Connection *conn;
+	http_parked parked;
 	int role, all_cameras, n_cameras;
 	int64_t *cameras;
 	stream_msg *queue[STREAM_QUEUE_MAX];
@@ -56,7 +57,7 @@ typedef struct stream_client {
 	size_t offset; /* bytes of queue[head] already sent */
 	char prefix[64];
 	size_t prefix_len, prefix_off;
-	int suspended, dropped;
+	int dropped;
 	int64_t last_write;
 } stream_client;
 
@@ -64,15 +65,12 @@ struct http_stream {
 	http_server *srv;
 	bus *bus;
 	int sub_id;
-	pthread_mutex_t lock;
+	http_park park; /* its lock guards the ring and the clients */
 	stream_msg *ring[STREAM_RING];
 	uint64_t next_seq;
 	stream_client *clients;
 	int n_clients;
-	int closing;
 	int heartbeat_ms;
-	pthread_t ticker;
-	pthread_cond_t wake;
 	uint64_t dropped_clients, sent_messages;
 };
 
@@ -150,14 +148,6 @@ static size_t msg_len(const stream_client *c, const stream_msg *m)
 	return c->role < STORE_ROLE_ANALYST && m->lite ? m->lite_len : m->full_len;
 }
 
-static void resume(stream_client *c)
-{
-	if (c->suspended) {
-		c->suspended = 0;
-		MHD_resume_connection(c->conn);
-	}
-}
-
 /* Queues a message for a client (hub lock held); drops the client when it is too far behind. */
 static void push(http_stream *h, stream_client *c, stream_msg *m)
 {
@@ -168,14 +158,14 @@ static void push(http_stream *h, stream_client *c, stream_msg *m)
 		c->dropped = 1;
 		h->dropped_clients++;
 		mien_log(MIEN_LOG_INFO, "http", "stream: dropped a client %d messages behind", c->count);
-		resume(c);
+		http__parked_resume(&c->parked);
 		return;
 	}
 	atomic_fetch_add(&m->refs, 1);
 	c->queue[(c->head + c->count) % STREAM_QUEUE_MAX] = m;
 	c->count++;
 	c->queued_bytes += len;
-	resume(c);
+	http__parked_resume(&c->parked);
 }
 
 static void on_bus(void *ctx, const bus_message *bm)
@@ -194,13 +184,13 @@ static void on_bus(void *ctx, const bus_message *bm)
 	if (lite && strip_expressions(lite) > 0)
 		lite_text = json_dumps(lite, JSON_COMPACT);
 	json_decref(lite);
-	pthread_mutex_lock(&h->lock);
+	pthread_mutex_lock(&h->park.lock);
 	m->seq = ++h->next_seq;
 	m->full = format_frame(m->seq, m->kind, bm->json, &m->full_len);
 	if (lite_text)
 		m->lite = format_frame(m->seq, m->kind, lite_text, &m->lite_len);
 	if (!m->full || (lite_text && !m->lite)) {
-		pthread_mutex_unlock(&h->lock);
+		pthread_mutex_unlock(&h->park.lock);
 		free(lite_text);
 		msg_unref(m);
 		return;
@@ -211,30 +201,17 @@ static void on_bus(void *ctx, const bus_message *bm)
 	for (stream_client *c = h->clients; c; c = c->next)
 		if (may_see(c, m))
 			push(h, c, m);
-	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_unlock(&h->park.lock);
 	free(lite_text);
 }
 
-static void *ticker_main(void *arg)
+/* The ticker (park lock held): resumes each parked client due a heartbeat. */
+static void tick(void *ctx, int64_t now)
 {
-	http_stream *h = arg;
-	pthread_mutex_lock(&h->lock);
-	while (!h->closing) {
-		struct timespec deadline;
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_nsec += 250 * 1000000L;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&h->wake, &h->lock, &deadline);
-		int64_t now = mien_mono_ms();
-		for (stream_client *c = h->clients; c; c = c->next)
-			if (c->suspended && now - c->last_write >= h->heartbeat_ms)
-				resume(c);
-	}
-	pthread_mutex_unlock(&h->lock);
-	return NULL;
+	http_stream *h = ctx;
+	for (stream_client *c = h->clients; c; c = c->next)
+		if (c->parked.suspended && now - c->last_write >= h->heartbeat_ms)
+			http__parked_resume(&c->parked);
 }
 
 int http__stream_create(http_server *s, bus *b, http_stream **out, mien_error *err)
@@ -247,11 +224,7 @@ int http__stream_create(http_server *s, bus *b, http_stream **out, mien_error *e
 	h->bus = b;
 	const char *hb = getenv("MIEN_SSE_HEARTBEAT_MS"); /* tests shorten it */
 	h->heartbeat_ms = hb && atoi(hb) >= 100 ? atoi(hb) : STREAM_HEARTBEAT_MS;
-	pthread_mutex_init(&h->lock, NULL);
-	pthread_cond_init(&h->wake, NULL);
-	if (pthread_create(&h->ticker, NULL, ticker_main, h) != 0) {
-		pthread_mutex_destroy(&h->lock);
-		pthread_cond_destroy(&h->wake);
+	if (http__park_init(&h->park, STREAM_TICK_MS, tick, h) != MIEN_OK) {
 		free(h);
 		return mien_error_set(err, MIEN_ENOMEM, "cannot start the stream ticker");
 	}
@@ -268,14 +241,13 @@ void http__stream_close_clients(http_stream *h)
 {
 	if (!h)
 		return;
-	pthread_mutex_lock(&h->lock);
-	h->closing = 1;
+	pthread_mutex_lock(&h->park.lock);
+	http__park_closing(&h->park);
 	for (stream_client *c = h->clients; c; c = c->next) {
 		c->dropped = 1;
-		resume(c);
+		http__parked_resume(&c->parked);
 	}
-	pthread_cond_broadcast(&h->wake);
-	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_unlock(&h->park.lock);
 }
 
 void http__stream_free(http_stream **hp)
@@ -285,25 +257,19 @@ void http__stream_free(http_stream **hp)
 	http_stream *h = *hp;
 	if (h->bus && h->sub_id)
 		bus_unsubscribe(h->bus, h->sub_id);
-	pthread_mutex_lock(&h->lock);
-	h->closing = 1;
-	pthread_cond_broadcast(&h->wake);
-	pthread_mutex_unlock(&h->lock);
-	pthread_join(h->ticker, NULL);
+	http__park_destroy(&h->park);
 	for (int i = 0; i < STREAM_RING; i++)
 		msg_unref(h->ring[i]);
-	pthread_mutex_destroy(&h->lock);
-	pthread_cond_destroy(&h->wake);
 	free(h);
 	*hp = NULL;
 }
 
 void http__stream_stats(http_stream *h, int *clients, uint64_t *dropped)
 {
-	pthread_mutex_lock(&h->lock);
+	pthread_mutex_lock(&h->park.lock);
 	*clients = h->n_clients;
 	*dropped = h->dropped_clients;
-	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_unlock(&h->park.lock);
 }
 
 /* Copies what fits of `text` from *off into buf; returns the bytes copied. */
@@ -320,9 +286,9 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
 	(void)pos;
 	stream_client *c = cls;
 	http_stream *h = c->hub;
-	pthread_mutex_lock(&h->lock);
+	pthread_mutex_lock(&h->park.lock);
 	if (c->dropped) {
-		pthread_mutex_unlock(&h->lock);
+		pthread_mutex_unlock(&h->park.lock);
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	}
 	size_t n = 0;
@@ -350,13 +316,10 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
 	}
 	if (n == 0) {
 		/* Nothing to send: park the connection until push() or the ticker resumes it. */
-		c->suspended = 1;
-		MHD_suspend_connection(c->conn);
-		pthread_mutex_unlock(&h->lock);
-		return 0;
+		return http__parked_suspend(&h->park, &c->parked);
 	}
 	c->last_write = now;
-	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_unlock(&h->park.lock);
 	return (ssize_t)n;
 }
 
@@ -364,7 +327,7 @@ static void free_client(void *cls)
 {
 	stream_client *c = cls;
 	http_stream *h = c->hub;
-	pthread_mutex_lock(&h->lock);
+	pthread_mutex_lock(&h->park.lock);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -377,7 +340,7 @@ static void free_client(void *cls)
 		c->head = (c->head + 1) % STREAM_QUEUE_MAX;
 		c->count--;
 	}
-	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_unlock(&h->park.lock);
 	free(c->cameras);
 	free(c);
 }
@@ -409,7 +372,7 @@ void http__h_stream(http_req *r)
 		return;
 	}
 	c->hub = h;
-	c->conn = r->conn;
+	c->parked.conn = r->conn;
 	c->role = r->user.role;
 	c->all_cameras = r->user.all_cameras;
 	c->n_cameras = r->user.n_cameras;
@@ -420,9 +383,9 @@ void http__h_stream(http_req *r)
 	        (size_t)snprintf(c->prefix, sizeof(c->prefix), "retry: %d\n: mien live stream\n\n", STREAM_RETRY_MS);
 	c->last_write = mien_mono_ms();
 
-	pthread_mutex_lock(&h->lock);
-	if (h->closing || h->n_clients >= STREAM_CLIENTS_MAX) {
-		pthread_mutex_unlock(&h->lock);
+	pthread_mutex_lock(&h->park.lock);
+	if (h->park.closing || h->n_clients >= STREAM_CLIENTS_MAX) {
+		pthread_mutex_unlock(&h->park.lock);
 		free(cameras);
 		free(c);
 		http__reply_error(r, 503, "unavailable", "too many live streams on this node");
@@ -444,7 +407,7 @@ void http__h_stream(http_req *r)
 		h->clients->prev = c;
 	h->clients = c;
 	h->n_clients++;
-	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_unlock(&h->park.lock);
 
 	struct MHD_Response *resp =
 	        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, read_stream, c, free_client);
