@@ -108,9 +108,11 @@ static const char *const font[95] = {
 	['~' - ' '] = "..... ..... .#... #.#.# ...#. ..... .....",
 };
 
-/* A character cell: the glyph with a one-pixel margin on every side but the left. */
-#define CELL_W (FACE_FONT_W + 1)
-#define CELL_H (FACE_FONT_H + 2)
+/* A character cell: the glyph with a one-pixel margin to its right, above and below; a label adds one more column
+ * on the left. Font pixels are drawn scale x scale, scale 1 .. SCALE_MAX. */
+#define CELL_W    (FACE_FONT_W + 1)
+#define CELL_H    (FACE_FONT_H + 2)
+#define SCALE_MAX 64
 
 const char *face_font_glyph(int c)
 {
@@ -138,6 +140,8 @@ static int next_char(const char **s)
 int face_image_text_width(const char *text, int scale)
 {
 	int n = 0;
+	if (scale < 1 || scale > SCALE_MAX)
+		return 0;
 	while (text && n < FACE_LABEL_CHARS && next_char(&text))
 		n++;
 	return n ? n * CELL_W * scale + scale : 0;
@@ -145,7 +149,7 @@ int face_image_text_width(const char *text, int scale)
 
 int face_image_text_height(int scale)
 {
-	return CELL_H * scale;
+	return scale < 1 || scale > SCALE_MAX ? 0 : CELL_H * scale;
 }
 
 static void fill_rect(face_image *img, int x0, int y0, int x1, int y1, const uint8_t rgb[3])
@@ -179,8 +183,6 @@ void face_image_draw_box(face_image *img, const float box[4], const uint8_t rgb[
 void face_image_draw_label(face_image *img, int x, int y, int scale, const char *text, const uint8_t fg[3],
                            const uint8_t bg[3])
 {
-	if (!text || scale < 1)
-		return;
 	int w = face_image_text_width(text, scale), h = face_image_text_height(scale);
 	if (w == 0)
 		return;

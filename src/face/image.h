@@ -72,8 +72,9 @@ int face_image_crop(const face_image *image, float x, float y, float w, float h,
 const char *face_font_glyph(int c);
 /* A rectangle outline `thickness` pixels on each side of the box's edges, clipped to the picture. */
 void face_image_draw_box(face_image *image, const float box[4], const uint8_t rgb[3], int thickness);
-/* The size of a label of UTF-8 `text` at `scale` (each font pixel scale x scale): 6 x 9 font pixels a character
- * plus one, 0 wide for empty text. Characters outside printable ASCII show as one '?' per code point. */
+/* The size of a label of UTF-8 `text` at `scale` (each font pixel scale x scale, 1 .. 64): 6 x 9 font pixels a
+ * character plus one column, 0 for empty text or a scale out of range. Characters outside printable ASCII show as one
+ * '?' per code point. */
 int face_image_text_width(const char *text, int scale);
 int face_image_text_height(int scale);
 /* Draws `text` in `fg` on a `bg` rectangle of that size with its top-left corner at (x, y), clipped to the

@@ -903,6 +903,9 @@ static void test_draw_label(void **state)
 	assert_int_equal(face_image_text_width("Ada", 2), 3 * 6 * 2 + 2);
 	assert_int_equal(face_image_text_height(2), 18);
 	assert_int_equal(face_image_text_width("", 2), 0);
+	assert_int_equal(face_image_text_width("Ada", 0), 0);
+	assert_int_equal(face_image_text_width("Ada", 65), 0);
+	assert_int_equal(face_image_text_height(65), 0);
 	face_image_draw_label(img, 10, 20, 2, "Ada", ink, bg);
 	int w = 38, h = 18;
 	size_t inked = 0;
