@@ -352,6 +352,12 @@ static void add_change(face_tracker *t, const track *tr, int kind)
 static void end_track(face_tracker *t, track *tr)
 {
 	if (tr->state == SLOT_CONFIRMED) {
+		/* An identity the track gained while unseen (face_tracker_rematch after an enrollment) is reported
+		 * before its end, like any other identity change: callers raise alerts on those. */
+		if (tr->vote.person_id != tr->person_id) {
+			tr->person_id = tr->vote.person_id;
+			add_change(t, tr, FACE_TRACK_IDENTITY);
+		}
 		add_change(t, tr, FACE_TRACK_ENDED);
 		tr->state = SLOT_ENDED;
 	} else {

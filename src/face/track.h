@@ -56,7 +56,8 @@ typedef struct face_track_match {
 /* Change kinds (wire values: events carry them; they only grow). */
 enum face_track_change_kind {
 	FACE_TRACK_STARTED = 1,  /* a track was confirmed: a visit begins */
-	FACE_TRACK_IDENTITY = 2, /* a confirmed track's voted identity changed */
+	FACE_TRACK_IDENTITY = 2, /* a confirmed track's voted identity changed (reported before ENDED when it changed
+	                            while the track was unseen) */
 	FACE_TRACK_ENDED = 3,    /* a confirmed track was unseen for lost_ms (or flushed): the visit is over */
 };
 

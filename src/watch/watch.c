@@ -382,8 +382,11 @@ static void record(watch *w, const rec_job *job)
 		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: event %lld: %s", camera, (long long)e.id, err.message);
 	else
 		publish_event(w, &e);
+	/* any change that gives the visit a person may raise its alert (the tracker reports identity changes as
+	 * FACE_TRACK_IDENTITY, also just before an end) */
+	int new_person = ch->person_id != v->person_id;
 	v->person_id = ch->person_id;
-	if (ch->kind == FACE_TRACK_IDENTITY)
+	if (ch->kind == FACE_TRACK_IDENTITY || new_person)
 		maybe_alert(w, job, v);
 	if (ch->kind == FACE_TRACK_ENDED)
 		end_visit(w, v);

@@ -556,8 +556,32 @@ static void test_rematch(void **state)
 	assert_int_equal(c[0].votes, 3);
 	face_tracker_rematch(NULL, match_person_5, &calls);
 	face_tracker_rematch(t, NULL, &calls);
-	free(face);
 	face_tracker_free(&t);
+
+	/* A track that learns its identity by a rematch and is never seen again reports the identity change before
+	 * its end (as the end, flushed or timed out, carries the new identity). */
+	for (int flush = 0; flush < 2; flush++) {
+		t = tracker_with(NULL);
+		for (int i = 0; i < 3; i++) {
+			make_face(face, 100, 100, 80, 80, 3, 0.5f);
+			face_track_match unknown = { 0, 0 };
+			assert_int_equal(face_tracker_update(t, 200 * i, face, &unknown, 1, NULL, &c, &n, NULL),
+			                 MIEN_OK);
+		}
+		face_tracker_rematch(t, match_person_5, &calls);
+		if (flush)
+			assert_int_equal(face_tracker_flush(t, 600, &c, &n, NULL), MIEN_OK);
+		else
+			assert_int_equal(face_tracker_update(t, 400 + 1500 + 1, NULL, NULL, 0, NULL, &c, &n, NULL),
+			                 MIEN_OK);
+		assert_int_equal(n, 2);
+		assert_int_equal(c[0].kind, FACE_TRACK_IDENTITY);
+		assert_int_equal(c[0].person_id, 5);
+		assert_int_equal(c[1].kind, FACE_TRACK_ENDED);
+		assert_int_equal(c[1].person_id, 5);
+		face_tracker_free(&t);
+	}
+	free(face);
 }
 
 int main(void)
