@@ -212,3 +212,39 @@ void face_live_label(char *out, size_t size, const char *name, const face_result
 		return;
 	snprintf(out + n, size - (size_t)n, " %s", face_expression_names[face_dominant_expression(face)]);
 }
+
+/* Whether two rectangles (x, y, w, h) share any pixel. */
+static int overlap(const int a[4], const int b[4])
+{
+	return a[0] < b[0] + b[2] && b[0] < a[0] + a[2] && a[1] < b[1] + b[3] && b[1] < a[1] + a[3];
+}
+
+void face_labels_place(const float (*boxes)[4], const int (*sizes)[2], int n, int width, int height, int gap,
+                       int (*out)[2])
+{
+	for (int i = 0; i < n; i++) {
+		const float *b = boxes[i];
+		int w = sizes[i][0], h = sizes[i][1];
+		int x = (int)fmaxf(0.0f, fminf(b[0] - (float)gap, (float)(width - w)));
+		/* the candidates: above the box, below it, inside its top edge */
+		int ys[3] = { (int)(b[1] - (float)gap) - h, (int)(b[1] + b[3]) + gap + 1, (int)b[1] + gap };
+		int chosen = -1;
+		for (int k = 0; k < 3 && chosen < 0; k++) {
+			int r[4] = { x, ys[k], w, h };
+			if (ys[k] < 0 || ys[k] + h > height)
+				continue;
+			int free = 1;
+			for (int j = 0; j < i && free; j++) {
+				int q[4] = { out[j][0], out[j][1], sizes[j][0], sizes[j][1] };
+				free = !overlap(r, q);
+			}
+			if (free)
+				chosen = k;
+		}
+		/* nowhere free: above the box when it fits in the picture, else below */
+		if (chosen < 0)
+			chosen = ys[0] >= 0 ? 0 : 1;
+		out[i][0] = x;
+		out[i][1] = ys[chosen];
+	}
+}

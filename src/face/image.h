@@ -81,5 +81,11 @@ int face_image_text_height(int scale);
  * picture. */
 void face_image_draw_label(face_image *image, int x, int y, int scale, const char *text, const uint8_t fg[3],
                            const uint8_t bg[3]);
+/* Where n labels of sizes[i] (w, h) go, one per box (x, y, w, h) of a width x height picture, `gap` pixels from
+ * it: above the box, else below it, else inside its top edge, whichever first stays in the picture and clear of
+ * the labels placed before it (earlier labels win); above (or below at the top edge) when none is. Writes the
+ * top-left corners to out. */
+void face_labels_place(const float (*boxes)[4], const int (*sizes)[2], int n, int width, int height, int gap,
+                       int (*out)[2]);
 
 #endif

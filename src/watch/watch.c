@@ -1232,18 +1232,18 @@ static void draw_faces(face_image *img, const face_result *faces, const char (*n
 			boxes[i][k] = faces[i].box[k] * scale;
 		face_image_draw_box(img, boxes[i], names[i][0] ? green : amber, thick);
 	}
-	/* labels over every box, so that a neighbour's box never hides one */
+	/* labels over every box, so that a neighbour's box never hides one, and clear of each other where there is
+	 * room */
+	char labels[MAX_FACES][STORE_NAME_MAX + 16];
+	int sizes[MAX_FACES][2], at[MAX_FACES][2];
 	for (int i = 0; i < n; i++) {
-		const float *b = boxes[i];
-		char label[STORE_NAME_MAX + 16];
-		face_live_label(label, sizeof(label), names[i], &faces[i], show_expression);
-		int w = face_image_text_width(label, text), h = face_image_text_height(text);
-		int x = (int)fmaxf(0.0f, fminf(b[0] - (float)thick, (float)(img->width - w)));
-		int y = (int)(b[1] - (float)thick) - h;
-		if (y < 0)
-			y = (int)(b[1] + b[3]) + thick + 1;
-		face_image_draw_label(img, x, y, text, label, ink, names[i][0] ? green : amber);
+		face_live_label(labels[i], sizeof(labels[i]), names[i], &faces[i], show_expression);
+		sizes[i][0] = face_image_text_width(labels[i], text);
+		sizes[i][1] = face_image_text_height(text);
 	}
+	face_labels_place((const float(*)[4])boxes, (const int(*)[2])sizes, n, img->width, img->height, thick, at);
+	for (int i = 0; i < n; i++)
+		face_image_draw_label(img, at[i][0], at[i][1], text, labels[i], ink, names[i][0] ? green : amber);
 }
 
 int watch_live_jpeg(watch *w, int64_t camera_id, int show_expression, int quality, int max_width, uint8_t **jpeg,

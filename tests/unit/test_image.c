@@ -970,6 +970,47 @@ static void test_draw_box(void **state)
 	face_image_free(&img);
 }
 
+/* Label placement: above the box, below it when the picture's top edge is in the way or a label placed earlier
+ * is, inside the box's top edge when neither fits, and never outside the picture sideways. */
+static void test_labels_place(void **state)
+{
+	(void)state;
+	const int gap = 2;
+	int at[4][2];
+	/* one face with room above: the label sits gap pixels above the box, at its left edge less the gap */
+	const float one[1][4] = { { 100, 100, 50, 50 } };
+	const int size[4][2] = { { 80, 18 }, { 80, 18 }, { 80, 18 }, { 80, 18 } };
+	face_labels_place(one, size, 1, 640, 480, gap, at);
+	assert_int_equal(at[0][0], 98);
+	assert_int_equal(at[0][1], 100 - gap - 18);
+	/* at the top edge: below the box */
+	const float top[1][4] = { { 100, 5, 50, 50 } };
+	face_labels_place(top, size, 1, 640, 480, gap, at);
+	assert_int_equal(at[0][1], 5 + 50 + gap + 1);
+	/* at the right edge: moved left to stay inside */
+	const float right[1][4] = { { 600, 100, 40, 40 } };
+	face_labels_place(right, size, 1, 640, 480, gap, at);
+	assert_int_equal(at[0][0], 640 - 80);
+	/* two faces side by side: the second label would cover the first, so it goes below its box */
+	const float pair[2][4] = { { 100, 100, 50, 50 }, { 140, 100, 50, 50 } };
+	face_labels_place(pair, size, 2, 640, 480, gap, at);
+	assert_int_equal(at[0][1], 100 - gap - 18);
+	assert_int_equal(at[1][1], 100 + 50 + gap + 1);
+	/* a face that fills the picture: inside the top edge */
+	const float full[1][4] = { { 0, 10, 640, 460 } };
+	face_labels_place(full, size, 1, 640, 480, gap, at);
+	assert_int_equal(at[0][1], 10 + gap);
+	/* nowhere free: the four labels of one spot stack where they can, the last above its box */
+	const float same[4][4] = {
+		{ 100, 100, 50, 50 }, { 100, 100, 50, 50 }, { 100, 100, 50, 50 }, { 100, 100, 50, 50 }
+	};
+	face_labels_place(same, size, 4, 640, 480, gap, at);
+	assert_int_equal(at[0][1], 100 - gap - 18);
+	assert_int_equal(at[1][1], 100 + 50 + gap + 1);
+	assert_int_equal(at[2][1], 100 + gap);
+	assert_int_equal(at[3][1], 100 - gap - 18);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -990,6 +1031,7 @@ int main(void)
 		cmocka_unit_test(test_font),
 		cmocka_unit_test(test_draw_label),
 		cmocka_unit_test(test_draw_box),
+		cmocka_unit_test(test_labels_place),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
