@@ -1278,13 +1278,7 @@ int watch_live_jpeg(watch *w, int64_t camera_id, int show_expression, int qualit
 		return mien_error_set(err, MIEN_EUNAVAILABLE, "camera %lld has no picture yet", (long long)camera_id);
 	if (seq)
 		*seq = f->seq;
-	face_image src = { .width = f->width,
-		           .height = f->height,
-		           .stride = f->stride,
-		           .pixels = f->pixels,
-		           .source_channels = 3,
-		           .source_bits = 8,
-		           .orientation = 1 };
+	face_image src = frame_view(f);
 	int out_w = max_width > 0 && f->width > max_width ? max_width : f->width;
 	int out_h = (int)lroundf((float)f->height * (float)out_w / (float)f->width);
 	float scale = (float)out_w / (float)f->width;
