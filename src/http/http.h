@@ -26,7 +26,7 @@ typedef struct http_options {
 	int analyzers;        /* face pipelines that may run at once; 0 = 1 */
 	int http_threads;     /* libmicrohttpd pool threads; 0 = 8 */
 	int max_connections;  /* 0 = MIEN_MAX_CONNECTIONS or 4096 (streams hold theirs open) */
-	long token_ttl_ms;    /* session lifetime; 0 = 12 hours */
+	long token_ttl_ms;    /* session lifetime; 0 = MIEN_SESSION_TTL_S seconds, or 12 hours */
 	int login_user_limit; /* failed logins per user per minute before 429; 0 = 5 */
 	int login_addr_limit; /* failed logins per address per minute before 429; 0 = 20 */
 	struct bus *bus;      /* borrowed; the live stream's source (NULL: GET /stream answers 503) */

@@ -134,6 +134,7 @@ typedef struct http_faces http_faces;
 typedef struct http_limiter http_limiter;
 typedef struct http_stream http_stream;
 typedef struct http_live http_live;
+typedef struct http_sessions http_sessions;
 struct bus;
 
 struct http_server {
@@ -152,6 +153,7 @@ struct http_server {
 	http_stream *stream;             /* NULL when no bus was given */
 	int node_sub;                    /* the bus subscription for other nodes' messages (0 = none) */
 	http_live *live;                 /* live pictures of the watch's cameras (NULL without a watch) */
+	http_sessions *sessions;         /* re-checks the sessions of open streams and live views */
 	char dummy_hash[STORE_HASH_MAX]; /* verified for unknown users, so that login takes as long either way */
 	const char *openapi;             /* the embedded document */
 	size_t openapi_len;
@@ -262,18 +264,66 @@ void http__park_destroy(http_park *p);
 void http__parked_resume(http_parked *c);
 ssize_t http__parked_suspend(http_park *p, http_parked *c);
 
+/*
+ * Long-lived replies answer to the session that opened them (sessions.c). A live stream or live view keeps a copy
+ * of its session (the token's hash) and of what the user was allowed when it began; it is closed when the session
+ * ends (logout, expiry, password change, the user disabled or deleted) or the user's role or cameras change. The
+ * browser then reconnects and is authorised afresh. Changes made through this node's API close them at once;
+ * a sweep re-reads every open session from the store each HTTP_SESSION_CHECK_MS, for changes made elsewhere
+ * (another node, `mien user passwd`) and for expiry.
+ */
+#define HTTP_SESSION_CHECK_MS 1000
+
+typedef struct http_holder {
+	uint8_t token_hash[STORE_TOKEN_HASH_BYTES];
+	int64_t user_id;
+	int role, all_cameras, n_cameras;
+	int64_t *cameras; /* owned; n_cameras of them */
+} http_holder;
+/* Copies the request's session into *h: MIEN_OK, or MIEN_ENOMEM. Release with http__holder_clear. */
+int http__holder_init(http_holder *h, const http_req *r);
+void http__holder_clear(http_holder *h);
+
+/* What to close: every reply of `user_id` (when nonzero); else those of the session `token_hash` that `fresh` (the
+ * session's user as the store has it now; NULL = the session is gone) no longer allows as they began. */
+typedef struct http_revoke {
+	int64_t user_id;
+	const uint8_t *token_hash;
+	const auth_entry *fresh;
+} http_revoke;
+/* 1 when `rv` names the holder. Pure. */
+int http__holder_revoked(const http_holder *h, const http_revoke *rv);
+
+/* The sweep thread; NULL-safe stop. */
+int http__sessions_start(http_server *s, http_sessions **out);
+void http__sessions_stop(http_sessions **p);
+/* Closes, on this node, every live stream and live view that `rv` names. */
+void http__sessions_revoke(http_server *s, const http_revoke *rv);
+
+/* How many long-lived replies one user may hold at once: a share of each hub (MIEN_STREAMS_PER_USER,
+ * MIEN_LIVE_VIEWS_PER_USER), so that one account cannot take every slot. */
+#define HTTP_STREAMS_PER_USER    1000
+#define HTTP_LIVE_VIEWS_PER_USER 64
+int http__per_user_limit(const char *env, int fallback, int max);
+
 /* The live stream (stream.c): a hub subscribed to `bus`, and GET /api/v1/stream. */
 int http__stream_create(http_server *s, struct bus *bus, http_stream **out, mien_error *err);
 /* Ends every open stream (before the daemon stops: suspended connections must be resumed first). */
 void http__stream_close_clients(http_stream *h);
 void http__stream_free(http_stream **h);
 void http__stream_stats(http_stream *h, int *clients, uint64_t *dropped);
+/* Closes the streams `rv` names; returns how many. */
+int http__stream_revoke(http_stream *h, const http_revoke *rv);
+/* Writes the token hashes of up to `max` open streams (one per stream, repeats possible); returns how many. */
+size_t http__stream_sessions(http_stream *h, uint8_t (*out)[STORE_TOKEN_HASH_BYTES], size_t max);
 void http__h_stream(http_req *r);
 
 /* Live pictures (live.c). */
 int http__live_create(http_server *s, http_live **out);
 void http__live_close_viewers(http_live *h);
 void http__live_free(http_live **h);
+int http__live_revoke(http_live *h, const http_revoke *rv);
+size_t http__live_sessions(http_live *h, uint8_t (*out)[STORE_TOKEN_HASH_BYTES], size_t max);
 void http__h_camera_live(http_req *r);
 void http__h_camera_snapshot(http_req *r);
 /* Tells every node's camera workers that camera `id` was created, changed or deleted. */

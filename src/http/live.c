@@ -29,6 +29,7 @@ typedef struct live_viewer {
 	struct live_viewer *prev, *next;
 	http_live *hub;
 	http_parked parked;
+	http_holder holder; /* the session, role and cameras the view answers to */
 	int64_t camera_id;
 	int show_expression;
 	uint64_t last_seq;
@@ -43,6 +44,7 @@ struct http_live {
 	http_park park; /* its lock guards the viewers */
 	live_viewer *viewers;
 	int n_viewers;
+	int per_user; /* views one user may hold */
 };
 
 /* The ticker (park lock held): resumes each parked viewer whose next picture is due. */
@@ -61,6 +63,7 @@ int http__live_create(http_server *s, http_live **out)
 	if (!h)
 		return MIEN_ENOMEM;
 	h->srv = s;
+	h->per_user = http__per_user_limit("MIEN_LIVE_VIEWS_PER_USER", HTTP_LIVE_VIEWS_PER_USER, LIVE_VIEWERS_MAX);
 	if (http__park_init(&h->park, LIVE_TICK_MS, tick, h) != MIEN_OK) {
 		free(h);
 		return MIEN_ENOMEM;
@@ -80,6 +83,36 @@ void http__live_close_viewers(http_live *h)
 		http__parked_resume(&v->parked);
 	}
 	pthread_mutex_unlock(&h->park.lock);
+}
+
+int http__live_revoke(http_live *h, const http_revoke *rv)
+{
+	int closed = 0;
+	if (!h)
+		return 0;
+	pthread_mutex_lock(&h->park.lock);
+	for (live_viewer *v = h->viewers; v; v = v->next) {
+		if (!v->closed && http__holder_revoked(&v->holder, rv)) {
+			v->closed = 1;
+			http__parked_resume(&v->parked);
+			closed++;
+		}
+	}
+	pthread_mutex_unlock(&h->park.lock);
+	return closed;
+}
+
+size_t http__live_sessions(http_live *h, uint8_t (*out)[STORE_TOKEN_HASH_BYTES], size_t max)
+{
+	size_t n = 0;
+	if (!h)
+		return 0;
+	pthread_mutex_lock(&h->park.lock);
+	for (live_viewer *v = h->viewers; v && n < max; v = v->next)
+		if (!v->closed)
+			memcpy(out[n++], v->holder.token_hash, STORE_TOKEN_HASH_BYTES);
+	pthread_mutex_unlock(&h->park.lock);
+	return n;
 }
 
 void http__live_free(http_live **hp)
@@ -170,6 +203,7 @@ static void free_viewer(void *cls)
 		v->next->prev = v->prev;
 	h->n_viewers--;
 	pthread_mutex_unlock(&h->park.lock);
+	http__holder_clear(&v->holder);
 	free(v->part);
 	free(v);
 }
@@ -206,7 +240,8 @@ void http__h_camera_live(http_req *r)
 	}
 	http_live *h = r->srv->live;
 	live_viewer *v = calloc(1, sizeof(*v));
-	if (!v) {
+	if (!v || http__holder_init(&v->holder, r) != MIEN_OK) {
+		free(v);
 		http__reply_error(r, 500, "internal", "out of memory");
 		return;
 	}
@@ -215,10 +250,18 @@ void http__h_camera_live(http_req *r)
 	v->camera_id = r->ids[0];
 	v->show_expression = http__role_at_least(r, STORE_ROLE_ANALYST);
 	pthread_mutex_lock(&h->park.lock);
-	if (h->park.closing || h->n_viewers >= LIVE_VIEWERS_MAX) {
+	int mine = 0;
+	for (live_viewer *o = h->viewers; o; o = o->next)
+		mine += o->holder.user_id == v->holder.user_id && !o->closed;
+	if (h->park.closing || h->n_viewers >= LIVE_VIEWERS_MAX || mine >= h->per_user) {
 		pthread_mutex_unlock(&h->park.lock);
+		http__holder_clear(&v->holder);
 		free(v);
-		http__reply_error(r, 503, "unavailable", "too many live viewers on this node");
+		if (mine >= h->per_user)
+			http__reply_error(r, 429, "too_many_streams",
+			                  "this user already holds %d live views on this node (close one first)", mine);
+		else
+			http__reply_error(r, 503, "unavailable", "too many live viewers on this node");
 		return;
 	}
 	v->next = h->viewers;

@@ -259,15 +259,31 @@ static void tell_nodes(http_server *s, int kind, json_t *msg)
 	free(text);
 }
 
-void http__auth_forget_user(http_server *s, int64_t user_id)
+/* Forgets what this node holds of a user or a session: the cached login, and the live streams and views it
+ * opened (sessions.c). */
+static void forget_user_here(http_server *s, int64_t user_id)
 {
 	auth_cache_forget_user(s->auth, user_id);
+	http_revoke rv = { user_id, NULL, NULL };
+	http__sessions_revoke(s, &rv);
+}
+
+static void forget_token_here(http_server *s, const uint8_t hash[STORE_TOKEN_HASH_BYTES])
+{
+	auth_cache_forget_token(s->auth, hash);
+	http_revoke rv = { 0, hash, NULL };
+	http__sessions_revoke(s, &rv);
+}
+
+void http__auth_forget_user(http_server *s, int64_t user_id)
+{
+	forget_user_here(s, user_id);
 	tell_nodes(s, BUS_TOKEN, json_pack("{s:I}", "user_id", (json_int_t)user_id));
 }
 
 void http__auth_forget_token(http_server *s, const uint8_t hash[STORE_TOKEN_HASH_BYTES])
 {
-	auth_cache_forget_token(s->auth, hash);
+	forget_token_here(s, hash);
 	char hex[2 * STORE_TOKEN_HASH_BYTES + 1];
 	for (int i = 0; i < STORE_TOKEN_HASH_BYTES; i++)
 		snprintf(hex + 2 * i, 3, "%02x", hash[i]);
@@ -299,12 +315,12 @@ static void on_node_message(void *ctx, const bus_message *m)
 		json_int_t user = json_integer_value(json_object_get(msg, "user_id"));
 		const char *hex = json_string_value(json_object_get(msg, "token"));
 		if (user > 0)
-			auth_cache_forget_user(s->auth, user);
+			forget_user_here(s, user);
 		if (hex && strlen(hex) == 2 * STORE_TOKEN_HASH_BYTES) {
 			uint8_t hash[STORE_TOKEN_HASH_BYTES];
 			for (int i = 0; i < STORE_TOKEN_HASH_BYTES; i++)
 				hash[i] = (uint8_t)(hex_value(hex[2 * i]) * 16 + hex_value(hex[2 * i + 1]));
-			auth_cache_forget_token(s->auth, hash);
+			forget_token_here(s, hash);
 		}
 	} else {
 		http__gallery_apply(s, msg);
@@ -603,8 +619,11 @@ int http_server_start(const http_options *options, store *db, http_server **out,
 		s->options.max_connections = v >= 16 && v <= 65536 ? (int)v : 4096;
 	}
 	raise_fd_limit((rlim_t)s->options.max_connections + 256);
-	if (!s->options.token_ttl_ms)
-		s->options.token_ttl_ms = 12L * 3600 * 1000;
+	if (!s->options.token_ttl_ms) { /* MIEN_SESSION_TTL_S: 1 s to 30 days; 12 hours when unset */
+		const char *env = getenv("MIEN_SESSION_TTL_S");
+		long v = env ? strtol(env, NULL, 10) : 0;
+		s->options.token_ttl_ms = v >= 1 && v <= 30L * 24 * 3600 ? v * 1000L : 12L * 3600 * 1000;
+	}
 	if (!s->options.login_user_limit)
 		s->options.login_user_limit = 5;
 	if (!s->options.login_addr_limit)
@@ -626,6 +645,10 @@ int http_server_start(const http_options *options, store *db, http_server **out,
 		goto fail;
 	if (options->watch && http__live_create(s, &s->live) != MIEN_OK) {
 		rc = mien_error_set(err, MIEN_ENOMEM, "cannot start the live view");
+		goto fail;
+	}
+	if (http__sessions_start(s, &s->sessions) != MIEN_OK) {
+		rc = mien_error_set(err, MIEN_ENOMEM, "cannot start the session sweep");
 		goto fail;
 	}
 	/* Suspend/resume parks idle live-stream connections instead of polling them. */
@@ -664,6 +687,7 @@ void http_server_stop(http_server **server)
 	http_server *s = *server;
 	if (s->node_sub)
 		bus_unsubscribe(s->options.bus, s->node_sub);
+	http__sessions_stop(&s->sessions);
 	http__stream_close_clients(s->stream);
 	http__live_close_viewers(s->live);
 	if (s->daemon)

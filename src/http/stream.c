@@ -49,8 +49,7 @@ typedef struct stream_client {
 	struct stream_client *prev, *next;
 	http_stream *hub;
 	http_parked parked;
-	int role, all_cameras, n_cameras;
-	int64_t *cameras;
+	http_holder holder; /* the session, role and cameras the stream answers to */
 	stream_msg *queue[STREAM_QUEUE_MAX];
 	int head, count;
 	size_t queued_bytes;
@@ -71,6 +70,7 @@ struct http_stream {
 	stream_client *clients;
 	int n_clients;
 	int heartbeat_ms;
+	int per_user; /* streams one user may hold */
 	uint64_t dropped_clients, sent_messages;
 };
 
@@ -129,23 +129,24 @@ static char *format_frame(uint64_t seq, int kind, const char *json, size_t *len)
 
 static int may_see(const stream_client *c, const stream_msg *m)
 {
-	if (m->kind == BUS_ALERT && c->role < STORE_ROLE_ADMIN)
+	const http_holder *u = &c->holder;
+	if (m->kind == BUS_ALERT && u->role < STORE_ROLE_ADMIN)
 		return 0; /* alerts are for admins (DESIGN.md: recognition users get no alerts) */
 	if (m->kind != BUS_FACE && m->kind != BUS_EVENT && m->kind != BUS_ALERT && m->kind != BUS_CAMERA)
 		return 0; /* gallery and token messages are for the nodes, not for people */
 	if (m->camera_id == 0)
-		return c->role >= STORE_ROLE_ADMIN; /* about no camera in particular */
-	if (c->all_cameras)
+		return u->role >= STORE_ROLE_ADMIN; /* about no camera in particular */
+	if (u->all_cameras)
 		return 1;
-	for (int i = 0; i < c->n_cameras; i++)
-		if (c->cameras[i] == m->camera_id)
+	for (int i = 0; i < u->n_cameras; i++)
+		if (u->cameras[i] == m->camera_id)
 			return 1;
 	return 0;
 }
 
 static size_t msg_len(const stream_client *c, const stream_msg *m)
 {
-	return c->role < STORE_ROLE_ANALYST && m->lite ? m->lite_len : m->full_len;
+	return c->holder.role < STORE_ROLE_ANALYST && m->lite ? m->lite_len : m->full_len;
 }
 
 /* Queues a message for a client (hub lock held); drops the client when it is too far behind. */
@@ -224,6 +225,7 @@ int http__stream_create(http_server *s, bus *b, http_stream **out, mien_error *e
 	h->bus = b;
 	const char *hb = getenv("MIEN_SSE_HEARTBEAT_MS"); /* tests shorten it */
 	h->heartbeat_ms = hb && atoi(hb) >= 100 ? atoi(hb) : STREAM_HEARTBEAT_MS;
+	h->per_user = http__per_user_limit("MIEN_STREAMS_PER_USER", HTTP_STREAMS_PER_USER, STREAM_CLIENTS_MAX);
 	if (http__park_init(&h->park, STREAM_TICK_MS, tick, h) != MIEN_OK) {
 		free(h);
 		return mien_error_set(err, MIEN_ENOMEM, "cannot start the stream ticker");
@@ -264,6 +266,37 @@ void http__stream_free(http_stream **hp)
 	*hp = NULL;
 }
 
+int http__stream_revoke(http_stream *h, const http_revoke *rv)
+{
+	int closed = 0;
+	if (!h)
+		return 0;
+	pthread_mutex_lock(&h->park.lock);
+	for (stream_client *c = h->clients; c; c = c->next) {
+		if (!c->dropped && http__holder_revoked(&c->holder, rv)) {
+			c->dropped =
+			        1; /* read_stream ends the reply; the browser reconnects and is authorised afresh */
+			http__parked_resume(&c->parked);
+			closed++;
+		}
+	}
+	pthread_mutex_unlock(&h->park.lock);
+	return closed;
+}
+
+size_t http__stream_sessions(http_stream *h, uint8_t (*out)[STORE_TOKEN_HASH_BYTES], size_t max)
+{
+	size_t n = 0;
+	if (!h)
+		return 0;
+	pthread_mutex_lock(&h->park.lock);
+	for (stream_client *c = h->clients; c && n < max; c = c->next)
+		if (!c->dropped)
+			memcpy(out[n++], c->holder.token_hash, STORE_TOKEN_HASH_BYTES);
+	pthread_mutex_unlock(&h->park.lock);
+	return n;
+}
+
 void http__stream_stats(http_stream *h, int *clients, uint64_t *dropped)
 {
 	pthread_mutex_lock(&h->park.lock);
@@ -296,7 +329,7 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
 		n += take(buf, max, c->prefix, c->prefix_len, &c->prefix_off);
 	while (c->count > 0 && n < max) {
 		stream_msg *m = c->queue[c->head];
-		int lite = c->role < STORE_ROLE_ANALYST && m->lite;
+		int lite = c->holder.role < STORE_ROLE_ANALYST && m->lite;
 		size_t len = lite ? m->lite_len : m->full_len;
 		n += take(buf + n, max - n, lite ? m->lite : m->full, len, &c->offset);
 		if (c->offset == len) {
@@ -341,7 +374,7 @@ static void free_client(void *cls)
 		c->count--;
 	}
 	pthread_mutex_unlock(&h->park.lock);
-	free(c->cameras);
+	http__holder_clear(&c->holder);
 	free(c);
 }
 
@@ -364,31 +397,31 @@ void http__h_stream(http_req *r)
 		last = v;
 	}
 	stream_client *c = calloc(1, sizeof(*c));
-	int64_t *cameras = r->user.n_cameras ? malloc((size_t)r->user.n_cameras * sizeof(int64_t)) : NULL;
-	if (!c || (r->user.n_cameras && !cameras)) {
+	if (!c || http__holder_init(&c->holder, r) != MIEN_OK) {
 		free(c);
-		free(cameras);
 		http__reply_error(r, 500, "internal", "out of memory");
 		return;
 	}
 	c->hub = h;
 	c->parked.conn = r->conn;
-	c->role = r->user.role;
-	c->all_cameras = r->user.all_cameras;
-	c->n_cameras = r->user.n_cameras;
-	c->cameras = cameras;
-	if (cameras)
-		memcpy(cameras, r->user.cameras, (size_t)c->n_cameras * sizeof(int64_t));
 	c->prefix_len =
 	        (size_t)snprintf(c->prefix, sizeof(c->prefix), "retry: %d\n: mien live stream\n\n", STREAM_RETRY_MS);
 	c->last_write = mien_mono_ms();
 
 	pthread_mutex_lock(&h->park.lock);
-	if (h->park.closing || h->n_clients >= STREAM_CLIENTS_MAX) {
+	int mine = 0;
+	for (stream_client *o = h->clients; o; o = o->next)
+		mine += o->holder.user_id == c->holder.user_id && !o->dropped;
+	if (h->park.closing || h->n_clients >= STREAM_CLIENTS_MAX || mine >= h->per_user) {
 		pthread_mutex_unlock(&h->park.lock);
-		free(cameras);
+		http__holder_clear(&c->holder);
 		free(c);
-		http__reply_error(r, 503, "unavailable", "too many live streams on this node");
+		if (mine >= h->per_user)
+			http__reply_error(r, 429, "too_many_streams",
+			                  "this user already holds %d live streams on this node (close one first)",
+			                  mine);
+		else
+			http__reply_error(r, 503, "unavailable", "too many live streams on this node");
 		return;
 	}
 	/* Replay what the client missed, as far as the ring still holds it. */

@@ -1,7 +1,11 @@
 /*
  * users.c — the admin's routes: /users, /settings and /audit. A user's JSON never carries the password hash.
- * Changing a user's role or cameras forgets their cached sessions at once; changing the password or
- * disabling them also ends every session they have.
+ * Changing a user's role or cameras forgets their cached sessions at once and closes their live streams and views;
+ * changing the password or disabling them also ends every session they have.
+ *
+ * An admin limited to some cameras manages only users within its reach: users limited to cameras of its own.
+ * It can never create, grant or change a user with more cameras than it has itself, nor touch (reset the
+ * password of, demote, delete) an all-camera user; such attempts get 403 and an audit row ("denied").
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -55,6 +59,34 @@ static const http_field USER_FIELDS[] = {
 	{ "cameras", HTTP_FIELD_ID_ARRAY, 0, STORE_USER_CAMERAS_MAX },
 	{ 0 },
 };
+
+/* 1 when `actor` may manage a user who sees `all_cameras` / cameras[0..n): an all-camera actor any user; a
+ * camera-limited one only users limited to cameras that it has itself. */
+static int within_reach(const auth_entry *actor, int all_cameras, const int64_t *cameras, int n)
+{
+	if (actor->all_cameras)
+		return 1;
+	if (all_cameras)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		int mine = 0;
+		for (int j = 0; j < actor->n_cameras && !mine; j++)
+			mine = actor->cameras[j] == cameras[i];
+		if (!mine)
+			return 0;
+	}
+	return 1;
+}
+
+static void deny_reach(http_req *r, const char *what, int64_t target)
+{
+	if (target)
+		http__audit(r, "denied", "%s user %lld: beyond the caller's cameras", what, (long long)target);
+	else
+		http__audit(r, "denied", "%s user: beyond the caller's cameras", what);
+	http__reply_error(r, 403, "forbidden",
+	                  "you are limited to some cameras: you may only manage users limited to cameras of yours");
+}
 
 static int username_ok(const char *name)
 {
@@ -119,12 +151,20 @@ void http__h_users_create(http_req *r)
 		http__reply_error(r, 503, "unavailable", "out of memory");
 		return;
 	}
-	u->all_cameras = 1;
+	/* A new user sees every camera unless told otherwise; one created by a camera-limited admin sees that admin's
+	 * cameras unless told otherwise. */
+	u->all_cameras = r->user.all_cameras;
+	if (!u->all_cameras) {
+		u->n_cameras = r->user.n_cameras;
+		memcpy(u->cameras, r->user.cameras, (size_t)u->n_cameras * sizeof(int64_t));
+	}
 	json_t *name = json_object_get(body, "username");
 	int fields = user_from_json(r, body, u);
 	if (fields >= 0) {
 		mien_error err = { 0 };
-		if (!name || !(fields & STORE_USER_PASSWORD) || !(fields & STORE_USER_ROLE)) {
+		if (!within_reach(&r->user, u->all_cameras, u->cameras, u->n_cameras)) {
+			deny_reach(r, "create", 0);
+		} else if (!name || !(fields & STORE_USER_PASSWORD) || !(fields & STORE_USER_ROLE)) {
 			http__reply_error(r, 400, "bad_request", "'username', 'password' and 'role' are required");
 		} else if (!username_ok(json_string_value(name))) {
 			http__reply_error(r, 400, "bad_request",
@@ -162,9 +202,17 @@ void http__h_user_patch(http_req *r)
 		http__reply_error(r, 400, "bad_request", "'username' cannot be changed");
 		goto done;
 	}
+	if (!within_reach(&r->user, u->all_cameras, u->cameras, u->n_cameras)) {
+		deny_reach(r, "change", u->id);
+		goto done;
+	}
 	int fields = user_from_json(r, body, u);
 	if (fields < 0)
 		goto done;
+	if (!within_reach(&r->user, u->all_cameras, u->cameras, u->n_cameras)) {
+		deny_reach(r, "widen", u->id);
+		goto done;
+	}
 	rc = fields ? store_user_update(r->srv->db, u, (unsigned)fields, &err) : MIEN_OK;
 	if (rc == MIEN_OK && (fields & (STORE_USER_PASSWORD | STORE_USER_DISABLED)))
 		rc = store_token_delete_user(r->srv->db, u->id, NULL, &err);
@@ -193,7 +241,22 @@ void http__h_user_delete(http_req *r)
 		return;
 	}
 	mien_error err = { 0 };
-	int rc = store_user_delete(r->srv->db, r->ids[0], &err);
+	int rc = MIEN_OK;
+	if (!r->user.all_cameras) {
+		store_user *u = malloc(sizeof(*u));
+		rc = u ? store_user_get(r->srv->db, r->ids[0], u, &err) : MIEN_ENOMEM;
+		int reach = rc == MIEN_OK && within_reach(&r->user, u->all_cameras, u->cameras, u->n_cameras);
+		free(u);
+		if (rc != MIEN_OK) {
+			http__reply_store_error(r, rc, &err, "user");
+			return;
+		}
+		if (!reach) {
+			deny_reach(r, "delete", r->ids[0]);
+			return;
+		}
+	}
+	rc = store_user_delete(r->srv->db, r->ids[0], &err);
 	http__auth_forget_user(r->srv, r->ids[0]);
 	if (rc != MIEN_OK) {
 		http__reply_store_error(r, rc, &err, "user");
