@@ -14,7 +14,9 @@
  * Descriptor reuse: the socket is shut down only under the hub's lock, and the entry leaves the list under the
  * same lock in the CLOSED notification, which libmicrohttpd 0.9.75 sends before it closes the descriptor
  * (MHD_cleanup_connections, and the failure path of new_connection_process_): a descriptor in the list is
- * always still this connection's.
+ * always still this connection's. (Checked once with fcntl and getsockname in the notification, through the
+ * whole of tests/integration/protocol.test.mjs: every descriptor was still an open socket.) The sweep walks
+ * every connection under the lock; at the 4096-connection default that is microseconds every 200 ms.
  */
 #include <stdlib.h>
 #include <sys/socket.h>
