@@ -157,14 +157,16 @@ check-integration: $(BUILD)/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo
 	MIEN_IT_DB=sqlite node --test tests/integration/api.test.mjs
 	node --test tests/integration/cameras.test.mjs
 	node --test tests/integration/security.test.mjs
+	node --test tests/integration/protocol.test.mjs
 	$(TESTDB) $(MAKE) --no-print-directory run-integration
 
-# The same servers built with AddressSanitizer + UndefinedBehaviorSanitizer: the API, the cameras, the stream,
-# two nodes and the four-camera cluster; a sanitizer report or a leak fails the server's exit status.
+# The same servers built with AddressSanitizer + UndefinedBehaviorSanitizer: the API, the cameras, the protocol
+# limits, the stream, two nodes and the four-camera cluster; a sanitizer report or a leak fails the server's exit status.
 check-integration-asan: $(BUILD)/asan/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo/demo.mp4
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien MIEN_IT_DB=sqlite node --test tests/integration/api.test.mjs
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/cameras.test.mjs
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/security.test.mjs
+	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/protocol.test.mjs
 	$(TESTDB) env $(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien $(MAKE) --no-print-directory run-integration-redis
 
 run-integration-redis:

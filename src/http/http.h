@@ -19,18 +19,20 @@
 struct json_t;
 
 typedef struct http_options {
-	const char *listen;   /* "HOST:PORT" (IPv4 or [IPv6]); PORT 0 picks a free port */
-	const char *models;   /* the models folder (MIEN_MODELS) */
-	const char *web_dir;  /* the dashboard's built files; NULL or missing = a placeholder page at / */
-	int threads;          /* inference threads per analyzer (MIEN_THREADS) */
-	int analyzers;        /* face pipelines that may run at once; 0 = 1 */
-	int http_threads;     /* libmicrohttpd pool threads; 0 = 8 */
-	int max_connections;  /* 0 = MIEN_MAX_CONNECTIONS or 4096 (streams hold theirs open) */
-	long token_ttl_ms;    /* session lifetime; 0 = MIEN_SESSION_TTL_S seconds, or 12 hours */
-	int login_user_limit; /* failed logins per user per minute before 429; 0 = 5 */
-	int login_addr_limit; /* failed logins per address per minute before 429; 0 = 20 */
-	struct bus *bus;      /* borrowed; the live stream's source (NULL: GET /stream answers 503) */
-	struct watch *watch;  /* borrowed; this node's camera workers (NULL: no live pictures here) */
+	const char *listen;         /* "HOST:PORT" (IPv4 or [IPv6]); PORT 0 picks a free port */
+	const char *models;         /* the models folder (MIEN_MODELS) */
+	const char *web_dir;        /* the dashboard's built files; NULL or missing = a placeholder page at / */
+	int threads;                /* inference threads per analyzer (MIEN_THREADS) */
+	int analyzers;              /* face pipelines that may run at once; 0 = 1 */
+	int http_threads;           /* libmicrohttpd pool threads; 0 = 8 */
+	int max_connections;        /* 0 = MIEN_MAX_CONNECTIONS or 4096 (streams hold theirs open) */
+	int max_connections_per_ip; /* 0 = MIEN_MAX_CONNECTIONS_PER_IP or 128; < 0 = no per-address limit */
+	long header_timeout_ms;     /* time to send a request's head; 0 = MIEN_HEADER_TIMEOUT_MS or 10000 */
+	long token_ttl_ms;          /* session lifetime; 0 = MIEN_SESSION_TTL_S seconds, or 12 hours */
+	int login_user_limit;       /* failed logins per user per minute before 429; 0 = 5 */
+	int login_addr_limit;       /* failed logins per address per minute before 429; 0 = 20 */
+	struct bus *bus;            /* borrowed; the live stream's source (NULL: GET /stream answers 503) */
+	struct watch *watch;        /* borrowed; this node's camera workers (NULL: no live pictures here) */
 } http_options;
 
 typedef struct http_server http_server;

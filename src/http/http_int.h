@@ -29,11 +29,17 @@ struct MHD_Response;
 #define HTTP_JSON_DEPTH_MAX 16
 #define HTTP_DRAIN_MAX      ((size_t)32 << 20) /* an oversized body up to this much is read and dropped */
 #define HTTP_HEADER_MAX     ((size_t)32 << 10) /* all headers of one request together */
+#define HTTP_IDLE_TIMEOUT_S 60                 /* libmicrohttpd closes a connection idle this long */
 #define HTTP_MAX_PIXELS     ((int64_t)40 * 1000 * 1000)
 #define HTTP_LIST_DEFAULT   50
 #define HTTP_PATH_IDS       2
 #define HTTP_TOKEN_BYTES    32
 #define HTTP_COOKIE         "mien_session"
+/* The dashboard's Content-Security-Policy (sent on every answer): its own scripts, styles, pictures and API,
+ * nothing inline, no plugins, never framed. */
+#define HTTP_CSP                                                                                        \
+	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " \
+	"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 
 enum http_method {
 	HTTP_GET = 1 << 0,
@@ -135,6 +141,7 @@ typedef struct http_limiter http_limiter;
 typedef struct http_stream http_stream;
 typedef struct http_live http_live;
 typedef struct http_sessions http_sessions;
+typedef struct http_heads http_heads;
 struct bus;
 
 struct http_server {
@@ -154,6 +161,7 @@ struct http_server {
 	int node_sub;                    /* the bus subscription for other nodes' messages (0 = none) */
 	http_live *live;                 /* live pictures of the watch's cameras (NULL without a watch) */
 	http_sessions *sessions;         /* re-checks the sessions of open streams and live views */
+	http_heads *heads;               /* the request-head deadline of every connection */
 	char dummy_hash[STORE_HASH_MAX]; /* verified for unknown users, so that login takes as long either way */
 	const char *openapi;             /* the embedded document */
 	size_t openapi_len;
@@ -169,9 +177,14 @@ struct http_req {
 	int64_t started_ms;
 	char address[64];
 
+	/* the request line as received (URI log callback), before libmicrohttpd splits and decodes it in place */
+	const char *target;
+	size_t target_len; /* strlen at that time: shorter than the target when it held a NUL byte */
+
 	/* body */
 	uint8_t *body;
 	size_t body_len, body_cap, body_max;
+	uint64_t body_seen; /* bytes received, kept or not: a chunked body has no length to check up front */
 	int body_too_big;
 
 	/* the authenticated user (user.user_id == 0: anonymous) */
@@ -328,6 +341,23 @@ void http__h_camera_live(http_req *r);
 void http__h_camera_snapshot(http_req *r);
 /* Tells every node's camera workers that camera `id` was created, changed or deleted. */
 void http__cameras_changed(http_server *s, int64_t id);
+
+/* Request-head deadlines (heads.c): a connection whose request head is not complete `timeout_ms` after its
+ * accept (or `keepalive_ms` + `timeout_ms` after the previous answer on a kept-alive connection) has its
+ * socket shut down by a ticker. Called from libmicrohttpd's connection notifications and access handler. */
+int http__heads_create(int64_t timeout_ms, int64_t keepalive_ms, http_heads **out);
+/* The daemon must have stopped (every connection notified closed). NULL is a no-op. */
+void http__heads_free(http_heads **h);
+/* A new connection on `fd`: its watch goes into *socket_context. MIEN_ENOMEM: refuse the connection. */
+int http__heads_started(http_heads *h, int fd, void **socket_context);
+/* Before libmicrohttpd closes the descriptor; clears *socket_context. */
+void http__heads_closed(http_heads *h, void **socket_context);
+/* The head of the current request is complete: no deadline until the request ends. */
+void http__heads_arrived(http_heads *h, void *socket_context);
+/* A request ended on a connection that may carry another: the next head has its deadline. */
+void http__heads_await_next(http_heads *h, void *socket_context);
+/* Connections open, and connections cut for a late head since the start. */
+void http__heads_stats(http_heads *h, int *open, uint64_t *cut);
 
 /* Metrics (metrics.c). */
 int http__metrics_create(http_metrics **out);

@@ -164,6 +164,15 @@ void http__h_metrics(http_req *r)
 	put(&t, "# HELP mien_analyze_duration_seconds Face pipeline time per uploaded picture (decode excluded).\n"
 	        "# TYPE mien_analyze_duration_seconds histogram\n");
 	put_histogram(&t, "mien_analyze_duration_seconds", "", &m->analyze);
+	int connections = 0;
+	uint64_t head_timeouts = 0;
+	http__heads_stats(r->srv->heads, &connections, &head_timeouts);
+	put(&t,
+	    "# HELP mien_http_connections Open HTTP connections.\n# TYPE mien_http_connections gauge\n"
+	    "mien_http_connections %d\n"
+	    "# HELP mien_http_head_timeouts_total Connections closed for not sending a request head in time.\n"
+	    "# TYPE mien_http_head_timeouts_total counter\nmien_http_head_timeouts_total %llu\n",
+	    connections, (unsigned long long)head_timeouts);
 	if (r->srv->stream) {
 		int clients = 0;
 		uint64_t dropped = 0;

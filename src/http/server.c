@@ -348,13 +348,10 @@ static int is_api_path(const char *path)
 	return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0;
 }
 
-/* Runs the route (or the static files) for a request whose body is complete. */
+/* Runs the route (or the static files) for a request whose body is complete, or whose body is refused on its
+ * length alone: a request for no route gets the 404/405/400 it would get without a body (not a 413). */
 static void dispatch(http_req *r)
 {
-	if (r->body_too_big) {
-		http__reply_error(r, 413, "too_large", "the body exceeds %zu bytes", r->body_max);
-		return;
-	}
 	int allowed = 0;
 	r->route = http__route_match(http__routes, http__n_routes, r->method, r->path, r->ids, &allowed);
 	if (r->route == HTTP_ROUTE_BAD_PATH) {
@@ -378,6 +375,10 @@ static void dispatch(http_req *r)
 			http__reply_error(r, 405, "method_not_allowed", "only GET is served outside /api");
 		else
 			http__reply_error(r, 404, "not_found", "no such route");
+		return;
+	}
+	if (r->body_too_big) {
+		http__reply_error(r, 413, "too_large", "the body exceeds %zu bytes", r->body_max);
 		return;
 	}
 	const http_route *route = &http__routes[r->route];
@@ -411,6 +412,11 @@ static enum MHD_Result queue(http_req *r)
 	if (!r->response)
 		return MHD_NO;
 	MHD_add_response_header(r->response, "X-Content-Type-Options", "nosniff");
+	/* The dashboard runs no inline script or style and is never framed (clickjacking); API answers carry the
+	 * same headers, harmlessly. img-src is 'self' alone: every picture it shows comes from the API. */
+	MHD_add_response_header(r->response, "Content-Security-Policy", HTTP_CSP);
+	MHD_add_response_header(r->response, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r->response, "Referrer-Policy", "same-origin");
 	if (is_api_path(r->path))
 		MHD_add_response_header(r->response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, r->response);
@@ -423,49 +429,116 @@ static enum MHD_Result queue(http_req *r)
 	return ok;
 }
 
+static void *socket_context(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return info ? info->socket_context : NULL;
+}
+
+typedef struct body_lengths {
+	const char *content_length; /* the first Content-Length */
+	int differ;                 /* another Content-Length with another value */
+	int chunked;                /* a Transfer-Encoding as well */
+} body_lengths;
+
+static enum MHD_Result on_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	body_lengths *b = cls;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		if (!b->content_length)
+			b->content_length = value;
+		else if (strcmp(b->content_length, value) != 0)
+			b->differ = 1;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		b->chunked = 1;
+	}
+	return MHD_YES;
+}
+
+/* What libmicrohttpd 0.9.75 lets through that a proxy in front may read otherwise (request smuggling): NULL
+ * when the head is well-formed, else why not. `version` points into the read buffer just after the request
+ * target, which the URI log callback measured before any splitting or decoding. */
+static const char *malformed_head(http_req *r, const char *version)
+{
+	uintptr_t target = (uintptr_t)r->target, v = (uintptr_t)version;
+	if (r->target && v > target && v - target <= 2 * HTTP_HEADER_MAX && r->target_len != v - 1 - target)
+		return "a NUL byte in the request target";
+	if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && !http__header(r, MHD_HTTP_HEADER_HOST))
+		return "an HTTP/1.1 request without Host";
+	body_lengths b = { 0 };
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, on_header, &b);
+	if (b.differ)
+		return "two different Content-Length headers";
+	if (b.content_length && b.chunked)
+		return "both Content-Length and Transfer-Encoding";
+	return NULL;
+}
+
+/* The first call of a request: its whole head has arrived. Answers at once when the head is malformed or the
+ * body is far over its cap; otherwise the body follows. */
+static enum MHD_Result on_head(http_server *s, http_req *r, struct MHD_Connection *conn, const char *url,
+                               const char *method, const char *version)
+{
+	r->conn = conn;
+	r->srv = s;
+	r->path = url;
+	r->route = HTTP_ROUTE_NOT_FOUND;
+	r->started_ms = mien_mono_ms();
+	r->method = http__method_parse(method);
+	http__heads_arrived(s->heads, socket_context(conn));
+	client_address(r);
+	int allowed;
+	int64_t ids[HTTP_PATH_IDS];
+	int route = http__route_match(http__routes, http__n_routes, r->method, url, ids, &allowed);
+	r->body_max =
+	        route >= 0 ? (http__routes[route].flags & HTTP_ROUTE_IMAGE ? HTTP_IMAGE_BODY_MAX : HTTP_JSON_BODY_MAX)
+	                   : 0;
+	if (!r->method) {
+		http__reply_error(r, 405, "method_not_allowed", "unknown method");
+		return queue(r);
+	}
+	const char *why = malformed_head(r, version);
+	if (why) {
+		/* Where the body ends is in doubt, so nothing after it can be read as a next request. */
+		http__reply_error(r, 400, "bad_request", "%s", why);
+		http__add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+		return queue(r);
+	}
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long long length = cl ? strtoull(cl, NULL, 10) : 0;
+	/* A little too big: read and drop it, so that the client sees the 413 rather than a reset. */
+	r->body_too_big = length > r->body_max;
+	if (length > r->body_max + HTTP_DRAIN_MAX) {
+		/* Far too big to read: answer at once (the connection closes under the client's upload). */
+		dispatch(r);
+		return queue(r);
+	}
+	return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_size, void **state)
 {
-	(void)version;
-	http_server *s = cls;
-	http_req *r = *state;
-	if (!r) {
-		r = calloc(1, sizeof(*r));
-		if (!r)
+	http_req *r = *state; /* made by on_target, unless it ran out of memory */
+	if (!r || !r->conn) {
+		if (!r && !(r = calloc(1, sizeof(*r))))
 			return MHD_NO;
 		*state = r;
-		r->conn = conn;
-		r->srv = s;
-		r->path = url;
-		r->route = HTTP_ROUTE_NOT_FOUND;
-		r->started_ms = mien_mono_ms();
-		r->method = http__method_parse(method);
-		client_address(r);
-		int allowed;
-		int64_t ids[HTTP_PATH_IDS];
-		int route = http__route_match(http__routes, http__n_routes, r->method, url, ids, &allowed);
-		r->body_max = route >= 0 ? (http__routes[route].flags & HTTP_ROUTE_IMAGE ? HTTP_IMAGE_BODY_MAX
-		                                                                         : HTTP_JSON_BODY_MAX)
-		                         : 0;
-		if (!r->method) {
-			http__reply_error(r, 405, "method_not_allowed", "unknown method");
-			return queue(r);
-		}
-		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		unsigned long long length = cl ? strtoull(cl, NULL, 10) : 0;
-		if (length > r->body_max + HTTP_DRAIN_MAX) {
-			/* Far too big to read: answer at once (the connection closes under the client's upload). */
-			r->route = route;
-			http__reply_error(r, 413, "too_large", "the body exceeds %zu bytes", r->body_max);
-			return queue(r);
-		}
-		/* A little too big: read and drop it, so that the client sees the 413 rather than a reset. */
-		r->body_too_big = length > r->body_max;
-		return MHD_YES;
+		return on_head(cls, r, conn, url, method, version);
 	}
 	if (*upload_size) {
 		size_t n = *upload_size;
 		*upload_size = 0;
+		r->body_seen += n;
+		if (r->body_seen > r->body_max + HTTP_DRAIN_MAX) {
+			/* Only a chunked body gets here (a Content-Length this long was answered on the first call):
+			 * stop reading it. libmicrohttpd takes no answer in the middle of an upload, so the connection
+			 * is closed without one. */
+			mien_log(MIEN_LOG_DEBUG, "http", "a chunked body over %zu bytes: connection closed",
+			         r->body_max + HTTP_DRAIN_MAX);
+			return MHD_NO;
+		}
 		if (r->status || r->body_too_big || r->body_len + n > r->body_max) {
 			r->body_too_big = 1;
 			return MHD_YES;
@@ -491,9 +564,42 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return queue(r);
 }
 
+/* Called once the request line is parsed, before libmicrohttpd cuts the query off and decodes the path in
+ * place: the request's context starts here, with the target as it came (see malformed_head). */
+static void *on_target(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)cls, (void)conn;
+	http_req *r = calloc(1, sizeof(*r));
+	if (r && uri) {
+		r->target = uri;
+		r->target_len = strlen(uri);
+	}
+	return r;
+}
+
+/* Connections come and go: each has a head deadline (heads.c). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+	http_server *s = cls;
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		http__heads_closed(s->heads, context);
+		return;
+	}
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (info && http__heads_started(s->heads, info->connect_fd, context) == MIEN_OK)
+		return;
+	/* Without a deadline the connection could be held for ever: refuse it. */
+	if (info)
+		shutdown(info->connect_fd, SHUT_RDWR);
+	mien_log(MIEN_LOG_WARN, "http", "out of memory: a new connection is refused");
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode why)
 {
-	(void)cls, (void)conn, (void)why;
+	(void)why;
+	http_server *s = cls;
+	http__heads_await_next(s->heads, socket_context(conn));
 	http_req *r = *state;
 	if (!r)
 		return;
@@ -589,6 +695,22 @@ static void raise_fd_limit(rlim_t want)
 		mien_log(MIEN_LOG_WARN, "http", "cannot raise the open-file limit to %llu", (unsigned long long)want);
 }
 
+/* A number from the environment within [min, max]; `fallback` when unset, and (with a warning) when not. */
+static long setting(const char *name, long min, long max, long fallback)
+{
+	const char *env = getenv(name);
+	if (!env || !*env)
+		return fallback;
+	char *end;
+	long v = strtol(env, &end, 10);
+	if (*end || v < min || v > max) {
+		mien_log(MIEN_LOG_WARN, "http", "%s=%s is not a number from %ld to %ld: %ld is used", name, env, min,
+		         max, fallback);
+		return fallback;
+	}
+	return v;
+}
+
 int http_server_start(const http_options *options, store *db, http_server **out, mien_error *err)
 {
 	int rc;
@@ -613,11 +735,17 @@ int http_server_start(const http_options *options, store *db, http_server **out,
 		s->options.http_threads = 8;
 	/* Live streams and live views hold their connection open: room for a security desk's worth of screens
 	 * (bench/api: 1,000 SSE clients) beside the API's own traffic. MIEN_MAX_CONNECTIONS overrides. */
-	if (!s->options.max_connections) {
-		const char *env = getenv("MIEN_MAX_CONNECTIONS");
-		long v = env ? strtol(env, NULL, 10) : 0;
-		s->options.max_connections = v >= 16 && v <= 65536 ? (int)v : 4096;
+	if (!s->options.max_connections)
+		s->options.max_connections = (int)setting("MIEN_MAX_CONNECTIONS", 16, 65536, 4096);
+	/* One address may not take every connection (slowloris): 128 is many browser tabs and screens, yet a
+	 * small part of 4096. Behind a reverse proxy every client has the proxy's address: raise it there (0 = no
+	 * per-address limit) and let the proxy limit each client. */
+	if (!s->options.max_connections_per_ip) {
+		long v = setting("MIEN_MAX_CONNECTIONS_PER_IP", 0, 65536, 128);
+		s->options.max_connections_per_ip = v ? (int)v : -1;
 	}
+	if (!s->options.header_timeout_ms)
+		s->options.header_timeout_ms = setting("MIEN_HEADER_TIMEOUT_MS", 100, 3600000, 10000);
 	raise_fd_limit((rlim_t)s->options.max_connections + 256);
 	if (!s->options.token_ttl_ms) { /* MIEN_SESSION_TTL_S: 1 s to 30 days; 12 hours when unset */
 		const char *env = getenv("MIEN_SESSION_TTL_S");
@@ -632,6 +760,11 @@ int http_server_start(const http_options *options, store *db, http_server **out,
 	s->openapi_len = (size_t)(mien_openapi_json_end - mien_openapi_json);
 	if ((rc = auth_cache_create(0, 30000, &s->auth, err)) != MIEN_OK)
 		goto fail;
+	if (http__heads_create(s->options.header_timeout_ms, (int64_t)HTTP_IDLE_TIMEOUT_S * 1000, &s->heads) !=
+	    MIEN_OK) {
+		rc = mien_error_set(err, MIEN_ENOMEM, "cannot start the request-head watch");
+		goto fail;
+	}
 	if (http__metrics_create(&s->metrics) || http__limiter_create(&s->limiter) ||
 	    http__faces_create(s, &s->faces)) {
 		rc = mien_error_set(err, MIEN_ENOMEM, "out of memory");
@@ -655,13 +788,16 @@ int http_server_start(const http_options *options, store *db, http_server **out,
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->options.http_threads,
-	                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->options.max_connections,
-	                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_HEADER_MAX * 2,
-	                             MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-	                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-	                             MHD_OPTION_UNESCAPE_CALLBACK, unescape, s, MHD_OPTION_END);
+	s->daemon = MHD_start_daemon(
+	        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->options.http_threads, MHD_OPTION_CONNECTION_LIMIT,
+	        (unsigned)s->options.max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_HEADER_MAX * 2,
+	        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	        (unsigned)(s->options.max_connections_per_ip > 0 ? s->options.max_connections_per_ip : 0),
+	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+	        s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, on_target, s,
+	        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+	        MHD_OPTION_UNESCAPE_CALLBACK, unescape, s, MHD_OPTION_END);
 	if (!s->daemon) {
 		rc = mien_error_set(err, MIEN_EIO, "cannot listen on %s (in use or not permitted)", s->listen);
 		goto fail;
@@ -692,6 +828,7 @@ void http_server_stop(http_server **server)
 	http__live_close_viewers(s->live);
 	if (s->daemon)
 		MHD_stop_daemon(s->daemon);
+	http__heads_free(&s->heads); /* after the daemon: its last connections are notified closed */
 	http__stream_free(&s->stream);
 	http__live_free(&s->live);
 	http__faces_free(&s->faces);

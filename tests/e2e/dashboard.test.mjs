@@ -29,6 +29,8 @@ const DB = `sqlite:${join(tmp, 'mien.db')}`;
 let server, base, adminPassword, adminToken, browser, stderr = '', stdout = '';
 const ids = {};
 let dialogs = 0;
+// Content-Security-Policy violations reported by any page of any test (the last test checks there were none).
+const cspViolations = [];
 
 async function api(method, path, { json, body, type, token = adminToken } = {}) {
 	const headers = { Authorization: `Bearer ${token}` };
@@ -45,7 +47,17 @@ const seed = (...args) => execFileSync(SEED, args, { encoding: 'utf8' });
 
 async function newPage(viewport = { width: 1280, height: 800 }) {
 	const ctx = await browser.newContext({ viewport, acceptDownloads: true });
+	// The page's own report of what its policy blocked, and Chromium's console line for the same.
+	await ctx.exposeBinding('__cspViolation', (_source, v) => cspViolations.push(v));
+	await ctx.addInitScript(() =>
+		document.addEventListener('securitypolicyviolation', (e) =>
+			window.__cspViolation(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`),
+		),
+	);
 	const page = await ctx.newPage();
+	page.on('console', (m) => {
+		if (/Content Security Policy/i.test(m.text())) cspViolations.push(`console: ${m.text()}`);
+	});
 	page.on('dialog', async (d) => {
 		dialogs++;
 		await d.dismiss();
@@ -379,5 +391,29 @@ test('phone-sized screen: the navigation collapses behind a menu button', async 
 	const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 	assert.ok(overflow <= 1, `page is ${overflow}px wider than the screen`);
 	await shot(page, 'phone-events');
+	await page.context().close();
+});
+
+test('every page above ran under a strict Content-Security-Policy without breaking it', async () => {
+	const res = await fetch(base + '/');
+	const csp = res.headers.get('content-security-policy') || '';
+	await res.arrayBuffer();
+	assert.match(csp, /script-src 'self'(;|$)/);
+	assert.match(csp, /style-src 'self'(;|$)/);
+	assert.match(csp, /frame-ancestors 'none'/);
+	assert.equal(res.headers.get('x-frame-options'), 'DENY');
+	assert.deepEqual(cspViolations, [], 'the dashboard broke its own policy');
+	// The listeners do catch a violation, so the empty list above means something.
+	const page = await newPage();
+	await page.goto(base + '/');
+	await page.evaluate(() => {
+		const s = document.createElement('script');
+		s.textContent = 'window.__inlineRan = true';
+		document.body.appendChild(s);
+	});
+	await page.waitForTimeout(300);
+	assert.equal(await page.evaluate(() => window.__inlineRan), undefined, 'an inline script ran');
+	assert.ok(cspViolations.some((v) => /script-src/.test(v)), `the blocked inline script was not reported: ${JSON.stringify(cspViolations)}`);
+	cspViolations.length = 0;
 	await page.context().close();
 });
