@@ -1,7 +1,8 @@
 // nodes.test.mjs — two `mien serve` nodes on one PostgreSQL and one Redis (MIEN_TEST_PG, MIEN_TEST_REDIS from
 // scripts/testdb.sh): a logout or a user change on one node ends the session on the other at once, even though
 // the other had it cached; a face enrolled through one node is recognised by the other without a restart; an
-// erasure on one node stops recognition on both.
+// erasure on one node stops recognition on both; a logout on one node closes the live stream the session had open on
+// the other.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -126,4 +127,28 @@ test('enrollment on one node is recognised by the other; erasure reaches both', 
 		const r = await call(n, 'POST', '/api/v1/analyze', admin, { body: img, type: 'image/jpeg' });
 		assert.equal(r.data.faces[0].identity, null, `${n.name} still recognises an erased person`);
 	}
+});
+
+test('a logout on one node closes the live stream that session opened on the other', async () => {
+	const token = await login(A, 'admin', adminPassword);
+	const ctl = new AbortController();
+	const res = await fetch(`${B.base}/api/v1/stream`, { headers: { Authorization: `Bearer ${token}` }, signal: ctl.signal });
+	assert.equal(res.status, 200);
+	const reader = res.body.getReader();
+	let ended = null;
+	const done = (async () => {
+		try {
+			while (!(await reader.read()).done);
+		} catch {
+			// aborted below
+		}
+		ended = Date.now();
+	})();
+	await new Promise((r) => setTimeout(r, 300));
+	assert.equal(ended, null, 'the stream is open');
+	const t0 = Date.now();
+	assert.equal((await call(A, 'POST', '/api/v1/auth/logout', token)).status, 204);
+	await Promise.race([done, new Promise((r) => setTimeout(r, 3000))]);
+	ctl.abort();
+	assert.ok(ended !== null && ended - t0 <= 2000, `the stream on B ended ${ended === null ? 'never' : `${ended - t0} ms`} after the logout on A`);
 });
