@@ -226,6 +226,10 @@ int http__body_image(http_req *r, const uint8_t **data, size_t *len);
 int http__query_id(http_req *r, const char *name, int64_t *out);
 int http__query_limit(http_req *r, size_t *limit);
 
+/* A number from the environment variable `name` within [min, max]; `fallback` when unset, and (with a warning
+ * naming the variable) when malformed or out of range. */
+long http__env_setting(const char *name, long min, long max, long fallback);
+
 /* 1 when the user may see camera `camera_id` (their list or all cameras). */
 int http__camera_allowed(const http_req *r, int64_t camera_id);
 int http__role_at_least(const http_req *r, int role);
@@ -317,7 +321,6 @@ void http__sessions_revoke(http_server *s, const http_revoke *rv);
  * MIEN_LIVE_VIEWS_PER_USER), so that one account cannot take every slot. */
 #define HTTP_STREAMS_PER_USER    1000
 #define HTTP_LIVE_VIEWS_PER_USER 64
-int http__per_user_limit(const char *env, int fallback, int max);
 
 /* The live stream (stream.c): a hub subscribed to `bus`, and GET /api/v1/stream. */
 int http__stream_create(http_server *s, struct bus *bus, http_stream **out, mien_error *err);

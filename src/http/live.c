@@ -63,7 +63,7 @@ int http__live_create(http_server *s, http_live **out)
 	if (!h)
 		return MIEN_ENOMEM;
 	h->srv = s;
-	h->per_user = http__per_user_limit("MIEN_LIVE_VIEWS_PER_USER", HTTP_LIVE_VIEWS_PER_USER, LIVE_VIEWERS_MAX);
+	h->per_user = (int)http__env_setting("MIEN_LIVE_VIEWS_PER_USER", 1, LIVE_VIEWERS_MAX, HTTP_LIVE_VIEWS_PER_USER);
 	if (http__park_init(&h->park, LIVE_TICK_MS, tick, h) != MIEN_OK) {
 		free(h);
 		return MIEN_ENOMEM;

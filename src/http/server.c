@@ -695,8 +695,7 @@ static void raise_fd_limit(rlim_t want)
 		mien_log(MIEN_LOG_WARN, "http", "cannot raise the open-file limit to %llu", (unsigned long long)want);
 }
 
-/* A number from the environment within [min, max]; `fallback` when unset, and (with a warning) when not. */
-static long setting(const char *name, long min, long max, long fallback)
+long http__env_setting(const char *name, long min, long max, long fallback)
 {
 	const char *env = getenv(name);
 	if (!env || !*env)
@@ -736,22 +735,20 @@ int http_server_start(const http_options *options, store *db, http_server **out,
 	/* Live streams and live views hold their connection open: room for a security desk's worth of screens
 	 * (bench/api: 1,000 SSE clients) beside the API's own traffic. MIEN_MAX_CONNECTIONS overrides. */
 	if (!s->options.max_connections)
-		s->options.max_connections = (int)setting("MIEN_MAX_CONNECTIONS", 16, 65536, 4096);
+		s->options.max_connections = (int)http__env_setting("MIEN_MAX_CONNECTIONS", 16, 65536, 4096);
 	/* One address may not take every connection (slowloris): 128 is many browser tabs and screens, yet a
 	 * small part of 4096. Behind a reverse proxy every client has the proxy's address: raise it there (0 = no
 	 * per-address limit) and let the proxy limit each client. */
 	if (!s->options.max_connections_per_ip) {
-		long v = setting("MIEN_MAX_CONNECTIONS_PER_IP", 0, 65536, 128);
+		long v = http__env_setting("MIEN_MAX_CONNECTIONS_PER_IP", 0, 65536, 128);
 		s->options.max_connections_per_ip = v ? (int)v : -1;
 	}
 	if (!s->options.header_timeout_ms)
-		s->options.header_timeout_ms = setting("MIEN_HEADER_TIMEOUT_MS", 100, 3600000, 10000);
+		s->options.header_timeout_ms = http__env_setting("MIEN_HEADER_TIMEOUT_MS", 100, 3600000, 10000);
 	raise_fd_limit((rlim_t)s->options.max_connections + 256);
-	if (!s->options.token_ttl_ms) { /* MIEN_SESSION_TTL_S: 1 s to 30 days; 12 hours when unset */
-		const char *env = getenv("MIEN_SESSION_TTL_S");
-		long v = env ? strtol(env, NULL, 10) : 0;
-		s->options.token_ttl_ms = v >= 1 && v <= 30L * 24 * 3600 ? v * 1000L : 12L * 3600 * 1000;
-	}
+	if (!s->options.token_ttl_ms)
+		s->options.token_ttl_ms =
+		        http__env_setting("MIEN_SESSION_TTL_S", 1, 30L * 24 * 3600, 12L * 3600) * 1000L;
 	if (!s->options.login_user_limit)
 		s->options.login_user_limit = 5;
 	if (!s->options.login_addr_limit)

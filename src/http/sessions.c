@@ -199,10 +199,3 @@ void http__sessions_stop(http_sessions **pp)
 	free(p);
 	*pp = NULL;
 }
-
-int http__per_user_limit(const char *env, int fallback, int max)
-{
-	const char *v = getenv(env);
-	long n = v ? strtol(v, NULL, 10) : 0;
-	return n >= 1 && n <= max ? (int)n : fallback;
-}

@@ -225,7 +225,7 @@ int http__stream_create(http_server *s, bus *b, http_stream **out, mien_error *e
 	h->bus = b;
 	const char *hb = getenv("MIEN_SSE_HEARTBEAT_MS"); /* tests shorten it */
 	h->heartbeat_ms = hb && atoi(hb) >= 100 ? atoi(hb) : STREAM_HEARTBEAT_MS;
-	h->per_user = http__per_user_limit("MIEN_STREAMS_PER_USER", HTTP_STREAMS_PER_USER, STREAM_CLIENTS_MAX);
+	h->per_user = (int)http__env_setting("MIEN_STREAMS_PER_USER", 1, STREAM_CLIENTS_MAX, HTTP_STREAMS_PER_USER);
 	if (http__park_init(&h->park, STREAM_TICK_MS, tick, h) != MIEN_OK) {
 		free(h);
 		return mien_error_set(err, MIEN_ENOMEM, "cannot start the stream ticker");
