@@ -129,7 +129,8 @@ void http__h_event_get(http_req *r)
 		http__reply_json(r, 200, event_json(r, &e));
 }
 
-void http__h_event_snapshot(http_req *r)
+/* One of the event's stored pictures, under the event's own access rules. */
+static void event_image(http_req *r, int which, const char *what)
 {
 	store_event e;
 	if (event_of_path(r, &e) != 0)
@@ -137,12 +138,22 @@ void http__h_event_snapshot(http_req *r)
 	uint8_t *jpeg = NULL;
 	size_t len = 0;
 	mien_error err = { 0 };
-	int rc = store_event_image(r->srv->db, e.id, STORE_IMAGE_SNAPSHOT, &jpeg, &len, &err);
+	int rc = store_event_image(r->srv->db, e.id, which, &jpeg, &len, &err);
 	if (rc != MIEN_OK) {
-		http__reply_store_error(r, rc, &err, "snapshot");
+		http__reply_store_error(r, rc, &err, what);
 		return;
 	}
 	http__reply_bytes(r, 200, "image/jpeg", jpeg, len, 0);
+}
+
+void http__h_event_snapshot(http_req *r)
+{
+	event_image(r, STORE_IMAGE_SNAPSHOT, "snapshot");
+}
+
+void http__h_event_face(http_req *r)
+{
+	event_image(r, STORE_IMAGE_THUMBNAIL, "face picture");
 }
 
 static json_t *alert_json(const store_alert *a)

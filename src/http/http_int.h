@@ -402,6 +402,7 @@ void http__h_camera_delete(http_req *r);
 void http__h_events_list(http_req *r);
 void http__h_event_get(http_req *r);
 void http__h_event_snapshot(http_req *r);
+void http__h_event_face(http_req *r);
 void http__h_alerts_list(http_req *r);
 void http__h_alert_ack(http_req *r);
 void http__h_users_list(http_req *r);

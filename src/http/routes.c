@@ -40,6 +40,7 @@ const http_route http__routes[] = {
 	{ HTTP_GET, "/api/v1/events", RECOG, 0, http__h_events_list },
 	{ HTTP_GET, "/api/v1/events/{id}", RECOG, 0, http__h_event_get },
 	{ HTTP_GET, "/api/v1/events/{id}/snapshot.jpg", RECOG, 0, http__h_event_snapshot },
+	{ HTTP_GET, "/api/v1/events/{id}/face.jpg", RECOG, 0, http__h_event_face },
 	{ HTTP_GET, "/api/v1/alerts", ADMIN, 0, http__h_alerts_list },
 	{ HTTP_POST, "/api/v1/alerts/{id}/ack", ADMIN, 0, http__h_alert_ack },
 	{ HTTP_GET, "/api/v1/users", ADMIN, 0, http__h_users_list },

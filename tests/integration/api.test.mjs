@@ -271,6 +271,7 @@ test('role x route matrix', async (t) => {
 		['GET', '/api/v1/events', null, '401,200,200,200'],
 		['GET', `/api/v1/events/${ids.evA[0]}`, null, '401,200,200,200'],
 		['GET', `/api/v1/events/${ids.evA[0]}/snapshot.jpg`, null, '401,200,200,200'],
+		['GET', `/api/v1/events/${ids.evA[0]}/face.jpg`, null, '401,200,200,200'],
 		['GET', '/api/v1/alerts', null, `${D},200`],
 		['POST', `/api/v1/alerts/${ids.alA[0]}/ack`, null, `${D},200`],
 		['GET', '/api/v1/users', null, `${D},200`],
@@ -320,6 +321,7 @@ test('cameras outside the user list are invisible (404, never in lists)', async 
 		for (const id of ids.evB) {
 			assert.equal((await api('GET', `/api/v1/events/${id}`, { token: t })).status, 404, `${who} event B`);
 			assert.equal((await api('GET', `/api/v1/events/${id}/snapshot.jpg`, { token: t })).status, 404);
+			assert.equal((await api('GET', `/api/v1/events/${id}/face.jpg`, { token: t })).status, 404);
 		}
 		const byCam = await api('GET', `/api/v1/events?camera=${ids.camB}`, { token: t });
 		assert.deepEqual(byCam.data.items, []);
@@ -419,6 +421,7 @@ test('enrollment: one face only, thumbnails, identification, erasure', async () 
 	for (const id of ev.events) {
 		assert.equal((await api('GET', `/api/v1/events/${id}`, { token: tok.admin })).status, 404);
 		assert.equal((await api('GET', `/api/v1/events/${id}/snapshot.jpg`, { token: tok.admin })).status, 404);
+		assert.equal((await api('GET', `/api/v1/events/${id}/face.jpg`, { token: tok.admin })).status, 404);
 	}
 	const again = await api('POST', '/api/v1/analyze', { token: tok.rec, body: readFileSync(SAMPLE1), type: 'image/jpeg' });
 	assert.ok(again.data.faces.every((f) => !f.identity || f.identity.person_id !== pid), 'erased person no longer identified');

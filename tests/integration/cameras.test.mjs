@@ -157,6 +157,12 @@ test('an enrolled watchlist person is recognised on camera: event with the perso
 	assert.equal(snap.status, 200);
 	assert.equal(snap.buf[0], 0xff);
 	assert.equal(snap.buf[1], 0xd8);
+	// The face crop of the event: a small JPEG, smaller than the whole frame.
+	const crop = await call('GET', `/api/v1/events/${seen.id}/face.jpg`);
+	assert.equal(crop.status, 200);
+	assert.equal(crop.type, 'image/jpeg');
+	assert.deepEqual([crop.buf[0], crop.buf[1]], [0xff, 0xd8]);
+	assert.ok(crop.buf.length < snap.buf.length, `face ${crop.buf.length} B, snapshot ${snap.buf.length} B`);
 	const alert = await until(async () => {
 		const r = await call('GET', '/api/v1/alerts?limit=20');
 		return r.data.items.find((a) => a.person?.id === p.data.id && a.kind === 'watchlist');
