@@ -28,7 +28,7 @@
 #include <libswscale/swscale.h>
 
 #define CAMERA_URL_SHOWN 512
-#define CAMERA_NAME_MAX  64
+#define CAMERA_NAME_MAX  160 /* a camera name (STORE_NAME_MAX) and its id */
 #define FPS_WINDOW_MS    1000
 /* Stream probing: enough for a key frame of a 1080p H.264 stream, short enough to connect quickly. */
 #define PROBE_BYTES    (5 * 1000 * 1000)

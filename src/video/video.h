@@ -84,7 +84,7 @@ typedef void (*video_status_fn)(void *ctx, video_camera *camera, int old_status,
 
 typedef struct video_options {
 	const char *url;            /* required; copied */
-	const char *name;           /* a label for log lines (the camera id); NULL = "camera"; copied */
+	const char *name;           /* a label for log lines (the camera name and id); NULL = "camera"; copied */
 	const char *rtsp_transport; /* "tcp" (default) or "udp"; RTSP and RTSPS only */
 	double max_fps;             /* the consumer's analysis rate through video_camera_next; 0 = 5; < 0 = unlimited */
 	int skip_nonref;            /* decode only reference frames (AVDISCARD_NONREF): less CPU, fewer frames */

@@ -755,8 +755,9 @@ static cam *start_camera(watch *w, const store_camera *conf)
 	/* Similarities are on the embedder's own scale: keep them a little under its same-person threshold. */
 	to.veto_similarity = face_default_threshold(w->model) - 0.05f;
 	to.relink_similarity = face_default_threshold(w->model);
-	char name[32];
-	snprintf(name, sizeof(name), "camera %lld", (long long)conf->id);
+	/* Log lines name the camera as people know it, with its id for the API: "video: camera Front door (3): ...". */
+	char name[STORE_NAME_MAX + 32];
+	snprintf(name, sizeof(name), "%s (%lld)", conf->name, (long long)conf->id);
 	video_options vo;
 	video_options_default(&vo);
 	vo.url = conf->url;

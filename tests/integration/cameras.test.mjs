@@ -93,6 +93,8 @@ test('the demo camera runs and shows up online with its rate', async () => {
 	const c = (await call('GET', `/api/v1/cameras/${demo.id}`)).data;
 	assert.equal(c.width, 1280);
 	assert.equal(c.height, 720);
+	// Log lines name the camera by its name (and id), not "camera camera 1".
+	assert.match(stderr, new RegExp(`video: camera demo \\(${demo.id}\\): .*-> online`));
 	// The same in Prometheus text.
 	const metrics = await until(async () => {
 		const m = (await call('GET', '/metrics')).buf.toString();
