@@ -675,7 +675,7 @@ static const char EVAL_USAGE[] =
         "usage: mien eval identity|expression|detect DIR [--limit N] [--face-crop] [--detector D] [--embedder E] "
         "[--expression X]\n"
         "  identity   DIR/<person>/<image>: all-pairs verification (best-threshold accuracy, accuracy at the default\n"
-        "             threshold, TAR at FAR 0.1 %% and 1 %%), rank-1 with each person's first picture enrolled, and\n"
+        "             threshold, TAR at FAR 0.1 % and 1 %), rank-1 with each person's first picture enrolled, and\n"
         "             DIR/repo_pairs_*.csv pair lists (file_x,file_y,Decision) when present\n"
         "  expression DIR/<label>/<image> face crops: accuracy, per-class recall, confusion matrix\n"
         "  detect     DIR/face_counts.csv (file,faces): recall of counted faces, false detections per 10 pictures\n"

@@ -161,27 +161,36 @@ static int analyze_file(face_cli *c, const char *path, face_image **image)
 	return (int)(count < MAX_FACES ? count : MAX_FACES);
 }
 
+/* The enrolled person the face is, by the gallery's best match over the default threshold: 1 and *person,
+ * *similarity; 0 when nobody (or no gallery). */
+static int face_identity(const identities *id, const face_result *f, store_person *person, float *similarity)
+{
+	if (!id || !id->index || !f->embedding_model)
+		return 0;
+	gallery_hit best;
+	size_t n = 0;
+	mien_error err = { 0 };
+	if (gallery_search(id->index, f->embedding, f->embedding_dim, f->embedding_model, 1, &best, &n, &err) !=
+	            MIEN_OK ||
+	    n != 1 || best.similarity < face_default_threshold(f->embedding_model) ||
+	    store_person_get(id->db, best.person_id, person, &err) != MIEN_OK)
+		return 0;
+	*similarity = best.similarity;
+	return 1;
+}
+
 static json_t *face_json(const face_cli *c, const face_result *f, const identities *id)
 {
 	json_t *o = http_face_json(f, 1);
 	if (f->has_liveness)
 		json_object_set_new(o, "liveness", json_real(f->liveness));
-	json_t *identity = json_null();
-	if (id && id->index && f->embedding_model) {
-		gallery_hit best;
-		size_t n = 0;
-		store_person person;
-		mien_error err = { 0 };
-		if (gallery_search(id->index, f->embedding, f->embedding_dim, f->embedding_model, 1, &best, &n, &err) ==
-		            MIEN_OK &&
-		    n == 1 && best.similarity >= face_default_threshold(f->embedding_model) &&
-		    store_person_get(id->db, best.person_id, &person, &err) == MIEN_OK) {
-			json_decref(identity);
-			identity = json_pack("{s:I,s:s,s:f}", "person_id", (json_int_t)person.id, "name", person.name,
-			                     "similarity", (double)best.similarity);
-		}
-	}
-	json_object_set_new(o, "identity", identity);
+	store_person person;
+	float similarity;
+	json_object_set_new(o, "identity",
+	                    face_identity(id, f, &person, &similarity)
+	                            ? json_pack("{s:I,s:s,s:f}", "person_id", (json_int_t)person.id, "name",
+	                                        person.name, "similarity", (double)similarity)
+	                            : json_null());
 	if (c->embeddings && f->embedding_model) {
 		json_t *v = json_array();
 		for (int i = 0; i < f->embedding_dim; i++)
@@ -192,7 +201,7 @@ static json_t *face_json(const face_cli *c, const face_result *f, const identiti
 	return o;
 }
 
-static void print_text(const char *path, const face_image *img, const face_result *faces, int n)
+static void print_text(const char *path, const face_image *img, const face_result *faces, int n, const identities *id)
 {
 	printf("%s: %dx%d, %d face%s\n", path, img->width, img->height, n, n == 1 ? "" : "s");
 	for (int i = 0; i < n; i++) {
@@ -206,6 +215,12 @@ static void print_text(const char *path, const face_image *img, const face_resul
 			printf(" liveness %.2f", f->liveness);
 		if (!f->recognisable)
 			printf(" (too small to recognise)");
+		store_person person;
+		float similarity;
+		if (face_identity(id, f, &person, &similarity))
+			printf(" -> %s (person %lld, similarity %.3f)", person.name, (long long)person.id, similarity);
+		else if (id && id->index && f->embedding_model)
+			printf(" -> unknown");
 		printf("\n");
 	}
 }
@@ -216,21 +231,26 @@ static const char ANALYZE_USAGE[] =
         "  One result per picture: faces with box, landmarks, quality, expression, and identity when people are\n"
         "  enrolled in the database (MIEN_DB). --face-crop treats each picture as one face crop.\n";
 
+static const char IDENTIFY_USAGE[] =
+        "usage: mien identify [--json] [--embeddings] [--detector D] [--embedder E] [--expression X] IMG...\n"
+        "  Who is in each picture: every face found, with the enrolled person it matches best over the\n"
+        "  threshold (or unknown), from the people enrolled in the database (MIEN_DB; `mien enroll`).\n"
+        "  Text by default, one JSON object per picture with --json.\n";
+
 static int analyze_or_identify(int argc, char **argv, const mien_config *cfg, int identify)
 {
 	face_cli c = { 0 };
 	int pos[4096];
-	int n = parse_common(&c, argc, argv, ANALYZE_USAGE, NULL, pos, 4096);
+	const char *usage = identify ? IDENTIFY_USAGE : ANALYZE_USAGE;
+	int n = parse_common(&c, argc, argv, usage, NULL, pos, 4096);
 	if (n == -1)
 		return CLI_EXIT_OK;
 	if (n < 0)
 		return CLI_EXIT_USAGE;
-	if (n == 0 || (identify && n != 1)) {
-		fputs(ANALYZE_USAGE, stderr);
+	if (n == 0) {
+		fputs(usage, stderr);
 		return CLI_EXIT_USAGE;
 	}
-	if (identify)
-		c.json = 1;
 	int rc = open_cli(&c, cfg);
 	identities id = { 0 };
 	mien_error err = { 0 };
@@ -264,7 +284,7 @@ static int analyze_or_identify(int argc, char **argv, const mien_config *cfg, in
 			free(text);
 			json_decref(o);
 		} else {
-			print_text(path, img, c.faces, faces);
+			print_text(path, img, c.faces, faces, &id);
 		}
 		face_image_free(&img);
 	}

@@ -120,12 +120,25 @@ static void enroll_identify_compare(void)
 	assert_int_equal(run(cmd, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "\"verdict\":\"no_face\""));
 	/* Another process finds Ada in the database, from a different cut of her face. */
-	snprintf(cmd, sizeof(cmd), "build/mien identify %s/ada2.jpg", dir);
+	snprintf(cmd, sizeof(cmd), "build/mien identify --json %s/ada2.jpg", dir);
 	assert_int_equal(run(cmd, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "\"name\":\"Ada <b>\""));
 	/* The blank picture has no face; the group photo's people are not Ada. */
-	assert_int_equal(run("build/mien identify models/samples/sample2.jpg", out, sizeof(out)), 0);
+	assert_int_equal(run("build/mien identify --json models/samples/sample2.jpg", out, sizeof(out)), 0);
 	assert_null(strstr(out, "Ada"));
+	/* Several pictures at once, as text by default: a line per picture and per face, with the name or unknown. */
+	snprintf(cmd, sizeof(cmd), "build/mien identify %s/ada2.jpg models/samples/sample2.jpg", dir);
+	assert_int_equal(run(cmd, out, sizeof(out)), 0);
+	assert_null(strstr(out, "{\""));
+	assert_non_null(strstr(out, "ada2.jpg: "));
+	assert_non_null(strstr(out, "-> Ada <b> (person "));
+	assert_non_null(strstr(out, "sample2.jpg: "));
+	assert_non_null(strstr(out, "-> unknown"));
+	/* Each subcommand's own help. */
+	assert_int_equal(run("build/mien identify --help", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "usage: mien identify"));
+	assert_int_equal(run("build/mien eval --help", out, sizeof(out)), 0);
+	assert_null(strstr(out, "%%"));
 	snprintf(cmd, sizeof(cmd), "build/mien compare %s/ada1.jpg %s/ada2.jpg", dir, dir);
 	assert_int_equal(run(cmd, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "\"same_person\":true"));
