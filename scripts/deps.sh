@@ -16,6 +16,7 @@ PACKAGES=(
 	libjansson-dev
 	libturbojpeg0-dev
 	libspng-dev
+	libwebp-dev
 	libsqlite3-dev
 	libpq-dev
 	postgresql

@@ -1,6 +1,6 @@
 /*
- * image.c — JPEG (TurboJPEG) and PNG (libspng) decoding into 8-bit RGB, JPEG encoding, EXIF orientation and
- * the bilinear affine sampler the face models feed on.
+ * image.c — JPEG (TurboJPEG), PNG (libspng) and WebP (libwebp) decoding into 8-bit RGB, JPEG encoding, EXIF orientation
+ * and the bilinear affine sampler the face models feed on.
  *
  * Everything that reads file bytes treats them as hostile: sizes come from headers only after the pixel count
  * has been checked against the caller's cap, every read of our own marker/EXIF walk is bounds-checked, and
@@ -17,6 +17,7 @@
 
 #include <spng.h>
 #include <turbojpeg.h>
+#include <webp/decode.h>
 
 #include "core/log.h"
 
@@ -523,6 +524,73 @@ fail:
 	return rc;
 }
 
+/* --- WebP (libwebp): what phones and web pages save photos as ------------------------------------------ */
+
+/* "RIFF" size "WEBP": the container every WebP file starts with. */
+static int is_webp(const uint8_t *data, size_t size)
+{
+	return size >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0;
+}
+
+static int decode_webp(const uint8_t *data, size_t size, int64_t cap, face_image **out, mien_error *err)
+{
+	face_image *image = NULL;
+	uint8_t *rgba = NULL;
+	int rc;
+	WebPBitstreamFeatures features;
+	VP8StatusCode status = WebPGetFeatures(data, size, &features);
+	if (status == VP8_STATUS_NOT_ENOUGH_DATA)
+		return mien_error_set(err, MIEN_EFORMAT, "image: truncated WebP");
+	if (status != VP8_STATUS_OK)
+		return mien_error_set(err, MIEN_EFORMAT, "image: corrupt WebP (libwebp status %d)", (int)status);
+	if (features.has_animation)
+		return mien_error_set(err, MIEN_EUNSUPPORTED, "image: animated WebP is not supported (send one frame)");
+	/* The header's size is checked against the cap before libwebp allocates anything for the pixels. */
+	if ((rc = check_cap(features.width, features.height, cap, "WebP", err)) != MIEN_OK)
+		return rc;
+	if ((rc = face_image_create(features.width, features.height, cap, &image, err)) != MIEN_OK)
+		return rc;
+	image->source_channels = features.has_alpha ? 4 : 3;
+	image->source_bits = 8;
+	size_t rgb_bytes = (size_t)image->stride * (size_t)image->height;
+	if (!features.has_alpha) {
+		if (!WebPDecodeRGBInto(data, size, image->pixels, rgb_bytes, image->stride)) {
+			rc = mien_error_set(err, MIEN_EFORMAT, "image: corrupt or truncated WebP data");
+			goto fail;
+		}
+	} else {
+		/* Transparency is composited over black, as for PNG. */
+		size_t count = (size_t)image->width * (size_t)image->height;
+		rgba = malloc(count * 4);
+		if (rgba == NULL) {
+			rc = mien_error_set(err, MIEN_ENOMEM, "image: out of memory for %dx%d RGBA", image->width,
+			                    image->height);
+			goto fail;
+		}
+		if (!WebPDecodeRGBAInto(data, size, rgba, count * 4, image->width * 4)) {
+			rc = mien_error_set(err, MIEN_EFORMAT, "image: corrupt or truncated WebP data");
+			goto fail;
+		}
+		for (int y = 0; y < image->height; y++) {
+			const uint8_t *src = rgba + (size_t)y * (size_t)image->width * 4;
+			uint8_t *dst = image->pixels + (size_t)y * (size_t)image->stride;
+			for (int x = 0; x < image->width; x++, src += 4, dst += 3) {
+				unsigned a = src[3];
+				dst[0] = (uint8_t)((src[0] * a + 127) / 255);
+				dst[1] = (uint8_t)((src[1] * a + 127) / 255);
+				dst[2] = (uint8_t)((src[2] * a + 127) / 255);
+			}
+		}
+		free(rgba);
+	}
+	*out = image;
+	return MIEN_OK;
+fail:
+	free(rgba);
+	face_image_free(&image);
+	return rc;
+}
+
 /* --- entry points ------------------------------------------------------------------------------------- */
 
 int face_image_decode(const void *data, size_t size, int64_t max_pixels, face_image **out, mien_error *err)
@@ -542,7 +610,9 @@ int face_image_decode(const void *data, size_t size, int64_t max_pixels, face_im
 		return decode_jpeg(bytes, size, cap, out, err);
 	if (size >= sizeof(png_signature) && memcmp(bytes, png_signature, sizeof(png_signature)) == 0)
 		return decode_png(bytes, size, cap, out, err);
-	return mien_error_set(err, MIEN_EFORMAT, "image: not a JPEG or PNG file");
+	if (is_webp(bytes, size))
+		return decode_webp(bytes, size, cap, out, err);
+	return mien_error_set(err, MIEN_EFORMAT, "image: not a JPEG, PNG or WebP file");
 }
 
 int face_image_load(const char *path, int64_t max_pixels, face_image **out, mien_error *err)

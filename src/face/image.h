@@ -1,5 +1,5 @@
 /*
- * image.h — decoded pictures: JPEG and PNG in, JPEG out, and the resampling the face models need.
+ * image.h — decoded pictures: JPEG, PNG and WebP in, JPEG out, and the resampling the face models need.
  *
  * A face_image is always 8-bit RGB, interleaved, rows `stride` bytes apart: grey and 16-bit sources are
  * converted on decode, EXIF orientation (JPEG APP1) is applied, so callers see the picture upright.
@@ -30,9 +30,9 @@ typedef struct face_image {
 int face_image_create(int width, int height, int64_t max_pixels, face_image **out, mien_error *err);
 void face_image_free(face_image **image);
 
-/* Decodes JPEG or PNG (sniffed from the bytes, not the name). `max_pixels` 0 = the default cap.
- * Errors: MIEN_EFORMAT (not an image, corrupt, truncated), MIEN_ETOOBIG (over the cap), MIEN_EUNSUPPORTED
- * (e.g. CMYK JPEG), MIEN_ENOMEM. */
+/* Decodes JPEG, PNG or WebP (sniffed from the bytes, not the name: a WebP named .jpg works). `max_pixels` 0 = the
+ * default cap. Errors: MIEN_EFORMAT (not an image, corrupt, truncated), MIEN_ETOOBIG (over the cap), MIEN_EUNSUPPORTED
+ * (e.g. CMYK JPEG, animated WebP), MIEN_ENOMEM. */
 int face_image_decode(const void *data, size_t size, int64_t max_pixels, face_image **out, mien_error *err);
 
 /* Reads and decodes a file (at most 256 MiB of bytes). */

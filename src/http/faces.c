@@ -237,7 +237,7 @@ static int analyze_body(http_req *r, face_image **image, face_result *faces, siz
 		return -1;
 	}
 	if (rc != MIEN_OK) {
-		http__reply_error(r, 400, "bad_image", "not a readable JPEG or PNG picture");
+		http__reply_error(r, 400, "bad_image", "not a readable JPEG, PNG or WebP picture (%s)", err.message);
 		return -1;
 	}
 	analyzer_slot *slot;

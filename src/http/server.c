@@ -166,7 +166,7 @@ json_t *http__body_json(http_req *r, const http_field *fields)
 int http__body_image(http_req *r, const uint8_t **data, size_t *len)
 {
 	const char *type = http__header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
-	if (media_type_is(type, "image/jpeg") || media_type_is(type, "image/png")) {
+	if (media_type_is(type, "image/jpeg") || media_type_is(type, "image/png") || media_type_is(type, "image/webp")) {
 		*data = r->body;
 		*len = r->body_len;
 	} else if (media_type_is(type, "multipart/form-data")) {
@@ -177,7 +177,7 @@ int http__body_image(http_req *r, const uint8_t **data, size_t *len)
 		}
 	} else {
 		http__reply_error(r, 415, "unsupported_media_type",
-		                  "send the picture as image/jpeg, image/png or multipart/form-data");
+		                  "send the picture as image/jpeg, image/png, image/webp or multipart/form-data");
 		return -1;
 	}
 	if (*len == 0) {

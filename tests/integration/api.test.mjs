@@ -402,8 +402,26 @@ test('enrollment: one face only, thumbnails, identification, erasure', async () 
 	const tiny = await api('POST', `/api/v1/people/${pid}/faces`, { token: tok.admin, body: readFileSync(small), type: 'image/jpeg' });
 	assert.equal(tiny.status, 422);
 	assert.equal(tiny.data.verdict, 'too_small');
+	// WebP, as phones and web pages save photos: enrolled even when named .jpg and sent as image/jpeg (the bytes
+	// decide), and the whole photo as image/webp still shows its 3 labelled faces. ffmpeg (libwebp) converts them.
+	const webpCrop = join(tmp, 'crop-webp.jpg');
+	execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', join(tmp, 'face.jpg'), '-c:v', 'libwebp', '-quality', '90', '-f', 'webp', webpCrop]);
+	assert.equal(readFileSync(webpCrop).subarray(8, 12).toString(), 'WEBP');
+	const viaWebp = await api('POST', `/api/v1/people/${pid}/faces`, { token: tok.admin, body: readFileSync(webpCrop), type: 'image/jpeg' });
+	assert.equal(viaWebp.status, 201, JSON.stringify(viaWebp.data));
+	const webpPhoto = join(tmp, 'sample1.webp');
+	execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', SAMPLE1, '-c:v', 'libwebp', '-quality', '90', webpPhoto]);
+	const wa = await api('POST', '/api/v1/analyze', { token: tok.rec, body: readFileSync(webpPhoto), type: 'image/webp' });
+	assert.equal(wa.status, 200, JSON.stringify(wa.data));
+	assert.equal(wa.data.faces.length, 3, 'sample1 as WebP: 3 labelled faces');
+	const gif = await api('POST', '/api/v1/analyze', { token: tok.rec, body: Buffer.from('GIF89a\x01\x00\x01\x00'), type: 'image/jpeg' });
+	assert.equal(gif.status, 400);
+	assert.match(gif.data.error.message, /JPEG, PNG or WebP/);
+	const text = await api('POST', '/api/v1/analyze', { token: tok.rec, body: 'hello', type: 'text/plain' });
+	assert.equal(text.status, 415);
+	assert.match(text.data.error.message, /image\/webp/);
 	const faces = await api('GET', `/api/v1/people/${pid}/faces`, { token: tok.admin });
-	assert.equal(faces.data.items.length, 2);
+	assert.equal(faces.data.items.length, 3);
 	const th = await api('GET', `/api/v1/people/${pid}/faces/${faceId}/thumbnail.jpg`, { token: tok.admin });
 	assert.equal(th.status, 200);
 	assert.equal(th.headers.get('content-type'), 'image/jpeg');

@@ -21,6 +21,7 @@
 
 #include <spng.h>
 #include <turbojpeg.h>
+#include <webp/encode.h>
 
 #include "core/result.h"
 #include "face/image.h"
@@ -641,7 +642,7 @@ static void test_garbage_and_truncation(void **state)
 	assert_int_equal(decode(NULL, 10, 0, &image, &err), MIEN_EINVAL);
 	assert_int_equal(decode("\xFF\xD8", 2, 0, &image, &err), MIEN_EFORMAT);
 	assert_int_equal(decode("GIF89a", 6, 0, &image, &err), MIEN_EFORMAT);
-	assert_non_null(strstr(err.message, "not a JPEG or PNG"));
+	assert_non_null(strstr(err.message, "not a JPEG, PNG or WebP"));
 	assert_int_equal(decode("\xFF\xD8\xFF", 3, -1, &image, &err), MIEN_EINVAL);
 
 	/* Random bytes, alone and behind a JPEG or PNG signature. */
@@ -677,6 +678,74 @@ static void test_garbage_and_truncation(void **state)
 	assert_int_equal(decode(jpeg, size, 0, &image, &err), MIEN_EFORMAT);
 	free(jpeg);
 	face_image_free(&source);
+}
+
+/* --- WebP ------------------------------------------------------------------------------------------ */
+
+/* A face photo as WebP: lossless files (written by libwebp's own encoder) must decode to exactly the pixels that
+ * went in; lossy ones close to them; alpha is composited over black; truncated, corrupt, animated-looking and
+ * oversized files are refused before any large allocation. */
+static void test_webp(void **state)
+{
+	(void)state;
+	face_image *photo = NULL, *image = NULL;
+	mien_error err;
+	assert_int_equal(face_image_load("models/samples/sample1.jpg", 0, &photo, &err), MIEN_OK);
+	uint8_t *webp = NULL;
+	size_t size = WebPEncodeLosslessRGB(photo->pixels, photo->width, photo->height, photo->stride, &webp);
+	assert_true(size > 0);
+	assert_int_equal(decode(webp, size, 0, &image, &err), MIEN_OK);
+	assert_int_equal(image->width, photo->width);
+	assert_int_equal(image->height, photo->height);
+	assert_int_equal(image->source_channels, 3);
+	for (int y = 0; y < photo->height; y++)
+		if (memcmp(pixel(image, 0, y), pixel(photo, 0, y), (size_t)photo->width * 3) != 0)
+			fail_msg("lossless WebP row %d differs from the source", y);
+	face_image_free(&image);
+
+	/* Cut short, or its payload overwritten: errors, never a crash. */
+	assert_int_equal(decode(webp, size / 2, 0, &image, &err), MIEN_EFORMAT);
+	assert_int_equal(decode(webp, 20, 0, &image, &err), MIEN_EFORMAT);
+	uint8_t *broken = malloc(size);
+	assert_non_null(broken);
+	memcpy(broken, webp, size);
+	memset(broken + 30, 0x5a, size - 30);
+	assert_int_equal(decode(broken, size, 0, &image, &err), MIEN_EFORMAT);
+	free(broken);
+	/* 1920x1280 over a cap of one megapixel: refused from the header. */
+	assert_int_equal(decode(webp, size, 1000 * 1000, &image, &err), MIEN_ETOOBIG);
+	assert_non_null(strstr(err.message, "1920x1280"));
+	WebPFree(webp);
+
+	/* Lossy: close to the source on average. */
+	size = WebPEncodeRGB(photo->pixels, photo->width, photo->height, photo->stride, 90, &webp);
+	assert_true(size > 0);
+	assert_int_equal(decode(webp, size, 0, &image, &err), MIEN_OK);
+	double diff = 0;
+	for (int y = 0; y < photo->height; y++)
+		for (int x = 0; x < photo->width * 3; x++)
+			diff += abs((int)pixel(image, 0, y)[x] - (int)pixel(photo, 0, y)[x]);
+	diff /= (double)photo->width * photo->height * 3;
+	if (diff > 4.0)
+		fail_msg("lossy WebP differs from the source by %.2f per channel on average", diff);
+	face_image_free(&image);
+	WebPFree(webp);
+
+	/* Half-transparent white over a 4x2 picture: (255 * 128 + 127) / 255 = 128; fully transparent is black. */
+	uint8_t rgba[4 * 2 * 4];
+	for (int i = 0; i < 8; i++) {
+		rgba[i * 4 + 0] = rgba[i * 4 + 1] = rgba[i * 4 + 2] = 255;
+		rgba[i * 4 + 3] = i < 4 ? 128 : 0;
+	}
+	size = WebPEncodeLosslessRGBA(rgba, 4, 2, 16, &webp);
+	assert_true(size > 0);
+	assert_int_equal(decode(webp, size, 0, &image, &err), MIEN_OK);
+	assert_int_equal(image->source_channels, 4);
+	assert_int_equal(pixel(image, 0, 0)[0], 128);
+	assert_int_equal(pixel(image, 3, 1)[2], 0);
+	face_image_free(&image);
+	WebPFree(webp);
+	face_image_free(&photo);
 }
 
 /* --- the sampler ------------------------------------------------------------------------------------- */
@@ -1020,6 +1089,7 @@ int main(void)
 		cmocka_unit_test(test_exif_orientation),
 		cmocka_unit_test(test_jpeg_round_trip),
 		cmocka_unit_test(test_jpeg_grey_and_cmyk),
+		cmocka_unit_test(test_webp),
 		cmocka_unit_test(test_png_colour_types),
 		cmocka_unit_test(test_png_hostile),
 		cmocka_unit_test(test_garbage_and_truncation),
