@@ -166,7 +166,8 @@ json_t *http__body_json(http_req *r, const http_field *fields)
 int http__body_image(http_req *r, const uint8_t **data, size_t *len)
 {
 	const char *type = http__header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
-	if (media_type_is(type, "image/jpeg") || media_type_is(type, "image/png") || media_type_is(type, "image/webp")) {
+	if (media_type_is(type, "image/jpeg") || media_type_is(type, "image/png") ||
+	    media_type_is(type, "image/webp")) {
 		*data = r->body;
 		*len = r->body_len;
 	} else if (media_type_is(type, "multipart/form-data")) {
