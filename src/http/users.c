@@ -13,6 +13,10 @@
 #include <string.h>
 
 #include "http/http_int.h"
+#include "watch/watch.h"
+
+#define TEXT_OF(x)   #x
+#define NUMBER_OF(x) TEXT_OF(x)
 
 #define PASSWORD_MIN 8
 
@@ -279,6 +283,7 @@ static const setting SETTINGS[] = {
 	{ "recognition_threshold", HTTP_FIELD_NUMBER, 0, 1, "null" },
 	{ "analysis_fps", HTTP_FIELD_NUMBER, 0.1, 60, "5" },
 	{ "retention_days", HTTP_FIELD_INT, 0, 3650, "30" },
+	{ "alert_cooldown_minutes", HTTP_FIELD_INT, 0, 1440, NUMBER_OF(WATCH_ALERT_COOLDOWN_MIN) },
 	{ "validated", HTTP_FIELD_BOOL, 0, 1, "false" },
 };
 
@@ -317,6 +322,7 @@ void http__h_settings_patch(http_req *r)
 		{ "recognition_threshold", HTTP_FIELD_NUMBER, 0, 0 },
 		{ "analysis_fps", HTTP_FIELD_NUMBER, 0, 0 },
 		{ "retention_days", HTTP_FIELD_INT, 0, 0 },
+		{ "alert_cooldown_minutes", HTTP_FIELD_INT, 0, 0 },
 		{ "validated", HTTP_FIELD_BOOL, 0, 0 },
 		{ 0 },
 	};

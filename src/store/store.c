@@ -325,7 +325,17 @@ static const char *const migration_2[] = {
 	NULL,
 };
 
-static const char *const *const migrations[] = { migration_1, migration_2 };
+/* Version 3: an alert covers every visit of its person (or of unknown faces) at its camera during the alert
+ * cooldown: how many, and when the last one came. */
+static const char *const migration_3[] = {
+	"ALTER TABLE alerts ADD COLUMN visit_count BIGINT NOT NULL DEFAULT 1",
+	"ALTER TABLE alerts ADD COLUMN last_at BIGINT NOT NULL DEFAULT 0",
+	"UPDATE alerts SET last_at = created_at",
+	"CREATE INDEX alerts_camera_person ON alerts (camera_id, person_id, id)",
+	NULL,
+};
+
+static const char *const *const migrations[] = { migration_1, migration_2, migration_3 };
 
 _Static_assert(MIEN_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "one migration per schema version");
 
@@ -1475,7 +1485,7 @@ int store_event_purge(store *s, int64_t before, int64_t *deleted, mien_error *er
 
 #define ALERT_COLUMNS                                                                                         \
 	"a.id, a.event_id, a.camera_id, a.person_id, COALESCE(p.name, ''), a.kind, a.created_at, a.acked_at," \
-	" a.acked_by"
+	" a.acked_by, a.visit_count, a.last_at"
 #define ALERT_FROM " FROM alerts a LEFT JOIN people p ON p.id = a.person_id"
 
 static void fill_alert(void *item, const store_row *row)
@@ -1491,6 +1501,8 @@ static void fill_alert(void *item, const store_row *row)
 	a->created_at = store__col_int(row, 6);
 	a->acked_at = store__col_int(row, 7);
 	a->acked_by = store__col_int(row, 8);
+	a->count = store__col_int(row, 9);
+	a->last_at = store__col_int(row, 10);
 }
 
 int store_alert_create(store *s, store_alert *a, mien_error *err)
@@ -1503,8 +1515,8 @@ int store_alert_create(store *s, store_alert *a, mien_error *err)
 	/* The camera and person come from the event, so an alert can never point at another camera's event. */
 	store_value p[] = { SV_INT(a->event_id), SV_TEXT(a->kind), SV_INT(a->created_at) };
 	int rc = RUN(s,
-	             "INSERT INTO alerts (event_id, camera_id, person_id, kind, created_at)"
-	             " SELECT id, camera_id, person_id, $2, $3 FROM events WHERE id = $1 RETURNING id",
+	             "INSERT INTO alerts (event_id, camera_id, person_id, kind, created_at, last_at)"
+	             " SELECT id, camera_id, person_id, $2, $3, $3 FROM events WHERE id = $1 RETURNING id",
 	             p, int_row, &a->id);
 	if (rc == MIEN_OK && !a->id)
 		return mien_error_set(err, MIEN_ENOENT, "alert: event %lld not found", (long long)a->event_id);
@@ -1515,6 +1527,25 @@ int store_alert_create(store *s, store_alert *a, mien_error *err)
 	if (rc == MIEN_OK)
 		*a = full;
 	return rc;
+}
+
+int store_alert_repeat(store *s, int64_t event_id, const char *kind, int64_t since, int64_t now, store_alert *out,
+                       mien_error *err)
+{
+	int64_t id = 0;
+	/* The camera and person come from the event, as for a new alert; person 0 stands for unknown faces. */
+	store_value p[] = { SV_INT(event_id), SV_TEXT(kind), SV_INT(since), SV_INT(now) };
+	int rc = RUN(s,
+	             "UPDATE alerts SET visit_count = visit_count + 1, last_at = $4 WHERE id = ("
+	             "SELECT a.id FROM alerts a JOIN events e ON e.id = $1"
+	             " WHERE a.camera_id = e.camera_id AND COALESCE(a.person_id, 0) = COALESCE(e.person_id, 0)"
+	             " AND a.kind = $2 AND a.last_at >= $3 ORDER BY a.id DESC LIMIT 1) RETURNING id",
+	             p, int_row, &id);
+	if (rc)
+		return rc;
+	if (!id)
+		return mien_error_set(err, MIEN_ENOENT, "no alert within the cooldown");
+	return store_alert_get(s, id, out, err);
 }
 
 int store_alert_get(store *s, int64_t id, store_alert *out, mien_error *err)

@@ -37,7 +37,7 @@
 typedef struct store store;
 
 /* The schema version store_migrate brings a database to. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 #define STORE_NAME_MAX         128 /* person, camera and user names, in bytes with the terminator */
 #define STORE_USERNAME_MAX     64
@@ -296,9 +296,16 @@ typedef struct store_alert {
 	int64_t created_at;
 	int64_t acked_at; /* 0 until acknowledged */
 	int64_t acked_by; /* user id */
+	int64_t count;    /* visits it covers: 1, and one more for each visit during the cooldown */
+	int64_t last_at;  /* when the last of them started */
 } store_alert;
 
 int store_alert_create(store *s, store_alert *a, mien_error *err); /* sets a->id, a->camera_id from the event */
+/* A visit during the alert cooldown: counts one more visit on the newest alert of `kind` for the camera and person
+ * of event `event_id` (person 0: unknown faces) whose last visit came at or after `since`, and sets its last_at to
+ * `now`; *out is the alert after that. MIEN_ENOENT when there is none (raise a new alert then). */
+int store_alert_repeat(store *s, int64_t event_id, const char *kind, int64_t since, int64_t now, store_alert *out,
+                       mien_error *err);
 int store_alert_get(store *s, int64_t id, store_alert *out, mien_error *err);
 /* Acknowledges an alert; MIEN_ECONFLICT when it already was, MIEN_ENOENT when unknown. */
 int store_alert_ack(store *s, int64_t id, int64_t user_id, int64_t now, mien_error *err);

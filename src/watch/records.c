@@ -61,11 +61,13 @@ json_t *watch_event_json(const store_event *e, int with_expression)
 
 json_t *watch_alert_json(const store_alert *a)
 {
-	return json_pack("{s:I,s:I,s:I,s:o,s:s,s:o,s:o,s:o}", "id", (json_int_t)a->id, "event_id",
+	return json_pack("{s:I,s:I,s:I,s:o,s:s,s:o,s:o,s:o,s:I,s:o}", "id", (json_int_t)a->id, "event_id",
 	                 (json_int_t)a->event_id, "camera_id", (json_int_t)a->camera_id, "person",
 	                 person_ref(a->person_id, a->person_name), "kind", a->kind, "created_at",
 	                 time_or_null(a->created_at), "acked_at", time_or_null(a->acked_at), "acked_by",
-	                 a->acked_by ? json_integer(a->acked_by) : json_null());
+	                 a->acked_by ? json_integer(a->acked_by) : json_null(), "count",
+	                 (json_int_t)(a->count > 0 ? a->count : 1), "last_at",
+	                 time_or_null(a->last_at ? a->last_at : a->created_at));
 }
 
 /* --- the same event written straight into text, for long lists ---------------------------------------------------

@@ -259,8 +259,20 @@ static void publish_event(watch *w, const store_event *e)
 		publish(w, BUS_EVENT, e->camera_id, watch_event_json(&full, 1));
 }
 
+/* The alert cooldown in ms: the `alert_cooldown_minutes` setting (default 10; 0 = an alert for every visit). */
+static int64_t alert_cooldown_ms(store *db)
+{
+	char value[32];
+	if (store_setting_get(db, "alert_cooldown_minutes", value, sizeof(value), NULL) != MIEN_OK)
+		return (int64_t)WATCH_ALERT_COOLDOWN_MIN * 60000;
+	long minutes = strtol(value, NULL, 10);
+	return minutes > 0 ? (int64_t)minutes * 60000 : 0;
+}
+
 /* Raises an alert for the event when its person is on the watchlist, or when it is an unknown face on a camera
- * that asks for those. */
+ * that asks for those. Within the cooldown of the last alert for the same person (or unknown faces) at the same
+ * camera, the visit is counted on that alert instead, so someone standing in view is one alert, not one per
+ * visit; the alert is published again with its new count. */
 static void maybe_alert(watch *w, const rec_job *job, visit *v)
 {
 	if (v->alerted)
@@ -276,12 +288,19 @@ static void maybe_alert(watch *w, const rec_job *job, visit *v)
 		return;
 	store_alert a = { .event_id = v->event_id };
 	snprintf(a.kind, sizeof(a.kind), "%s", kind);
-	if (store_alert_create(w->db, &a, &err) != MIEN_OK) {
+	int64_t now = mien_wall_ms(), cooldown = alert_cooldown_ms(w->db);
+	int rc = cooldown > 0 ? store_alert_repeat(w->db, v->event_id, kind, now - cooldown, now, &a, &err)
+	                      : MIEN_ENOENT;
+	int repeated = rc == MIEN_OK;
+	if (rc == MIEN_ENOENT)
+		rc = store_alert_create(w->db, &a, &err);
+	if (rc != MIEN_OK) {
 		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: alert: %s", (long long)job->camera_id, err.message);
 		return;
 	}
 	v->alerted = 1;
-	atomic_fetch_add(&w->alerts, 1);
+	if (!repeated)
+		atomic_fetch_add(&w->alerts, 1);
 	store_event e;
 	if (store_event_get(w->db, v->event_id, &e, &err) == MIEN_OK && !e.alert) {
 		e.alert = 1;

@@ -105,6 +105,9 @@ json_t *watch_event_json(const store_event *e, int with_expression);
 json_t *watch_alert_json(const store_alert *a);
 /* Growing text for watch_event_write; hard cap WATCH_TEXT_MAX. Start zeroed; caller frees `data`. */
 #define WATCH_TEXT_MAX ((size_t)64 << 20)
+/* Minutes during which further visits of a person (or of unknown faces) at a camera add to its last alert instead
+ * of raising another: the default of the `alert_cooldown_minutes` setting. */
+#define WATCH_ALERT_COOLDOWN_MIN 10
 typedef struct watch_text {
 	char *data;
 	size_t len, cap;

@@ -170,6 +170,22 @@ test('an enrolled watchlist person is recognised on camera: event with the perso
 		return r.data.items.find((a) => a.person?.id === p.data.id && a.kind === 'watchlist');
 	}, 5000);
 	assert.ok(alert, 'a watchlist alert for Ada');
+	assert.equal(alert.count, 1);
+	// The clip brings Ada back every 18 s: within the alert cooldown (10 minutes by default) her next visit is
+	// counted on the same alert rather than raising another.
+	const first = seen.id;
+	const next = await until(async () => {
+		const r = await call('GET', `/api/v1/events?person=${p.data.id}&limit=5`);
+		return r.data.items.find((ev) => ev.id > first);
+	}, 45000, 500);
+	assert.ok(next, 'Ada came back in the next loop of the clip');
+	const counted = await until(async () => {
+		const r = await call('GET', '/api/v1/alerts?limit=50');
+		const mine = r.data.items.filter((a) => a.person?.id === p.data.id && a.kind === 'watchlist');
+		return mine.length === 1 && mine[0].count >= 2 ? mine : null;
+	}, 5000);
+	assert.ok(counted, 'one alert for Ada, counting both visits');
+	assert.equal(counted[0].id, alert.id);
 	// Other people in the clip produce events too, as unknown faces.
 	const unknown = await call('GET', '/api/v1/events?unknown=true&limit=5');
 	assert.ok(unknown.data.items.length > 0, 'unknown people produce events');

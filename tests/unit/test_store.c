@@ -648,6 +648,32 @@ static void test_alerts(void **state)
 	assert_int_equal(list[0].id, a.id);
 	OK(store_alert_list(s, NULL, 0, 0, 0, list, 4, &n, ERR));
 	assert_int_equal(n, 2);
+
+	/* The cooldown: a later visit of Grace at the door adds to her alert while its last visit is recent enough. */
+	assert_int_equal(a.count, 1);
+	assert_int_equal(a.last_at, a.created_at);
+	int64_t e3 = add_event(s, door, grace, 3000, "neutral", NULL, 0);
+	store_alert r;
+	OK(store_alert_repeat(s, e3, "watchlist", a.created_at, 3000, &r, ERR));
+	assert_int_equal(r.id, a.id);
+	assert_int_equal(r.count, 2);
+	assert_int_equal(r.last_at, 3000);
+	assert_int_equal(r.acked_at, 5000); /* still acknowledged */
+	/* Past the cooldown (its last visit before `since`): none, a new alert is due. */
+	EXPECT(MIEN_ENOENT, store_alert_repeat(s, e3, "watchlist", 3001, 9000, &r, ERR));
+	/* Grace in the yard, or an unknown face at the door: other alerts. */
+	int64_t e4 = add_event(s, yard, grace, 4000, "neutral", NULL, 0);
+	EXPECT(MIEN_ENOENT, store_alert_repeat(s, e4, "watchlist", 0, 4000, &r, ERR));
+	int64_t e5 = add_event(s, door, 0, 4000, "neutral", NULL, 0);
+	EXPECT(MIEN_ENOENT, store_alert_repeat(s, e5, "unknown", 0, 4000, &r, ERR));
+	/* Unknown faces in the yard: the unknown alert there counts them. */
+	int64_t e6 = add_event(s, yard, 0, 4500, "neutral", NULL, 0);
+	OK(store_alert_repeat(s, e6, "unknown", 0, 4500, &r, ERR));
+	assert_int_equal(r.id, b.id);
+	assert_int_equal(r.count, 2);
+	EXPECT(MIEN_ENOENT, store_alert_repeat(s, 424242, "unknown", 0, 4500, &r, ERR));
+	OK(store_alert_get(s, a.id, &got, ERR));
+	assert_int_equal(got.count, 2);
 }
 
 static void test_settings_and_audit(void **state)

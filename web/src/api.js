@@ -84,6 +84,7 @@ export const api = {
 
   events: (query) => request('GET', '/events', { query }),
   snapshotUrl: (id) => `${BASE}/events/${id}/snapshot.jpg`,
+  faceUrl: (id) => `${BASE}/events/${id}/face.jpg`,
 
   alerts: (query) => request('GET', '/alerts', { query }),
   ack: (id) => request('POST', `/alerts/${id}/ack`),

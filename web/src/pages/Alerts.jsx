@@ -39,8 +39,9 @@ export default function Alerts() {
         <table>
           <thead>
             <tr>
-              <th scope="col">Snapshot</th>
+              <th scope="col">Face</th>
               <th scope="col">Time</th>
+              <th scope="col">Visits</th>
               <th scope="col">Kind</th>
               <th scope="col">Person</th>
               <th scope="col">Camera</th>
@@ -50,8 +51,15 @@ export default function Alerts() {
           <tbody>
             {items.map((a) => (
               <tr key={a.id} data-testid="alert-row" data-alert-id={a.id}>
-                <td>{a.event_id && <img className="thumb" src={api.snapshotUrl(a.event_id)} alt={`Snapshot of alert ${a.id}`} loading="lazy" />}</td>
+                <td>
+                  {a.event_id && (
+                    <a href={api.snapshotUrl(a.event_id)} target="_blank" rel="noreferrer">
+                      <img className="thumb" src={api.faceUrl(a.event_id)} alt={`Face of alert ${a.id} (opens the snapshot)`} loading="lazy" />
+                    </a>
+                  )}
+                </td>
                 <td>{fmtTime(a.created_at)}</td>
+                <td data-testid="alert-count">{a.count > 1 ? `${a.count} visits, last ${fmtTime(a.last_at)}` : '1 visit'}</td>
                 <td>{a.kind}</td>
                 <td>{a.person ? <Link to={`/people/${a.person.id}`}>{a.person.name}</Link> : 'unknown'}</td>
                 <td>{a.camera_id}</td>

@@ -26,7 +26,7 @@ export function EventRow({ e, role, cameraName }) {
           <span className="muted">no snapshot</span>
         ) : (
           <a href={api.snapshotUrl(e.id)} target="_blank" rel="noreferrer">
-            <img className="thumb" src={api.snapshotUrl(e.id)} alt={`Snapshot of event ${e.id}`} loading="lazy" onError={() => setNoSnap(true)} />
+            <img className="thumb" src={api.faceUrl(e.id)} alt={`Face of event ${e.id} (opens the snapshot)`} loading="lazy" onError={() => setNoSnap(true)} />
           </a>
         )}
       </td>

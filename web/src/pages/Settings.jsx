@@ -3,7 +3,7 @@ import { api } from '../api.js';
 
 export default function Settings() {
   const [s, setS] = useState(null);
-  const [form, setForm] = useState({ recognition_threshold: '', analysis_fps: '', retention_days: '' });
+  const [form, setForm] = useState({ recognition_threshold: '', analysis_fps: '', retention_days: '', alert_cooldown_minutes: '' });
   const [msg, setMsg] = useState('');
   const [error, setError] = useState('');
   const fill = (v) => {
@@ -12,6 +12,7 @@ export default function Settings() {
       recognition_threshold: v.recognition_threshold ?? '',
       analysis_fps: v.analysis_fps ?? '',
       retention_days: v.retention_days ?? '',
+      alert_cooldown_minutes: v.alert_cooldown_minutes ?? '',
     });
   };
   useEffect(() => {
@@ -19,7 +20,11 @@ export default function Settings() {
   }, []);
   const save = async (e) => {
     e.preventDefault();
-    const body = { analysis_fps: Number(form.analysis_fps), retention_days: Number(form.retention_days) };
+    const body = {
+      analysis_fps: Number(form.analysis_fps),
+      retention_days: Number(form.retention_days),
+      alert_cooldown_minutes: Number(form.alert_cooldown_minutes),
+    };
     // The server takes a number only: an empty field leaves the threshold as it is (it cannot go back to null).
     if (form.recognition_threshold !== '') body.recognition_threshold = Number(form.recognition_threshold);
     try {
@@ -48,6 +53,10 @@ export default function Settings() {
         <label>
           Retention of events (days)
           <input name="retention_days" type="number" min="0" max="3650" step="1" value={form.retention_days} onChange={set('retention_days')} required />
+        </label>
+        <label>
+          Alert cooldown (minutes; further visits of the same person at the same camera add to the open alert; 0 = an alert every visit)
+          <input name="alert_cooldown_minutes" type="number" min="0" max="1440" step="1" value={form.alert_cooldown_minutes} onChange={set('alert_cooldown_minutes')} required />
         </label>
         {error && <p className="error" role="alert">{error}</p>}
         {msg && <p role="status">{msg}</p>}
