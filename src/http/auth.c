@@ -17,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "http/http_int.h"
 
 /* --- passwords ------------------------------------------------------------------------------------------- */
@@ -290,10 +291,12 @@ void http__h_login(http_req *r)
 		limiter_fail(s->limiter, addr_key, now);
 		store_audit a = { 0 };
 		a.user_id = known ? u->id : 0;
-		snprintf(a.username, sizeof(a.username), "%.63s", username);
+		mien_utf8_copy(a.username, sizeof(a.username), username); /* a long name is cut, not dropped */
 		snprintf(a.action, sizeof(a.action), "login_failed");
-		snprintf(a.address, sizeof(a.address), "%s", r->address);
-		store_audit_add(s->db, &a, NULL);
+		mien_utf8_copy(a.address, sizeof(a.address), r->address);
+		mien_error audit_err = { 0 };
+		if (store_audit_add(s->db, &a, &audit_err) != MIEN_OK)
+			mien_log(MIEN_LOG_ERROR, "http", "audit login_failed not written: %s", audit_err.message);
 		http__reply_error(r, 401, "unauthorized", "wrong user name or password");
 		goto done;
 	}
