@@ -156,6 +156,7 @@ $(BUILD)/tests/seed: tests/integration/seed.c $(BUILD)/libmien.a
 check-integration: $(BUILD)/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo/demo.mp4
 	MIEN_IT_DB=sqlite node --test tests/integration/api.test.mjs
 	node --test tests/integration/cameras.test.mjs
+	node --test tests/integration/login.test.mjs
 	$(TESTDB) $(MAKE) --no-print-directory run-integration
 
 # The same servers built with AddressSanitizer + UndefinedBehaviorSanitizer: the API, the cameras, the stream,
@@ -163,6 +164,7 @@ check-integration: $(BUILD)/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo
 check-integration-asan: $(BUILD)/asan/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo/demo.mp4
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien MIEN_IT_DB=sqlite node --test tests/integration/api.test.mjs
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/cameras.test.mjs
+	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/login.test.mjs
 	$(TESTDB) env $(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien $(MAKE) --no-print-directory run-integration-redis
 
 run-integration-redis:
