@@ -447,12 +447,12 @@ void http__h_login(http_req *r)
 	http_limiter *l = s->limiter;
 	/* A name locked by someone else's guesses still lets in its owner from an address it signed in from. */
 	int user_locked = 0;
-	int known_pair = limiter_known(l, username, r->address, now);
-	int wait = known_pair ? 0 : limiter_wait(l, &l->users, user_key, 1, now, &user_locked);
+	int known_address = limiter_known(l, username, r->address, now);
+	int wait = known_address ? 0 : limiter_wait(l, &l->users, user_key, 1, now, &user_locked);
 	int wait_addr = limiter_wait(l, &l->addresses, addr_key, 0, now, NULL);
 	if (wait_addr > wait)
 		wait = wait_addr;
-	if (known_pair)
+	if (known_address)
 		limiter_wait(l, &l->users, user_key, 0, now, &user_locked);
 	store_user *u = NULL;
 	if (wait > 0) {

@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/redact.h"
+#include "core/utf8.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -137,7 +138,7 @@ static void set_status(video_camera *cam, int status, const char *error)
 	int old = cam->stats.status;
 	cam->stats.status = status;
 	if (error != NULL && error[0] != '\0')
-		snprintf(cam->stats.last_error, sizeof(cam->stats.last_error), "%s", error);
+		mien_utf8_copy(cam->stats.last_error, sizeof(cam->stats.last_error), error);
 	pthread_cond_broadcast(&cam->changed);
 	pthread_mutex_unlock(&cam->lock);
 	if (old == status)

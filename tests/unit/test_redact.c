@@ -251,6 +251,22 @@ static void test_utf8_truncate(void **state)
 	assert_string_equal(field, "\xc3\xa9\xc3\xa9\xc3\xa9");
 	assert_int_equal(mien_utf8_copy(field, sizeof(field), NULL), 0);
 	assert_string_equal(field, "");
+
+	/* Error messages (they go out in JSON replies and SSE messages) are cut the same way. */
+	char long_name[3 * MIEN_ERROR_MESSAGE_MAX];
+	for (size_t i = 0; i + 2 < sizeof(long_name); i += 2)
+		memcpy(long_name + i, "\xc3\xa9", 2);
+	long_name[sizeof(long_name) - 1] = '\0';
+	mien_error err;
+	mien_error_set(&err, MIEN_EINVAL, "%s", long_name); /* byte 511 would be the middle of an "é" */
+	size_t n = strlen(err.message);
+	print_message("error message: %zu bytes, want %d\n", n, MIEN_ERROR_MESSAGE_MAX - 2);
+	assert_int_equal(n, MIEN_ERROR_MESSAGE_MAX - 2);
+	mien_error_set(&err, MIEN_EINVAL, "%s", long_name + 1000);
+	mien_error_prefix(&err, "camera x");
+	n = strlen(err.message);
+	print_message("prefixed message: %zu bytes, want %d\n", n, MIEN_ERROR_MESSAGE_MAX - 2);
+	assert_int_equal(n, MIEN_ERROR_MESSAGE_MAX - 2);
 }
 
 int main(void)
