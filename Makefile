@@ -159,6 +159,7 @@ check-integration: $(BUILD)/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo
 	node --test tests/integration/cameras.test.mjs
 	node --test tests/integration/security.test.mjs
 	node --test tests/integration/protocol.test.mjs
+	node --test tests/integration/login.test.mjs
 	$(TESTDB) $(MAKE) --no-print-directory run-integration
 
 # The same servers built with AddressSanitizer + UndefinedBehaviorSanitizer: the API, the cameras, the protocol
@@ -168,6 +169,7 @@ check-integration-asan: $(BUILD)/asan/mien $(BUILD)/tests/seed models/.stamp $(B
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/cameras.test.mjs
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/security.test.mjs
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/protocol.test.mjs
+	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/login.test.mjs
 	$(TESTDB) env $(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien $(MAKE) --no-print-directory run-integration-redis
 
 run-integration-redis:

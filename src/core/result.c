@@ -3,6 +3,8 @@
  */
 #include "core/result.h"
 
+#include "core/utf8.h"
+
 #include <stdarg.h>
 #include <string.h>
 
@@ -51,9 +53,14 @@ int mien_error_set(mien_error *err, int code, const char *fmt, ...)
 	if (fmt != NULL) {
 		va_list ap;
 		va_start(ap, fmt);
-		/* vsnprintf truncates and always terminates; a negative return (encoding error) leaves "". */
-		if (vsnprintf(err->message, sizeof(err->message), fmt, ap) < 0)
+		/* vsnprintf truncates and always terminates; a negative return (encoding error) leaves "". A cut
+		 * message ends on a character boundary: it goes out in JSON (replies, SSE), where a broken character
+		 * would make the whole string, and with it the message, vanish. */
+		int n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
+		if (n < 0)
 			err->message[0] = '\0';
+		else if ((size_t)n >= sizeof(err->message))
+			mien_utf8_truncate(err->message, sizeof(err->message) - 1);
 		va_end(ap);
 	}
 	return code;
@@ -87,6 +94,8 @@ int mien_error_prefix(mien_error *err, const char *fmt, ...)
 		len += rest;
 	}
 	joined[len] = '\0';
+	if (len == cap)
+		len = mien_utf8_truncate(joined, len);
 	memcpy(err->message, joined, len + 1);
 	return err->code;
 }

@@ -45,7 +45,7 @@ typedef struct mien_error {
 /*
  * Records `code` and a printf-style message in `err` (which may be NULL) and returns `code`, so that
  * `return mien_error_set(err, MIEN_EFORMAT, "model %s: ...", name);` reads naturally. A message longer
- * than MIEN_ERROR_MESSAGE_MAX - 1 bytes is truncated.
+ * than MIEN_ERROR_MESSAGE_MAX - 1 bytes is truncated, on a UTF-8 character boundary.
  */
 int mien_error_set(mien_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

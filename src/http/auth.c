@@ -5,7 +5,8 @@
  * sent as base64url; the store keeps only its SHA-256, so a leaked database holds no usable session. A token
  * travels as `Authorization: Bearer` or as the HttpOnly, SameSite=Strict cookie set at login; a state-changing
  * request authenticated by the cookie must carry this server's own Origin (CSRF). Failed logins are counted
- * per user and per address in a fixed table (http_limiter) and answered 429 past the limit for a minute.
+ * per user and per address in fixed tables (http_limiter, below: an attacker can neither target nor evict a
+ * count) and answered 429 with Retry-After past the limit; a name's lock-out grows with each one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "http/http_int.h"
 
 /* --- passwords ------------------------------------------------------------------------------------------- */
@@ -50,28 +52,98 @@ void http_random_password(char *out, size_t size)
 
 /* --- the login limiter ----------------------------------------------------------------------------------- */
 
-#define LIMITER_SLOTS  1024
-#define LIMITER_WINDOW 60000
+/*
+ * Failed logins are counted per user name and per address, each in its own fixed table of `n_slots` entries.
+ * An entry lives in one of LIMITER_PROBES slots chosen by a keyed hash (crypto_shorthash, a random key drawn at
+ * start), so nobody outside can compute which names share a victim's slots. Three rules keep an attacker from
+ * resetting a count by filling the table:
+ *   - only a failure takes a slot; checking a name does not;
+ *   - an entry that still matters (locked, failures inside the window, or lock-outs not yet forgotten) is never
+ *     evicted;
+ *   - when all the probed slots of a new name are taken by such entries, the name is refused (429) until one of
+ *     them expires, instead of evicting one. Addresses are not refused that way: a fresh address has nothing to
+ *     count, and refusing would let an attacker with many addresses shut everyone out.
+ * `limit` failures inside a minute lock the key: an address for `lock_ms`, a user name for `lock_ms` doubled for
+ * each lock-out before (1, 2, 4, 8 minutes ...) up to `lock_max_ms`; a quiet `lock_max_ms` after the last
+ * lock-out forgets them. So that a locked name cannot keep its owner out, a successful sign-in remembers its
+ * (name, address) pair, and a later login of that pair skips the per-user limit (the per-address one still
+ * applies; the name's lock stays for everyone else).
+ */
+#define HTTP_LOGIN_NAME_MAX 256 /* bytes of a user name a login may send */
+#define LIMITER_PROBES      8
+#define LIMITER_WINDOW      60000
+#define LIMITER_SLOTS       1024 /* default per table; MIEN_LOGIN_SLOTS */
+#define LIMITER_SLOTS_MIN   LIMITER_PROBES
+#define LIMITER_SLOTS_MAX   (1 << 20)
+#define LIMITER_LOCK_S      60  /* MIEN_LOGIN_LOCK_S */
+#define LIMITER_LOCK_MAX_S  900 /* MIEN_LOGIN_LOCK_MAX_S */
+#define LIMITER_KNOWN       4096
+#define LIMITER_KNOWN_MS    (30LL * 24 * 3600 * 1000)
 
 typedef struct limit_slot {
-	char key[96];
-	int64_t window_start;
-	int failures;
+	char key[96];         /* "" = free */
+	int64_t window_start; /* the first failure counted in `failures` */
+	int failures;         /* inside the window, since the last lock-out */
+	int strikes;          /* lock-outs so far: each doubles the next */
+	int64_t locked_until; /* 0 = not locked */
 } limit_slot;
+
+typedef struct limit_table {
+	limit_slot *slots;
+	size_t n_slots;
+} limit_table;
+
+/* A (name, address) pair that signed in: its keyed hash and when. */
+typedef struct known_pair {
+	uint64_t hash;
+	int64_t at;
+} known_pair;
 
 struct http_limiter {
 	pthread_mutex_t lock;
-	limit_slot slots[LIMITER_SLOTS];
+	unsigned char hash_key[crypto_shorthash_KEYBYTES];
+	int64_t lock_ms, lock_max_ms;
+	limit_table users, addresses;
+	known_pair known[LIMITER_KNOWN];
 };
+
+/* A positive integer setting from the environment, `fallback` when unset or outside [min, max]. */
+static long env_setting(const char *name, long fallback, long min, long max)
+{
+	const char *env = getenv(name);
+	char *end = NULL;
+	long v = env ? strtol(env, &end, 10) : 0;
+	if (!env || end == env || *end || v < min || v > max)
+		return fallback;
+	return v;
+}
 
 int http__limiter_create(http_limiter **out)
 {
 	http_limiter *l = calloc(1, sizeof(*l));
 	if (!l)
-		return MIEN_ENOMEM;
+		goto fail;
+	size_t n = (size_t)env_setting("MIEN_LOGIN_SLOTS", LIMITER_SLOTS, LIMITER_SLOTS_MIN, LIMITER_SLOTS_MAX);
+	long lock_s = env_setting("MIEN_LOGIN_LOCK_S", LIMITER_LOCK_S, 1, 24 * 3600);
+	long lock_max_s = env_setting("MIEN_LOGIN_LOCK_MAX_S", LIMITER_LOCK_MAX_S, 1, 7 * 24 * 3600);
+	l->lock_ms = lock_s * 1000;
+	l->lock_max_ms = (lock_max_s > lock_s ? lock_max_s : lock_s) * 1000;
+	l->users.n_slots = l->addresses.n_slots = n;
+	l->users.slots = calloc(n, sizeof(limit_slot));
+	l->addresses.slots = calloc(n, sizeof(limit_slot));
+	if (!l->users.slots || !l->addresses.slots)
+		goto fail;
+	crypto_shorthash_keygen(l->hash_key);
 	pthread_mutex_init(&l->lock, NULL);
 	*out = l;
 	return MIEN_OK;
+fail:
+	if (l) {
+		free(l->addresses.slots);
+		free(l->users.slots);
+	}
+	free(l);
+	return MIEN_ENOMEM;
 }
 
 void http__limiter_free(http_limiter **l)
@@ -79,59 +151,168 @@ void http__limiter_free(http_limiter **l)
 	if (!l || !*l)
 		return;
 	pthread_mutex_destroy(&(*l)->lock);
+	free((*l)->users.slots);
+	free((*l)->addresses.slots);
+	sodium_memzero((*l)->hash_key, sizeof((*l)->hash_key));
 	free(*l);
 	*l = NULL;
 }
 
-/* The slot of `key` (a fresh one, evicting the oldest window among the probed, when absent). Locked. */
-static limit_slot *limiter_slot(http_limiter *l, const char *key, int64_t now)
+static uint64_t keyed_hash(const http_limiter *l, const void *bytes, size_t n)
 {
-	uint32_t h = 2166136261u;
-	for (const char *c = key; *c; c++)
-		h = (h ^ (uint8_t)*c) * 16777619u;
-	limit_slot *pick = NULL;
-	for (int i = 0; i < 8; i++) {
-		limit_slot *s = &l->slots[(h + (uint32_t)i) % LIMITER_SLOTS];
-		if (strcmp(s->key, key) == 0) {
-			pick = s;
-			break;
-		}
-		if (!pick || s->window_start < pick->window_start)
-			pick = s;
-	}
-	if (strcmp(pick->key, key) != 0) {
-		snprintf(pick->key, sizeof(pick->key), "%s", key);
-		pick->window_start = now;
-		pick->failures = 0;
-	}
-	if (now - pick->window_start >= LIMITER_WINDOW) {
-		pick->window_start = now;
-		pick->failures = 0;
-	}
-	return pick;
+	unsigned char h[crypto_shorthash_BYTES];
+	crypto_shorthash(h, bytes, n, l->hash_key);
+	uint64_t v;
+	memcpy(&v, h, sizeof(v));
+	return v;
 }
 
-/* Seconds until `key` may try again, 0 when it may now. */
-static int limiter_wait(http_limiter *l, const char *key, int limit, int64_t now)
+/* Until when the entry still matters (a lock, a count inside its window, lock-outs not yet forgotten); an entry
+ * at or past that time may be reused. 0 for a free slot. */
+static int64_t slot_live_until(const http_limiter *l, const limit_slot *s)
 {
+	if (!s->key[0])
+		return 0;
+	int64_t until = s->locked_until;
+	if (s->failures > 0 && s->window_start + LIMITER_WINDOW > until)
+		until = s->window_start + LIMITER_WINDOW;
+	if (s->strikes > 0 && s->locked_until + l->lock_max_ms > until)
+		until = s->locked_until + l->lock_max_ms;
+	return until;
+}
+
+/*
+ * Finds `key` in `t`. When absent and `take` is set, takes a free or expired slot among the probed ones (reset).
+ * NULL when absent (or no slot could be taken); then *free_at, if given, says when the first probed slot frees:
+ * now or earlier when one is free already. Locked.
+ */
+static limit_slot *table_find(http_limiter *l, limit_table *t, const char *key, int64_t now, int take, int64_t *free_at)
+{
+	uint64_t h = keyed_hash(l, key, strlen(key));
+	limit_slot *spare = NULL;
+	int64_t first_free = INT64_MAX;
+	for (size_t i = 0; i < LIMITER_PROBES; i++) {
+		limit_slot *s = &t->slots[(h + i) % t->n_slots];
+		if (s->key[0] && strcmp(s->key, key) == 0)
+			return s;
+		int64_t until = slot_live_until(l, s);
+		if (until < first_free)
+			first_free = until;
+		if (until <= now && !spare)
+			spare = s;
+	}
+	if (free_at)
+		*free_at = first_free;
+	if (!take || !spare)
+		return NULL;
+	memset(spare, 0, sizeof(*spare));
+	snprintf(spare->key, sizeof(spare->key), "%s", key);
+	return spare;
+}
+
+/* Forgets what has expired in `s`: a count whose window passed, a lock that ended, lock-outs long enough ago. */
+static void slot_age(const http_limiter *l, limit_slot *s, int64_t now)
+{
+	if (s->failures > 0 && now - s->window_start >= LIMITER_WINDOW)
+		s->failures = 0;
+	if (s->strikes > 0 && now - s->locked_until >= l->lock_max_ms)
+		s->strikes = 0;
+}
+
+static int seconds_until(int64_t when, int64_t now)
+{
+	int64_t s = (when - now + 999) / 1000;
+	return s < 1 ? 1 : (int)s;
+}
+
+/*
+ * Seconds until `key` may try again, 0 when it may now; never takes a slot. With `refuse_when_full`, a key that
+ * has no entry and whose probed slots all still matter is refused until the first of them frees. *locked says
+ * whether the key itself is locked (may be NULL).
+ */
+static int limiter_wait(http_limiter *l, limit_table *t, const char *key, int refuse_when_full, int64_t now,
+                        int *locked)
+{
+	int wait = 0;
+	int64_t free_at = 0;
 	pthread_mutex_lock(&l->lock);
-	limit_slot *s = limiter_slot(l, key, now);
-	int wait = s->failures >= limit ? (int)((s->window_start + LIMITER_WINDOW - now + 999) / 1000) : 0;
+	limit_slot *s = table_find(l, t, key, now, 0, &free_at);
+	if (s && s->locked_until > now)
+		wait = seconds_until(s->locked_until, now);
+	else if (!s && refuse_when_full && free_at > now)
+		wait = seconds_until(free_at, now);
 	pthread_mutex_unlock(&l->lock);
+	if (locked)
+		*locked = s && wait > 0;
 	return wait;
 }
 
-static void limiter_fail(http_limiter *l, const char *key, int64_t now)
+/* Counts a failure of `key`; at `limit` failures inside the window, locks it (growing with `grow`). */
+static void limiter_fail(http_limiter *l, limit_table *t, const char *key, int limit, int grow, int64_t now)
 {
 	pthread_mutex_lock(&l->lock);
-	limiter_slot(l, key, now)->failures++;
+	limit_slot *s = table_find(l, t, key, now, 1, NULL);
+	if (s) { /* NULL only when another request filled the slots meanwhile: that name is refused from now on */
+		slot_age(l, s, now);
+		if (s->failures == 0)
+			s->window_start = now;
+		if (++s->failures >= limit) {
+			int64_t lock = l->lock_ms;
+			for (int i = 0; grow && i < s->strikes && lock < l->lock_max_ms; i++)
+				lock *= 2;
+			if (lock > l->lock_max_ms)
+				lock = l->lock_max_ms;
+			s->locked_until = now + lock;
+			s->strikes++;
+			s->failures = 0;
+		}
+	}
 	pthread_mutex_unlock(&l->lock);
 }
 
-static void limiter_reset(http_limiter *l, const char *key, int64_t now)
+static uint64_t pair_hash(const http_limiter *l, const char *username, const char *address)
 {
+	char pair[HTTP_LOGIN_NAME_MAX + 1 + 64];
+	int n = snprintf(pair, sizeof(pair), "%s%c%s", username, 0, address);
+	return keyed_hash(l, pair, n < 0 ? 0 : (size_t)n < sizeof(pair) ? (size_t)n : sizeof(pair) - 1);
+}
+
+/* 1 when `username` signed in from `address` before (within LIMITER_KNOWN_MS). */
+static int limiter_known(http_limiter *l, const char *username, const char *address, int64_t now)
+{
+	uint64_t h = pair_hash(l, username, address);
+	int found = 0;
 	pthread_mutex_lock(&l->lock);
-	limiter_slot(l, key, now)->failures = 0;
+	for (size_t i = 0; i < LIMITER_PROBES && !found; i++) {
+		const known_pair *k = &l->known[(h + i) % LIMITER_KNOWN];
+		found = k->at && k->hash == h && now - k->at < LIMITER_KNOWN_MS;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return found;
+}
+
+/* A successful sign-in: remembers the pair (replacing the oldest probed one) and, unless the name was locked
+ * (its owner came in through the pair), forgets the name's failures and lock-outs. */
+static void limiter_succeed(http_limiter *l, const char *key, const char *username, const char *address, int was_locked,
+                            int64_t now)
+{
+	uint64_t h = pair_hash(l, username, address);
+	pthread_mutex_lock(&l->lock);
+	known_pair *pick = NULL;
+	for (size_t i = 0; i < LIMITER_PROBES; i++) {
+		known_pair *k = &l->known[(h + i) % LIMITER_KNOWN];
+		if (k->hash == h && k->at) {
+			pick = k;
+			break;
+		}
+		if (!pick || k->at < pick->at)
+			pick = k;
+	}
+	pick->hash = h;
+	pick->at = now;
+	limit_slot *s = was_locked ? NULL : table_find(l, &l->users, key, now, 0, NULL);
+	if (s)
+		memset(s, 0, sizeof(*s));
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -249,7 +430,7 @@ static json_t *cameras_json(const auth_entry *u)
 void http__h_login(http_req *r)
 {
 	static const http_field FIELDS[] = {
-		{ "username", HTTP_FIELD_STRING, 1, 256 },
+		{ "username", HTTP_FIELD_STRING, 1, HTTP_LOGIN_NAME_MAX },
 		{ "password", HTTP_FIELD_STRING, 1, 1024 },
 		{ 0 },
 	};
@@ -263,10 +444,16 @@ void http__h_login(http_req *r)
 	char user_key[96], addr_key[96];
 	snprintf(user_key, sizeof(user_key), "u:%.63s", username);
 	snprintf(addr_key, sizeof(addr_key), "a:%s", r->address);
-	int wait = limiter_wait(s->limiter, user_key, s->options.login_user_limit, now);
-	int wait_addr = limiter_wait(s->limiter, addr_key, s->options.login_addr_limit, now);
+	http_limiter *l = s->limiter;
+	/* A name locked by someone else's guesses still lets in its owner from an address it signed in from. */
+	int user_locked = 0;
+	int known_address = limiter_known(l, username, r->address, now);
+	int wait = known_address ? 0 : limiter_wait(l, &l->users, user_key, 1, now, &user_locked);
+	int wait_addr = limiter_wait(l, &l->addresses, addr_key, 0, now, NULL);
 	if (wait_addr > wait)
 		wait = wait_addr;
+	if (known_address)
+		limiter_wait(l, &l->users, user_key, 0, now, &user_locked);
 	store_user *u = NULL;
 	if (wait > 0) {
 		char retry[16];
@@ -286,14 +473,16 @@ void http__h_login(http_req *r)
 	/* Verify against a dummy hash for unknown names, so that timing does not tell which names exist. */
 	int good = http_password_verify(known ? u->password_hash : s->dummy_hash, password) && known && !u->disabled;
 	if (!good) {
-		limiter_fail(s->limiter, user_key, now);
-		limiter_fail(s->limiter, addr_key, now);
+		limiter_fail(l, &l->users, user_key, s->options.login_user_limit, 1, now);
+		limiter_fail(l, &l->addresses, addr_key, s->options.login_addr_limit, 0, now);
 		store_audit a = { 0 };
 		a.user_id = known ? u->id : 0;
-		snprintf(a.username, sizeof(a.username), "%.63s", username);
+		mien_utf8_copy(a.username, sizeof(a.username), username); /* a long name is cut, not dropped */
 		snprintf(a.action, sizeof(a.action), "login_failed");
-		snprintf(a.address, sizeof(a.address), "%s", r->address);
-		store_audit_add(s->db, &a, NULL);
+		mien_utf8_copy(a.address, sizeof(a.address), r->address);
+		mien_error audit_err = { 0 };
+		if (store_audit_add(s->db, &a, &audit_err) != MIEN_OK)
+			mien_log(MIEN_LOG_ERROR, "http", "audit login_failed not written: %s", audit_err.message);
 		http__reply_error(r, 401, "unauthorized", "wrong user name or password");
 		goto done;
 	}
@@ -307,7 +496,7 @@ void http__h_login(http_req *r)
 		http__reply_store_error(r, rc, &err, "login");
 		goto done;
 	}
-	limiter_reset(s->limiter, user_key, now);
+	limiter_succeed(l, user_key, username, r->address, user_locked, now);
 	entry_from_user(u, expires_at, &r->user);
 	http__audit(r, "login", "user %lld", (long long)u->id);
 	char when[32];

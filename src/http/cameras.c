@@ -1,12 +1,16 @@
 /*
  * cameras.c — /cameras. Everyone logged in sees the cameras of their list (id, name, enabled); the admin also
- * sees the URL, always with its password replaced by "***", and changes cameras. A PATCH that sends the
- * redacted URL back unchanged keeps the stored password.
+ * sees the URL, always redacted by core/redact.h (the password and every secret-looking parameter replaced by
+ * "***"), and changes cameras. A PATCH that sends the redacted URL back unchanged keeps every stored secret;
+ * one that carries the mark but differs anywhere else is refused. The audit row of a create or a URL change
+ * names the URL, redacted the same way.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/redact.h"
+#include "core/utf8.h"
 #include "http/http_int.h"
 #include "video/video.h"
 #include "watch/watch.h"
@@ -31,8 +35,8 @@ static json_t *camera_json(const http_req *r, const store_camera *c)
 		                                        : (c->enabled ? "unknown" : "disabled")));
 	}
 	if (http__role_at_least(r, STORE_ROLE_ADMIN)) {
-		char url[STORE_URL_MAX], created[32], updated[32];
-		http__redact_url(c->url, url, sizeof(url));
+		char url[2 * STORE_URL_MAX], created[32], updated[32];
+		mien_redact_url(c->url, url, sizeof(url));
 		http__iso_time(c->created_at, created);
 		http__iso_time(c->updated_at, updated);
 		json_object_set_new(o, "url", json_string(url));
@@ -107,12 +111,12 @@ static int camera_from_json(http_req *r, const json_t *body, store_camera *c)
 			http__reply_error(r, 400, "bad_request", "'url' must not be empty");
 			return -1;
 		}
-		if (http__url_is_redacted(url)) {
+		if (mien_redact_marked(url)) {
 			char restored[STORE_URL_MAX];
-			if (!c->id || http__url_restore_password(url, c->url, restored, sizeof(restored)) != 0) {
+			if (!c->id || mien_redact_restore(url, c->url, restored, sizeof(restored)) != 0) {
 				http__reply_error(
 				        r, 400, "bad_request",
-				        "'url' carries the redaction mark: send the password, or the URL unchanged");
+				        "'url' carries the redaction mark: send the secrets, or the URL unchanged");
 				return -1;
 			}
 		} else {
@@ -152,6 +156,17 @@ static int url_refused(http_req *r, const store_camera *c)
 	return 0;
 }
 
+/* The audit's detail of a camera change: "url " and the URL as the API shows it (redacted), cut on a character
+ * boundary to the field. */
+static void audit_url(const store_camera *c, char *detail, size_t size)
+{
+	char url[2 * STORE_URL_MAX];
+	mien_redact_url(c->url, url, sizeof(url));
+	char text[2 * STORE_URL_MAX + 8];
+	snprintf(text, sizeof(text), "url %s", url);
+	mien_utf8_copy(detail, size, text);
+}
+
 void http__h_cameras_create(http_req *r)
 {
 	json_t *body = http__body_json(r, CAMERA_FIELDS);
@@ -184,7 +199,9 @@ void http__h_cameras_create(http_req *r)
 		http__reply_store_error(r, rc, &err, "camera");
 		return;
 	}
-	http__audit(r, "create", "camera %lld", (long long)c.id);
+	char detail[sizeof(((store_audit *)0)->detail)];
+	audit_url(&c, detail, sizeof(detail));
+	http__audit_detail(r, "create", detail, "camera %lld", (long long)c.id);
 	http__cameras_changed(r->srv, c.id);
 	http__reply_json(r, 201, camera_json(r, &c));
 }
@@ -232,7 +249,10 @@ void http__h_camera_patch(http_req *r)
 		http__reply_store_error(r, rc, &err, "camera");
 		return;
 	}
-	http__audit(r, "update", "camera %lld", (long long)c.id);
+	char detail[sizeof(((store_audit *)0)->detail)] = "";
+	if (fields & STORE_CAMERA_URL)
+		audit_url(&c, detail, sizeof(detail));
+	http__audit_detail(r, "update", detail, "camera %lld", (long long)c.id);
 	http__cameras_changed(r->srv, c.id);
 	http__reply_json(r, 200, camera_json(r, &c));
 }

@@ -89,14 +89,6 @@ int http__route_match(const http_route *table, size_t n, int method, const char 
 /* Parses a positive decimal id (1..10^15, digits only): 0 and sets *id, or -1. */
 int http__id_parse(const char *text, int64_t *id);
 
-/* A copy of a camera URL with any password replaced by "***" ("rtsp://u:***@host/..."); always terminated. */
-void http__redact_url(const char *url, char *out, size_t size);
-/* 1 when `url` still holds the redaction mark where a password would be (a PATCH echoing a redacted URL). */
-int http__url_is_redacted(const char *url);
-/* Rebuilds `sent` (a redacted URL) with the password of `stored`; 0 on success, -1 when the two differ in
- * anything other than the password. */
-int http__url_restore_password(const char *sent, const char *stored, char *out, size_t size);
-
 /* 1 when the JSON text nests arrays and objects at most `max_depth` deep (strings are skipped), else 0. */
 int http__json_depth_ok(const char *text, size_t len, int max_depth);
 
@@ -234,8 +226,12 @@ long http__env_setting(const char *name, long min, long max, long fallback);
 int http__camera_allowed(const http_req *r, int64_t camera_id);
 int http__role_at_least(const http_req *r, int role);
 
-/* Appends to the audit log as the request's user; failures are logged, not returned. */
+/* Appends to the audit log as the request's user, every field cut on a character boundary; a failure is logged as
+ * an error naming the action, not returned. */
 void http__audit(http_req *r, const char *action, const char *target_fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same with a detail (borrowed; "" for none), e.g. a camera's redacted URL. */
+void http__audit_detail(http_req *r, const char *action, const char *detail, const char *target_fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 /* Forgets cached logins of a user after a change to their role, password, cameras or their deletion, or one
  * session at logout — here and, over the bus, on every other node. */

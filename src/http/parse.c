@@ -1,6 +1,6 @@
 /*
- * parse.c — the pure pieces of request handling: route matching, ids, camera URL redaction, JSON shape checks
- * and times. Nothing here touches the network or the store, so the unit tests drive it directly.
+ * parse.c — the pure pieces of request handling: route matching, ids, JSON shape checks and times (camera URL
+ * redaction is core/redact.h's). Nothing here touches the network or the store, so the unit tests drive it directly.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -151,68 +151,6 @@ int http__route_match(const http_route *table, size_t n, int method, const char 
 	if (*allowed)
 		return HTTP_ROUTE_BAD_METHOD;
 	return bad_id ? HTTP_ROUTE_BAD_PATH : HTTP_ROUTE_NOT_FOUND;
-}
-
-/* --- camera URLs ----------------------------------------------------------------------------------------- */
-
-#define REDACTED "***"
-
-/* Finds the userinfo of a URL: [*user, *at) where *at points at '@'; the password starts after the first ':'
- * inside it. 0 when the URL has credentials. */
-static int userinfo(const char *url, const char **user, const char **at)
-{
-	const char *scheme = strstr(url, "://");
-	if (!scheme)
-		return -1;
-	const char *auth = scheme + 3;
-	size_t host_len = strcspn(auth, "/?#");
-	const char *a = NULL;
-	for (size_t i = 0; i < host_len; i++)
-		if (auth[i] == '@')
-			a = auth + i; /* the last '@' before the path ends the userinfo */
-	if (!a)
-		return -1;
-	*user = auth;
-	*at = a;
-	return 0;
-}
-
-void http__redact_url(const char *url, char *out, size_t size)
-{
-	const char *user, *at;
-	if (size == 0)
-		return;
-	if (userinfo(url, &user, &at) != 0) {
-		snprintf(out, size, "%s", url);
-		return;
-	}
-	const char *colon = memchr(user, ':', (size_t)(at - user));
-	if (!colon) {
-		snprintf(out, size, "%s", url);
-		return;
-	}
-	snprintf(out, size, "%.*s:" REDACTED "%s", (int)(colon - url), url, at);
-}
-
-int http__url_is_redacted(const char *url)
-{
-	const char *user, *at;
-	if (userinfo(url, &user, &at) != 0)
-		return 0;
-	const char *colon = memchr(user, ':', (size_t)(at - user));
-	return colon && (size_t)(at - colon - 1) == strlen(REDACTED) && memcmp(colon + 1, REDACTED, 3) == 0;
-}
-
-int http__url_restore_password(const char *sent, const char *stored, char *out, size_t size)
-{
-	char redacted[STORE_URL_MAX];
-	http__redact_url(stored, redacted, sizeof(redacted));
-	if (strcmp(redacted, sent) != 0 || !http__url_is_redacted(sent))
-		return -1;
-	if (strlen(stored) >= size)
-		return -1;
-	snprintf(out, size, "%s", stored);
-	return 0;
 }
 
 /* --- JSON -------------------------------------------------------------------------------------------------- */

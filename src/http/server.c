@@ -24,6 +24,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "bus/bus.h"
 #include "http/http_int.h"
 
@@ -230,20 +231,39 @@ int http__role_at_least(const http_req *r, int role)
 	return r->user.user_id != 0 && r->user.role >= role;
 }
 
-void http__audit(http_req *r, const char *action, const char *target_fmt, ...)
+/* Writes one audit row. Every field is cut on a character boundary (a cut inside a UTF-8 character would make
+ * PostgreSQL refuse the row and jansson drop it from GET /audit); a row that cannot be written is an error in
+ * the log, since the audit is what an administrator relies on after the fact. */
+__attribute__((format(printf, 4, 0))) static void audit_write(http_req *r, const char *action, const char *detail,
+                                                              const char *target_fmt, va_list ap)
 {
 	store_audit a = { 0 };
 	a.user_id = r->user.user_id;
-	snprintf(a.username, sizeof(a.username), "%s", r->user.username);
-	snprintf(a.action, sizeof(a.action), "%s", action);
-	snprintf(a.address, sizeof(a.address), "%s", r->address);
-	va_list ap;
-	va_start(ap, target_fmt);
+	mien_utf8_copy(a.username, sizeof(a.username), r->user.username);
+	mien_utf8_copy(a.action, sizeof(a.action), action);
+	mien_utf8_copy(a.address, sizeof(a.address), r->address);
+	mien_utf8_copy(a.detail, sizeof(a.detail), detail);
 	vsnprintf(a.target, sizeof(a.target), target_fmt, ap);
-	va_end(ap);
+	mien_utf8_truncate(a.target, sizeof(a.target) - 1);
 	mien_error err = { 0 };
 	if (store_audit_add(r->srv->db, &a, &err) != MIEN_OK)
-		mien_log(MIEN_LOG_WARN, "http", "audit %s %s: %s", action, a.target, err.message);
+		mien_log(MIEN_LOG_ERROR, "http", "audit %s %s not written: %s", action, a.target, err.message);
+}
+
+void http__audit(http_req *r, const char *action, const char *target_fmt, ...)
+{
+	va_list ap;
+	va_start(ap, target_fmt);
+	audit_write(r, action, "", target_fmt, ap);
+	va_end(ap);
+}
+
+void http__audit_detail(http_req *r, const char *action, const char *detail, const char *target_fmt, ...)
+{
+	va_list ap;
+	va_start(ap, target_fmt);
+	audit_write(r, action, detail, target_fmt, ap);
+	va_end(ap);
 }
 
 static int hex_value(char c);

@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
@@ -1672,9 +1673,12 @@ int store_audit_add(store *s, store_audit *a, mien_error *err)
 		return rc;
 	if (!a->at)
 		a->at = mien_wall_ms();
-	/* Every text field is bounded by its array; make sure each is terminated before it goes out. */
-	a->username[sizeof(a->username) - 1] = a->target[sizeof(a->target) - 1] = '\0';
-	a->detail[sizeof(a->detail) - 1] = a->address[sizeof(a->address) - 1] = '\0';
+	/* Every text field is bounded by its array; make sure each is terminated before it goes out, and not in the
+	 * middle of a UTF-8 character (PostgreSQL would refuse the row, jansson the item on the way out). */
+	mien_utf8_truncate(a->username, sizeof(a->username) - 1);
+	mien_utf8_truncate(a->target, sizeof(a->target) - 1);
+	mien_utf8_truncate(a->detail, sizeof(a->detail) - 1);
+	mien_utf8_truncate(a->address, sizeof(a->address) - 1);
 	store_value p[] = { SV_INT(a->at),      SV_ID_OR_NULL(a->user_id), SV_TEXT(a->username), SV_TEXT(a->action),
 		            SV_TEXT(a->target), SV_TEXT(a->detail),        SV_TEXT(a->address) };
 	return RUN(s,

@@ -11,6 +11,8 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/redact.h"
+#include "core/utf8.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -136,7 +138,7 @@ static void set_status(video_camera *cam, int status, const char *error)
 	int old = cam->stats.status;
 	cam->stats.status = status;
 	if (error != NULL && error[0] != '\0')
-		snprintf(cam->stats.last_error, sizeof(cam->stats.last_error), "%s", error);
+		mien_utf8_copy(cam->stats.last_error, sizeof(cam->stats.last_error), error);
 	pthread_cond_broadcast(&cam->changed);
 	pthread_mutex_unlock(&cam->lock);
 	if (old == status)
@@ -197,7 +199,7 @@ static void ffmpeg_log(void *avcl, int level, const char *fmt, va_list vl)
 	if (n == 0)
 		return;
 	char shown[1200];
-	video_redact_text(line, shown, sizeof(shown));
+	mien_redact_text(line, shown, sizeof(shown));
 	int mien_level = level <= AV_LOG_FATAL     ? MIEN_LOG_ERROR
 	                 : level <= AV_LOG_ERROR   ? MIEN_LOG_WARN
 	                 : level <= AV_LOG_WARNING ? MIEN_LOG_INFO
@@ -651,7 +653,7 @@ int video_camera_start(const video_options *options, video_camera **out, mien_er
 		return mien_error_set(err, MIEN_ENOMEM, "camera: out of memory");
 	cam->opt = *options;
 	cam->kind = kind;
-	video_redact_url(options->url, cam->shown, sizeof(cam->shown));
+	mien_redact_url(options->url, cam->shown, sizeof(cam->shown));
 	snprintf(cam->name, sizeof(cam->name), "%s", options->name != NULL ? options->name : "camera");
 	cam->opt.name = cam->name;
 	cam->url = strdup(options->url);

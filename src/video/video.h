@@ -22,8 +22,8 @@
  * (/dev/videoN), and video files (file:/path or an absolute path) only when allowed. Anything else —
  * exec:, pipe:, concat:, subfile:, data:, relative paths — is refused with MIEN_EINVAL before FFmpeg sees it,
  * and FFmpeg's protocol_whitelist keeps it from following into other protocols. Credentials never reach a
- * log line or an error message: every URL is shown redacted (video_redact_url) and FFmpeg's own messages pass
- * through a redacting log callback.
+ * log line or an error message: every URL is shown redacted (mien_redact_url, core/redact.h) and FFmpeg's own
+ * messages pass through a redacting log callback (mien_redact_text).
  */
 #ifndef MIEN_VIDEO_VIDEO_H
 #define MIEN_VIDEO_VIDEO_H
@@ -173,16 +173,5 @@ enum video_source {
  * that shows the URL redacted. File sources pass only with `allow_file` or MIEN_ALLOW_FILE_CAMERAS=1.
  */
 int video_url_check(const char *url, int allow_file, int *kind, mien_error *err);
-
-/*
- * Writes `url` into out (cap bytes, always terminated, cut when too long) with the password of its userinfo
- * replaced by "***" (rtsp://admin:***@cam/...) and the values of credential-looking query parameters
- * (password, pass, pwd, passwd, token, key, secret, auth) replaced too. Returns the length written.
- */
-size_t video_redact_url(const char *url, char *out, size_t cap);
-
-/* Redacts every URL's credentials, and any "Authorization:" header value, inside free text (an FFmpeg log
- * message); same contract as video_redact_url. */
-size_t video_redact_text(const char *text, char *out, size_t cap);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * test_http_parse.c — the pure pieces of the HTTP layer: route matching on the real route table and on a
- * small one, ids, camera URL redaction, JSON depth and shape checks, times, and the auth cache.
+ * small one, ids, JSON depth and shape checks, times, and the auth cache.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -134,41 +134,6 @@ static void test_id_parse(void **state)
 	assert_int_equal(http__id_parse("1e3", &id), -1);
 	assert_int_equal(http__id_parse("0x10", &id), -1);
 	assert_int_equal(http__id_parse("1000000000000000", &id), -1);
-}
-
-static void test_redact_url(void **state)
-{
-	(void)state;
-	char out[STORE_URL_MAX];
-	static const char *const CASES[][2] = {
-		{ "rtsp://admin:s3cret@10.0.0.1:554/stream", "rtsp://admin:***@10.0.0.1:554/stream" },
-		{ "rtsp://admin@10.0.0.1/stream", "rtsp://admin@10.0.0.1/stream" },
-		{ "http://10.0.0.1/mjpeg", "http://10.0.0.1/mjpeg" },
-		{ "rtsp://u:p@ss:w@rd@host/x", "rtsp://u:***@host/x" },
-		{ "rtsp://u:pw@host/path@with/at", "rtsp://u:***@host/path@with/at" },
-		{ "http://host/?q=a:b@c", "http://host/?q=a:b@c" },
-		{ "/dev/video0", "/dev/video0" },
-		{ "rtsp://:pw@host/", "rtsp://:***@host/" },
-	};
-	for (size_t i = 0; i < MIEN_ARRAY_LEN(CASES); i++) {
-		http__redact_url(CASES[i][0], out, sizeof(out));
-		assert_string_equal(out, CASES[i][1]);
-	}
-	http__redact_url("rtsp://a:b@c/d", out, 8); /* truncated, still terminated, password never shown */
-	assert_int_equal(strlen(out), 7);
-	assert_null(strstr(out, ":b@"));
-	assert_true(http__url_is_redacted("rtsp://admin:***@10.0.0.1/s"));
-	assert_false(http__url_is_redacted("rtsp://admin:s3cret@10.0.0.1/s"));
-	assert_false(http__url_is_redacted("rtsp://10.0.0.1/***"));
-	char kept[STORE_URL_MAX];
-	assert_int_equal(http__url_restore_password("rtsp://admin:***@10.0.0.1/s", "rtsp://admin:s3cret@10.0.0.1/s",
-	                                            kept, sizeof(kept)),
-	                 0);
-	assert_string_equal(kept, "rtsp://admin:s3cret@10.0.0.1/s");
-	/* another host cannot borrow the stored password */
-	assert_int_equal(http__url_restore_password("rtsp://admin:***@evil/s", "rtsp://admin:s3cret@10.0.0.1/s", kept,
-	                                            sizeof(kept)),
-	                 -1);
 }
 
 static void test_json_depth(void **state)
@@ -311,9 +276,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_route_match), cmocka_unit_test(test_route_rejects_tricks),
 		cmocka_unit_test(test_real_table),  cmocka_unit_test(test_id_parse),
-		cmocka_unit_test(test_redact_url),  cmocka_unit_test(test_json_depth),
-		cmocka_unit_test(test_json_check),  cmocka_unit_test(test_times),
-		cmocka_unit_test(test_auth_cache),
+		cmocka_unit_test(test_json_depth),  cmocka_unit_test(test_json_check),
+		cmocka_unit_test(test_times),       cmocka_unit_test(test_auth_cache),
 	};
 	return cmocka_run_group_tests_name("http/parse", tests, NULL, NULL);
 }
