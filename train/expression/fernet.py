@@ -201,7 +201,10 @@ def load_tfjs(path):
     base = os.path.dirname(path)
     tensors = {}
     for group in doc["weightsManifest"]:
-        buf = b"".join(open(os.path.join(base, p), "rb").read() for p in group["paths"])
+        buf = b""
+        for p in group["paths"]:
+            with open(os.path.join(base, p), "rb") as f:
+                buf += f.read()
         at = 0
         for w in group["weights"]:
             count = int(np.prod(w["shape"])) if w["shape"] else 1

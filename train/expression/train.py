@@ -40,7 +40,7 @@ def parse_args(argv=None):
     p.add_argument("--val", help="validation set (same layout) for model selection and early stopping")
     p.add_argument("--out", default="models/mien/expression", help="where model.json + model.bin go")
     p.add_argument("--work", default="build/train-expression", help="checkpoints, cache and summary")
-    p.add_argument("--epochs", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.1, help="peak learning rate of the one-cycle schedule (SGD)")
     p.add_argument("--wd", type=float, default=5e-4, help="weight decay")
@@ -50,6 +50,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2, help="torch threads (the result depends on it)")
     p.add_argument("--patience", type=int, default=0, help="stop after N epochs without a better val accuracy")
+    p.add_argument("--stop-after", type=int, default=0, help="stop after N epochs (resume later with --resume)")
     p.add_argument("--limit-per-class", type=int, default=0, help="use at most N pictures of each class")
     p.add_argument("--allow-missing-classes", action="store_true",
                    help="train although some classes have no pictures (fine-tuning on a few classes)")
@@ -271,6 +272,9 @@ def main(argv=None):
         log("epoch %d/%d done in %.0f s: train loss %.4f%s%s" %
             (epoch + 1, a.epochs, rec["seconds"], rec["train_loss"],
              "  val %.2f %%" % (100 * rec["val_acc"]) if a.val else "", "  (best)" if improved and a.val else ""))
+        if a.stop_after and epoch + 1 >= a.stop_after and epoch + 1 < a.epochs:
+            log("stopped after epoch %d of %d; continue with --resume" % (epoch + 1, a.epochs))
+            break
         if a.patience and stale >= a.patience:
             log("early stop: no better val accuracy for %d epochs" % stale)
             break
