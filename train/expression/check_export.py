@@ -8,10 +8,13 @@ PyTorch runs the network read back from MODEL.json (the weights exactly as store
 engine widens them) or, with --checkpoint, the trained network itself (batch-norm unfolded, float32). mien runs
 `mien model run MODEL.json --input in.npy`. Inputs: 16 seeded uniform-random pictures and up to 48 real face crops
 (from --pictures DIR/<label>/*, or the face photos in models/samples when absent), as NHWC [N,48,48,1] in [0,1].
-Passes when max|mien − torch| ≤ 1e-3 · max|torch| on every batch; exits 1 otherwise.
+Passes when max|mien − torch| ≤ 1e-3 · max|torch| on every batch; exits 1 otherwise. Where Node and
+TensorFlow.js are installed (tests/ref/node_modules, `make ref-deps`), TensorFlow.js itself also runs the file
+(run_tfjs.mjs) and must agree with PyTorch by the same measure: an independent reader of the exported graph.
 """
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,6 +77,10 @@ def main(argv=None):
         if len(crops):
             batches["sample_crops"] = crops.astype(np.float32) / 255
     ok = True
+    tfjs = shutil.which("node") and os.path.isdir(os.path.join(HERE, "..", "..", "tests", "ref", "node_modules",
+                                                               "@tensorflow"))
+    if not tfjs:
+        print("check_export: TensorFlow.js not installed (make ref-deps): mien against PyTorch only")
     with tempfile.TemporaryDirectory() as tmp:
         for name, x in batches.items():
             x = x[..., None]  # NHWC
@@ -98,6 +105,18 @@ def main(argv=None):
             print("check_export: %-12s %3d pictures  max|mien-torch| %.2e  limit %.2e  same class %.0f %%  %s" %
                   (name, len(x), diff, limit, 100 * agree, "ok" if diff <= limit else "FAIL"))
             ok &= diff <= limit
+            if tfjs:
+                tout = os.path.join(tmp, name + "-tfjs.npy")
+                r = subprocess.run(["node", os.path.join(HERE, "run_tfjs.mjs"), a.model, inp, tout],
+                                   capture_output=True, text=True)
+                if r.returncode != 0:
+                    print("check_export: TensorFlow.js failed on %s: %s" % (a.model, r.stderr.strip()[-500:]))
+                    return 1
+                tf_out = read_npy(tout).reshape(len(x), -1)
+                tdiff = float(np.abs(tf_out - ref).max())
+                print("check_export: %-12s %3d pictures  max|tfjs-torch| %.2e  limit %.2e  %s" %
+                      (name, len(x), tdiff, limit, "ok" if tdiff <= limit else "FAIL"))
+                ok &= tdiff <= limit
     return 0 if ok else 1
 
 
