@@ -56,6 +56,8 @@ def parse_args(argv=None):
                    help="train although some classes have no pictures (fine-tuning on a few classes)")
     p.add_argument("--init", help="start from an exported model.json (fine-tuning) instead of random weights")
     p.add_argument("--resume", action="store_true", help="continue from --work/last.pt")
+    p.add_argument("--export-only", action="store_true",
+                   help="with --resume: export the best epoch so far without training further")
     p.add_argument("--dtype", default="float16", choices=["float16", "float32"], help="exported weight type")
     p.add_argument("--no-augment", action="store_true")
     return p.parse_args(argv)
@@ -222,7 +224,10 @@ def main(argv=None):
     loss_before = mean_loss(model, x_tr[:2048], y_tr[:2048]) if start_epoch == 0 else history[0]["loss_before"]
 
     stale = 0
-    for epoch in range(start_epoch, a.epochs):
+    if a.export_only and not a.resume:
+        print("train: --export-only needs --resume (the checkpoint to export)", file=sys.stderr)
+        return 2
+    for epoch in range(start_epoch, start_epoch if a.export_only else a.epochs):
         t0 = time.time()
         g = torch.Generator().manual_seed(a.seed * 100003 + epoch)
         torch.manual_seed(a.seed * 100003 + epoch)  # dropout
