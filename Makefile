@@ -266,7 +266,7 @@ EXPRESSION_ARGS ?=
 train-deps:
 	DEPS_TRAIN=1 bash scripts/deps.sh
 
-# Re-creates models/mien/expression (PROVENANCE.md there: 12 epochs, seed 1, about 75 min on 2 busy cores),
+# Re-creates models/mien/expression (PROVENANCE.md there: 12 epochs, seed 1, 106 min on 2 busy cores),
 # then checks the export in mien against PyTorch's trained network. EXPRESSION_ARGS adds trainer options.
 train-expression: train-deps $(BUILD)/mien
 	nice -n 19 $(TRAIN_PYTHON) train/expression/train.py --data $(EXPRESSION_DATA)/fer2013_train \

@@ -38,7 +38,7 @@ enum embedder { EMB_MOBILEFACENET, EMB_FACERES, EMB_FACEAPI };
 enum expr_kind { EXPR_EMOTION = 1, EXPR_FACEAPI = 2, EXPR_AVERAGE = 3, EXPR_MIEN = 4 };
 
 /* The default: mien's own network, trained on FER2013 (train/expression, models/mien/expression/PROVENANCE.md):
- * 67.9 % on the FER2013 test half against 60.4 % for the two npm models averaged (docs/accuracy.md). */
+ * 64.5 % on the FER2013 test half against 60.4 % for the two npm models averaged (docs/accuracy.md). */
 #define EXPR_DEFAULT "mien"
 
 struct face_analyzer {
