@@ -1,7 +1,9 @@
 # mien — GNU make build.
 #
 #   make run     set up (Debian packages, model files), build (server and dashboard), start `mien serve`
-#   make test    set up, build, then every check: unit, ASan+UBSan, integration, dashboard (Vitest, e2e), nn, fuzz, format
+#   make test    set up, build, then every check: unit, ASan+UBSan, integration, dashboard (Vitest, e2e), nn, train, fuzz,
+#                format
+#   make train-expression   train mien's expression network on FER2013 (../shared/data) into models/mien/expression
 #
 # Sources are picked up by wildcard: every src/*/*.c goes into build/libmien.a except src/cli/main.c,
 # which holds main(); every tests/unit/test_*.c is a cmocka program; every tests/fuzz/fuzz_*.c a
@@ -68,7 +70,8 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:strict_strin
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 .PHONY: all build test run demo eval deps models ref-deps refs check-unit check-asan run-unit run-asan check-nn fuzz check-fuzz \
-	format check-format clean unit asan check-integration run-integration check-integration-asan run-integration-redis web check-web check-e2e check-deploy
+	format check-format clean unit asan check-integration run-integration check-integration-asan run-integration-redis web check-web check-e2e check-deploy \
+	train-deps train-expression check-train
 
 all: build
 build: $(BUILD)/mien $(UNIT_BINS) $(BUILD)/tests/seed
@@ -260,6 +263,33 @@ $(BUILD)/ref/.stamp: $(REF_SCRIPTS) models/.stamp tests/ref/node_modules/.packag
 check-nn: $(BUILD)/mien refs
 	node tests/ref/compare_cli.mjs --ref $(BUILD)/ref --mien $(BUILD)/mien
 
+# --- training (train/expression: PyTorch from Debian's python3-torch; the runtime stays C) --------------
+
+# Debian's interpreter, which sees Debian's python3-torch (a python3 earlier on PATH may not).
+TRAIN_PYTHON ?= /usr/bin/python3
+EXPRESSION_DATA ?= ../shared/data/expression
+EXPRESSION_ARGS ?=
+
+train-deps:
+	DEPS_TRAIN=1 bash scripts/deps.sh
+
+# Re-creates models/mien/expression (PROVENANCE.md there: 12 epochs, seed 1, 106 min on 2 busy cores),
+# then checks the export in mien against PyTorch's trained network. EXPRESSION_ARGS adds trainer options.
+train-expression: train-deps $(BUILD)/mien
+	nice -n 19 $(TRAIN_PYTHON) train/expression/train.py --data $(EXPRESSION_DATA)/fer2013_train \
+		--val $(EXPRESSION_DATA)/fer2013_val --out models/mien/expression --work $(BUILD)/train-expression \
+		$(EXPRESSION_ARGS)
+	$(TRAIN_PYTHON) train/expression/check_export.py models/mien/expression/model.json --mien $(BUILD)/mien \
+		--checkpoint $(BUILD)/train-expression/best.pt --pictures $(EXPRESSION_DATA)/fer2013_val
+
+# The trainer's unit tests, a smoke training (350 pictures, one epoch: the loss falls, the export loads in mien
+# and matches PyTorch), and the shipped model in mien against PyTorch on the same inputs.
+check-train: train-deps $(BUILD)/mien models/.stamp
+	$(TRAIN_PYTHON) -m unittest discover -s train/expression -p 'test_*.py'
+	$(TRAIN_PYTHON) train/expression/smoke.py --mien $(BUILD)/mien
+	$(TRAIN_PYTHON) train/expression/check_export.py models/mien/expression/model.json --mien $(BUILD)/mien \
+		--pictures $(EXPRESSION_DATA)/fer2013_val
+
 # --- formatting ----------------------------------------------------------------------------------
 
 format:
@@ -300,6 +330,7 @@ test: deps
 	$(MAKE) check-e2e
 	$(MAKE) check-deploy
 	$(MAKE) check-nn
+	$(MAKE) check-train
 	$(MAKE) check-fuzz
 	$(MAKE) check-format
 

@@ -51,6 +51,11 @@ PACKAGES=(
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	PACKAGES+=(nodejs npm)
 fi
+# Training only (`make train-expression`, and its smoke check in `make test`): PyTorch, CPU, Debian's build,
+# run with /usr/bin/python3. `DEPS_TRAIN=1` (the Makefile's train-deps) adds them.
+if [ "${DEPS_TRAIN:-0}" = 1 ]; then
+	PACKAGES+=(python3-torch python3-numpy python3-pil)
+fi
 # Benchmark peers only (bench/pipeline): `DEPS_BENCH=1` or `bash scripts/deps.sh libopencv-dev opencv-data`.
 if [ "${DEPS_BENCH:-0}" = 1 ]; then
 	PACKAGES+=(libopencv-dev opencv-data hyperfine)

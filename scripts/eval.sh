@@ -39,9 +39,17 @@ for set in "$DATA"/identity/*/; do
 done
 run expression_fer2013 expression "$DATA/expression/fer2013"
 peer expression_fer2013 expression "$DATA/expression/fer2013"
-for x in emotion face_expression; do # each model alone, as mien runs it
+for x in mien+average average emotion face_expression; do # the npm models alone and averaged, as mien runs them
 	run "expression_fer2013_$x" expression "$DATA/expression/fer2013" --expression "$x"
 done
+# the choice of the default, on the validation split (FER2013 PublicTest) only
+if [ -d "$DATA/expression/fer2013_val" ]; then
+	for x in mien mien+average mien+emotion mien+face_expression average; do
+		run "expression_val_$x" expression "$DATA/expression/fer2013_val" --expression "$x"
+	done
+fi
+run expression_faceapi expression "$DATA/expression/face-api.js"
+run expression_faceapi_average expression "$DATA/expression/face-api.js" --expression average
 echo "== TF.js human emotion on $DATA/expression/fer2013" >&2
 node bench/peer/human_emotion_eval.mjs "$DATA/expression/fer2013" "${limit[@]}" --out "$OUT/peer/emotion_fer2013.json" >/dev/null ||
 	echo "eval: the TF.js emotion peer failed (see above)" >&2

@@ -35,7 +35,8 @@ enum face_expression {
 typedef struct face_options {
 	const char *detector;   /* NULL = MIEN_DETECTOR or the measured default */
 	const char *embedder;   /* "mobilefacenet", "faceres", "face_recognition"; NULL = MIEN_EMBEDDER or default */
-	const char *expression; /* "emotion", "face_expression", "average"; NULL = MIEN_EXPRESSION or default */
+	const char *expression; /* "mien", "emotion", "face_expression", "average" or several joined by +; NULL =
+	                         * MIEN_EXPRESSION or the default (mien) */
 	int embeddings;         /* compute identity embeddings */
 	int expressions;        /* compute expression probabilities */
 	int liveness;           /* compute a liveness score (antispoof + liveness models) */

@@ -33,7 +33,8 @@ static int ends_with(const char *s, const char *suffix)
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* Short names: human-models graph models under human/, face-api manifests under faceapi/. */
+/* Short names: human-models graph models under human/, face-api manifests under faceapi/, and the models mien
+ * trains itself (train/) under mien/<name>/model.json. */
 static int resolve(const char *spec, const char *dir, char *path, size_t size, int *faceapi, mien_error *err)
 {
 	if (strchr(spec, '/') || ends_with(spec, ".json")) {
@@ -59,11 +60,16 @@ static int resolve(const char *spec, const char *dir, char *path, size_t size, i
 		*faceapi = 1;
 		return MIEN_OK;
 	}
+	snprintf(path, size, "%s/mien/%s/model.json", dir, spec);
+	if (file_exists(path)) {
+		*faceapi = 0;
+		return MIEN_OK;
+	}
 	return mien_error_set(
 	        err, MIEN_ENOENT,
-	        "model %s not found under %s (looked for human/%s.json and faceapi/%s%s-weights_manifest.json; "
-	        "run `make models`)",
-	        spec, dir, spec, spec, stem);
+	        "model %s not found under %s (looked for human/%s.json, faceapi/%s%s-weights_manifest.json "
+	        "and mien/%s/model.json; run `make models`)",
+	        spec, dir, spec, spec, stem, spec);
 }
 
 static void short_name(const char *path, int faceapi, char *out, size_t size)

@@ -264,6 +264,58 @@ static void test_enroll_verdict_and_thumbnail(void **state)
 }
 
 /* The live view's labels: names for every viewer, the dominant expression only for those who may see it. */
+/* MIEN_EXPRESSION's values: each model and '+' combinations give probabilities summing to 1, mien's own network
+ * contributes to a combination, and an unknown name is refused when the analyzer is made. */
+static void test_expression_models(void **state)
+{
+	(void)state;
+	static const char *const specs[] = { "mien", "mien+average", "average", "emotion+mien" };
+	float first[4][FACE_EXPRESSIONS];
+	face_image *img = load("models/samples/sample1.jpg");
+	for (int k = 0; k < 4; k++) {
+		face_options o;
+		face_options_default(&o);
+		o.embeddings = 0;
+		o.expression = specs[k];
+		face_analyzer *a = NULL;
+		mien_error err = { 0 };
+		if (face_analyzer_create(&o, "models", NULL, &a, &err))
+			fail_msg("%s: %s", specs[k], err.message);
+		face_result faces[16];
+		size_t n = 0;
+		assert_int_equal(face_analyze(a, img, faces, 16, &n, &err), MIEN_OK);
+		assert_true(n >= 1);
+		double sum = 0;
+		for (int e = 0; e < FACE_EXPRESSIONS; e++)
+			sum += faces[0].expression[e];
+		assert_true(faces[0].has_expression);
+		if (fabs(sum - 1.0) > 1e-4)
+			fail_msg("%s: expressions sum to %f", specs[k], sum);
+		memcpy(first[k], faces[0].expression, sizeof(first[k]));
+		face_analyzer_free(&a);
+	}
+	double d_alone = 0, d_mix = 0;
+	for (int e = 0; e < FACE_EXPRESSIONS; e++) {
+		d_alone += fabs(first[0][e] - first[2][e]);
+		d_mix += fabs(first[1][e] - first[2][e]);
+	}
+	if (d_alone < 1e-3 || d_mix < 1e-3)
+		fail_msg("mien's network changes nothing: |mien - average| %f, |mien+average - average| %f", d_alone,
+		         d_mix);
+	face_image_free(&img);
+	static const char *const bad[] = { "bogus", "mien+", "mien+bogus", "+average" };
+	for (int k = 0; k < 4; k++) {
+		face_options o;
+		face_options_default(&o);
+		o.expression = bad[k];
+		face_analyzer *a = NULL;
+		mien_error err = { 0 };
+		int rc = face_analyzer_create(&o, "models", NULL, &a, &err);
+		if (rc != MIEN_EINVAL || a != NULL || !strstr(err.message, "unknown expression model"))
+			fail_msg("%s: rc %d, message '%s'", bad[k], rc, err.message);
+	}
+}
+
 static void test_live_label(void **state)
 {
 	(void)state;
@@ -299,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_small_faces_not_recognised),
 		cmocka_unit_test(test_enroll_verdict_and_thumbnail),
 		cmocka_unit_test(test_live_label),
+		cmocka_unit_test(test_expression_models),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
