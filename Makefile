@@ -1,8 +1,8 @@
 # mien — GNU make build.
 #
 #   make run     set up (Debian packages, model files), build (server and dashboard), start `mien serve`
-#   make test    set up, build, then every check: unit, ASan+UBSan, integration, dashboard (Vitest, e2e), nn, train, fuzz,
-#                format
+#   make test    set up, build, then every check: format, unit, ASan+UBSan, integration, dashboard (Vitest, e2e), nn, train,
+#                fuzz
 #   make train-expression   train mien's expression network on FER2013 (../shared/data) into models/mien/expression
 #
 # Sources are picked up by wildcard: every src/*/*.c goes into build/libmien.a except src/cli/main.c,
@@ -322,6 +322,7 @@ tests/ref/node_modules/.package-lock.json: tests/ref/package.json tests/ref/pack
 test: deps
 	$(MAKE) models ref-deps
 	$(MAKE) build refs web
+	$(MAKE) check-format
 	$(MAKE) check-unit
 	$(MAKE) check-asan
 	$(MAKE) check-integration
@@ -332,7 +333,6 @@ test: deps
 	$(MAKE) check-nn
 	$(MAKE) check-train
 	$(MAKE) check-fuzz
-	$(MAKE) check-format
 
 # The demo camera's clip, made from the face photos inside the face-api package (scripts/demo.sh).
 demo: $(BUILD)/demo/demo.mp4

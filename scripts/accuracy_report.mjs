@@ -101,8 +101,8 @@ const train = (() => {
 })();
 // mien's rows: [eval name, MIEN_EXPRESSION, what it is]
 const mienRows = [
-  ['expression_fer2013', 'mien', 'mien\'s own network (train/expression), mirrored: the default'],
-  ['expression_fer2013_mien+average', 'mien+average', 'mien\'s network + emotion + face_expression, mirrored'],
+  ['expression_fer2013', 'mien+average', 'mien\'s own network averaged with the two npm models, mirrored: the default'],
+  ['expression_fer2013_mien', 'mien', 'mien\'s own network (train/expression) alone, mirrored'],
   ['expression_fer2013_average', 'average', 'emotion + face_expression, mirrored (the default before)'],
   ['expression_fer2013_emotion', 'emotion', 'emotion alone, mirrored'],
   ['expression_fer2013_face_expression', 'face_expression', 'face_expression alone, mirrored'],
@@ -138,21 +138,35 @@ const valRows = [['mien', 'mien'], ['mien+average', 'mien+average'], ['mien+emot
   .map(([n, x]) => [x, read('mien', `expression_val_${n}`)]).filter(([, m]) => m);
 if (valRows.length) {
   p();
-  p('The default was chosen on the validation split (`fer2013_val`, FER2013 PublicTest), not on the test half:');
+  p('The default was chosen on the validation split (`fer2013_val`, FER2013 PublicTest) and on face-api.js\'s photos (below),');
+  p('not on the test half: `mien` alone and `mien+average` are within 0.3 points of each other on the validation split, but');
+  p('on whole colour photos, which look more like what a camera gives than FER2013\'s tight grey crops do, `mien` alone is');
+  p('right on 3 of 9 and `mien+average` on 6 (the npm models: 5). The issue allows no drop there, so the default is');
+  p('`mien+average`, the best on the validation split of the choices without that drop. Both were measured once on the');
+  p('test half after the choice (above): `mien` alone would have scored 1.7 points more there.');
   p();
   p('| `MIEN_EXPRESSION` | pictures | accuracy on fer2013_val |');
   p('|---|---:|---:|');
   for (const [x, m] of valRows) p(`| \`${x}\` | ${m.images} | ${pct(m.accuracy)} |`);
 }
-if (me) {
-  p();
-  p('mien\'s confusion matrix with the default (rows: truth, columns: predicted, order ' + order.join(', ') + '):');
+const matrix = (m) => {
   p();
   p('| | ' + order.join(' | ') + ' |');
   p('|---|' + '---:|'.repeat(7));
-  me.confusion_rows_truth_cols_predicted.forEach((r, i) => p(`| ${order[i]} | ${r.join(' | ')} |`));
+  m.confusion_rows_truth_cols_predicted.forEach((r, i) => p(`| ${order[i]} | ${r.join(' | ')} |`));
+};
+const alone = read('mien', 'expression_fer2013_mien');
+if (alone) {
+  p();
+  p('The confusion matrix of mien\'s network alone (`mien`; rows: truth, columns: predicted, order ' + order.join(', ') + '):');
+  matrix(alone);
 }
-const photoRows = [['expression_faceapi', 'mien'], ['expression_faceapi_average', 'average']]
+if (me) {
+  p();
+  p('And of the default (`mien+average`):');
+  matrix(me);
+}
+const photoRows = [['expression_faceapi', '`mien+average` (the default)'], ['expression_faceapi_mien', '`mien`'], ['expression_faceapi_average', '`average`']]
   .map(([n, x]) => [x, read('mien', n)]).filter(([, m]) => m);
 if (photoRows.length) {
   p();
@@ -160,7 +174,14 @@ if (photoRows.length) {
   p();
   p('| `MIEN_EXPRESSION` | pictures | correct | accuracy |');
   p('|---|---:|---:|---:|');
-  for (const [x, m] of photoRows) p(`| \`${x}\` | ${m.images} | ${m.correct} | ${pct(m.accuracy)} |`);
+  for (const [x, m] of photoRows) p(`| ${x} | ${m.images} | ${m.correct} | ${pct(m.accuracy)} |`);
+}
+if (me) {
+  p();
+  p(`Not yet reached: the 66 % target. The default gives ${pct(me.accuracy)}` + (alone ? `, mien's network alone ${pct(alone.accuracy)}` : '') +
+    ' (12 epochs on 2 busy cores; a longer schedule or a wider network is the next step), against ' +
+    (read('mien', 'expression_fer2013_average') ? pct(read('mien', 'expression_fer2013_average').accuracy) : 'the') +
+    ' for the npm models averaged. `MIEN_EXPRESSION=average` keeps the old behaviour, `mien` runs the network alone.');
 }
 p();
 p('## Commands');

@@ -39,7 +39,7 @@ for set in "$DATA"/identity/*/; do
 done
 run expression_fer2013 expression "$DATA/expression/fer2013"
 peer expression_fer2013 expression "$DATA/expression/fer2013"
-for x in mien+average average emotion face_expression; do # the npm models alone and averaged, as mien runs them
+for x in mien average emotion face_expression; do # mien's network alone, the npm models alone and averaged
 	run "expression_fer2013_$x" expression "$DATA/expression/fer2013" --expression "$x"
 done
 # the choice of the default, on the validation split (FER2013 PublicTest) only
@@ -49,7 +49,9 @@ if [ -d "$DATA/expression/fer2013_val" ]; then
 	done
 fi
 run expression_faceapi expression "$DATA/expression/face-api.js"
-run expression_faceapi_average expression "$DATA/expression/face-api.js" --expression average
+for x in mien average; do
+	run "expression_faceapi_$x" expression "$DATA/expression/face-api.js" --expression "$x"
+done
 echo "== TF.js human emotion on $DATA/expression/fer2013" >&2
 node bench/peer/human_emotion_eval.mjs "$DATA/expression/fer2013" "${limit[@]}" --out "$OUT/peer/emotion_fer2013.json" >/dev/null ||
 	echo "eval: the TF.js emotion peer failed (see above)" >&2

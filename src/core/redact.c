@@ -64,7 +64,7 @@ static void put_hidden(scan *sc, const char *s, size_t n)
 	out_put(sc->out, MIEN_REDACT_MARK, MARK_LEN);
 }
 
-static int is_scheme_char(char c)
+int mien_url_scheme_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
 	       c == '.';
@@ -75,7 +75,7 @@ static int is_alpha(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static int hex_value(char c)
+int mien_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -89,7 +89,8 @@ static int hex_value(char c)
 /* 1 when [s, end) starts with the percent-encoding of `byte` ("%3A" or "%3a"). */
 static int is_encoded(const char *s, const char *end, unsigned char byte)
 {
-	return end - s >= 3 && s[0] == '%' && hex_value(s[1]) == (byte >> 4) && hex_value(s[2]) == (byte & 15);
+	return end - s >= 3 && s[0] == '%' && mien_hex_digit(s[1]) == (byte >> 4) &&
+	       mien_hex_digit(s[2]) == (byte & 15);
 }
 
 /*
@@ -108,8 +109,8 @@ static size_t decode(const char *s, size_t n, char *dst, size_t cap)
 		int changed = 0;
 		for (size_t i = 0; i < n; i++) {
 			int hi, lo;
-			if (dst[i] == '%' && i + 2 < n && (hi = hex_value(dst[i + 1])) >= 0 &&
-			    (lo = hex_value(dst[i + 2])) >= 0) {
+			if (dst[i] == '%' && i + 2 < n && (hi = mien_hex_digit(dst[i + 1])) >= 0 &&
+			    (lo = mien_hex_digit(dst[i + 2])) >= 0) {
 				dst[w++] = (char)(hi << 4 | lo);
 				i += 2;
 				changed = 1;
@@ -244,7 +245,7 @@ static void redact_span(scan *sc, const char *url, size_t n)
 	const char *auth = url;
 	const char *s = url;
 	if (s < end && is_alpha(*s)) {
-		while (s < end && is_scheme_char(*s))
+		while (s < end && mien_url_scheme_char(*s))
 			s++;
 		if (end - s >= 3 && s[0] == ':' && s[1] == '/' && s[2] == '/')
 			auth = s + 3;
@@ -359,7 +360,7 @@ size_t mien_redact_text(const char *text, char *out, size_t cap)
 		}
 		if (sep != NULL) {
 			start = sep;
-			while (start > p && is_scheme_char(start[-1]))
+			while (start > p && mien_url_scheme_char(start[-1]))
 				start--;
 			put(&sc, p, (size_t)(start - p));
 		}

@@ -53,4 +53,9 @@ int mien_redact_marked(const char *url);
  */
 int mien_redact_restore(const char *sent, const char *stored, char *out, size_t cap);
 
+/* URL characters, shared with the URL checks: the value of a hex digit (0..15, -1 for another character), and
+ * whether `c` may stand in a scheme name (RFC 3986: letters, digits, '+', '-', '.'). */
+int mien_hex_digit(char c);
+int mien_url_scheme_char(char c);
+
 #endif

@@ -37,9 +37,11 @@ enum embedder { EMB_MOBILEFACENET, EMB_FACERES, EMB_FACEAPI };
 /* expression models, combinable: MIEN_EXPRESSION names one or several joined by '+' ("mien+emotion") */
 enum expr_kind { EXPR_EMOTION = 1, EXPR_FACEAPI = 2, EXPR_AVERAGE = 3, EXPR_MIEN = 4 };
 
-/* The default: mien's own network, trained on FER2013 (train/expression, models/mien/expression/PROVENANCE.md):
- * 64.5 % on the FER2013 test half against 60.4 % for the two npm models averaged (docs/accuracy.md). */
-#define EXPR_DEFAULT "mien"
+/* The default: mien's own network (trained on FER2013 by train/expression, models/mien/expression/PROVENANCE.md)
+ * averaged with the two npm models. mien alone is a little better on FER2013's tight crops (63.6 % against 63.3 % on
+ * the validation split) but worse on whole colour photos (3 of face-api.js's 9 against 6); together they beat the
+ * npm models alone on both (62.8 % against 60.4 % on the test half; docs/accuracy.md). */
+#define EXPR_DEFAULT "mien+average"
 
 struct face_analyzer {
 	face_options options;

@@ -24,6 +24,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/redact.h"
 #include "core/utf8.h"
 #include "bus/bus.h"
 #include "http/http_int.h"
@@ -266,8 +267,6 @@ void http__audit_detail(http_req *r, const char *action, const char *detail, con
 	va_end(ap);
 }
 
-static int hex_value(char c);
-
 /* Tells the other nodes (over the bus) what this one just forgot or learned; failures only delay them until
  * their own cache entries expire (30 s), so they are logged, not returned. */
 static void tell_nodes(http_server *s, int kind, json_t *msg)
@@ -340,7 +339,7 @@ static void on_node_message(void *ctx, const bus_message *m)
 		if (hex && strlen(hex) == 2 * STORE_TOKEN_HASH_BYTES) {
 			uint8_t hash[STORE_TOKEN_HASH_BYTES];
 			for (int i = 0; i < STORE_TOKEN_HASH_BYTES; i++)
-				hash[i] = (uint8_t)(hex_value(hex[2 * i]) * 16 + hex_value(hex[2 * i + 1]));
+				hash[i] = (uint8_t)(mien_hex_digit(hex[2 * i]) * 16 + mien_hex_digit(hex[2 * i + 1]));
 			forget_token_here(s, hash);
 		}
 	} else {
@@ -631,17 +630,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state, e
 	*state = NULL;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
@@ -658,7 +646,7 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 	char *w = s;
 	for (const char *p = s; *p; p++) {
 		int hi, lo;
-		if (*p == '%' && (hi = hex_value(p[1])) >= 0 && (lo = hex_value(p[2])) >= 0 && (hi | lo)) {
+		if (*p == '%' && (hi = mien_hex_digit(p[1])) >= 0 && (lo = mien_hex_digit(p[2])) >= 0 && (hi | lo)) {
 			*w++ = (char)(hi * 16 + lo);
 			p += 2;
 		} else {

@@ -11,12 +11,6 @@
 
 #define URL_MAX_LENGTH 4096
 
-static int is_scheme_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
-	       c == '.';
-}
-
 static int file_cameras_allowed(int allow_file)
 {
 	if (allow_file)
@@ -58,7 +52,7 @@ int video_url_check(const char *url, int allow_file, int *kind, mien_error *err)
 		found = VIDEO_SOURCE_FILE;
 	} else {
 		size_t len = 0;
-		while (is_scheme_char(url[len]))
+		while (mien_url_scheme_char(url[len]))
 			len++;
 		if (len == 0 || url[len] != ':')
 			return mien_error_set(err, MIEN_EINVAL, "camera: %s is not a URL with a scheme", shown);
