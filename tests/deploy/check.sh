@@ -470,12 +470,12 @@ fi
 # --- the runtime stage's layout, run here -----------------------------------------------------------------
 section "image: runtime layout staged in a temporary root (no engine; same files, ENV, user and cwd)"
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-if [[ -x $MIEN && -d models/human && -d models/faceapi && -f web/dist/index.html ]]; then
+if [[ -x $MIEN && -d models/human && -d models/faceapi && -d models/mien && -f web/dist/index.html ]]; then
 	R=$TMP/root
 	install -d "$R/usr/local/bin" "$R/usr/share/mien/models" "$R/var/lib/mien"
 	install -m 0755 "$MIEN" "$R/usr/local/bin/mien"
 	install -m 0755 deploy/healthcheck.sh "$R/usr/local/bin/mien-healthcheck"
-	cp -r models/human models/faceapi "$R/usr/share/mien/models/"
+	cp -r models/human models/faceapi models/mien "$R/usr/share/mien/models/"
 	cp -r web/dist "$R/usr/share/mien/web"
 	chmod -R a+rX,go-w "$R/usr"
 	touch "$TMP/staged"
