@@ -123,6 +123,29 @@ describe('expressions by role', () => {
     }
   });
 
+  it('live tiles show status and fps from GET /cameras at once, refresh every 5 s, and a newer camera message wins', async () => {
+    let status = 'online';
+    let polls = 0;
+    fakeFetch({
+      'GET /api/v1/cameras': () => {
+        polls++;
+        return reply(200, { items: [{ id: 1, name: 'Door', enabled: true, status, fps: 12.5, analysed_fps: 4 }], next_cursor: null });
+      },
+    });
+    const stream = new LiveStream({ EventSourceImpl: FakeES });
+    renderApp('admin', '/live', stream);
+    await waitFor(() => expect(screen.getByTestId('camera-status').textContent).toBe('online'));
+    expect(screen.getByTestId('camera-fps').textContent).toMatch(/12\.5 fps · 4\.0 analysed/);
+    act(() => FakeES.last.h.camera({ data: JSON.stringify({ id: 1, name: 'Door', status: 'reconnecting' }) }));
+    await waitFor(() => expect(screen.getByTestId('camera-status').textContent).toBe('reconnecting'));
+    status = 'offline';
+    await waitFor(() => expect(screen.getByTestId('camera-status').textContent).toBe('offline'), { timeout: 7000 });
+    expect(polls).toBeGreaterThanOrEqual(2);
+    const before = polls;
+    act(() => FakeES.last.h.camera({ data: JSON.stringify({ id: 1, changed: true }) }));
+    await waitFor(() => expect(polls).toBe(before + 1));
+  }, 10000);
+
   it('live page says the feed is unavailable without a stream, and shows a placeholder for a failed image', async () => {
     renderApp('admin', '/live');
     const img = await screen.findByAltText('Live view of Door');
