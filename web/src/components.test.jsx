@@ -221,3 +221,50 @@ describe('insights aggregation', () => {
     expect(h.reduce((a, b) => a + b.visits, 0)).toBe(3);
   });
 });
+
+describe('alerts desk', () => {
+  const alert = (id, acked_at = null) => ({ id, event_id: 10 + id, camera_id: 1, kind: 'watchlist', person: { id: 5, name: 'Ada' }, count: 1, created_at: '2026-01-01T10:00:00.000Z', last_at: '2026-01-01T10:00:00.000Z', acked_at });
+  let acked;
+  beforeEach(() => {
+    acked = [];
+    fakeFetch({
+      'GET /api/v1/cameras': { items: [{ id: 1, name: 'Door', enabled: true }], next_cursor: null },
+      'GET /api/v1/alerts': () => reply(200, { items: [alert(1, acked.includes(1) ? 'x' : null), alert(2, acked.includes(2) ? 'x' : null), alert(3, '2026-01-01T11:00:00.000Z')], next_cursor: null }),
+      'POST /api/v1/alerts/1/ack': () => (acked.push(1), reply(200, { ...alert(1), acked_at: '2026-01-01T12:00:00.000Z' })),
+      'POST /api/v1/alerts/2/ack': () => (acked.push(2), reply(200, { ...alert(2), acked_at: '2026-01-01T12:00:00.000Z' })),
+    });
+  });
+
+  it('shows the camera by name, acknowledges all shown open alerts and reloads', async () => {
+    renderApp('admin', '/alerts');
+    await waitFor(() => expect(screen.getAllByTestId('alert-camera').map((c) => c.textContent)).toEqual(['Door', 'Door', 'Door']));
+    const all = screen.getByTestId('ack-all');
+    expect(all.textContent).toMatch(/\(2\)/);
+    act(() => all.click());
+    await waitFor(() => expect(screen.getAllByTestId('acked')).toHaveLength(3));
+    expect(acked.sort()).toEqual([1, 2]);
+    const posts = globalThis.fetch.mock.calls.filter((c) => c[1]?.method === 'POST').map((c) => c[0]);
+    expect(posts).toEqual(['/api/v1/alerts/1/ack', '/api/v1/alerts/2/ack']);
+    expect(screen.getByTestId('ack-all').disabled).toBe(true);
+  });
+
+  it('a stream alert appears in the list and as a toast naming the camera, with the face crop; sound sits in the header', async () => {
+    const stream = new LiveStream({ EventSourceImpl: FakeES });
+    renderApp('admin', '/alerts', stream);
+    await screen.findAllByTestId('alert-row');
+    act(() => {
+      FakeES.last.onopen();
+      FakeES.last.h.alert({ data: JSON.stringify(alert(9)) });
+    });
+    await waitFor(() => expect(screen.getAllByTestId('alert-row').map((r) => r.getAttribute('data-alert-id'))).toEqual(['9', '1', '2', '3']));
+    const toast = screen.getByTestId('alert-toast');
+    expect(toast.textContent).toMatch(/Ada at Door/);
+    expect(within(toast).getByRole('img').getAttribute('src')).toBe('/api/v1/events/19/face.jpg');
+    // A repeat visit updates the row in place.
+    act(() => FakeES.last.h.alert({ data: JSON.stringify({ ...alert(9), count: 3 }) }));
+    await waitFor(() => expect(screen.getAllByTestId('alert-count')[0].textContent).toMatch(/3 visits/));
+    expect(screen.getAllByTestId('alert-row')).toHaveLength(4);
+    const sound = screen.getByLabelText('Alert sound');
+    expect(sound.closest('header')).toBeTruthy();
+  });
+});

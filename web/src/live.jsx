@@ -26,7 +26,8 @@ export function LiveProvider({ children, stream: given }) {
         const seen = (data.faces || []).map((f, i) => ({ key: `f-${data.camera_id}-${data.ts}-${f.track_id ?? i}`, kind: 'face', camera_id: data.camera_id, ts: data.ts, ...f }));
         if (seen.length) setFeed((f) => [...seen, ...f].slice(0, FEED_MAX));
       } else if (type === 'event') setFeed((f) => [{ key: `e-${data.id}-${data.ended_at ?? ''}`, kind: 'event', ...data }, ...f].slice(0, FEED_MAX));
-      else if (type === 'alert') setAlerts((a) => [...a, data].slice(-5));
+      // A repeat visit on an open alert (same id) replaces its toast rather than adding another.
+      else if (type === 'alert') setAlerts((a) => [...a.filter((x) => x.id !== data.id), data].slice(-5));
     });
     stream.start();
     return () => {
