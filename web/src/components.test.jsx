@@ -1,5 +1,5 @@
 import React from 'react';
-import { act, render, screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { MemoryRouter } from 'react-router-dom';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import App, { pagesFor } from './App.jsx';
@@ -266,5 +266,70 @@ describe('alerts desk', () => {
     expect(screen.getAllByTestId('alert-row')).toHaveLength(4);
     const sound = screen.getByLabelText('Alert sound');
     expect(sound.closest('header')).toBeTruthy();
+  });
+});
+
+describe('people and users admin', () => {
+  it('edits a person name and note (PATCH), and asks before deleting a face', async () => {
+    const calls = [];
+    fakeFetch({
+      'GET /api/v1/cameras': { items: [], next_cursor: null },
+      'GET /api/v1/people/5': { id: 5, name: 'Ada', note: 'old', watchlist: false },
+      'GET /api/v1/people/5/faces': { items: [{ id: 7, created_at: '2026-01-01T10:00:00.000Z' }], next_cursor: null },
+      'PATCH /api/v1/people/5': (url, init) => (calls.push(['PATCH', JSON.parse(init.body)]), reply(200, { id: 5, watchlist: false, ...JSON.parse(init.body) })),
+      'DELETE /api/v1/people/5/faces/7': () => (calls.push(['DELETE']), reply(204)),
+    });
+    renderApp('admin', '/people/5');
+    fireEvent.click(await screen.findByRole('button', { name: 'Edit name and note' }));
+    fireEvent.change(screen.getByLabelText('Name'), { target: { value: 'Ada King' } });
+    fireEvent.change(screen.getByLabelText('Note'), { target: { value: 'new note' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await waitFor(() => expect(screen.getByTestId('person-name').textContent).toBe('Ada King'));
+    expect(screen.getByTestId('person-note').textContent).toBe('new note');
+    expect(calls).toEqual([['PATCH', { name: 'Ada King', note: 'new note' }]]);
+    fireEvent.click(await screen.findByRole('button', { name: 'Delete face 7' }));
+    expect(calls).toHaveLength(1); // nothing deleted before the confirm
+    fireEvent.click(screen.getByRole('button', { name: 'Keep' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Delete face 7' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Yes, delete face 7' }));
+    await waitFor(() => expect(calls).toEqual([['PATCH', { name: 'Ada King', note: 'new note' }], ['DELETE']]));
+  });
+
+  it('resets a password (8 characters or more, the server error shown) and deletes a user after a confirm', async () => {
+    const calls = [];
+    let users = [
+      { id: 1, username: 'admin-user', role: 'admin', all_cameras: true, cameras: [] },
+      { id: 2, username: 'bob', role: 'recognition', all_cameras: true, cameras: [] },
+    ];
+    fakeFetch({
+      'GET /api/v1/cameras': { items: [], next_cursor: null },
+      'GET /api/v1/users': () => reply(200, { items: users, next_cursor: null }),
+      'PATCH /api/v1/users/2': (url, init) => {
+        const b = JSON.parse(init.body);
+        calls.push(['PATCH', b]);
+        return b.password === 'password1' ? reply(400, { error: { code: 'bad_request', message: 'password too common' } }) : reply(200, users[1]);
+      },
+      'DELETE /api/v1/users/2': () => (calls.push(['DELETE']), (users = users.slice(0, 1)), reply(204)),
+    });
+    renderApp('admin', '/users');
+    fireEvent.click(await screen.findByRole('button', { name: 'Reset password of bob' }));
+    const pw = screen.getByLabelText('New password for bob');
+    fireEvent.change(pw, { target: { value: 'short' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Set password' }));
+    expect((await screen.findByRole('alert')).textContent).toMatch(/8 characters/);
+    expect(calls).toEqual([]);
+    fireEvent.change(pw, { target: { value: 'password1' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Set password' }));
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toMatch(/password too common/));
+    fireEvent.change(pw, { target: { value: 'a-long-secret' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Set password' }));
+    await waitFor(() => expect(screen.getByRole('status').textContent).toMatch(/Password of bob reset/));
+    expect(calls).toEqual([['PATCH', { password: 'password1' }], ['PATCH', { password: 'a-long-secret' }]]);
+    expect(screen.queryByRole('button', { name: 'Delete user admin-user' })).toBeNull(); // not oneself
+    fireEvent.click(screen.getByRole('button', { name: 'Delete user bob' }));
+    expect(calls).toHaveLength(2);
+    fireEvent.click(screen.getByRole('button', { name: 'Yes, delete bob' }));
+    await waitFor(() => expect(screen.getAllByTestId('user-row')).toHaveLength(1));
+    expect(calls[2]).toEqual(['DELETE']);
   });
 });
