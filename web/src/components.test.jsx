@@ -333,3 +333,19 @@ describe('people and users admin', () => {
     expect(calls[2]).toEqual(['DELETE']);
   });
 });
+
+describe('events live', () => {
+  it('a streamed event appears on top, and its update (ended, identity) changes the row in place', async () => {
+    server();
+    const stream = new LiveStream({ EventSourceImpl: FakeES });
+    renderApp('admin', '/events', stream);
+    await waitFor(() => expect(screen.getAllByTestId('event-row')).toHaveLength(2));
+    act(() => FakeES.last.h.event({ data: JSON.stringify({ ...event(3, null), ended_at: null }) }));
+    await waitFor(() => expect(screen.getAllByTestId('event-row')).toHaveLength(3));
+    expect(screen.getAllByTestId('event-row')[0].textContent).toMatch(/ongoing/);
+    act(() => FakeES.last.h.event({ data: JSON.stringify(event(3, { id: 6, name: 'Grace' })) }));
+    await waitFor(() => expect(screen.getAllByTestId('event-row')[0].textContent).toMatch(/Grace/));
+    expect(screen.getAllByTestId('event-row')).toHaveLength(3);
+    expect(screen.getAllByTestId('event-row')[0].textContent).toMatch(/5 s/);
+  });
+});
