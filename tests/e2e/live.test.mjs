@@ -107,7 +107,10 @@ test('live page: the camera picture plays, and the enrolled person appears in th
 	await tile.waitFor();
 	// Real pictures from live.mjpg.
 	await page.waitForFunction(() => document.querySelector('[data-testid=camera-tile] img')?.naturalWidth > 0, null, { timeout: 20000 });
-	assert.match(await tile.getByTestId('camera-status').textContent(), /online|unknown/);
+	// Status and an fps figure from GET /cameras (polled every 5 s), not only after a stream message.
+	await tile.locator('[data-testid=camera-status]:text-is("online")').waitFor({ timeout: 10000 });
+	await tile.getByTestId('camera-fps').waitFor({ timeout: 10000 });
+	assert.match(await tile.getByTestId('camera-fps').textContent(), /\d+\.\d fps/);
 	await page.getByTestId('feed-item').filter({ hasText: 'Ada Lovelace' }).first().waitFor({ timeout: 45000 });
 	await page.screenshot({ path: join(SHOTS, 'live-camera.png'), fullPage: true });
 	await page.context().close();

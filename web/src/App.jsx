@@ -12,6 +12,8 @@ import Cameras from './pages/Cameras.jsx';
 import Alerts from './pages/Alerts.jsx';
 import Users from './pages/Users.jsx';
 import Settings from './pages/Settings.jsx';
+import { api } from './api.js';
+import { cameraLabel, useCameraNames } from './cameras.js';
 // Recharts is large: the Insights page is its own chunk, loaded only by the roles that may open it.
 const Insights = lazy(() => import('./pages/Insights.jsx'));
 
@@ -54,6 +56,7 @@ function Gate({ stream }) {
 function Shell() {
   const { user, logout } = useAuth();
   const [open, setOpen] = useState(false);
+  const [sound, setSound] = useState(false);
   const loc = useLocation();
   useEffect(() => setOpen(false), [loc.pathname]);
   const pages = pagesFor(user.role);
@@ -65,6 +68,11 @@ function Shell() {
         </button>
         <Link to="/live" className="brand">mien</Link>
         <div className="who">
+          {isAdmin(user.role) && (
+            <label className="sound">
+              <input type="checkbox" checked={sound} onChange={(e) => setSound(e.target.checked)} /> Alert sound
+            </label>
+          )}
           <span data-testid="whoami">
             {user.username} <span className="role" data-testid="role">{user.role}</span>
           </span>
@@ -92,7 +100,7 @@ function Shell() {
         </Routes>
         </Suspense>
       </main>
-      {isAdmin(user.role) && <Toasts />}
+      {isAdmin(user.role) && <Toasts sound={sound} />}
     </div>
   );
 }
@@ -122,10 +130,11 @@ function beep() {
   }
 }
 
-/** Alert toasts from the live stream; sound is off until the user turns it on. */
-export function Toasts() {
+/** Alert toasts from the live stream: the face crop, who, and the camera by name; `sound` (the header's
+ * checkbox, off until the user turns it on) beeps once per new alert. */
+export function Toasts({ sound }) {
   const { alerts, dismiss } = useLive();
-  const [sound, setSound] = useState(false);
+  const names = useCameraNames();
   const seen = useRef(new Set());
   useEffect(() => {
     for (const a of alerts) {
@@ -136,13 +145,11 @@ export function Toasts() {
   }, [alerts, sound]);
   return (
     <div className="toasts" aria-live="polite">
-      <label className="sound">
-        <input type="checkbox" checked={sound} onChange={(e) => setSound(e.target.checked)} /> Alert sound
-      </label>
       {alerts.map((a) => (
-        <div key={a.id} className="toast" role="alert">
+        <div key={a.id} className="toast" role="alert" data-testid="alert-toast">
+          {a.event_id && <img className="thumb" src={api.faceUrl(a.event_id)} alt={`Face of alert ${a.id}`} />}
           <strong>{a.kind === 'watchlist' ? 'Watchlist' : 'Unknown face'}</strong>{' '}
-          {a.person ? <Link to={`/people/${a.person.id}`}>{a.person.name}</Link> : 'unknown person'} on camera {a.camera_id}
+          {a.person ? <Link to={`/people/${a.person.id}`}>{a.person.name}</Link> : 'unknown person'} at {cameraLabel(names, a.camera_id)}
           <button type="button" onClick={() => dismiss(a.id)} aria-label="Dismiss alert">×</button>
         </div>
       ))}

@@ -1,5 +1,5 @@
 import React from 'react';
-import { act, render, screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { MemoryRouter } from 'react-router-dom';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import App, { pagesFor } from './App.jsx';
@@ -123,6 +123,29 @@ describe('expressions by role', () => {
     }
   });
 
+  it('live tiles show status and fps from GET /cameras at once, refresh every 5 s, and a newer camera message wins', async () => {
+    let status = 'online';
+    let polls = 0;
+    fakeFetch({
+      'GET /api/v1/cameras': () => {
+        polls++;
+        return reply(200, { items: [{ id: 1, name: 'Door', enabled: true, status, fps: 12.5, analysed_fps: 4 }], next_cursor: null });
+      },
+    });
+    const stream = new LiveStream({ EventSourceImpl: FakeES });
+    renderApp('admin', '/live', stream);
+    await waitFor(() => expect(screen.getByTestId('camera-status').textContent).toBe('online'));
+    expect(screen.getByTestId('camera-fps').textContent).toMatch(/12\.5 fps · 4\.0 analysed/);
+    act(() => FakeES.last.h.camera({ data: JSON.stringify({ id: 1, name: 'Door', status: 'reconnecting' }) }));
+    await waitFor(() => expect(screen.getByTestId('camera-status').textContent).toBe('reconnecting'));
+    status = 'offline';
+    await waitFor(() => expect(screen.getByTestId('camera-status').textContent).toBe('offline'), { timeout: 7000 });
+    expect(polls).toBeGreaterThanOrEqual(2);
+    const before = polls;
+    act(() => FakeES.last.h.camera({ data: JSON.stringify({ id: 1, changed: true }) }));
+    await waitFor(() => expect(polls).toBe(before + 1));
+  }, 10000);
+
   it('live page says the feed is unavailable without a stream, and shows a placeholder for a failed image', async () => {
     renderApp('admin', '/live');
     const img = await screen.findByAltText('Live view of Door');
@@ -196,5 +219,133 @@ describe('insights aggregation', () => {
     expect(rows[1].sad).toBe(1);
     const h = visitsPerHour(evs);
     expect(h.reduce((a, b) => a + b.visits, 0)).toBe(3);
+  });
+});
+
+describe('alerts desk', () => {
+  const alert = (id, acked_at = null) => ({ id, event_id: 10 + id, camera_id: 1, kind: 'watchlist', person: { id: 5, name: 'Ada' }, count: 1, created_at: '2026-01-01T10:00:00.000Z', last_at: '2026-01-01T10:00:00.000Z', acked_at });
+  let acked;
+  beforeEach(() => {
+    acked = [];
+    fakeFetch({
+      'GET /api/v1/cameras': { items: [{ id: 1, name: 'Door', enabled: true }], next_cursor: null },
+      'GET /api/v1/alerts': () => reply(200, { items: [alert(1, acked.includes(1) ? 'x' : null), alert(2, acked.includes(2) ? 'x' : null), alert(3, '2026-01-01T11:00:00.000Z')], next_cursor: null }),
+      'POST /api/v1/alerts/1/ack': () => (acked.push(1), reply(200, { ...alert(1), acked_at: '2026-01-01T12:00:00.000Z' })),
+      'POST /api/v1/alerts/2/ack': () => (acked.push(2), reply(200, { ...alert(2), acked_at: '2026-01-01T12:00:00.000Z' })),
+    });
+  });
+
+  it('shows the camera by name, acknowledges all shown open alerts and reloads', async () => {
+    renderApp('admin', '/alerts');
+    await waitFor(() => expect(screen.getAllByTestId('alert-camera').map((c) => c.textContent)).toEqual(['Door', 'Door', 'Door']));
+    const all = screen.getByTestId('ack-all');
+    expect(all.textContent).toMatch(/\(2\)/);
+    act(() => all.click());
+    await waitFor(() => expect(screen.getAllByTestId('acked')).toHaveLength(3));
+    expect(acked.sort()).toEqual([1, 2]);
+    const posts = globalThis.fetch.mock.calls.filter((c) => c[1]?.method === 'POST').map((c) => c[0]);
+    expect(posts).toEqual(['/api/v1/alerts/1/ack', '/api/v1/alerts/2/ack']);
+    expect(screen.getByTestId('ack-all').disabled).toBe(true);
+  });
+
+  it('a stream alert appears in the list and as a toast naming the camera, with the face crop; sound sits in the header', async () => {
+    const stream = new LiveStream({ EventSourceImpl: FakeES });
+    renderApp('admin', '/alerts', stream);
+    await screen.findAllByTestId('alert-row');
+    act(() => {
+      FakeES.last.onopen();
+      FakeES.last.h.alert({ data: JSON.stringify(alert(9)) });
+    });
+    await waitFor(() => expect(screen.getAllByTestId('alert-row').map((r) => r.getAttribute('data-alert-id'))).toEqual(['9', '1', '2', '3']));
+    const toast = screen.getByTestId('alert-toast');
+    expect(toast.textContent).toMatch(/Ada at Door/);
+    expect(within(toast).getByRole('img').getAttribute('src')).toBe('/api/v1/events/19/face.jpg');
+    // A repeat visit updates the row in place.
+    act(() => FakeES.last.h.alert({ data: JSON.stringify({ ...alert(9), count: 3 }) }));
+    await waitFor(() => expect(screen.getAllByTestId('alert-count')[0].textContent).toMatch(/3 visits/));
+    expect(screen.getAllByTestId('alert-row')).toHaveLength(4);
+    const sound = screen.getByLabelText('Alert sound');
+    expect(sound.closest('header')).toBeTruthy();
+  });
+});
+
+describe('people and users admin', () => {
+  it('edits a person name and note (PATCH), and asks before deleting a face', async () => {
+    const calls = [];
+    fakeFetch({
+      'GET /api/v1/cameras': { items: [], next_cursor: null },
+      'GET /api/v1/people/5': { id: 5, name: 'Ada', note: 'old', watchlist: false },
+      'GET /api/v1/people/5/faces': { items: [{ id: 7, created_at: '2026-01-01T10:00:00.000Z' }], next_cursor: null },
+      'PATCH /api/v1/people/5': (url, init) => (calls.push(['PATCH', JSON.parse(init.body)]), reply(200, { id: 5, watchlist: false, ...JSON.parse(init.body) })),
+      'DELETE /api/v1/people/5/faces/7': () => (calls.push(['DELETE']), reply(204)),
+    });
+    renderApp('admin', '/people/5');
+    fireEvent.click(await screen.findByRole('button', { name: 'Edit name and note' }));
+    fireEvent.change(screen.getByLabelText('Name'), { target: { value: 'Ada King' } });
+    fireEvent.change(screen.getByLabelText('Note'), { target: { value: 'new note' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await waitFor(() => expect(screen.getByTestId('person-name').textContent).toBe('Ada King'));
+    expect(screen.getByTestId('person-note').textContent).toBe('new note');
+    expect(calls).toEqual([['PATCH', { name: 'Ada King', note: 'new note' }]]);
+    fireEvent.click(await screen.findByRole('button', { name: 'Delete face 7' }));
+    expect(calls).toHaveLength(1); // nothing deleted before the confirm
+    fireEvent.click(screen.getByRole('button', { name: 'Keep' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Delete face 7' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Yes, delete face 7' }));
+    await waitFor(() => expect(calls).toEqual([['PATCH', { name: 'Ada King', note: 'new note' }], ['DELETE']]));
+  });
+
+  it('resets a password (8 characters or more, the server error shown) and deletes a user after a confirm', async () => {
+    const calls = [];
+    let users = [
+      { id: 1, username: 'admin-user', role: 'admin', all_cameras: true, cameras: [] },
+      { id: 2, username: 'bob', role: 'recognition', all_cameras: true, cameras: [] },
+    ];
+    fakeFetch({
+      'GET /api/v1/cameras': { items: [], next_cursor: null },
+      'GET /api/v1/users': () => reply(200, { items: users, next_cursor: null }),
+      'PATCH /api/v1/users/2': (url, init) => {
+        const b = JSON.parse(init.body);
+        calls.push(['PATCH', b]);
+        return b.password === 'password1' ? reply(400, { error: { code: 'bad_request', message: 'password too common' } }) : reply(200, users[1]);
+      },
+      'DELETE /api/v1/users/2': () => (calls.push(['DELETE']), (users = users.slice(0, 1)), reply(204)),
+    });
+    renderApp('admin', '/users');
+    fireEvent.click(await screen.findByRole('button', { name: 'Reset password of bob' }));
+    const pw = screen.getByLabelText('New password for bob');
+    fireEvent.change(pw, { target: { value: 'short' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Set password' }));
+    expect((await screen.findByRole('alert')).textContent).toMatch(/8 characters/);
+    expect(calls).toEqual([]);
+    fireEvent.change(pw, { target: { value: 'password1' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Set password' }));
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toMatch(/password too common/));
+    fireEvent.change(pw, { target: { value: 'a-long-secret' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Set password' }));
+    await waitFor(() => expect(screen.getByRole('status').textContent).toMatch(/Password of bob reset/));
+    expect(calls).toEqual([['PATCH', { password: 'password1' }], ['PATCH', { password: 'a-long-secret' }]]);
+    expect(screen.queryByRole('button', { name: 'Delete user admin-user' })).toBeNull(); // not oneself
+    fireEvent.click(screen.getByRole('button', { name: 'Delete user bob' }));
+    expect(calls).toHaveLength(2);
+    fireEvent.click(screen.getByRole('button', { name: 'Yes, delete bob' }));
+    await waitFor(() => expect(screen.getAllByTestId('user-row')).toHaveLength(1));
+    expect(calls[2]).toEqual(['DELETE']);
+  });
+});
+
+describe('events live', () => {
+  it('a streamed event appears on top, and its update (ended, identity) changes the row in place', async () => {
+    server();
+    const stream = new LiveStream({ EventSourceImpl: FakeES });
+    renderApp('admin', '/events', stream);
+    await waitFor(() => expect(screen.getAllByTestId('event-row')).toHaveLength(2));
+    act(() => FakeES.last.h.event({ data: JSON.stringify({ ...event(3, null), ended_at: null }) }));
+    await waitFor(() => expect(screen.getAllByTestId('event-row')).toHaveLength(3));
+    expect(screen.getAllByTestId('event-row')[0].textContent).toMatch(/ongoing/);
+    act(() => FakeES.last.h.event({ data: JSON.stringify(event(3, { id: 6, name: 'Grace' })) }));
+    await waitFor(() => expect(screen.getAllByTestId('event-row')[0].textContent).toMatch(/Grace/));
+    expect(screen.getAllByTestId('event-row')).toHaveLength(3);
+    expect(screen.getAllByTestId('event-row')[0].textContent).toMatch(/5 s/);
   });
 });

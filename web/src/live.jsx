@@ -19,13 +19,15 @@ export function LiveProvider({ children, stream: given }) {
   useEffect(() => {
     const offState = stream.onState(setState);
     const off = stream.subscribe((type, data) => {
-      if (type === 'camera') setCameraStatus((m) => ({ ...m, [data.id]: { status: data.status, fps: data.fps } }));
+      // `at` lets the Live page prefer whichever is newer: this message or its last GET /cameras.
+      if (type === 'camera') setCameraStatus((m) => ({ ...m, [data.id]: { ...m[data.id], ...data, at: Date.now() } }));
       else if (type === 'face') {
         setFaces((m) => ({ ...m, [data.camera_id]: data }));
         const seen = (data.faces || []).map((f, i) => ({ key: `f-${data.camera_id}-${data.ts}-${f.track_id ?? i}`, kind: 'face', camera_id: data.camera_id, ts: data.ts, ...f }));
         if (seen.length) setFeed((f) => [...seen, ...f].slice(0, FEED_MAX));
       } else if (type === 'event') setFeed((f) => [{ key: `e-${data.id}-${data.ended_at ?? ''}`, kind: 'event', ...data }, ...f].slice(0, FEED_MAX));
-      else if (type === 'alert') setAlerts((a) => [...a, data].slice(-5));
+      // A repeat visit on an open alert (same id) replaces its toast rather than adding another.
+      else if (type === 'alert') setAlerts((a) => [...a.filter((x) => x.id !== data.id), data].slice(-5));
     });
     stream.start();
     return () => {
@@ -36,7 +38,8 @@ export function LiveProvider({ children, stream: given }) {
   }, [stream]);
 
   const dismiss = (id) => setAlerts((a) => a.filter((x) => x.id !== id));
-  return <LiveContext.Provider value={{ state, cameraStatus, faces, feed, alerts, dismiss }}>{children}</LiveContext.Provider>;
+  const subscribe = (fn) => stream.subscribe(fn);
+  return <LiveContext.Provider value={{ state, cameraStatus, faces, feed, alerts, dismiss, subscribe }}>{children}</LiveContext.Provider>;
 }
 
-export const useLive = () => useContext(LiveContext) || { state: 'unavailable', cameraStatus: {}, faces: {}, feed: [], alerts: [], dismiss() {} };
+export const useLive = () => useContext(LiveContext) || { state: 'unavailable', cameraStatus: {}, faces: {}, feed: [], alerts: [], dismiss() {}, subscribe: () => () => {} };

@@ -1,12 +1,17 @@
 import React, { useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { api, fmtTime } from '../api.js';
+import { cameraLabel, useCameraNames } from '../cameras.js';
+import { useLive } from '../live.jsx';
 
 export default function Alerts() {
   const [items, setItems] = useState([]);
   const [cursor, setCursor] = useState(null);
   const [openOnly, setOpenOnly] = useState(false);
   const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const names = useCameraNames();
+  const live = useLive();
   const load = async (after) => {
     try {
       const r = await api.alerts({ open: openOnly ? 'true' : undefined, limit: 50, cursor: after || undefined });
@@ -19,6 +24,37 @@ export default function Alerts() {
   useEffect(() => {
     load(null);
   }, [openOnly]); // eslint-disable-line react-hooks/exhaustive-deps
+  // A new alert goes on top, a repeat visit (same id, higher count) or an ack elsewhere updates its row in place.
+  useEffect(
+    () =>
+      live.subscribe((type, a) => {
+        if (type !== 'alert') return;
+        setItems((list) => {
+          const i = list.findIndex((x) => x.id === a.id);
+          if (i >= 0) return list.map((x) => (x.id === a.id ? { ...x, ...a } : x));
+          if (openOnly && a.acked_at) return list;
+          return [a, ...list];
+        });
+      }),
+    [openOnly], // eslint-disable-line react-hooks/exhaustive-deps
+  );
+  const open = items.filter((a) => !a.acked_at);
+  // Acknowledge every unacknowledged alert in the list shown, one request each, then reload the list.
+  const ackAll = async () => {
+    setBusy(true);
+    setError('');
+    const failed = [];
+    for (const a of open) {
+      try {
+        await api.ack(a.id);
+      } catch (e) {
+        if (e.status !== 409) failed.push(`${a.id}: ${e.message}`);
+      }
+    }
+    setBusy(false);
+    if (failed.length) setError(`Could not acknowledge ${failed.join('; ')}`);
+    load(null);
+  };
   const ack = async (a) => {
     try {
       const r = await api.ack(a.id);
@@ -33,7 +69,10 @@ export default function Alerts() {
       <h1>Alerts</h1>
       <label className="check">
         <input type="checkbox" checked={openOnly} onChange={(e) => setOpenOnly(e.target.checked)} /> Unacknowledged only
-      </label>
+      </label>{' '}
+      <button type="button" data-testid="ack-all" disabled={busy || open.length === 0} onClick={ackAll}>
+        Acknowledge all ({open.length})
+      </button>
       {error && <p className="error" role="alert">{error}</p>}
       <div className="tablewrap">
         <table>
@@ -62,7 +101,7 @@ export default function Alerts() {
                 <td data-testid="alert-count">{a.count > 1 ? `${a.count} visits, last ${fmtTime(a.last_at)}` : '1 visit'}</td>
                 <td>{a.kind}</td>
                 <td>{a.person ? <Link to={`/people/${a.person.id}`}>{a.person.name}</Link> : 'unknown'}</td>
-                <td>{a.camera_id}</td>
+                <td data-testid="alert-camera">{cameraLabel(names, a.camera_id)}</td>
                 <td>
                   {a.acked_at ? (
                     <span data-testid="acked">acknowledged {fmtTime(a.acked_at)}</span>

@@ -3,6 +3,7 @@ import { Link, useSearchParams } from 'react-router-dom';
 import { api, EXPRESSIONS, fetchAll, fmtTime, localToIso } from '../api.js';
 import { useAuth } from '../auth.jsx';
 import { canSeeExpressions } from '../roles.js';
+import { useLive } from '../live.jsx';
 import { download, eventsCsv } from '../csv.js';
 
 const PAGE = 50;
@@ -15,6 +16,17 @@ export function eventsQuery(f, role) {
   if (f.known === 'known') q.unknown = 'false';
   if (canSeeExpressions(role) && f.expression) q.expression = f.expression;
   return q;
+}
+
+/** Whether a streamed event belongs in the list under the applied filter (a time range's end leaves new ones out). */
+export function eventMatches(e, f) {
+  if (f.to) return false;
+  if (f.camera && String(e.camera_id) !== String(f.camera)) return false;
+  if (f.person && String(e.person?.id) !== String(f.person)) return false;
+  if (f.known === 'known' && !e.person) return false;
+  if (f.known === 'unknown' && e.person) return false;
+  if (f.expression && e.dominant_expression !== f.expression) return false;
+  return true;
 }
 
 export function EventRow({ e, role, cameraName }) {
@@ -81,6 +93,20 @@ export default function Events() {
   useEffect(() => {
     load(applied, null);
   }, [applied, load]);
+
+  // `event` messages: a shown event is updated in place (identity settled, ended); a new one that matches goes on top.
+  const live = useLive();
+  useEffect(
+    () =>
+      live.subscribe((type, e) => {
+        if (type !== 'event') return;
+        setItems((list) => {
+          if (list.some((x) => x.id === e.id)) return list.map((x) => (x.id === e.id ? { ...x, ...e } : x));
+          return eventMatches(e, applied) ? [e, ...list] : list;
+        });
+      }),
+    [applied], // eslint-disable-line react-hooks/exhaustive-deps
+  );
 
   const names = Object.fromEntries(cameras.map((c) => [c.id, c.name]));
   const cameraName = (id) => names[id] ?? `camera ${id}`;

@@ -30,7 +30,12 @@ export function CameraTile({ camera, status }) {
       <figcaption>
         <span className="name">{camera.name}</span>{' '}
         <span className={`status status-${st}`} data-testid="camera-status">{st}</span>
-        {status?.fps != null && <span className="fps"> {Number(status.fps).toFixed(1)} fps</span>}
+        {camera.enabled && status?.fps != null && (
+          <span className="fps" data-testid="camera-fps">
+            {' '}
+            {Number(status.fps).toFixed(1)} fps{status.analysed_fps != null && ` · ${Number(status.analysed_fps).toFixed(1)} analysed`}
+          </span>
+        )}
       </figcaption>
     </figure>
   );
@@ -54,9 +59,36 @@ export default function Live() {
   const live = useLive();
   const [cameras, setCameras] = useState(null);
   const [error, setError] = useState('');
+  const [polledAt, setPolledAt] = useState(0);
+  // Status and fps from GET /cameras on load and every 5 s, so a tile never waits for a stream message;
+  // a `camera` message newer than the last poll wins, and an edit (`changed`) reloads at once.
   useEffect(() => {
-    api.cameras({ limit: 1000 }).then((r) => setCameras(r.items), (e) => setError(e.message));
+    let alive = true;
+    const load = () =>
+      api.cameras({ limit: 1000 }).then(
+        (r) => {
+          if (!alive) return;
+          setCameras(r.items);
+          setPolledAt(Date.now());
+          setError('');
+        },
+        (e) => alive && setError(e.message),
+      );
+    load();
+    const t = setInterval(load, 5000);
+    const off = live.subscribe((type, data) => type === 'camera' && data.changed && load());
+    return () => {
+      alive = false;
+      clearInterval(t);
+      off();
+    };
   }, []);
+  const statusOf = (c) => {
+    const s = live.cameraStatus[c.id];
+    const polled = { status: c.status, fps: c.fps, analysed_fps: c.analysed_fps };
+    if (!s || s.changed || s.at < polledAt) return { ...s, ...polled };
+    return { ...polled, status: s.status || polled.status, fps: s.fps ?? polled.fps, analysed_fps: s.analysed_fps ?? polled.analysed_fps };
+  };
   const names = Object.fromEntries((cameras || []).map((c) => [c.id, c.name]));
   const cameraName = (id) => names[id] ?? `camera ${id}`;
   return (
@@ -69,7 +101,7 @@ export default function Live() {
       <div className="livegrid">
         <div className="cameras" data-testid="camera-grid">
           {cameras && cameras.length === 0 && <p data-testid="no-cameras">No cameras yet.</p>}
-          {cameras && cameras.map((c) => <CameraTile key={c.id} camera={c} status={live.cameraStatus[c.id]} />)}
+          {cameras && cameras.map((c) => <CameraTile key={c.id} camera={c} status={statusOf(c)} />)}
         </div>
         <aside className="feed" aria-label="Who was seen">
           <h2>Seen</h2>

@@ -33,6 +33,8 @@ export default function Person() {
   const [error, setError] = useState('');
   const [uploads, setUploads] = useState([]); // {file, result}
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const [confirmFace, setConfirmFace] = useState(null); // face id awaiting "Yes, delete"
+  const [edit, setEdit] = useState(null); // {name, note} while editing
 
   const load = async () => {
     try {
@@ -70,7 +72,19 @@ export default function Person() {
     }
   };
 
+  const save = async (e) => {
+    e.preventDefault();
+    if (!edit.name.trim()) return setError('The name cannot be empty.');
+    try {
+      setPerson(await api.patchPerson(id, { name: edit.name.trim(), note: edit.note }));
+      setEdit(null);
+      setError('');
+    } catch (err) {
+      setError(err.message);
+    }
+  };
   const deleteFace = async (faceId) => {
+    setConfirmFace(null);
     try {
       await api.deleteFace(id, faceId);
       load();
@@ -101,7 +115,25 @@ export default function Person() {
       </p>
       {admin && (
         <>
-          {person.note && <p className="note">{person.note}</p>}
+          {person.note && !edit && <p className="note" data-testid="person-note">{person.note}</p>}
+          {edit ? (
+            <form className="card" onSubmit={save} aria-label="Edit person">
+              <label>
+                Name
+                <input value={edit.name} onChange={(e) => setEdit({ ...edit, name: e.target.value })} required maxLength={200} />
+              </label>
+              <label>
+                Note
+                <textarea value={edit.note} onChange={(e) => setEdit({ ...edit, note: e.target.value })} maxLength={2000} />
+              </label>
+              <button type="submit">Save</button>{' '}
+              <button type="button" onClick={() => setEdit(null)}>Cancel</button>
+            </form>
+          ) : (
+            <p>
+              <button type="button" onClick={() => setEdit({ name: person.name, note: person.note || '' })}>Edit name and note</button>
+            </p>
+          )}
           <label className="check">
             <input type="checkbox" checked={!!person.watchlist} onChange={toggleWatchlist} data-testid="watchlist" /> On the watchlist (alerts when seen)
           </label>
@@ -112,7 +144,14 @@ export default function Person() {
               <li key={f.id} data-testid="face">
                 <img src={api.faceThumbnailUrl(person.id, f.id)} alt={`Face ${f.id} of ${person.name}`} width="96" height="96" />
                 <span className="muted">{fmtTime(f.created_at)}</span>
-                <button type="button" onClick={() => deleteFace(f.id)} aria-label={`Delete face ${f.id}`}>Delete face</button>
+                {confirmFace === f.id ? (
+                  <span role="group" aria-label={`Confirm deleting face ${f.id}`}>
+                    <button type="button" className="danger" onClick={() => deleteFace(f.id)}>Yes, delete face {f.id}</button>{' '}
+                    <button type="button" onClick={() => setConfirmFace(null)}>Keep</button>
+                  </span>
+                ) : (
+                  <button type="button" onClick={() => setConfirmFace(f.id)} aria-label={`Delete face ${f.id}`}>Delete face</button>
+                )}
               </li>
             ))}
           </ul>

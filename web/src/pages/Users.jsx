@@ -32,6 +32,9 @@ export default function Users() {
   const [cameras, setCameras] = useState([]);
   const [error, setError] = useState('');
   const [form, setForm] = useState({ username: '', password: '', role: 'recognition', all_cameras: true, cameras: [] });
+  const [reset, setReset] = useState(null); // {id, password} while an admin types a new password
+  const [confirmDelete, setConfirmDelete] = useState(null); // user id awaiting "Yes, delete"
+  const [notice, setNotice] = useState('');
   const load = () => api.users({ limit: 1000 }).then((r) => setUsers(r.items), (e) => setError(e.message));
   useEffect(() => {
     load();
@@ -44,6 +47,30 @@ export default function Users() {
       load();
     } catch (e) {
       setError(e.message);
+    }
+  };
+  // The server checks the password too (8 characters or more); its message is shown as it comes.
+  const resetPassword = async (e, u) => {
+    e.preventDefault();
+    if (reset.password.length < 8) return setError('The password must be 8 characters or more.');
+    try {
+      await api.patchUser(u.id, { password: reset.password });
+      setReset(null);
+      setError('');
+      setNotice(`Password of ${u.username} reset.`);
+    } catch (err) {
+      setError(err.message);
+    }
+  };
+  const remove = async (u) => {
+    setConfirmDelete(null);
+    try {
+      await api.deleteUser(u.id);
+      setError('');
+      setNotice(`User ${u.username} deleted.`);
+      load();
+    } catch (err) {
+      setError(err.message);
     }
   };
   const create = async (e) => {
@@ -63,6 +90,7 @@ export default function Users() {
     <section>
       <h1>Users</h1>
       {error && <p className="error" role="alert">{error}</p>}
+      {notice && !error && <p className="ok" role="status">{notice}</p>}
       <div className="tablewrap">
         <table>
           <thead>
@@ -98,7 +126,27 @@ export default function Users() {
                   {u.disabled ? 'disabled ' : 'active '}
                   {u.id !== me.id && (
                     <button type="button" onClick={() => patch(u, { disabled: !u.disabled })}>{u.disabled ? 'Enable' : 'Disable'}</button>
-                  )}
+                  )}{' '}
+                  {reset?.id === u.id ? (
+                    <form className="inline" onSubmit={(e) => resetPassword(e, u)} aria-label={`Reset the password of ${u.username}`}>
+                      <label>
+                        New password for {u.username}
+                        <input type="password" value={reset.password} onChange={(e) => setReset({ ...reset, password: e.target.value })} autoComplete="new-password" />
+                      </label>
+                      <button type="submit">Set password</button> <button type="button" onClick={() => setReset(null)}>Cancel</button>
+                    </form>
+                  ) : (
+                    <button type="button" onClick={() => setReset({ id: u.id, password: '' })} aria-label={`Reset password of ${u.username}`}>Reset password…</button>
+                  )}{' '}
+                  {u.id !== me.id &&
+                    (confirmDelete === u.id ? (
+                      <span role="group" aria-label={`Confirm deleting ${u.username}`}>
+                        <button type="button" className="danger" onClick={() => remove(u)}>Yes, delete {u.username}</button>{' '}
+                        <button type="button" onClick={() => setConfirmDelete(null)}>Keep</button>
+                      </span>
+                    ) : (
+                      <button type="button" onClick={() => setConfirmDelete(u.id)} aria-label={`Delete user ${u.username}`}>Delete…</button>
+                    ))}
                 </td>
               </tr>
             ))}
