@@ -163,6 +163,7 @@ check-integration: $(BUILD)/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo
 	node --test tests/integration/security.test.mjs
 	node --test tests/integration/protocol.test.mjs
 	node --test tests/integration/login.test.mjs
+	node --test tests/integration/defaults.test.mjs
 	$(TESTDB) $(MAKE) --no-print-directory run-integration
 
 # The same servers built with AddressSanitizer + UndefinedBehaviorSanitizer: the API, the cameras, the protocol
