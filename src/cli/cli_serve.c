@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "core/log.h"
+#include "core/redact.h"
 #include "bus/bus.h"
 #include "http/http.h"
 #include "store/store.h"
@@ -115,6 +116,9 @@ int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	char db_shown[MIEN_CONFIG_STR_MAX];
+	mien_redact_url(cfg->db, db_shown, sizeof(db_shown));
+	mien_log(MIEN_LOG_INFO, "serve", "MIEN_DB=%s MIEN_MODELS=%s", db_shown, cfg->models);
 	if (store_open(cfg->db, 0, &db, &err) != MIEN_OK || store_migrate(db, NULL, &err) != MIEN_OK ||
 	    first_admin(db, &err) != MIEN_OK) {
 		cli_error("database: %s", err.message);

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/redact.h"
 
 #ifndef MIEN_VERSION
 #define MIEN_VERSION "0.1.0-dev"
@@ -43,9 +44,19 @@ static void print_usage(FILE *out)
 	for (size_t i = 0; i < MIEN_ARRAY_LEN(COMMANDS); i++)
 		fprintf(out, "  %-10s %s%s\n", COMMANDS[i].name, COMMANDS[i].summary,
 		        COMMANDS[i].run ? "" : " (not yet in this build)");
-	fprintf(out, "\n  help       this text        --version  print the version\n"
-	             "\nconfiguration: MIEN_DB (default sqlite:var/mien.db), MIEN_MODELS (default models), "
-	             "MIEN_THREADS, MIEN_LOG_LEVEL, MIEN_CONFIG (file)\n");
+	/* The settings as this invocation resolves them (defaults found beside the binary, then MIEN_CONFIG and
+	 * the environment), so that "which database, which models" is answered without reading the code. */
+	mien_config cfg;
+	mien_error err;
+	if (mien_config_load(&cfg, &err) != MIEN_OK)
+		mien_config_defaults(&cfg);
+	char db_shown[MIEN_CONFIG_STR_MAX];
+	mien_redact_url(cfg.db, db_shown, sizeof(db_shown));
+	fprintf(out,
+	        "\n  help       this text        --version  print the version\n"
+	        "\nconfiguration: MIEN_DB, MIEN_MODELS, MIEN_THREADS, MIEN_LOG_LEVEL, MIEN_CONFIG (file); now:\n"
+	        "  MIEN_DB=%s\n  MIEN_MODELS=%s\n",
+	        db_shown, cfg.models);
 }
 
 static const command *find_command(const char *name)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A config file is a handful of lines; anything bigger is a mistake (a wrong path), not a config. */
@@ -54,13 +55,74 @@ static int default_threads(void)
 	return (int)n;
 }
 
+static int is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* dst = prefix + path + suffix when it fits in cap; 0 (dst unchanged) when it does not. */
+static int join_path(char *dst, size_t cap, const char *prefix, const char *path, const char *suffix)
+{
+	size_t a = strlen(prefix), b = strlen(path), c = strlen(suffix);
+	if (a + b + c >= cap)
+		return 0;
+	memcpy(dst, prefix, a);
+	memcpy(dst + a, path, b);
+	memcpy(dst + a + b, suffix, c + 1);
+	return 1;
+}
+
+void mien_config_paths(const char *exe_dir, mien_config *cfg)
+{
+	snprintf(cfg->models, sizeof(cfg->models), "%s", "models");
+	snprintf(cfg->db, sizeof(cfg->db), "%s", "sqlite:var/mien.db");
+	if (!exe_dir || !*exe_dir || strlen(exe_dir) > PATH_MAX - 64)
+		return;
+	char path[PATH_MAX], real[PATH_MAX];
+	/* A build tree: build/mien beside the repository's models/ and var/ (what `make run` uses). */
+	snprintf(path, sizeof(path), "%s/../models", exe_dir);
+	if (is_dir(path) && realpath(path, real) && join_path(cfg->models, sizeof(cfg->models), "", real, "")) {
+		snprintf(path, sizeof(path), "%s/..", exe_dir);
+		if (realpath(path, real))
+			join_path(cfg->db, sizeof(cfg->db), "sqlite:", real, "/var/mien.db");
+		return;
+	}
+	/* Installed: PREFIX/bin/mien with PREFIX/share/mien/models, or the image's and the unit's
+	 * /usr/local/bin/mien with /usr/share/mien/models; the data lives in /var/lib/mien (the image's volume,
+	 * the unit's StateDirectory). */
+	snprintf(path, sizeof(path), "%s/../share/mien/models", exe_dir);
+	const char *installed = is_dir(path)                       ? path
+	                        : is_dir("/usr/share/mien/models") ? "/usr/share/mien/models"
+	                                                           : NULL;
+	if (installed && realpath(installed, real) && join_path(cfg->models, sizeof(cfg->models), "", real, ""))
+		snprintf(cfg->db, sizeof(cfg->db), "%s", "sqlite:/var/lib/mien/mien.db");
+}
+
+/* The folder of the running binary (/proc/self/exe), or "" when it cannot be read. */
+static void exe_dir(char *out, size_t cap)
+{
+	char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	out[0] = '\0';
+	if (n <= 0)
+		return;
+	path[n] = '\0';
+	char *slash = strrchr(path, '/');
+	if (!slash || (size_t)(slash - path) >= cap)
+		return;
+	*slash = '\0';
+	snprintf(out, cap, "%s", path);
+}
+
 void mien_config_defaults(mien_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->listen, sizeof(cfg->listen), "%s", "127.0.0.1:8080");
-	snprintf(cfg->db, sizeof(cfg->db), "%s", "sqlite:var/mien.db");
+	char dir[PATH_MAX];
+	exe_dir(dir, sizeof(dir));
+	mien_config_paths(dir, cfg);
 	cfg->redis[0] = '\0';
-	snprintf(cfg->models, sizeof(cfg->models), "%s", "models");
 	snprintf(cfg->media, sizeof(cfg->media), "%s", "var/media");
 	snprintf(cfg->role, sizeof(cfg->role), "%s", "all");
 	cfg->threads = default_threads();

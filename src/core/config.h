@@ -14,16 +14,27 @@
 
 typedef struct mien_config {
 	char listen[MIEN_CONFIG_STR_MAX]; /* MIEN_LISTEN, default "127.0.0.1:8080" */
-	char db[MIEN_CONFIG_STR_MAX];     /* MIEN_DB, default "sqlite:var/mien.db" */
+	char db[MIEN_CONFIG_STR_MAX];     /* MIEN_DB, default: see mien_config_paths */
 	char redis[MIEN_CONFIG_STR_MAX];  /* MIEN_REDIS, default "" (in-process) */
-	char models[MIEN_CONFIG_STR_MAX]; /* MIEN_MODELS, default "models" */
+	char models[MIEN_CONFIG_STR_MAX]; /* MIEN_MODELS, default: see mien_config_paths */
 	char media[MIEN_CONFIG_STR_MAX];  /* MIEN_MEDIA, default "var/media" */
 	char role[16];                    /* MIEN_ROLE: "all" (default), "api" or "worker" */
 	int threads;                      /* MIEN_THREADS: inference thread-pool size, 1..256; default = online CPUs */
 	int log_level;                    /* MIEN_LOG_LEVEL: debug|info|warn|error|off, default info */
 } mien_config;
 
-/* Fills `cfg` with the defaults only. */
+/*
+ * The defaults of MIEN_MODELS and MIEN_DB for a binary in `exe_dir` (the folder of /proc/self/exe), so that
+ * they do not depend on the working directory:
+ *   build tree  (EXE/../models exists):             models = EXE/../models, db = sqlite:EXE/../var/mien.db
+ *   installed   (EXE/../share/mien/models exists, else /usr/share/mien/models):
+ *                                                   models = that folder,   db = sqlite:/var/lib/mien/mien.db
+ *   otherwise (or exe_dir NULL/empty):              models = "models",      db = "sqlite:var/mien.db" (cwd)
+ * Found folders are written as absolute paths. Sets only cfg->models and cfg->db.
+ */
+void mien_config_paths(const char *exe_dir, mien_config *cfg);
+
+/* Fills `cfg` with the defaults only (the paths from mien_config_paths for the running binary). */
 void mien_config_defaults(mien_config *cfg);
 
 /*

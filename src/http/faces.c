@@ -7,8 +7,9 @@
  *
  * Identification searches the store's gallery index (src/store/gallery.h), loaded from the database on first
  * use and then kept current: every enrollment adds its face and every erasure removes faces, through
- * http__gallery_add / http__gallery_remove_* below. The index is safe for concurrent searches; the lock here
- * only guards creating it.
+ * http__gallery_add / http__gallery_remove_* below, by the bus messages of other servers, and by a gallery
+ * syncer (store.h, "Gallery sync") that picks up what other processes (`mien enroll`) write to the database.
+ * The index is safe for concurrent searches; the lock here only guards creating it.
  */
 #include <math.h>
 #include <stdio.h>
@@ -41,7 +42,8 @@ struct http_faces {
 	char models[1024];
 
 	pthread_mutex_t gallery_lock;
-	gallery *index; /* NULL until first needed */
+	gallery *index;               /* NULL until first needed */
+	store_gallery_syncer *syncer; /* started with the index (NULL: MIEN_GALLERY_SYNC_MS=0) */
 };
 
 int http__faces_create(http_server *s, http_faces **out)
@@ -72,6 +74,7 @@ void http__faces_free(http_faces **faces)
 		face_analyzer_free(&f->slots[i].analyzer);
 		nn_pool_destroy(&f->slots[i].pool);
 	}
+	store_gallery_sync_stop(&f->syncer);
 	gallery_free(&f->index);
 	pthread_mutex_destroy(&f->gallery_lock);
 	pthread_cond_destroy(&f->freed);
@@ -128,9 +131,17 @@ static gallery *index_for(http_server *s, const char *model, int dim, mien_error
 {
 	http_faces *f = s->faces;
 	pthread_mutex_lock(&f->gallery_lock);
-	if (!f->index && store_gallery_load(s->db, model, dim, GALLERY_FLOAT32, &f->index, err) == MIEN_OK)
+	if (!f->index && store_gallery_load(s->db, model, dim, GALLERY_FLOAT32, &f->index, err) == MIEN_OK) {
 		MIEN_LOG_INFO_("http", "gallery: %zu faces of %zu people (%s)", gallery_size(f->index),
 		               gallery_people(f->index), gallery_isa(f->index));
+		int every = store_gallery_sync_interval();
+		mien_error sync_err = { 0 };
+		if (every > 0 && store_gallery_sync_start(s->db, f->index, every, "http", NULL, NULL, &f->syncer,
+		                                          &sync_err) != MIEN_OK)
+			mien_log(MIEN_LOG_WARN, "http",
+			         "gallery: %s; faces enrolled by other processes show after a restart",
+			         sync_err.message);
+	}
 	gallery *g = f->index;
 	pthread_mutex_unlock(&f->gallery_lock);
 	return g;

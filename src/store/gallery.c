@@ -930,6 +930,33 @@ int gallery_set_threads(gallery *g, int threads)
 	return MIEN_OK;
 }
 
+int gallery_face_ids(const gallery *g, int64_t **ids, size_t *count)
+{
+	if (!g || !ids || !count)
+		return MIEN_EINVAL;
+	*ids = NULL;
+	*count = 0;
+	pthread_rwlock_t *lock = (pthread_rwlock_t *)&g->lock;
+	pthread_rwlock_rdlock(lock);
+	int rc = MIEN_OK;
+	if (g->count > 0) {
+		*ids = malloc(g->count * sizeof(**ids));
+		if (*ids) {
+			memcpy(*ids, g->face_id, g->count * sizeof(**ids));
+			*count = g->count;
+		} else {
+			rc = MIEN_ENOMEM;
+		}
+	}
+	pthread_rwlock_unlock(lock);
+	return rc;
+}
+
+const char *gallery_model(const gallery *g)
+{
+	return g ? g->model : "";
+}
+
 size_t gallery_size(const gallery *g)
 {
 	if (g == NULL)

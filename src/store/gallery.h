@@ -102,10 +102,17 @@ int gallery_search(const gallery *g, const float *query, int dim, const char *mo
  */
 int gallery_set_threads(gallery *g, int threads);
 
+/* The ids of every stored face, in no particular order, copied under the read lock. Caller frees *ids with free()
+ * (NULL when *count is 0). MIEN_EINVAL for NULL pointers, MIEN_ENOMEM. */
+int gallery_face_ids(const gallery *g, int64_t **ids, size_t *count);
+
 /* Faces stored, distinct people, and bytes held (vectors, ids, maps; capacity, not just use). 0 for NULL. */
 size_t gallery_size(const gallery *g);
 size_t gallery_people(const gallery *g);
 size_t gallery_memory_bytes(const gallery *g);
+
+/* The embedder the gallery holds: its own string, valid until gallery_free ("" for NULL). */
+const char *gallery_model(const gallery *g);
 
 /* The scan kernel in use: "avx512", "avx2" or "portable" (a static string). */
 const char *gallery_isa(const gallery *g);

@@ -1058,6 +1058,82 @@ int store_embeddings_each(store *s, const char *model, store_embedding_fn fn, vo
 	return rc;
 }
 
+int store_embeddings_range(store *s, const char *model, int64_t from_id, int64_t to_id, store_embedding_fn fn,
+                           void *ctx, mien_error *err)
+{
+	embedding_ctx e = { fn, ctx, malloc(4096 * sizeof(float)), err };
+	if (!e.buffer)
+		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
+	store_value p[] = { SV_TEXT(model), SV_INT(from_id), SV_INT(to_id) };
+	int rc = RUN(s,
+	             "SELECT id, person_id, dim, embedding FROM faces WHERE model = $1 AND id >= $2 AND id <= $3"
+	             " ORDER BY id",
+	             p, embedding_row, &e);
+	free(e.buffer);
+	return rc;
+}
+
+static int signature_row(void *ctx, const store_row *row)
+{
+	store_face_signature *sig = ctx;
+	sig->count = store__col_int(row, 0);
+	sig->max_id = store__col_int(row, 1);
+	sig->id_sum = store__col_int(row, 2);
+	return MIEN_OK;
+}
+
+int store_face_signature_get(store *s, const char *model, store_face_signature *out, mien_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	store_value p[] = { SV_TEXT(model) };
+	/* PostgreSQL's SUM(bigint) is numeric: cast back (the sum of up to 16 M ids fits easily). */
+	return RUN(s,
+	           "SELECT COUNT(*), COALESCE(MAX(id), 0), CAST(COALESCE(SUM(id), 0) AS BIGINT) FROM faces"
+	           " WHERE model = $1",
+	           p, signature_row, out);
+}
+
+#define FACE_IDS_MAX (16 * 1024 * 1024)
+
+typedef struct ids_ctx {
+	int64_t *ids;
+	size_t count, cap;
+	mien_error *err;
+} ids_ctx;
+
+static int id_row(void *ctx, const store_row *row)
+{
+	ids_ctx *l = ctx;
+	if (l->count == l->cap) {
+		if (l->cap >= FACE_IDS_MAX)
+			return mien_error_set(l->err, MIEN_ETOOBIG, "more than %d stored faces", FACE_IDS_MAX);
+		size_t cap = l->cap ? l->cap * 2 : 1024;
+		int64_t *grown = realloc(l->ids, cap * sizeof(*grown));
+		if (!grown)
+			return mien_error_set(l->err, MIEN_ENOMEM, "out of memory");
+		l->ids = grown;
+		l->cap = cap;
+	}
+	l->ids[l->count++] = store__col_int(row, 0);
+	return MIEN_OK;
+}
+
+int store_face_ids(store *s, const char *model, int64_t **ids, size_t *count, mien_error *err)
+{
+	*ids = NULL;
+	*count = 0;
+	ids_ctx l = { NULL, 0, 0, err };
+	store_value p[] = { SV_TEXT(model) };
+	int rc = RUN(s, "SELECT id FROM faces WHERE model = $1 ORDER BY id", p, id_row, &l);
+	if (rc) {
+		free(l.ids);
+		return rc;
+	}
+	*ids = l.ids;
+	*count = l.count;
+	return MIEN_OK;
+}
+
 /* --- cameras ---------------------------------------------------------------------------------------------- */
 
 #define CAMERA_COLUMNS "id, name, url, enabled, analysis_fps, alert_unknown, created_at, updated_at"

@@ -195,11 +195,75 @@ typedef int (*store_embedding_fn)(void *ctx, int64_t face_id, int64_t person_id,
 /* Walks every embedding of `model` (NULL = all models) in face id order, to fill the gallery. */
 int store_embeddings_each(store *s, const char *model, store_embedding_fn fn, void *ctx, mien_error *err);
 
+/* Walks the embeddings of `model` whose face id lies in [from_id, to_id], in face id order (the gallery sync
+ * loads the faces another process enrolled with it). */
+int store_embeddings_range(store *s, const char *model, int64_t from_id, int64_t to_id, store_embedding_fn fn,
+                           void *ctx, mien_error *err);
+
+/* A cheap fingerprint of the stored faces of `model` (one aggregate over the faces_model index): how many,
+ * the highest id and the sum of the ids. Any enrolment or erasure changes it (ids are never reused). */
+typedef struct store_face_signature {
+	int64_t count, max_id, id_sum;
+} store_face_signature;
+int store_face_signature_get(store *s, const char *model, store_face_signature *out, mien_error *err);
+
+/* Every stored face id of `model`, ascending. Caller frees *ids with free() (NULL when *count is 0);
+ * MIEN_ENOMEM, MIEN_ETOOBIG past GALLERY_MAX_FACES-sized lists (16 M). */
+int store_face_ids(store *s, const char *model, int64_t **ids, size_t *count, mien_error *err);
+
 /* Creates a gallery index (store/gallery.h) for `model`'s embeddings of `dim` values in `format`
  * (GALLERY_FLOAT32, GALLERY_INT8, ...) and fills it with every stored face of that model. Caller frees with
  * gallery_free. */
 struct gallery;
 int store_gallery_load(store *s, const char *model, int dim, int format, struct gallery **out, mien_error *err);
+
+/*
+ * Gallery sync: a server keeps its in-memory index current with its own enrolments and erasures and with the bus
+ * messages of other servers, but another process writing to the same database (`mien enroll`, a second server
+ * without Redis, an operator's SQL) tells no one. A syncer polls for such changes: every interval it compares a
+ * signature of the stored faces of the index's model (store_face_signature_get: one aggregate over the
+ * faces_model index) with the same signature of the index, and only when they differ lists the stored face ids,
+ * loads and adds the missing faces and removes the extra ones, in place (searches go on meanwhile under the
+ * index's own lock; the index is never swapped or freed under them). Rows the index refuses (an embedding of
+ * another width, a zero vector) are remembered as the pair of signatures they leave, so that they do not cost a
+ * listing on every poll.
+ *
+ * A pass reads the index's ids before the store's, so that a face this process enrolls during the pass (stored,
+ * then indexed) is at worst added twice (harmless: gallery_add of a present face id replaces it with the same
+ * vector) and never taken out; any other interleaving (a face erased between the listing and the add) leaves the
+ * two signatures apart and the next pass puts it right.
+ */
+typedef struct store_gallery_sync_state {
+	store_face_signature stored, indexed; /* after the last pass that left a difference */
+	int settled;                          /* 1 once such a pair is recorded */
+} store_gallery_sync_state;
+
+/* One pass over `g` (borrowed; its model names the stored faces): *added and *removed (either may be NULL) say
+ * what changed. `state` starts zeroed and is kept between passes. MIEN_E* from the store or MIEN_ENOMEM (the
+ * index is then unchanged or partly synced; a later pass finishes). */
+int store_gallery_sync_once(store *s, struct gallery *g, store_gallery_sync_state *state, size_t *added,
+                            size_t *removed, mien_error *err);
+
+/* The poll interval from MIEN_GALLERY_SYNC_MS: 2000 by default, 0 = off; 1..99 become 100 and values past one
+ * hour one hour; anything else is warned about and gives the default. */
+int store_gallery_sync_interval(void);
+
+typedef struct store_gallery_syncer store_gallery_syncer;
+
+/* Told on the syncer's thread after a pass that changed the index (e.g. to let trackers match again). */
+typedef void (*store_gallery_changed_fn)(void *ctx, size_t added, size_t removed);
+
+/*
+ * Starts a thread that runs store_gallery_sync_once on `g` every `interval_ms` (> 0), logging one info line under
+ * `who` per pass that changed something ("gallery: 1 face added by another process") and calling
+ * changed(ctx, ...) (may be NULL). `s`, `g` and `ctx` are borrowed and must outlive the syncer (stop it before
+ * freeing them). Caller stops it with store_gallery_sync_stop. MIEN_EINVAL, MIEN_ENOMEM, MIEN_EBACKEND when no
+ * thread can be started.
+ */
+int store_gallery_sync_start(store *s, struct gallery *g, int interval_ms, const char *who,
+                             store_gallery_changed_fn changed, void *ctx, store_gallery_syncer **out, mien_error *err);
+/* Stops the thread (waiting for a pass under way) and frees it; sets *sy to NULL; NULL is a no-op. */
+void store_gallery_sync_stop(store_gallery_syncer **sy);
 
 /* --- cameras ---------------------------------------------------------------------------------------------- */
 

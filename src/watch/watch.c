@@ -121,6 +121,7 @@ struct watch {
 	int sub_id;
 	pthread_mutex_t gallery_lock; /* guards creating the index; the index itself is thread-safe */
 	gallery *index;
+	store_gallery_syncer *syncer; /* the index follows enrolments and erasures by other processes (NULL: off) */
 	char model[STORE_MODEL_MAX];
 	int dim;
 	pthread_mutex_t sync_lock; /* one watch_sync at a time (lease ticks and camera changes) */
@@ -193,6 +194,16 @@ static float threshold(worker *wk)
 		wk->threshold_at = now;
 	}
 	return wk->threshold;
+}
+
+/* The gallery syncer changed the index (another process enrolled or erased): trackers match again, as after a
+ * bus message. */
+static void on_synced(void *ctx, size_t added, size_t removed)
+{
+	(void)added;
+	(void)removed;
+	watch *w = ctx;
+	atomic_fetch_add(&w->gallery_epoch, 1);
 }
 
 /* Applies an enrollment or erasure announced on the bus (by this node's API or another node). */
@@ -1080,6 +1091,9 @@ int watch_start(store *db, bus *b, const watch_options *options, watch **out, mi
 	}
 	if (rc == MIEN_OK)
 		rc = bus_subscribe(b, on_gallery, w, &w->sub_id, err);
+	int sync_ms = store_gallery_sync_interval();
+	if (rc == MIEN_OK && sync_ms > 0)
+		rc = store_gallery_sync_start(db, w->index, sync_ms, "watch", on_synced, w, &w->syncer, err);
 	if (rc == MIEN_OK)
 		rc = watch_sync(w, err);
 	for (int i = 0; rc == MIEN_OK && i < w->n_workers; i++)
@@ -1113,6 +1127,7 @@ void watch_stop(watch **wp)
 	if (w->sub_id)
 		bus_unsubscribe(w->bus, w->sub_id);
 	w->sub_id = 0;
+	store_gallery_sync_stop(&w->syncer);
 	/* a watch_sync that began before the stop finishes first */
 	pthread_mutex_lock(&w->sync_lock);
 	pthread_mutex_unlock(&w->sync_lock);

@@ -6,6 +6,10 @@
  *                                              {"events":[ids],"alerts":[ids]}
  *   seed crop IN X Y W H SIDE OUT              the rectangle of picture IN scaled to SIDE x SIDE, as JPEG
  *   seed camera-url DB_URL CAMERA_ID           prints the camera's stored URL (to check a kept password)
+ *   seed faces DB_URL MODEL DIM N              N faces of MODEL (DIM random values each), 10 per person
+ *   seed sync-cost DB_URL MODEL DIM            what the gallery sync (store.h) costs over the faces stored: loads the
+ *                                              index, times polls that find nothing and passes that pick up a
+ *                                              face another handle enrolled or erased; prints JSON (ms)
  *
  * Events come from camera workers (a later issue); writing them straight into the store the server uses is
  * how the test gets rows to read back through the API.
@@ -13,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "face/image.h"
+#include "store/gallery.h"
 #include "store/store.h"
 
 static int fail(const char *what, const mien_error *err)
@@ -108,8 +114,115 @@ static int crop(char **argv)
 	return 0;
 }
 
+/* Deterministic values in [-1, 1) (xorshift), so that runs are comparable. */
+static void random_embedding(float *v, int dim, uint64_t *state)
+{
+	for (int i = 0; i < dim; i++) {
+		*state ^= *state << 13;
+		*state ^= *state >> 7;
+		*state ^= *state << 17;
+		v[i] = (float)(*state >> 40) / (float)(1u << 23) - 1.0f;
+	}
+}
+
+static int seed_faces(const char *url, const char *model, int dim, int n)
+{
+	store *s = NULL;
+	mien_error err = { 0 };
+	if (dim < 1 || dim > GALLERY_MAX_DIM || n < 1)
+		return fail("faces", NULL);
+	if (store_open(url, 1, &s, &err) || store_migrate(s, NULL, &err))
+		return fail("open", &err);
+	float v[GALLERY_MAX_DIM];
+	uint64_t state = 0x9e3779b97f4a7c15ull;
+	store_person p = { 0 };
+	for (int i = 0; i < n; i++) {
+		if (i % 10 == 0) {
+			memset(&p, 0, sizeof(p));
+			snprintf(p.name, sizeof(p.name), "seeded %d %lld", i / 10, (long long)mien_wall_ms());
+			if (store_person_create(s, &p, &err))
+				return fail("person", &err);
+		}
+		random_embedding(v, dim, &state);
+		int64_t id;
+		if (store_face_add(s, p.id, model, v, dim, 1, NULL, 0, &id, &err))
+			return fail("face", &err);
+	}
+	store_close(&s);
+	return 0;
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static double since_ms(int64_t t0_us)
+{
+	return (double)(mono_us() - t0_us) / 1000.0;
+}
+
+static int sync_cost(const char *url, const char *model, int dim)
+{
+	store *s = NULL, *other = NULL;
+	gallery *g = NULL;
+	mien_error err = { 0 };
+	if (store_open(url, 2, &s, &err) || store_open(url, 1, &other, &err))
+		return fail("open", &err);
+	int64_t t0 = mono_us();
+	if (store_gallery_load(s, model, dim, GALLERY_FLOAT32, &g, &err))
+		return fail("load", &err);
+	double load = since_ms(t0);
+	store_gallery_sync_state st = { 0 };
+	size_t added = 0, removed = 0;
+	enum { ROUNDS = 20 };
+	double idle = 0, idle_max = 0, add = 0, erase = 0;
+	float v[GALLERY_MAX_DIM];
+	uint64_t state = 42;
+	store_person p = { 0 };
+	snprintf(p.name, sizeof(p.name), "sync-cost %lld", (long long)mien_wall_ms());
+	if (store_person_create(other, &p, &err))
+		return fail("person", &err);
+	for (int r = 0; r < ROUNDS; r++) {
+		t0 = mono_us();
+		if (store_gallery_sync_once(s, g, &st, &added, &removed, &err) || added || removed)
+			return fail("idle poll", &err);
+		double ms = since_ms(t0);
+		idle += ms;
+		idle_max = ms > idle_max ? ms : idle_max;
+		random_embedding(v, dim, &state);
+		int64_t id;
+		if (store_face_add(other, p.id, model, v, dim, 1, NULL, 0, &id, &err))
+			return fail("face", &err);
+		t0 = mono_us();
+		if (store_gallery_sync_once(s, g, &st, &added, &removed, &err) || added != 1)
+			return fail("add pass", &err);
+		add += since_ms(t0);
+		if (store_face_delete(other, p.id, id, &err))
+			return fail("delete", &err);
+		t0 = mono_us();
+		if (store_gallery_sync_once(s, g, &st, &added, &removed, &err) || removed != 1)
+			return fail("erase pass", &err);
+		erase += since_ms(t0);
+	}
+	store_person_delete(other, p.id, &err);
+	printf("{\"backend\":\"%s\",\"faces\":%zu,\"load_ms\":%.1f,\"idle_poll_ms\":%.2f,\"idle_poll_max_ms\":%.2f,"
+	       "\"pass_add_one_ms\":%.2f,\"pass_erase_one_ms\":%.2f}\n",
+	       store_backend(s), gallery_size(g), load, idle / ROUNDS, idle_max, add / ROUNDS, erase / ROUNDS);
+	gallery_free(&g);
+	store_close(&other);
+	store_close(&s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 6 && strcmp(argv[1], "faces") == 0)
+		return seed_faces(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
+	if (argc == 5 && strcmp(argv[1], "sync-cost") == 0)
+		return sync_cost(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 6 && strcmp(argv[1], "events") == 0)
 		return seed_events(argv[2], atoll(argv[3]), atoll(argv[4]), atoi(argv[5]));
 	if (argc == 4 && strcmp(argv[1], "camera-url") == 0)
@@ -117,6 +230,7 @@ int main(int argc, char **argv)
 	if (argc == 9 && strcmp(argv[1], "crop") == 0)
 		return crop(argv + 1);
 	fprintf(stderr, "usage: seed events DB_URL CAMERA_ID PERSON_ID N | seed crop IN X Y W H SIDE OUT\n"
-	                "       seed camera-url DB_URL CAMERA_ID\n");
+	                "       seed camera-url DB_URL CAMERA_ID | seed faces DB_URL MODEL DIM N\n"
+	                "       seed sync-cost DB_URL MODEL DIM\n");
 	return 2;
 }

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/config.h"
@@ -221,6 +223,71 @@ static void test_set(void **state)
 	assert_int_equal(mien_config_set(&cfg, NULL, "x", NULL), MIEN_EINVAL);
 }
 
+/* Makes `root`/`rel` (and its parents). */
+static void make_dirs(const char *root, const char *rel)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	for (char *p = path + strlen(root) + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(path, 0700);
+			*p = '/';
+		}
+	}
+	mkdir(path, 0700);
+}
+
+static void remove_tree(const char *root)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* MIEN_MODELS and MIEN_DB defaults follow the binary's folder, not the working directory. */
+static void test_install_paths(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/mien-test-paths-XXXXXX";
+	assert_non_null(mkdtemp(root));
+	char real[PATH_MAX], exe[600], want[PATH_MAX + 64];
+	assert_non_null(realpath(root, real));
+	mien_config cfg;
+
+	/* A build tree: ROOT/build/mien beside ROOT/models. */
+	make_dirs(root, "build");
+	make_dirs(root, "models");
+	snprintf(exe, sizeof(exe), "%s/build", root);
+	mien_config_paths(exe, &cfg);
+	snprintf(want, sizeof(want), "%s/models", real);
+	assert_string_equal(cfg.models, want);
+	snprintf(want, sizeof(want), "sqlite:%s/var/mien.db", real);
+	assert_string_equal(cfg.db, want);
+
+	/* Installed: ROOT/usr/local/bin/mien with ROOT/usr/local/share/mien/models. */
+	make_dirs(root, "usr/local/bin");
+	make_dirs(root, "usr/local/share/mien/models");
+	snprintf(exe, sizeof(exe), "%s/usr/local/bin", root);
+	mien_config_paths(exe, &cfg);
+	snprintf(want, sizeof(want), "%s/usr/local/share/mien/models", real);
+	assert_string_equal(cfg.models, want);
+	assert_string_equal(cfg.db, "sqlite:/var/lib/mien/mien.db");
+
+	/* Neither (and no /usr/share/mien/models on this machine): the old cwd-relative defaults. */
+	make_dirs(root, "elsewhere/bin");
+	snprintf(exe, sizeof(exe), "%s/elsewhere/bin", root);
+	mien_config_paths(exe, &cfg);
+	if (access("/usr/share/mien/models", F_OK) != 0) {
+		assert_string_equal(cfg.models, "models");
+		assert_string_equal(cfg.db, "sqlite:var/mien.db");
+	}
+	mien_config_paths(NULL, &cfg);
+	assert_string_equal(cfg.models, "models");
+	assert_string_equal(cfg.db, "sqlite:var/mien.db");
+	remove_tree(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +298,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_files, clean_env, remove_file),
 		cmocka_unit_test_setup_teardown(test_missing_file, clean_env, remove_file),
 		cmocka_unit_test_setup_teardown(test_set, clean_env, remove_file),
+		cmocka_unit_test_setup_teardown(test_install_paths, clean_env, remove_file),
 	};
 	return cmocka_run_group_tests_name("core/config", tests, NULL, NULL);
 }

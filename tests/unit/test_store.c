@@ -32,6 +32,7 @@
 #include <sqlite3.h>
 
 #include "core/clock.h"
+#include "store/gallery.h"
 #include "store/store.h"
 
 typedef struct fixture {
@@ -463,6 +464,103 @@ static void test_embeddings_walk(void **state)
 	memset(&w, 0, sizeof(w));
 	OK(store_embeddings_each(s, NULL, walk_fn, &w, ERR));
 	assert_int_equal(w.n, 3);
+}
+
+/* One sync pass, expecting `added` and `removed`. */
+static void sync_expect(store *s, gallery *g, store_gallery_sync_state *st, size_t added, size_t removed)
+{
+	size_t a = 99, r = 99;
+	OK(store_gallery_sync_once(s, g, st, &a, &r, ERR));
+	if (a != added || r != removed)
+		fail_msg("sync: %zu added, %zu removed; expected %zu and %zu", a, r, added, removed);
+}
+
+/* The gallery sync (store.h): an index loaded through one handle follows what a second handle on the same
+ * database (another process: `mien enroll`, a second server) enrolls and erases. */
+static void test_gallery_sync(void **state)
+{
+	fixture *f = *state;
+	store *other = NULL;
+	OK(store_open(f->url, 2, &other, ERR));
+	enum { DIM = 8 };
+	float v[DIM];
+	int64_t ada = add_person(f->s, "ada", 0), f1, f2, f3, f4, f5, refused;
+	fill_embedding(v, DIM, 1);
+	OK(store_face_add(f->s, ada, "m8", v, DIM, 1, NULL, 0, &f1, ERR));
+	gallery *g = NULL;
+	OK(store_gallery_load(f->s, "m8", DIM, GALLERY_FLOAT32, &g, ERR));
+	store_gallery_sync_state st = { 0 };
+	sync_expect(f->s, g, &st, 0, 0);
+
+	/* Another process enrolls (and enrolls for another embedder, which is not this index's business). */
+	int64_t bob = add_person(other, "bob", 0);
+	fill_embedding(v, DIM, 2);
+	OK(store_face_add(other, bob, "m8", v, DIM, 1, NULL, 0, &f2, ERR));
+	OK(store_face_add(other, bob, "x4", v, 4, 1, NULL, 0, &refused, ERR));
+	sync_expect(f->s, g, &st, 1, 0);
+	assert_int_equal(gallery_size(g), 2);
+	gallery_hit hit;
+	size_t n = 0;
+	OK(gallery_search(g, v, DIM, "m8", 1, &hit, &n, ERR));
+	assert_int_equal(n, 1);
+	assert_int_equal(hit.person_id, bob);
+	assert_int_equal(hit.face_id, f2);
+	assert_true(hit.similarity > 0.999f);
+
+	/* This process's own enrolment (row, then index): nothing for the sync to do. */
+	fill_embedding(v, DIM, 3);
+	OK(store_face_add(f->s, ada, "m8", v, DIM, 1, NULL, 0, &f3, ERR));
+	OK(gallery_add(g, f3, ada, v, DIM, "m8", ERR));
+	sync_expect(f->s, g, &st, 0, 0);
+	/* A pass in the window between its row and its index entry adds the face; the late gallery_add of the same
+	 * id then replaces it (no duplicate) and the next pass finds nothing. */
+	fill_embedding(v, DIM, 4);
+	OK(store_face_add(f->s, ada, "m8", v, DIM, 1, NULL, 0, &f4, ERR));
+	sync_expect(f->s, g, &st, 1, 0);
+	OK(gallery_add(g, f4, ada, v, DIM, "m8", ERR));
+	assert_int_equal(gallery_size(g), 4);
+	sync_expect(f->s, g, &st, 0, 0);
+
+	/* Another process erases bob: his face leaves the index. */
+	OK(store_person_delete(other, bob, ERR));
+	sync_expect(f->s, g, &st, 0, 1);
+	assert_int_equal(gallery_size(g), 3);
+	fill_embedding(v, DIM, 2);
+	OK(gallery_search(g, v, DIM, "m8", 1, &hit, &n, ERR));
+	assert_int_equal(hit.person_id, ada);
+	/* A face added after its row was erased (the other interleaving of that window) is taken out. */
+	OK(gallery_add(g, f2, bob, v, DIM, "m8", ERR));
+	sync_expect(f->s, g, &st, 0, 1);
+	assert_int_equal(gallery_size(g), 3);
+
+	/* A stored row the index refuses (another width under this model) is left out, and remembered: the passes
+	 * after it settle, and later enrolments still come through. */
+	OK(store_face_add(other, ada, "m8", v, 4, 1, NULL, 0, &refused, ERR));
+	sync_expect(f->s, g, &st, 0, 0);
+	assert_int_equal(st.settled, 1);
+	sync_expect(f->s, g, &st, 0, 0);
+	assert_int_equal(st.settled, 1);
+	fill_embedding(v, DIM, 5);
+	OK(store_face_add(other, ada, "m8", v, DIM, 1, NULL, 0, &f5, ERR));
+	sync_expect(f->s, g, &st, 1, 0);
+	assert_int_equal(gallery_size(g), 4);
+	OK(store_face_delete(other, ada, refused, ERR));
+	sync_expect(f->s, g, &st, 0, 0);
+	assert_int_equal(st.settled, 0);
+
+	/* Many faces at once, spread over separate runs of ids: all come in, in one pass. */
+	int64_t carol = add_person(other, "carol", 0), ids[80];
+	for (int i = 0; i < 80; i++) {
+		fill_embedding(v, DIM, 100 + i);
+		OK(store_face_add(i % 2 ? other : f->s, carol, "m8", v, DIM, 1, NULL, 0, &ids[i], ERR));
+		if (i % 2 == 0)
+			OK(gallery_add(g, ids[i], carol, v, DIM, "m8", ERR)); /* this process's own: already indexed */
+	}
+	sync_expect(f->s, g, &st, 40, 0); /* 40 runs: one range query */
+	assert_int_equal(gallery_size(g), 84);
+	sync_expect(f->s, g, &st, 0, 0);
+	gallery_free(&g);
+	store_close(&other);
 }
 
 static void test_cameras(void **state)
@@ -1070,6 +1168,7 @@ static void test_crash_keeps_acknowledged_writes(void **state)
 	        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),             \
 	        cmocka_unit_test_setup_teardown(test_people_and_faces, setup, teardown),   \
 	        cmocka_unit_test_setup_teardown(test_embeddings_walk, setup, teardown),    \
+	        cmocka_unit_test_setup_teardown(test_gallery_sync, setup, teardown),       \
 	        cmocka_unit_test_setup_teardown(test_cameras, setup, teardown),            \
 	        cmocka_unit_test_setup_teardown(test_events, setup, teardown),             \
 	        cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),             \
