@@ -406,11 +406,13 @@ void http__h_storage_get(http_req *r)
 	int rc = store_storage_get(r->srv->db, mien_wall_ms(), &st, &err);
 	char value[32];
 	long retention = 30; /* the retention_days fallback above */
-	int got = rc == MIEN_OK ? store_setting_get(r->srv->db, "retention_days", value, sizeof(value), &err) : MIEN_OK;
-	if (got == MIEN_OK && rc == MIEN_OK)
-		retention = strtol(value, NULL, 10);
-	else if (got != MIEN_ENOENT)
-		rc = got;
+	if (rc == MIEN_OK) {
+		rc = store_setting_get(r->srv->db, "retention_days", value, sizeof(value), &err);
+		if (rc == MIEN_OK)
+			retention = strtol(value, NULL, 10);
+		else if (rc == MIEN_ENOENT)
+			rc = MIEN_OK;
+	}
 	if (rc != MIEN_OK) {
 		http__reply_store_error(r, rc, &err, "storage");
 		return;
