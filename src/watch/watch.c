@@ -258,14 +258,21 @@ static void publish_event(watch *w, const store_event *e)
 		publish(w, BUS_EVENT, e->camera_id, watch_event_json(&full, 1));
 }
 
+/* A whole-number setting, or `fallback` when it is unset or unreadable (the API validated it on the way in). */
+static int int_setting(store *db, const char *key, int fallback)
+{
+	char value[32];
+	if (store_setting_get(db, key, value, sizeof(value), NULL) != MIEN_OK)
+		return fallback;
+	char *end;
+	long v = strtol(value, &end, 10);
+	return *end || v < 0 || v > 65535 ? fallback : (int)v;
+}
+
 /* The alert cooldown in ms: the `alert_cooldown_minutes` setting (default 10; 0 = an alert for every visit). */
 static int64_t alert_cooldown_ms(store *db)
 {
-	char value[32];
-	if (store_setting_get(db, "alert_cooldown_minutes", value, sizeof(value), NULL) != MIEN_OK)
-		return (int64_t)WATCH_ALERT_COOLDOWN_MIN * 60000;
-	long minutes = strtol(value, NULL, 10);
-	return minutes > 0 ? (int64_t)minutes * 60000 : 0;
+	return (int64_t)int_setting(db, "alert_cooldown_minutes", WATCH_ALERT_COOLDOWN_MIN) * 60000;
 }
 
 /* Raises an alert for the event when its person is on the watchlist, or when it is an unknown face on a camera
@@ -318,17 +325,6 @@ static face_image frame_view(const video_frame *f)
 		             .source_channels = 3,
 		             .source_bits = 8,
 		             .orientation = 1 };
-}
-
-/* A whole-number setting, or `fallback` when it is unset or unreadable (the API validated it on the way in). */
-static int int_setting(store *db, const char *key, int fallback)
-{
-	char value[32];
-	if (store_setting_get(db, key, value, sizeof(value), NULL) != MIEN_OK)
-		return fallback;
-	char *end;
-	long v = strtol(value, &end, 10);
-	return *end || v < 0 || v > 65535 ? fallback : (int)v;
 }
 
 /* The frame as a JPEG no wider than the `snapshot_width` setting, at `snapshot_quality`; read for each event, so
