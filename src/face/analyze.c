@@ -153,7 +153,7 @@ int face_analyzer_create(const face_options *options, const char *models_dir, nn
 		face_options_default(&a->options);
 	if (a->options.min_face <= 0)
 		a->options.min_face = 40;
-	const char *emb = pick(a->options.embedder, "MIEN_EMBEDDER", "face_recognition");
+	const char *emb = face_embedder_name(&a->options);
 	const char *expr = pick(a->options.expression, "MIEN_EXPRESSION", EXPR_DEFAULT);
 	if (strcmp(emb, "mobilefacenet") == 0) {
 		a->embedder = EMB_MOBILEFACENET;
@@ -626,6 +626,11 @@ int face_dominant_expression(const face_result *f)
 		if (f->expression[i] > f->expression[best])
 			best = i;
 	return best;
+}
+
+const char *face_embedder_name(const face_options *options)
+{
+	return pick(options ? options->embedder : NULL, "MIEN_EMBEDDER", "face_recognition");
 }
 
 float face_default_threshold(const char *model)

@@ -124,6 +124,9 @@ int face_dominant_expression(const face_result *face);
 /* The similarity above which two faces count as the same person, for an embedder (calibrated on
  * ../shared/data: docs/accuracy.md). */
 float face_default_threshold(const char *model);
+/* The embedder an analyzer made from `options` uses (options->embedder, else MIEN_EMBEDDER, else the default),
+ * without loading any model; `options` may be NULL. A static string or options->embedder (borrowed). */
+const char *face_embedder_name(const face_options *options);
 
 /* What a photo offered for enrollment gets (wire values; they keep their numbers). */
 enum face_enroll_verdict {

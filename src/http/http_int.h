@@ -99,6 +99,7 @@ enum {
 	HTTP_FIELD_NUMBER = 3,
 	HTTP_FIELD_BOOL = 4,
 	HTTP_FIELD_ID_ARRAY = 5, /* an array of positive integers */
+	HTTP_FIELD_NUMBER_OR_NULL = 6,
 };
 typedef struct http_field {
 	const char *name;
@@ -407,6 +408,7 @@ void http__h_user_patch(http_req *r);
 void http__h_user_delete(http_req *r);
 void http__h_settings_get(http_req *r);
 void http__h_settings_patch(http_req *r);
+void http__h_storage_get(http_req *r);
 void http__h_audit_list(http_req *r);
 
 /* The static files of the dashboard (static.c): answers GET/HEAD outside /api. */

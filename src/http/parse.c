@@ -188,6 +188,8 @@ static const char *kind_name(int kind)
 		return "an integer";
 	case HTTP_FIELD_NUMBER:
 		return "a number";
+	case HTTP_FIELD_NUMBER_OR_NULL:
+		return "a number or null";
 	case HTTP_FIELD_BOOL:
 		return "a boolean";
 	default:
@@ -205,6 +207,8 @@ static int kind_ok(const json_t *v, const http_field *f)
 		return json_is_integer(v);
 	case HTTP_FIELD_NUMBER:
 		return json_is_number(v);
+	case HTTP_FIELD_NUMBER_OR_NULL:
+		return json_is_number(v) || json_is_null(v);
 	case HTTP_FIELD_BOOL:
 		return json_is_boolean(v);
 	case HTTP_FIELD_ID_ARRAY: {

@@ -49,6 +49,7 @@ const http_route http__routes[] = {
 	{ HTTP_DELETE, "/api/v1/users/{id}", ADMIN, 0, http__h_user_delete },
 	{ HTTP_GET, "/api/v1/settings", ADMIN, 0, http__h_settings_get },
 	{ HTTP_PATCH, "/api/v1/settings", ADMIN, 0, http__h_settings_patch },
+	{ HTTP_GET, "/api/v1/storage", ADMIN, 0, http__h_storage_get },
 	{ HTTP_GET, "/api/v1/audit", ADMIN, 0, http__h_audit_list },
 	{ HTTP_GET, "/api/v1/stream", RECOG, 0, http__h_stream },
 };

@@ -1,5 +1,5 @@
 /*
- * users.c — the admin's routes: /users, /settings and /audit. A user's JSON never carries the password hash.
+ * users.c — the admin's routes: /users, /settings, /storage and /audit. A user's JSON never carries the password hash.
  * Changing a user's role or cameras forgets their cached sessions at once and closes their live streams and views;
  * changing the password or disabling them also ends every session they have.
  *
@@ -8,10 +8,13 @@
  * password of, demote, delete) an all-camera user; such attempts get 403 and an audit row ("denied").
  */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
+#include "face/face.h"
 #include "http/http_int.h"
 #include "watch/watch.h"
 
@@ -285,7 +288,19 @@ static const setting SETTINGS[] = {
 	{ "retention_days", HTTP_FIELD_INT, 0, 3650, "30" },
 	{ "alert_cooldown_minutes", HTTP_FIELD_INT, 0, 1440, NUMBER_OF(WATCH_ALERT_COOLDOWN_MIN) },
 	{ "validated", HTTP_FIELD_BOOL, 0, 1, "false" },
+	/* 0 = no snapshot, else at least SNAPSHOT_WIDTH_MIN (checked below) */
+	{ "snapshot_width", HTTP_FIELD_INT, 0, 3840, NUMBER_OF(WATCH_SNAPSHOT_WIDTH) },
+	{ "snapshot_quality", HTTP_FIELD_INT, 30, 95, NUMBER_OF(WATCH_SNAPSHOT_QUALITY) },
 };
+
+#define SNAPSHOT_WIDTH_MIN 160
+
+/* A number rounded to 6 decimals, so that a float read back as double shows as it was written (0.42, not
+ * 0.41999998688697815). */
+static json_t *json_rounded(double v)
+{
+	return json_real(round(v * 1e6) / 1e6);
+}
 
 static json_t *settings_json(http_req *r, int *rc, mien_error *err)
 {
@@ -301,6 +316,12 @@ static json_t *settings_json(http_req *r, int *rc, mien_error *err)
 		json_t *v = json_loads(got == MIEN_OK ? value : SETTINGS[i].fallback, JSON_DECODE_ANY, NULL);
 		json_object_set_new(o, SETTINGS[i].key, v ? v : json_null());
 	}
+	/* read-only: what the watch and /analyze compare similarities with, for the embedder this server runs */
+	const char *model = face_embedder_name(NULL);
+	json_object_set_new(o, "recognition_threshold_in_force",
+	                    json_rounded(watch_recognition_threshold(r->srv->db, model)));
+	json_object_set_new(o, "recognition_model", json_string(model));
+	json_object_set_new(o, "recognition_model_default", json_rounded(face_default_threshold(model)));
 	*rc = MIEN_OK;
 	return o;
 }
@@ -319,11 +340,13 @@ void http__h_settings_get(http_req *r)
 void http__h_settings_patch(http_req *r)
 {
 	static const http_field FIELDS[] = {
-		{ "recognition_threshold", HTTP_FIELD_NUMBER, 0, 0 },
+		{ "recognition_threshold", HTTP_FIELD_NUMBER_OR_NULL, 0, 0 }, /* null: back to the model's default */
 		{ "analysis_fps", HTTP_FIELD_NUMBER, 0, 0 },
 		{ "retention_days", HTTP_FIELD_INT, 0, 0 },
 		{ "alert_cooldown_minutes", HTTP_FIELD_INT, 0, 0 },
 		{ "validated", HTTP_FIELD_BOOL, 0, 0 },
+		{ "snapshot_width", HTTP_FIELD_INT, 0, 0 },
+		{ "snapshot_quality", HTTP_FIELD_INT, 0, 0 },
 		{ 0 },
 	};
 	json_t *body = http__body_json(r, FIELDS);
@@ -331,13 +354,20 @@ void http__h_settings_patch(http_req *r)
 		return;
 	for (size_t i = 0; i < MIEN_ARRAY_LEN(SETTINGS); i++) { /* validate everything before writing anything */
 		json_t *v = json_object_get(body, SETTINGS[i].key);
-		if (v && SETTINGS[i].kind != HTTP_FIELD_BOOL &&
+		if (v && !json_is_null(v) && SETTINGS[i].kind != HTTP_FIELD_BOOL &&
 		    (json_number_value(v) < SETTINGS[i].min || json_number_value(v) > SETTINGS[i].max)) {
 			http__reply_error(r, 400, "bad_request", "'%s' must be in [%g, %g]", SETTINGS[i].key,
 			                  SETTINGS[i].min, SETTINGS[i].max);
 			json_decref(body);
 			return;
 		}
+	}
+	json_t *width = json_object_get(body, "snapshot_width");
+	if (width && json_integer_value(width) != 0 && json_integer_value(width) < SNAPSHOT_WIDTH_MIN) {
+		http__reply_error(r, 400, "bad_request", "'snapshot_width' must be 0 (no snapshot) or in [%d, 3840]",
+		                  SNAPSHOT_WIDTH_MIN);
+		json_decref(body);
+		return;
 	}
 	int rc = MIEN_OK;
 	mien_error err = { 0 };
@@ -357,6 +387,66 @@ void http__h_settings_patch(http_req *r)
 		return;
 	}
 	http__h_settings_get(r);
+}
+
+/* --- storage ------------------------------------------------------------------------------------------------ */
+
+#define DAY_MS 86400000.0
+
+/* An integer figure, or null when unknown (negative). */
+static json_t *json_count(int64_t v)
+{
+	return v >= 0 ? json_integer((json_int_t)v) : json_null();
+}
+
+void http__h_storage_get(http_req *r)
+{
+	store_storage st;
+	mien_error err = { 0 };
+	int rc = store_storage_get(r->srv->db, mien_wall_ms(), &st, &err);
+	char value[32];
+	long retention = 30; /* the retention_days fallback above */
+	if (rc == MIEN_OK) {
+		rc = store_setting_get(r->srv->db, "retention_days", value, sizeof(value), &err);
+		if (rc == MIEN_OK)
+			retention = strtol(value, NULL, 10);
+		else if (rc == MIEN_ENOENT)
+			rc = MIEN_OK;
+	}
+	if (rc != MIEN_OK) {
+		http__reply_store_error(r, rc, &err, "storage");
+		return;
+	}
+	/* The rate: events and picture bytes per day over the window (the last 24 h, else the last 7 days). */
+	double days = (double)st.window_ms / DAY_MS;
+	int rated = st.window_ms > 0;
+	double per_day = rated ? (double)st.window_bytes / days : 0;
+	json_t *o = json_object();
+	json_object_set_new(o, "database_bytes", json_count(st.database_bytes));
+	json_object_set_new(o, "free_bytes", json_count(st.free_bytes));
+	json_object_set_new(o, "events", json_count(st.events));
+	json_object_set_new(o, "picture_bytes", json_count(st.picture_bytes));
+	json_object_set_new(o, "bytes_per_event", st.events ? json_count(st.picture_bytes / st.events) : json_null());
+	json_object_set_new(o, "rate_window_days", rated ? json_integer((json_int_t)lround(days)) : json_null());
+	json_object_set_new(o, "events_per_day", rated ? json_rounded((double)st.window_events / days) : json_null());
+	json_object_set_new(o, "bytes_per_day", rated ? json_count((int64_t)llround(per_day)) : json_null());
+	/* days the free space holds at that rate; null without a rate or where the free space is unknown */
+	json_object_set_new(o, "days_left",
+	                    rated && per_day > 0 && st.free_bytes >= 0
+	                            ? json_rounded(floor((double)st.free_bytes / per_day * 10) / 10)
+	                            : json_null());
+	json_object_set_new(o, "retention_days", json_integer(retention));
+	/* with a retention the pictures level off near bytes_per_day × retention_days; without one they grow */
+	json_object_set_new(o, "retention_bounded", json_boolean(retention > 0));
+	json_object_set_new(o, "retained_bytes",
+	                    rated && retention > 0 ? json_count((int64_t)llround(per_day * (double)retention))
+	                                           : json_null());
+	json_object_set_new(
+	        o, "retention_fits",
+	        rated && retention > 0 && st.free_bytes >= 0
+	                ? json_boolean(per_day * (double)retention <= (double)(st.free_bytes + st.picture_bytes))
+	                : json_null());
+	http__reply_json(r, 200, o);
 }
 
 /* --- audit ------------------------------------------------------------------------------------------------------ */

@@ -1558,6 +1558,53 @@ int store_event_purge(store *s, int64_t before, int64_t *deleted, mien_error *er
 	return rc;
 }
 
+/* --- storage ------------------------------------------------------------------------------------------------ */
+
+static int pictures_row(void *ctx, const store_row *row)
+{
+	int64_t *out = ctx;
+	out[0] = store__col_int(row, 0);
+	out[1] = store__col_int(row, 1);
+	return MIEN_OK;
+}
+
+/* Events started at or after `since` (0 = all) and the bytes of their pictures. */
+static int count_pictures(store *s, int64_t since, int64_t *events, int64_t *bytes, mien_error *err)
+{
+	int64_t out[2] = { 0, 0 };
+	store_value p[] = { SV_INT(since) };
+	int rc =
+	        RUN(s,
+	            "SELECT COUNT(*), COALESCE(SUM(COALESCE(length(i.snapshot), 0) + COALESCE(length(i.thumbnail), 0)),"
+	            " 0) FROM events e LEFT JOIN event_images i ON i.event_id = e.id WHERE e.started_at >= $1",
+	            p, pictures_row, out);
+	*events = out[0];
+	*bytes = out[1];
+	return rc;
+}
+
+int store_storage_get(store *s, int64_t now, store_storage *out, mien_error *err)
+{
+	static const int64_t windows[] = { 86400000, 7 * 86400000LL };
+	memset(out, 0, sizeof(*out));
+	int slot;
+	int rc = borrow(s, &slot, err);
+	if (rc)
+		return rc;
+	rc = s->be->size(s->conns[slot], &out->database_bytes, &out->free_bytes, err);
+	give_back(s, slot);
+	if (rc || (rc = count_pictures(s, 0, &out->events, &out->picture_bytes, err)))
+		return rc;
+	for (size_t i = 0; i < MIEN_ARRAY_LEN(windows) && !out->window_ms; i++) {
+		rc = count_pictures(s, now - windows[i], &out->window_events, &out->window_bytes, err);
+		if (rc)
+			return rc;
+		if (out->window_events)
+			out->window_ms = windows[i];
+	}
+	return MIEN_OK;
+}
+
 /* --- alerts ------------------------------------------------------------------------------------------------- */
 
 #define ALERT_COLUMNS                                                                                         \

@@ -350,6 +350,22 @@ int store_event_list(store *s, const store_event_filter *f, store_event *out, si
 /* Deletes events that started before `before` with their images and alerts; *deleted may be NULL. */
 int store_event_purge(store *s, int64_t before, int64_t *deleted, mien_error *err);
 
+/*
+ * What the database holds and how fast it grows, for the Settings page. The rate comes from the events that
+ * started in the last 24 h before `now` (ms) when there are any, else from the last 7 days; window_ms says which
+ * (0 when neither has an event, so there is no rate).
+ */
+typedef struct store_storage {
+	int64_t database_bytes; /* on disk: SQLite's pages plus its write-ahead log; PostgreSQL's database size */
+	int64_t free_bytes;     /* free where the database file lives; -1 when unknown (PostgreSQL) */
+	int64_t events;         /* events stored */
+	int64_t picture_bytes;  /* their snapshots and face crops */
+	int64_t window_ms;      /* 86400000, 604800000 or 0 */
+	int64_t window_events;  /* events started in the window */
+	int64_t window_bytes;   /* their snapshots and face crops */
+} store_storage;
+int store_storage_get(store *s, int64_t now, store_storage *out, mien_error *err);
+
 typedef struct store_alert {
 	int64_t id;
 	int64_t event_id;

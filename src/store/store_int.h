@@ -96,6 +96,9 @@ typedef struct store_driver {
 	int (*check)(store_conn *conn, mien_error *err);
 	/* After an erasure: make sure no copy of the erased rows stays in side files (SQLite's WAL). */
 	void (*after_erase)(store_conn *conn);
+	/* The database's size on disk in *bytes and the free space where it lives in *free_bytes (-1 when the
+	 * backend cannot know it, as with a server elsewhere). */
+	int (*size)(store_conn *conn, int64_t *bytes, int64_t *free_bytes, mien_error *err);
 } store_driver;
 
 extern const store_driver store__sqlite;

@@ -264,6 +264,35 @@ static void sqlite_after_erase(store_conn *c)
 	sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 }
 
+static int int64_row(void *ctx, const store_row *row)
+{
+	*(int64_t *)ctx = store__col_int(row, 0);
+	return MIEN_OK;
+}
+
+/* The pages in use or free inside the file, plus the write-ahead log beside it; the free space is that of the
+ * file system holding the file. */
+static int sqlite_size(store_conn *c, int64_t *bytes, int64_t *free_bytes, mien_error *err)
+{
+	int64_t pages = 0, page_size = 0;
+	int rc = sqlite_exec(c, "PRAGMA page_count", NULL, 0, int64_row, &pages, err);
+	if (rc || (rc = sqlite_exec(c, "PRAGMA page_size", NULL, 0, int64_row, &page_size, err)))
+		return rc;
+	*bytes = pages * page_size;
+	*free_bytes = -1;
+	const char *path = sqlite3_db_filename(c->db, "main");
+	if (!path || !*path)
+		return MIEN_OK;
+	char wal[4096];
+	struct stat st;
+	if (snprintf(wal, sizeof(wal), "%s-wal", path) < (int)sizeof(wal) && stat(wal, &st) == 0)
+		*bytes += (int64_t)st.st_size;
+	struct statvfs fs;
+	if (statvfs(path, &fs) == 0)
+		*free_bytes = (int64_t)fs.f_bavail * (int64_t)fs.f_frsize;
+	return MIEN_OK;
+}
+
 const store_driver store__sqlite = {
 	.name = "sqlite",
 	.ddl_id = "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -275,4 +304,5 @@ const store_driver store__sqlite = {
 	.usable = sqlite_usable,
 	.check = sqlite_check,
 	.after_erase = sqlite_after_erase,
+	.size = sqlite_size,
 };

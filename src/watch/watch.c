@@ -24,7 +24,6 @@
 #include "watch/watch.h"
 
 #define MAX_FACES        32
-#define SNAPSHOT_WIDTH   1280
 #define THUMB_SIDE       160
 #define THRESHOLD_TTL_MS 10000
 #define IDLE_SLEEP_MS    5
@@ -270,14 +269,21 @@ static void publish_event(watch *w, const store_event *e)
 		publish(w, BUS_EVENT, e->camera_id, watch_event_json(&full, 1));
 }
 
+/* A whole-number setting, or `fallback` when it is unset or unreadable (the API validated it on the way in). */
+static int int_setting(store *db, const char *key, int fallback)
+{
+	char value[32];
+	if (store_setting_get(db, key, value, sizeof(value), NULL) != MIEN_OK)
+		return fallback;
+	char *end;
+	long v = strtol(value, &end, 10);
+	return *end || v < 0 || v > 65535 ? fallback : (int)v;
+}
+
 /* The alert cooldown in ms: the `alert_cooldown_minutes` setting (default 10; 0 = an alert for every visit). */
 static int64_t alert_cooldown_ms(store *db)
 {
-	char value[32];
-	if (store_setting_get(db, "alert_cooldown_minutes", value, sizeof(value), NULL) != MIEN_OK)
-		return (int64_t)WATCH_ALERT_COOLDOWN_MIN * 60000;
-	long minutes = strtol(value, NULL, 10);
-	return minutes > 0 ? (int64_t)minutes * 60000 : 0;
+	return (int64_t)int_setting(db, "alert_cooldown_minutes", WATCH_ALERT_COOLDOWN_MIN) * 60000;
 }
 
 /* Raises an alert for the event when its person is on the watchlist, or when it is an unknown face on a camera
@@ -332,17 +338,24 @@ static face_image frame_view(const video_frame *f)
 		             .orientation = 1 };
 }
 
-/* The frame as a JPEG no wider than SNAPSHOT_WIDTH. */
-static int snapshot_jpeg(const face_image *frame, uint8_t **jpeg, size_t *len, mien_error *err)
+/* The frame as a JPEG no wider than the `snapshot_width` setting, at `snapshot_quality`; read for each event, so
+ * a change applies to the next one. *jpeg stays NULL when the setting is 0 (no snapshot). */
+static int snapshot_jpeg(store *db, const face_image *frame, uint8_t **jpeg, size_t *len, mien_error *err)
 {
-	if (frame->width <= SNAPSHOT_WIDTH)
-		return face_image_encode_jpeg(frame, 85, jpeg, len, err);
+	int width = int_setting(db, "snapshot_width", WATCH_SNAPSHOT_WIDTH);
+	int quality = int_setting(db, "snapshot_quality", WATCH_SNAPSHOT_QUALITY);
+	if (quality < 1 || quality > 100)
+		quality = WATCH_SNAPSHOT_QUALITY;
+	if (width == 0)
+		return MIEN_OK;
+	if (frame->width <= width)
+		return face_image_encode_jpeg(frame, quality, jpeg, len, err);
 	face_image *small = NULL;
-	int h = (int)lroundf((float)frame->height * SNAPSHOT_WIDTH / (float)frame->width);
-	int rc =
-	        face_image_crop(frame, 0, 0, (float)frame->width, (float)frame->height, SNAPSHOT_WIDTH, h, &small, err);
+	int h = (int)lroundf((float)frame->height * (float)width / (float)frame->width);
+	int rc = face_image_crop(frame, 0, 0, (float)frame->width, (float)frame->height, width, h > 0 ? h : 1, &small,
+	                         err);
 	if (rc == MIEN_OK)
-		rc = face_image_encode_jpeg(small, 85, jpeg, len, err);
+		rc = face_image_encode_jpeg(small, quality, jpeg, len, err);
 	face_image_free(&small);
 	return rc;
 }
@@ -374,7 +387,7 @@ static void record(watch *w, const rec_job *job)
 			face_image frame = frame_view(job->frame);
 			face_result here = { 0 };
 			memcpy(here.box, ch->box, sizeof(here.box)); /* where the face is in this frame */
-			if (snapshot_jpeg(&frame, &snap, &snap_len, &err) != MIEN_OK ||
+			if (snapshot_jpeg(w->db, &frame, &snap, &snap_len, &err) != MIEN_OK ||
 			    face_thumbnail(&frame, &here, THUMB_SIDE, &thumb, &thumb_len, &err) != MIEN_OK)
 				mien_log(MIEN_LOG_WARN, "watch", "camera %lld: pictures: %s", camera, err.message);
 		}

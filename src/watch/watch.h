@@ -108,6 +108,10 @@ json_t *watch_alert_json(const store_alert *a);
 /* Minutes during which further visits of a person (or of unknown faces) at a camera add to its last alert instead
  * of raising another: the default of the `alert_cooldown_minutes` setting. */
 #define WATCH_ALERT_COOLDOWN_MIN 10
+/* An event's snapshot: the frame scaled down to at most this many pixels wide (the `snapshot_width` setting;
+ * 0 = no snapshot, only the face crop) and encoded at this JPEG quality (`snapshot_quality`). Defaults. */
+#define WATCH_SNAPSHOT_WIDTH   640
+#define WATCH_SNAPSHOT_QUALITY 70
 typedef struct watch_text {
 	char *data;
 	size_t len, cap;

@@ -222,6 +222,112 @@ test('fixtures: cameras, users of every role, a person, events and alerts', asyn
 	Object.assign(ids, { evA: a.events, alA: a.alerts, evB: b.events, alB: b.alerts });
 });
 
+// The calibrated defaults of docs/accuracy.md (the 0.1 % false-accept point on LFW), by embedder.
+const MODEL_DEFAULT = { face_recognition: 0.93, faceres: 0.67 };
+
+test('settings: snapshot size and quality validated; the threshold in force', async () => {
+	const A = { token: tok.admin };
+	const s0 = await api('GET', '/api/v1/settings', A);
+	assert.equal(s0.status, 200);
+	assert.equal(s0.data.snapshot_width, 640, 'default snapshot width (docs/storage.md)');
+	assert.equal(s0.data.snapshot_quality, 70, 'default snapshot quality');
+	const bad = [
+		{ snapshot_width: 159 },
+		{ snapshot_width: 1 },
+		{ snapshot_width: 3841 },
+		{ snapshot_width: -1 },
+		{ snapshot_width: 640.5 },
+		{ snapshot_width: '640' },
+		{ snapshot_width: null },
+		{ snapshot_quality: 29 },
+		{ snapshot_quality: 96 },
+		{ snapshot_quality: true },
+		{ recognition_threshold_in_force: 0.5 },
+		{ recognition_model: 'faceres' },
+		{ snapshot_quality: 80, snapshot_width: 100 }, // one bad field: nothing is written
+	];
+	for (const json of bad) {
+		const r = await api('PATCH', '/api/v1/settings', { ...A, json });
+		assert.equal(r.status, 400, `${JSON.stringify(json)}: ${r.status} ${JSON.stringify(r.data)}`);
+		assert.equal(typeof r.data?.error?.message, 'string');
+	}
+	assert.equal((await api('GET', '/api/v1/settings', A)).data.snapshot_quality, 70, 'a refused PATCH changes nothing');
+	for (const [json, want] of [
+		[{ snapshot_width: 0 }, { snapshot_width: 0 }],
+		[{ snapshot_width: 160, snapshot_quality: 30 }, { snapshot_width: 160, snapshot_quality: 30 }],
+		[{ snapshot_width: 3840, snapshot_quality: 95 }, { snapshot_width: 3840, snapshot_quality: 95 }],
+		[{ snapshot_width: 640, snapshot_quality: 70 }, { snapshot_width: 640, snapshot_quality: 70 }],
+	]) {
+		const r = await api('PATCH', '/api/v1/settings', { ...A, json });
+		assert.equal(r.status, 200, JSON.stringify(r.data));
+		for (const [k, v] of Object.entries(want)) assert.equal(r.data[k], v, k);
+	}
+	// Not for the lesser roles.
+	for (const role of ['recognition', 'analyst'])
+		assert.equal((await api('PATCH', '/api/v1/settings', { token: tok[role], json: { snapshot_width: 320 } })).status, 403);
+
+	// The threshold in force: the model's calibrated default while the setting is null, the setting once set.
+	let r = await api('PATCH', '/api/v1/settings', { ...A, json: { recognition_threshold: null } });
+	assert.equal(r.status, 200);
+	const model = r.data.recognition_model;
+	assert.ok(model in MODEL_DEFAULT, `the embedder in use: ${model}`);
+	assert.equal(r.data.recognition_threshold, null);
+	assert.equal(r.data.recognition_model_default, MODEL_DEFAULT[model]);
+	assert.equal(r.data.recognition_threshold_in_force, MODEL_DEFAULT[model]);
+	r = await api('PATCH', '/api/v1/settings', { ...A, json: { recognition_threshold: 0.42 } });
+	assert.equal(r.data.recognition_threshold, 0.42);
+	assert.equal(r.data.recognition_threshold_in_force, 0.42);
+	assert.equal((await api('GET', '/api/v1/settings', A)).data.recognition_threshold_in_force, 0.42);
+	r = await api('PATCH', '/api/v1/settings', { ...A, json: { recognition_threshold: null } });
+	assert.equal(r.data.recognition_threshold_in_force, MODEL_DEFAULT[model]);
+});
+
+test('storage: database size, picture bytes, the rate and the days it holds; admins only', async () => {
+	for (const [role, want] of [['recognition', 403], ['analyst', 403]])
+		assert.equal((await api('GET', '/api/v1/storage', { token: tok[role] })).status, want, role);
+	assert.equal((await api('GET', '/api/v1/storage')).status, 401);
+	const r = await api('GET', '/api/v1/storage', { token: tok.admin });
+	assert.equal(r.status, 200, JSON.stringify(r.data));
+	const st = r.data;
+	// The pictures counted against the ones the API serves: every event's snapshot and face crop.
+	const list = await api('GET', '/api/v1/events?limit=100', { token: tok.admin });
+	let bytes = 0;
+	for (const e of list.data.items)
+		for (const pic of ['snapshot.jpg', 'face.jpg']) {
+			const p = await api('GET', `/api/v1/events/${e.id}/${pic}`, { token: tok.admin });
+			if (p.status === 200) bytes += p.buf.length;
+		}
+	assert.equal(st.events, list.data.items.length);
+	assert.equal(st.events, 5, 'the five seeded events');
+	assert.ok(bytes > 0);
+	assert.equal(st.picture_bytes, bytes);
+	assert.equal(st.bytes_per_event, Math.floor(bytes / 5));
+	assert.ok(Number.isInteger(st.database_bytes) && st.database_bytes > bytes, `database_bytes ${st.database_bytes}`);
+	// The seeded events started a minute ago: the rate is that of the last 24 h.
+	assert.equal(st.rate_window_days, 1);
+	assert.equal(st.events_per_day, 5);
+	assert.equal(st.bytes_per_day, bytes);
+	assert.equal(st.retention_days, (await api('GET', '/api/v1/settings', { token: tok.admin })).data.retention_days);
+	assert.equal(st.retention_bounded, st.retention_days > 0);
+	assert.equal(st.retained_bytes, bytes * st.retention_days);
+	if (backend === 'sqlite') {
+		assert.ok(Number.isInteger(st.free_bytes) && st.free_bytes > 0, `free_bytes ${st.free_bytes}`);
+		// free space on a shared disk moves between two reads: within 1 %
+		assert.ok(Math.abs(st.days_left - st.free_bytes / bytes) <= 0.01 * st.days_left + 0.1, `days_left ${st.days_left}`);
+		assert.equal(st.retention_fits, bytes * st.retention_days <= st.free_bytes + bytes);
+	} else {
+		assert.equal(st.free_bytes, null, 'a PostgreSQL server\'s disk is not visible here');
+		assert.equal(st.days_left, null);
+		assert.equal(st.retention_fits, null);
+	}
+	// Without a retention the pictures are not bounded.
+	assert.equal((await api('PATCH', '/api/v1/settings', { token: tok.admin, json: { retention_days: 0 } })).status, 200);
+	const unbounded = (await api('GET', '/api/v1/storage', { token: tok.admin })).data;
+	assert.equal(unbounded.retention_bounded, false);
+	assert.equal(unbounded.retained_bytes, null);
+	assert.equal((await api('PATCH', '/api/v1/settings', { token: tok.admin, json: { retention_days: st.retention_days } })).status, 200);
+});
+
 test('OpenAPI document and router list the same routes', async () => {
 	const r = await api('GET', '/api/v1/openapi.json');
 	assert.equal(r.status, 200);
@@ -283,6 +389,7 @@ test('role x route matrix', async (t) => {
 		['DELETE', `/api/v1/users/${delUser}`, null, `${D},204`],
 		['GET', '/api/v1/settings', null, `${D},200`],
 		['PATCH', '/api/v1/settings', () => ({ json: { validated: true } }), `${D},200`],
+		['GET', '/api/v1/storage', null, `${D},200`],
 		['GET', '/api/v1/audit', null, `${D},200`],
 		['GET', '/api/v1/stream', () => ({ headersOnly: true }), '401,200,200,200'],
 	];

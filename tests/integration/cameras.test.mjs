@@ -191,6 +191,77 @@ test('an enrolled watchlist person is recognised on camera: event with the perso
 	assert.ok(unknown.data.items.length > 0, 'unknown people produce events');
 });
 
+// A JPEG's size from its start-of-frame segment (SOF0..SOF15 but DHT, JPG and DAC), read from the bytes
+// themselves rather than from anything mien reports.
+function jpegSize(buf) {
+	assert.deepEqual([buf[0], buf[1]], [0xff, 0xd8], 'a JPEG');
+	for (let i = 2; i + 9 < buf.length; ) {
+		if (buf[i] !== 0xff) throw new Error(`no marker at ${i}`);
+		const marker = buf[i + 1];
+		if (marker === 0xff) {
+			i++;
+			continue;
+		}
+		const len = buf.readUInt16BE(i + 2);
+		if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker))
+			return { height: buf.readUInt16BE(i + 5), width: buf.readUInt16BE(i + 7) };
+		i += 2 + len;
+	}
+	throw new Error('no SOF segment');
+}
+
+// The first event after `after` (an id).
+async function eventAfter(after) {
+	const ev = await until(async () => {
+		const r = await call('GET', '/api/v1/events?limit=5');
+		return r.data.items.find((e) => e.id > after);
+	}, 45000, 300);
+	assert.ok(ev, `an event after ${after}:\n${stderr.slice(-1500)}`);
+	return ev;
+}
+
+// An event surely recorded under the settings as they are now: the recorder reads them just before it stores an
+// event, so the first event after now may have read them a moment before the change; the one after it has not.
+async function nextEvent() {
+	const now = (await call('GET', '/api/v1/events?limit=1')).data.items[0]?.id ?? 0;
+	return eventAfter((await eventAfter(now)).id);
+}
+
+test('event snapshots follow snapshot_width and snapshot_quality without a restart; 0 keeps only the face crop', async () => {
+	const patch = async (json) => {
+		const r = await call('PATCH', '/api/v1/settings', { json });
+		assert.equal(r.status, 200, JSON.stringify(r.data));
+	};
+	// The clip is 1280x720 (the first test): a snapshot is scaled to the setting's width, keeping the aspect.
+	await patch({ snapshot_width: 320, snapshot_quality: 50 });
+	let ev = await nextEvent();
+	let snap = await call('GET', `/api/v1/events/${ev.id}/snapshot.jpg`);
+	assert.equal(snap.status, 200);
+	assert.deepEqual(jpegSize(snap.buf), { width: 320, height: 180 });
+	const small = snap.buf.length;
+	await patch({ snapshot_width: 960, snapshot_quality: 90 });
+	ev = await nextEvent();
+	snap = await call('GET', `/api/v1/events/${ev.id}/snapshot.jpg`);
+	assert.equal(snap.status, 200);
+	assert.deepEqual(jpegSize(snap.buf), { width: 960, height: 540 });
+	assert.ok(snap.buf.length > small, `960 px at q90 (${snap.buf.length} B) outweighs 320 px at q50 (${small} B)`);
+	// No snapshot at all: 404 for it, the face crop still there.
+	await patch({ snapshot_width: 0 });
+	ev = await nextEvent();
+	snap = await call('GET', `/api/v1/events/${ev.id}/snapshot.jpg`);
+	assert.equal(snap.status, 404);
+	const crop = await call('GET', `/api/v1/events/${ev.id}/face.jpg`);
+	assert.equal(crop.status, 200);
+	assert.equal(crop.type, 'image/jpeg');
+	const side = jpegSize(crop.buf);
+	assert.ok(side.width > 0 && side.height > 0);
+	// Back to the defaults: 640 px wide.
+	await patch({ snapshot_width: 640, snapshot_quality: 70 });
+	ev = await nextEvent();
+	snap = await call('GET', `/api/v1/events/${ev.id}/snapshot.jpg`);
+	assert.deepEqual(jpegSize(snap.buf), { width: 640, height: 360 });
+});
+
 test('the live stream carries face and event messages of the camera', async () => {
 	const ctl = new AbortController();
 	const res = await fetch(base + '/api/v1/stream', { headers: { Authorization: `Bearer ${token}` }, signal: ctl.signal });

@@ -154,9 +154,13 @@ static void test_json_check(void **state)
 {
 	(void)state;
 	static const http_field FIELDS[] = {
-		{ "name", HTTP_FIELD_STRING, 1, 5 },   { "age", HTTP_FIELD_INT, 0, 0 },
-		{ "fps", HTTP_FIELD_NUMBER, 0, 0 },    { "on", HTTP_FIELD_BOOL, 0, 0 },
-		{ "cams", HTTP_FIELD_ID_ARRAY, 0, 3 }, { 0 },
+		{ "name", HTTP_FIELD_STRING, 1, 5 },
+		{ "age", HTTP_FIELD_INT, 0, 0 },
+		{ "fps", HTTP_FIELD_NUMBER, 0, 0 },
+		{ "on", HTTP_FIELD_BOOL, 0, 0 },
+		{ "cams", HTTP_FIELD_ID_ARRAY, 0, 3 },
+		{ "limit", HTTP_FIELD_NUMBER_OR_NULL, 0, 0 },
+		{ 0 },
 	};
 	static const struct {
 		const char *json;
@@ -177,6 +181,10 @@ static void test_json_check(void **state)
 		{ "{\"name\":\"a\",\"cams\":[\"1\"]}", -1, "'cams' must be an array of ids" },
 		{ "{\"name\":\"a\\u0000b\"}", -1, "'name' is longer than 5 bytes" },
 		{ "[1]", -1, "the body must be a JSON object" },
+		{ "{\"name\":\"a\",\"limit\":0.5}", 0, "" },
+		{ "{\"name\":\"a\",\"limit\":null}", 0, "" },
+		{ "{\"name\":\"a\",\"limit\":\"0.5\"}", -1, "'limit' must be a number or null" },
+		{ "{\"name\":\"a\",\"fps\":null}", -1, "'fps' must be a number" },
 	};
 	for (size_t i = 0; i < MIEN_ARRAY_LEN(CASES); i++) {
 		json_error_t jerr;

@@ -702,6 +702,49 @@ static void test_events(void **state)
 	EXPECT(MIEN_ENOENT, store_event_delete(s, ids[2], ERR));
 }
 
+/* Sizes and the rate of GET /storage: picture bytes counted from what was stored, the window of the rate the last
+ * 24 h when it has events, else the last 7 days, else none. */
+static void test_storage(void **state)
+{
+	fixture *f = *state;
+	store *s = f->s;
+	const int64_t day = 86400000, now = 100 * day;
+	store_storage st;
+	OK(store_storage_get(s, now, &st, ERR));
+	assert_int_equal(st.events, 0);
+	assert_int_equal(st.picture_bytes, 0);
+	assert_int_equal(st.window_ms, 0);
+	assert_true(st.database_bytes > 0);
+	if (f->pg)
+		assert_int_equal(st.free_bytes, -1);
+	else
+		assert_true(st.free_bytes > 0);
+
+	int64_t door = add_camera(s, "door");
+	uint8_t snap[300];
+	memset(snap, 7, sizeof(snap));
+	add_event(s, door, 0, now - 3600000, "happy", snap, 100);  /* 100 + 50 bytes, an hour ago */
+	add_event(s, door, 0, now - 3 * day, "happy", snap, 300);  /* 300 + 150, three days ago */
+	add_event(s, door, 0, now - 10 * day, "neutral", NULL, 0); /* no pictures, ten days ago */
+	OK(store_storage_get(s, now, &st, ERR));
+	assert_int_equal(st.events, 3);
+	assert_int_equal(st.picture_bytes, 600);
+	assert_int_equal(st.window_ms, day);
+	assert_int_equal(st.window_events, 1);
+	assert_int_equal(st.window_bytes, 150);
+	assert_true(st.database_bytes >= st.picture_bytes);
+	/* two days later nothing is from the last 24 h: the last 7 days hold the first two */
+	OK(store_storage_get(s, now + 2 * day, &st, ERR));
+	assert_int_equal(st.window_ms, 7 * day);
+	assert_int_equal(st.window_events, 2);
+	assert_int_equal(st.window_bytes, 600);
+	/* a month later: no rate */
+	OK(store_storage_get(s, now + 30 * day, &st, ERR));
+	assert_int_equal(st.window_ms, 0);
+	assert_int_equal(st.window_events, 0);
+	assert_int_equal(st.events, 3);
+}
+
 static void test_alerts(void **state)
 {
 	store *s = ((fixture *)*state)->s;
@@ -1172,6 +1215,7 @@ static void test_crash_keeps_acknowledged_writes(void **state)
 	        cmocka_unit_test_setup_teardown(test_cameras, setup, teardown),            \
 	        cmocka_unit_test_setup_teardown(test_events, setup, teardown),             \
 	        cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),             \
+	        cmocka_unit_test_setup_teardown(test_storage, setup, teardown),            \
 	        cmocka_unit_test_setup_teardown(test_settings_and_audit, setup, teardown), \
 	        cmocka_unit_test_setup_teardown(test_erasure, setup, teardown),            \
 	        cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown), \

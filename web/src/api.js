@@ -96,6 +96,7 @@ export const api = {
 
   settings: () => request('GET', '/settings'),
   patchSettings: (s) => request('PATCH', '/settings', { json: s }),
+  storage: () => request('GET', '/storage'),
 };
 
 /** Every page of a list, following next_cursor, up to `max` items. */
