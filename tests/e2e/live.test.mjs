@@ -177,7 +177,7 @@ async function tileSizes(page) {
 	}));
 }
 
-test('layouts: 1-up fills the screen, 4-up is about half; the picture asks for the tile width; a tile opens large', async () => {
+test('layouts: 1-up fills the screen, 4-up is about half; the picture asks for the tile width; a tile opens large', async (t) => {
 	const page = await signedInPage('admin', /password (\S+)/.exec(stdout)[1], { width: 1400, height: 900 });
 	await page.getByRole('link', { name: 'Live', exact: true }).click();
 	const layout = page.getByRole('group', { name: 'Layout' });
@@ -200,6 +200,7 @@ test('layouts: 1-up fills the screen, 4-up is about half; the picture asks for t
 	assert.ok(Math.abs(four.tile - one.tile / 2) < one.tile * 0.1, `4-up tile ${four.tile} px, about half of ${one.tile}`);
 	assert.ok(four.width <= four.tile && four.width > four.tile - 16, `asks for ${four.width} px for a ${four.tile} px tile`);
 	assert.equal(await page.evaluate(() => localStorage.getItem('mien.live.layout')), '4');
+	t.diagnostic(`1400x900: 1-up tile ${one.tile} px (picture ${one.width} px), 4-up tile ${four.tile} px (picture ${four.width} px)`);
 	await page.screenshot({ path: join(SHOTS, 'live-4up.png') });
 
 	// Enlarge: a dialog filling the viewport, a large picture, Esc returns.

@@ -77,6 +77,8 @@ export function CameraTile({ camera, status, width = 320, onEnlarge }) {
   );
 }
 
+const shownWidth = () => Math.min(window.innerWidth, Math.max(160, (window.innerHeight - 48) * (16 / 9)));
+
 // One camera large: a dialog over the page (Esc or Close returns), with a Full screen button.
 function Enlarged({ camera, status, onClose }) {
   const ref = useRef(null);
@@ -101,7 +103,13 @@ function Enlarged({ camera, status, onClose }) {
     if (document.fullscreenElement) document.exitFullscreen?.().catch(() => {});
     else ref.current?.requestFullscreen?.().catch(() => {});
   };
-  const width = typeof window !== 'undefined' ? window.innerWidth : 1280;
+  // The picture fills the window below the bar, so it is shown at most this wide (16:9; taller pictures less).
+  const [width, setWidth] = useState(() => shownWidth());
+  useEffect(() => {
+    const resize = () => setWidth(shownWidth());
+    window.addEventListener('resize', resize);
+    return () => window.removeEventListener('resize', resize);
+  }, []);
   const st = !camera.enabled ? 'disabled' : status?.status || 'unknown';
   return (
     <div className="enlarged" role="dialog" aria-modal="true" aria-label={`${camera.name}, enlarged`} data-testid="enlarged" ref={ref}>
