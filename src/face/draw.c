@@ -152,6 +152,12 @@ int face_image_text_height(int scale)
 	return scale < 1 || scale > SCALE_MAX ? 0 : CELL_H * scale;
 }
 
+int face_label_scale(int height)
+{
+	int scale = height / 240;
+	return scale < 2 ? 2 : scale > SCALE_MAX ? SCALE_MAX : scale;
+}
+
 static void fill_rect(face_image *img, int x0, int y0, int x1, int y1, const uint8_t rgb[3])
 {
 	x0 = x0 < 0 ? 0 : x0;

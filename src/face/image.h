@@ -77,6 +77,10 @@ void face_image_draw_box(face_image *image, const float box[4], const uint8_t rg
  * '?' per code point. */
 int face_image_text_width(const char *text, int scale);
 int face_image_text_height(int scale);
+/* The font pixel scale for the labels of a picture `height` lines tall that is shown at about its own size (the live
+ * view sends pictures sized for the viewer's tile): max(2, height / 240), so that a glyph is at least 14 px tall
+ * on a tile of 240 px and grows with the picture (3 at 720 lines, 4 at 1080), at most 64. 2 for a height <= 0. */
+int face_label_scale(int height);
 /* Draws `text` in `fg` on a `bg` rectangle of that size with its top-left corner at (x, y), clipped to the
  * picture. */
 void face_image_draw_label(face_image *image, int x, int y, int scale, const char *text, const uint8_t fg[3],

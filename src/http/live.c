@@ -4,7 +4,8 @@
  *
  * Like the SSE stream, a viewer's connection is parked (suspended) between pictures rather than polled: a
  * ticker thread resumes each viewer when its next picture is due. A picture is encoded per viewer from the
- * camera's newest frame (watch_live_jpeg), only when the frame is new.
+ * camera's newest frame (watch_live_jpeg), only when the frame is new, at the width the viewer asked for
+ * (`?width=`, so that a small tile costs a small picture and its labels are drawn to be read at that size).
  */
 #include <microhttpd.h>
 #include <pthread.h>
@@ -20,6 +21,8 @@
 
 #define LIVE_FPS         5
 #define LIVE_MAX_WIDTH   1280
+#define LIVE_MIN_WIDTH   160 /* the smallest `width` a viewer may ask for */
+#define LIVE_WIDTH_STEP  16  /* a requested width is rounded down to a multiple of this */
 #define LIVE_QUALITY     75
 #define LIVE_VIEWERS_MAX 256
 #define LIVE_BOUNDARY    "mienframe"
@@ -32,6 +35,7 @@ typedef struct live_viewer {
 	http_holder holder; /* the session, role and cameras the view answers to */
 	int64_t camera_id;
 	int show_expression;
+	int width; /* the widest picture to send: LIVE_MIN_WIDTH .. LIVE_MAX_WIDTH */
 	uint64_t last_seq;
 	int64_t next_due;
 	uint8_t *part; /* the multipart piece being sent */
@@ -151,8 +155,8 @@ static ssize_t read_live(void *cls, uint64_t pos, char *buf, size_t max)
 	size_t jpeg_len = 0;
 	uint64_t seq = 0;
 	mien_error err = { 0 };
-	int rc = watch_live_jpeg(h->srv->options.watch, v->camera_id, v->show_expression, LIVE_QUALITY, LIVE_MAX_WIDTH,
-	                         &jpeg, &jpeg_len, &seq, &err);
+	int rc = watch_live_jpeg(h->srv->options.watch, v->camera_id, v->show_expression, LIVE_QUALITY, v->width, &jpeg,
+	                         &jpeg_len, &seq, &err);
 	pthread_mutex_lock(&h->park.lock);
 	if (rc == MIEN_ENOENT || v->closed) {
 		pthread_mutex_unlock(&h->park.lock);
@@ -222,9 +226,36 @@ static int live_camera(http_req *r)
 	return 0;
 }
 
+/* The picture width a viewer asks for with `?width=N` (digits only): rounded down to a multiple of LIVE_WIDTH_STEP
+ * and clamped to LIVE_MIN_WIDTH .. LIVE_MAX_WIDTH; LIVE_MAX_WIDTH without one. Rounded down, not up: the labels are
+ * drawn for the picture's size (face_label_scale), so a picture never larger than it is shown keeps them at least
+ * as tall on screen as drawn; and small steps keep the browser's upscaling under a few percent. Encodes are per
+ * viewer, so coarser buckets would save no work. A frame narrower than the width is sent at its own size.
+ * Answers 400 itself and returns -1 for anything else. */
+static int live_width(http_req *r, int *out)
+{
+	const char *arg = http__query(r, "width");
+	*out = LIVE_MAX_WIDTH;
+	if (!arg)
+		return 0;
+	long n = 0;
+	size_t i = 0;
+	for (; i < 9 && arg[i] >= '0' && arg[i] <= '9'; i++)
+		n = n * 10 + (arg[i] - '0');
+	if (i == 0 || arg[i] != '\0' || n < 1) {
+		http__reply_error(r, 400, "bad_request", "'width' must be a whole number of pixels (%d .. %d)",
+		                  LIVE_MIN_WIDTH, LIVE_MAX_WIDTH);
+		return -1;
+	}
+	n = n / LIVE_WIDTH_STEP * LIVE_WIDTH_STEP;
+	*out = n < LIVE_MIN_WIDTH ? LIVE_MIN_WIDTH : n > LIVE_MAX_WIDTH ? LIVE_MAX_WIDTH : (int)n;
+	return 0;
+}
+
 void http__h_camera_live(http_req *r)
 {
-	if (live_camera(r))
+	int width;
+	if (live_camera(r) || live_width(r, &width))
 		return;
 	watch_camera_info info;
 	if (watch_camera_get(r->srv->options.watch, r->ids[0], &info) != MIEN_OK) {
@@ -248,6 +279,7 @@ void http__h_camera_live(http_req *r)
 	v->hub = h;
 	v->parked.conn = r->conn;
 	v->camera_id = r->ids[0];
+	v->width = width;
 	v->show_expression = http__role_at_least(r, STORE_ROLE_ANALYST);
 	pthread_mutex_lock(&h->park.lock);
 	int mine = 0;

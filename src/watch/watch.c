@@ -1272,8 +1272,8 @@ static void draw_faces(face_image *img, const face_result *faces, const char (*n
 {
 	static const uint8_t green[3] = { 40, 220, 90 }, amber[3] = { 250, 170, 20 }, ink[3] = { 16, 16, 16 };
 	int thick = img->width >= 1000 ? 3 : 2;
-	/* font pixels of 1 (up to 480 lines), 2 (720p), 3 (1080p) */
-	int text = img->height / 360 > 1 ? img->height / 360 : 1;
+	/* the picture is sent at about the size it is shown at, so the labels scale with it and stay legible */
+	int text = face_label_scale(img->height);
 	float boxes[MAX_FACES][4];
 	for (int i = 0; i < n; i++) {
 		for (int k = 0; k < 4; k++)

@@ -315,6 +315,47 @@ test('live.mjpg and snapshot.jpg are pictures; cameras outside a user list answe
 	}
 });
 
+// The width of a JPEG from its frame header (SOF0..SOF15 but DHT, JPG, DAC), 0 if there is none.
+function jpegWidth(buf) {
+	for (let i = 2; i + 9 < buf.length; ) {
+		if (buf[i] !== 0xff) return 0;
+		const m = buf[i + 1];
+		if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return buf.readUInt16BE(i + 7);
+		i += 2 + buf.readUInt16BE(i + 2);
+	}
+	return 0;
+}
+
+test('live.mjpg?width=N sends pictures N px wide, rounded down to a multiple of 16 within 160 .. 1280', async () => {
+	const demo = (await call('GET', '/api/v1/cameras')).data.items.find((c) => c.name === 'demo');
+	// the demo clip is 1280 px wide (see the `face` message test above)
+	for (const [asked, sent] of [['300', 288], ['1', 160], ['640', 640], ['5000', 1280], [null, 1280]]) {
+		const ctl = new AbortController();
+		const url = `${base}/api/v1/cameras/${demo.id}/live.mjpg${asked ? `?width=${asked}` : ''}`;
+		const live = await fetch(url, { headers: { Authorization: `Bearer ${token}` }, signal: ctl.signal });
+		assert.equal(live.status, 200, url);
+		const reader = live.body.getReader();
+		let buf = Buffer.alloc(0);
+		const t0 = Date.now();
+		let part = null;
+		while (!part && Date.now() - t0 < 5000) {
+			const { value, done } = await reader.read();
+			if (done) break;
+			buf = Buffer.concat([buf, Buffer.from(value)]);
+			const m = /Content-Length: (\d+)\r\n\r\n/.exec(buf.toString('latin1'));
+			if (m && buf.length >= m.index + m[0].length + Number(m[1])) part = buf.subarray(m.index + m[0].length, m.index + m[0].length + Number(m[1]));
+		}
+		ctl.abort();
+		assert.ok(part, `a picture from ${url}`);
+		assert.equal(jpegWidth(part), sent, url);
+	}
+	for (const bad of ['abc', '-5', '0', '12px', '99999999999']) {
+		const r = await call('GET', `/api/v1/cameras/${demo.id}/live.mjpg?width=${bad}`);
+		assert.equal(r.status, 400, `width=${bad}`);
+		assert.equal(r.data.error.code, 'bad_request');
+	}
+});
+
 test('camera URLs: passwords never leave the server; schemes outside the allow-list are refused', async () => {
 	// The Settings page's analysis rate is the default for a new camera.
 	assert.equal((await call('PATCH', '/api/v1/settings', { json: { analysis_fps: 2 } })).status, 200);

@@ -960,6 +960,32 @@ static void test_font(void **state)
 	assert_string_equal(face_font_glyph('H'), "#...# #...# #...# ##### #...# #...# #...#");
 }
 
+/* The labels' scale follows the picture's height (sent at about the size it is shown at): a glyph at least 14 px tall
+ * at any size (a 240 px wide 16:9 tile is 135 lines), growing with the picture but under a tenth of its height
+ * from 240 lines up, and never shrinking as the picture grows. */
+static void test_label_scale(void **state)
+{
+	(void)state;
+	assert_int_equal(face_label_scale(135), 2);
+	assert_int_equal(face_label_scale(479), 2);
+	assert_int_equal(face_label_scale(720), 3);
+	assert_int_equal(face_label_scale(1080), 4);
+	assert_int_equal(face_label_scale(2160), 9);
+	assert_int_equal(face_label_scale(0), 2);
+	assert_int_equal(face_label_scale(-7), 2);
+	assert_int_equal(face_label_scale(1 << 30), 64); /* the font's largest scale */
+	int last = 0;
+	for (int h = 1; h <= 20000; h++) {
+		int s = face_label_scale(h);
+		assert_true(s * FACE_FONT_H >= 14);
+		assert_true(s >= last);
+		if (h >= 240)
+			assert_true(s * FACE_FONT_H * 10 <= h);
+		assert_true(face_image_text_height(s) > 0);
+		last = s;
+	}
+}
+
 /* A label: a rectangle of the background colour, 6 x 9 font pixels a character plus one, with exactly the glyphs'
  * ink in the text colour, each font pixel scale x scale; clipped at the picture's edges; other bytes than
  * printable ASCII shown as one '?' per code point. */
@@ -1099,6 +1125,7 @@ int main(void)
 		cmocka_unit_test(test_sample_border),
 		cmocka_unit_test(test_crop),
 		cmocka_unit_test(test_font),
+		cmocka_unit_test(test_label_scale),
 		cmocka_unit_test(test_draw_label),
 		cmocka_unit_test(test_draw_box),
 		cmocka_unit_test(test_labels_place),

@@ -101,26 +101,66 @@ describe('expressions by role', () => {
     expect(urls.every((u) => !u.includes('expression'))).toBe(true);
   });
 
-  it('live feed: the expression shows for an analyst, never for recognition', async () => {
+  it('live feed: one line per visit, updated in place; the expression shows for an analyst, never for recognition', async () => {
     for (const role of ['analyst', 'recognition']) {
       const stream = new LiveStream({ EventSourceImpl: FakeES });
       const { unmount } = renderApp(role, '/live', stream);
       await screen.findByTestId('camera-tile');
+      const visit = { id: 41, camera_id: 1, track_id: 7, person: null, similarity: 0, started_at: '2026-01-01T10:00:00.000Z', ended_at: null, dominant_expression: 'surprised' };
       act(() => {
         FakeES.last.onopen();
-        FakeES.last.h.face({
-          data: JSON.stringify({ camera_id: 1, ts: '2026-01-01T10:00:00.000Z', width: 640, height: 480, faces: [{ box: [1, 2, 3, 4], track_id: 7, person: { id: 5, name: 'Ada' }, similarity: 0.9, dominant_expression: 'surprised' }] }),
-        });
         FakeES.last.h.camera({ data: JSON.stringify({ id: 1, name: 'Door', status: 'online', fps: 4.5 }) });
+        FakeES.last.h.event({ data: JSON.stringify(visit) });
+        // per-frame face messages add no lines
+        for (let i = 0; i < 20; i++)
+          FakeES.last.h.face({
+            data: JSON.stringify({ camera_id: 1, ts: `2026-01-01T10:00:0${i % 10}.000Z`, width: 640, height: 480, faces: [{ box: [1, 2, 3, 4], track_id: 7, person: { id: 5, name: 'Ada' }, similarity: 0.9, dominant_expression: 'surprised' }] }),
+          });
+        // the identity settles, then the visit ends: the same line
+        FakeES.last.h.event({ data: JSON.stringify({ ...visit, person: { id: 5, name: 'Ada' }, similarity: 0.9 }) });
+        FakeES.last.h.event({ data: JSON.stringify({ ...visit, person: { id: 5, name: 'Ada' }, similarity: 0.9, ended_at: '2026-01-01T10:00:42.000Z' }) });
+        // an earlier visit arriving later goes below
+        FakeES.last.h.event({ data: JSON.stringify({ ...visit, id: 40, started_at: '2026-01-01T09:59:00.000Z' }) });
       });
-      const item = await screen.findByTestId('feed-item');
+      await waitFor(() => expect(screen.getAllByTestId('feed-item')).toHaveLength(2));
+      const [item, older] = screen.getAllByTestId('feed-item');
+      expect(item.getAttribute('data-event-id')).toBe('41');
+      expect(older.getAttribute('data-event-id')).toBe('40');
       expect(within(item).getByRole('link', { name: 'Ada' }).getAttribute('href')).toBe('/people/5');
+      expect(item.textContent).toMatch(/at Door/);
+      expect(item.textContent).toMatch(/left .*\(42 s\)/);
+      expect(item.querySelector('img.crop').getAttribute('src')).toBe('/api/v1/events/41/face.jpg');
       expect(screen.getByTestId('camera-status').textContent).toBe('online');
       expect(screen.getByTestId('feed-state').textContent).toMatch(/connected/);
       if (role === 'analyst') expect(item.textContent).toMatch(/surprised/);
       else expect(document.body.textContent).not.toMatch(EXPR);
       unmount();
     }
+  });
+
+  it('live layouts: 1, 4, 9 or 16 at a time, remembered; pages past that; a tile opens large and Esc closes it', async () => {
+    const items = Array.from({ length: 6 }, (_, i) => ({ id: i + 1, name: `Cam ${i + 1}`, enabled: true, status: 'online' }));
+    fakeFetch({ 'GET /api/v1/cameras': () => reply(200, { items, next_cursor: null }) });
+    localStorage.removeItem('mien.live.layout');
+    const { unmount } = renderApp('admin', '/live');
+    await waitFor(() => expect(screen.getAllByTestId('camera-tile')).toHaveLength(4));
+    expect(screen.getByTestId('camera-page').textContent).toBe('Page 1 of 2');
+    act(() => screen.getByRole('button', { name: 'Next' }).click());
+    expect(screen.getAllByTestId('camera-tile').map((t) => t.getAttribute('data-camera-id'))).toEqual(['5', '6']);
+    act(() => within(screen.getByRole('group', { name: 'Layout' })).getByRole('button', { name: /^1\b/ }).click());
+    expect(screen.getAllByTestId('camera-tile')).toHaveLength(1);
+    expect(screen.getByTestId('camera-page').textContent).toBe('Page 1 of 6');
+    expect(localStorage.getItem('mien.live.layout')).toBe('1');
+    act(() => screen.getByRole('button', { name: 'Enlarge Cam 1' }).click());
+    const dialog = screen.getByRole('dialog', { name: 'Cam 1, enlarged' });
+    expect(within(dialog).getByAltText('Live view of Cam 1').getAttribute('src')).toMatch(/live\.mjpg\?width=\d+$/);
+    act(() => document.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' })));
+    expect(screen.queryByRole('dialog')).toBeNull();
+    unmount();
+    // remembered
+    renderApp('admin', '/live');
+    await waitFor(() => expect(screen.getAllByTestId('camera-tile')).toHaveLength(1));
+    localStorage.removeItem('mien.live.layout');
   });
 
   it('live tiles show status and fps from GET /cameras at once, refresh every 5 s, and a newer camera message wins', async () => {
@@ -149,7 +189,11 @@ describe('expressions by role', () => {
   it('live page says the feed is unavailable without a stream, and shows a placeholder for a failed image', async () => {
     renderApp('admin', '/live');
     const img = await screen.findByAltText('Live view of Door');
-    expect(img.getAttribute('src')).toBe('/api/v1/cameras/1/live.mjpg');
+    expect(img.getAttribute('src')).toMatch(/^\/api\/v1\/cameras\/1\/live\.mjpg\?width=(\d+)$/);
+    const w = Number(/width=(\d+)/.exec(img.getAttribute('src'))[1]);
+    expect(w % 16).toBe(0);
+    expect(w).toBeGreaterThanOrEqual(160);
+    expect(w).toBeLessThanOrEqual(1280);
     act(() => img.dispatchEvent(new Event('error')));
     expect(await screen.findByText('No live view')).toBeTruthy();
     expect(screen.getByTestId('feed-state').textContent).toMatch(/unavailable/);

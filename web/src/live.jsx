@@ -1,10 +1,9 @@
 // live.jsx — one LiveStream for the whole app (toasts on every page, camera status on Live and Cameras).
 import React, { createContext, useContext, useEffect, useRef, useState } from 'react';
 import { LiveStream } from './sse.js';
+import { addVisit } from './visits.js';
 
 const LiveContext = createContext(null);
-
-const FEED_MAX = 50;
 
 export function LiveProvider({ children, stream: given }) {
   const ref = useRef(null);
@@ -13,7 +12,7 @@ export function LiveProvider({ children, stream: given }) {
   const [state, setState] = useState(stream.state);
   const [cameraStatus, setCameraStatus] = useState({}); // id -> {status, fps}
   const [faces, setFaces] = useState({}); // camera id -> last `face` message
-  const [feed, setFeed] = useState([]); // newest first: {kind:'event'|'face', ...}
+  const [feed, setFeed] = useState([]); // visits (events by id), newest first: see visits.js
   const [alerts, setAlerts] = useState([]); // pending toasts
 
   useEffect(() => {
@@ -21,11 +20,9 @@ export function LiveProvider({ children, stream: given }) {
     const off = stream.subscribe((type, data) => {
       // `at` lets the Live page prefer whichever is newer: this message or its last GET /cameras.
       if (type === 'camera') setCameraStatus((m) => ({ ...m, [data.id]: { ...m[data.id], ...data, at: Date.now() } }));
-      else if (type === 'face') {
-        setFaces((m) => ({ ...m, [data.camera_id]: data }));
-        const seen = (data.faces || []).map((f, i) => ({ key: `f-${data.camera_id}-${data.ts}-${f.track_id ?? i}`, kind: 'face', camera_id: data.camera_id, ts: data.ts, ...f }));
-        if (seen.length) setFeed((f) => [...seen, ...f].slice(0, FEED_MAX));
-      } else if (type === 'event') setFeed((f) => [{ key: `e-${data.id}-${data.ended_at ?? ''}`, kind: 'event', ...data }, ...f].slice(0, FEED_MAX));
+      // `face` messages (every analysed frame) only feed the per-camera state; the feed lists visits.
+      else if (type === 'face') setFaces((m) => ({ ...m, [data.camera_id]: data }));
+      else if (type === 'event') setFeed((f) => addVisit(f, data));
       // A repeat visit on an open alert (same id) replaces its toast rather than adding another.
       else if (type === 'alert') setAlerts((a) => [...a.filter((x) => x.id !== data.id), data].slice(-5));
     });
