@@ -217,6 +217,8 @@ int http__body_image(http_req *r, const uint8_t **data, size_t *len);
  * *out unchanged). */
 int http__query_id(http_req *r, const char *name, int64_t *out);
 int http__query_limit(http_req *r, size_t *limit);
+/* "true"/"1" or "false"/"0" into *out. */
+int http__query_bool(http_req *r, const char *name, int *out);
 
 /* A number from the environment variable `name` within [min, max]; `fallback` when unset, and (with a warning
  * naming the variable) when malformed or out of range. */

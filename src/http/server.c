@@ -202,6 +202,22 @@ int http__query_id(http_req *r, const char *name, int64_t *out)
 	return 0;
 }
 
+int http__query_bool(http_req *r, const char *name, int *out)
+{
+	const char *v = http__query(r, name);
+	if (!v)
+		return 0;
+	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) {
+		*out = 1;
+	} else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) {
+		*out = 0;
+	} else {
+		http__reply_error(r, 400, "bad_request", "'%s' must be true or false", name);
+		return -1;
+	}
+	return 0;
+}
+
 int http__query_limit(http_req *r, size_t *limit)
 {
 	const char *v = http__query(r, "limit");
