@@ -36,9 +36,10 @@ struct MHD_Response;
 #define HTTP_TOKEN_BYTES    32
 #define HTTP_COOKIE         "mien_session"
 /* The dashboard's Content-Security-Policy (sent on every answer): its own scripts, styles, pictures and API,
- * nothing inline, no plugins, never framed. */
-#define HTTP_CSP                                                                                        \
-	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " \
+ * nothing inline, no plugins, never framed. blob: pictures are the user's own photo, shown from the file chosen
+ * (the Person page draws the faces of a group photo on it before anything is uploaded twice). */
+#define HTTP_CSP                                                                                              \
+	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; " \
 	"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 
 enum http_method {

@@ -449,7 +449,8 @@ static enum MHD_Result queue(http_req *r)
 		return MHD_NO;
 	MHD_add_response_header(r->response, "X-Content-Type-Options", "nosniff");
 	/* The dashboard runs no inline script or style and is never framed (clickjacking); API answers carry the
-	 * same headers, harmlessly. img-src is 'self' alone: every picture it shows comes from the API. */
+	 * same headers, harmlessly. img-src is 'self' and blob: every picture it shows comes from the API, or is a
+	 * photo the user just chose. */
 	MHD_add_response_header(r->response, "Content-Security-Policy", HTTP_CSP);
 	MHD_add_response_header(r->response, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r->response, "Referrer-Policy", "same-origin");
