@@ -159,6 +159,7 @@ $(BUILD)/tests/seed: tests/integration/seed.c $(BUILD)/libmien.a
 # Twice: against SQLite in a temporary folder, then against a throw-away PostgreSQL (scripts/testdb.sh).
 check-integration: $(BUILD)/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo/demo.mp4
 	MIEN_IT_DB=sqlite node --test tests/integration/api.test.mjs
+	MIEN_IT_DB=sqlite node --test tests/integration/enrol.test.mjs
 	node --test tests/integration/cameras.test.mjs
 	node --test tests/integration/security.test.mjs
 	node --test tests/integration/protocol.test.mjs
@@ -171,6 +172,7 @@ check-integration: $(BUILD)/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo
 # limits, the stream, two nodes and the four-camera cluster; a sanitizer report or a leak fails the server's exit status.
 check-integration-asan: $(BUILD)/asan/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo/demo.mp4
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien MIEN_IT_DB=sqlite node --test tests/integration/api.test.mjs
+	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien MIEN_IT_DB=sqlite node --test tests/integration/enrol.test.mjs
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/cameras.test.mjs
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/security.test.mjs
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/protocol.test.mjs
@@ -185,6 +187,7 @@ run-integration-redis:
 run-integration:
 	MIEN_IT_DB=postgresql node --test tests/integration/api.test.mjs
 	MIEN_IT_DB=postgresql node --test tests/integration/gallery_sync.test.mjs
+	MIEN_IT_DB=postgresql node --test tests/integration/enrol.test.mjs
 	node --test tests/integration/stream.test.mjs
 	node --test tests/integration/nodes.test.mjs
 	node --test tests/integration/scale.test.mjs

@@ -23,6 +23,7 @@
 typedef struct face_cli {
 	face_options options;
 	int json, embeddings, face_crop;
+	long face; /* enroll --face N: 1 + the index of the face to enrol (0: the picture's only face) */
 	face_analyzer *analyzer;
 	nn_pool *pool;
 	face_result *faces;
@@ -122,6 +123,13 @@ static int parse_common(face_cli *c, int argc, char **argv, const char *usage, c
 			if (m < 0)
 				return -2;
 			*name = value;
+		} else if (name && (m = cli_option(argc, argv, &i, "--face", &value)) != 0) {
+			if (m < 0 || cli_parse_int(value, 0, 63, &c->face) != 0) {
+				cli_error("--face takes the index (0 to 63) of a face, in the order `mien analyze` "
+				          "lists them");
+				return -2;
+			}
+			c->face++;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			cli_error("unknown option %s", argv[i]);
 			fputs(usage, stderr);
@@ -367,9 +375,10 @@ int cli_compare_main(int argc, char **argv, const mien_config *cfg)
 }
 
 static const char ENROLL_USAGE[] =
-        "usage: mien enroll --name NAME [--face-crop] IMG...\n"
+        "usage: mien enroll --name NAME [--face N] [--face-crop] IMG...\n"
         "  Enrolls the one face of each picture for the person NAME (created when new) in the database (MIEN_DB)\n"
-        "  and prints a verdict per picture: enrolled, no_face, several_faces, too_small or unreadable.\n";
+        "  and prints a verdict per picture: enrolled, no_face, several_faces, no_such_face, too_small or\n"
+        "  unreadable. --face N enrolls face N (from 0, in the order `mien analyze` lists them) of a group photo.\n";
 
 /*
  * Enrolls the face of one analysed picture for the person called `name`, creating the person at their first
@@ -381,14 +390,20 @@ static const char *enroll_one(face_cli *c, const identities *id, const char *nam
 {
 	if (faces < 0)
 		return "unreadable";
-	int verdict = face_enroll_verdict(c->faces, (size_t)faces);
+	const face_result *f = &c->faces[0];
+	if (c->face && faces > 0) {
+		if (c->face > faces)
+			return "no_such_face";
+		f = &c->faces[c->face - 1];
+		faces = 1; /* the one chosen */
+	}
+	int verdict = face_enroll_verdict(f, (size_t)faces);
 	if (verdict != FACE_ENROLL_OK)
 		return face_enroll_verdict_name(verdict);
 	mien_error err = { 0 };
 	uint8_t *thumb = NULL;
 	size_t thumb_len = 0;
 	int64_t face_id = 0;
-	const face_result *f = &c->faces[0];
 	int rc = MIEN_OK;
 	if (!person->id && (rc = store_person_get_by_name(id->db, name, person, &err)) == MIEN_ENOENT) {
 		memset(person, 0, sizeof(*person));

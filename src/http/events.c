@@ -16,22 +16,6 @@ static json_t *event_json(const http_req *r, const store_event *e)
 	return watch_event_json(e, http__role_at_least(r, STORE_ROLE_ANALYST));
 }
 
-static int query_bool(http_req *r, const char *name, int *out)
-{
-	const char *v = http__query(r, name);
-	if (!v)
-		return 0;
-	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) {
-		*out = 1;
-	} else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) {
-		*out = 0;
-	} else {
-		http__reply_error(r, 400, "bad_request", "'%s' must be true or false", name);
-		return -1;
-	}
-	return 0;
-}
-
 static int query_time(http_req *r, const char *name, int64_t *out)
 {
 	const char *v = http__query(r, name);
@@ -49,7 +33,7 @@ void http__h_events_list(http_req *r)
 	int unknown = -1;
 	if (http__query_limit(r, &limit) || http__query_id(r, "cursor", &f.before_id) ||
 	    http__query_id(r, "camera", &f.camera_id) || http__query_id(r, "person", &f.person_id) ||
-	    query_bool(r, "unknown", &unknown) || query_time(r, "from", &f.from) || query_time(r, "to", &f.to))
+	    http__query_bool(r, "unknown", &unknown) || query_time(r, "from", &f.from) || query_time(r, "to", &f.to))
 		return;
 	f.people = unknown < 0 ? STORE_PEOPLE_ANY : unknown ? STORE_PEOPLE_UNKNOWN : STORE_PEOPLE_KNOWN;
 	f.expression = http__query(r, "expression");
@@ -166,7 +150,8 @@ void http__h_alerts_list(http_req *r)
 	size_t limit, count = 0;
 	int64_t before = 0;
 	int open_only = 0;
-	if (http__query_limit(r, &limit) || http__query_id(r, "cursor", &before) || query_bool(r, "open", &open_only))
+	if (http__query_limit(r, &limit) || http__query_id(r, "cursor", &before) ||
+	    http__query_bool(r, "open", &open_only))
 		return;
 	if (!r->user.all_cameras && r->user.n_cameras == 0) {
 		http__reply_list(r, NULL, 0);

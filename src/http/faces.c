@@ -322,17 +322,222 @@ void http__h_analyze(http_req *r)
 	free(faces);
 }
 
+/* --- enrollment ---------------------------------------------------------------------------------------------- */
+
+#define MIN_BOX_IOU  0.3f /* a ?box= must overlap a detected face at least this much (intersection over union) */
+#define MISMATCH_K   16   /* people compared with a new face before it is enrolled */
+#define SELECTOR_MAX 128
+
+/* Which face of the picture to enrol: ?face=N (an index in /analyze's order, best detection first) or
+ * ?box=x,y,w,h (picture pixels: the detected face that overlaps it most). */
+typedef struct face_selector {
+	int by_index;
+	long index;
+	int by_box;
+	float box[4];
+} face_selector;
+
+/* Parses ?face= and ?box=; answers 400 itself and returns -1 when malformed. */
+static int selector_parse(http_req *r, face_selector *sel)
+{
+	memset(sel, 0, sizeof(*sel));
+	const char *face = http__query(r, "face");
+	const char *box = http__query(r, "box");
+	if (face && box) {
+		http__reply_error(r, 400, "bad_request", "give either 'face' or 'box', not both");
+		return -1;
+	}
+	if (face) {
+		char *end = NULL;
+		long n = strtol(face, &end, 10);
+		if (!*face || *end || n < 0 || n >= MAX_FACES || strlen(face) > 3) {
+			http__reply_error(r, 400, "bad_request",
+			                  "'face' must be the index (0 to %d) of a face in the picture", MAX_FACES - 1);
+			return -1;
+		}
+		sel->by_index = 1, sel->index = n;
+	}
+	if (box) {
+		const char *p = box;
+		int ok = strlen(box) < SELECTOR_MAX;
+		for (int i = 0; i < 4 && ok; i++) {
+			char *end = NULL;
+			double v = strtod(p, &end);
+			ok = end != p && isfinite(v) && v >= 0 && v <= 1e6 && (i < 2 || v > 0) &&
+			     *end == (i < 3 ? ',' : '\0');
+			sel->box[i] = (float)v;
+			p = end + 1;
+		}
+		if (!ok) {
+			http__reply_error(
+			        r, 400, "bad_request",
+			        "'box' must be x,y,width,height in picture pixels (width and height above 0)");
+			return -1;
+		}
+		sel->by_box = 1;
+	}
+	return 0;
+}
+
+/* Intersection over union of two x, y, w, h boxes. */
+static float box_iou(const float *a, const float *b)
+{
+	float x0 = fmaxf(a[0], b[0]), y0 = fmaxf(a[1], b[1]);
+	float x1 = fminf(a[0] + a[2], b[0] + b[2]), y1 = fminf(a[1] + a[3], b[1] + b[3]);
+	float inter = fmaxf(0, x1 - x0) * fmaxf(0, y1 - y0);
+	float uni = a[2] * a[3] + b[2] * b[3] - inter;
+	return uni > 0 ? inter / uni : 0;
+}
+
+/* The faces found, for a client to offer a pick: [{index, box, score}], boxes shaped as /analyze shapes them. */
+static json_t *found_json(const face_result *faces, size_t count)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; i < count; i++)
+		json_array_append_new(list, json_pack("{s:I,s:[f,f,f,f],s:f}", "index", (json_int_t)i, "box",
+		                                      faces[i].box[0], faces[i].box[1], faces[i].box[2],
+		                                      faces[i].box[3], "score", (double)faces[i].score));
+	return list;
+}
+
+/* A 422 verdict; `extra` (consumed, may be NULL) adds its fields to the reply. */
+static void reply_verdict_with(http_req *r, const char *verdict, size_t faces, json_t *extra, const char *message)
+{
+	json_t *o = json_pack("{s:{s:s,s:s},s:s,s:I}", "error", "code", verdict, "message", message, "verdict", verdict,
+	                      "faces", (json_int_t)faces);
+	if (extra) {
+		json_object_update(o, extra);
+		json_decref(extra);
+	}
+	http__reply_json(r, 422, o);
+}
+
 static void reply_verdict(http_req *r, const char *verdict, size_t faces, const char *message)
 {
-	http__reply_json(r, 422,
-	                 json_pack("{s:{s:s,s:s},s:s,s:I}", "error", "code", verdict, "message", message, "verdict",
-	                           verdict, "faces", (json_int_t)faces));
+	reply_verdict_with(r, verdict, faces, NULL, message);
+}
+
+/* The index of the face to enrol, or -1 after answering (a verdict or a 400). */
+static long pick_face(http_req *r, const face_selector *sel, const face_result *faces, size_t count)
+{
+	if (count == 0) {
+		reply_verdict(r, "no_face", count, "no face found in the picture");
+		return -1;
+	}
+	if (sel->by_index) {
+		if ((size_t)sel->index >= count) {
+			http__reply_error(r, 400, "bad_request",
+			                  "'face' is %ld but the picture shows %zu face%s (0 to %zu)", sel->index,
+			                  count, count == 1 ? "" : "s", count - 1);
+			return -1;
+		}
+		return sel->index;
+	}
+	if (sel->by_box) {
+		long best = -1;
+		float best_iou = 0;
+		for (size_t i = 0; i < count; i++) {
+			float iou = box_iou(sel->box, faces[i].box);
+			if (iou > best_iou)
+				best = (long)i, best_iou = iou;
+		}
+		if (best < 0 || best_iou < MIN_BOX_IOU) {
+			char message[160];
+			snprintf(message, sizeof(message), "no face found at that box (best overlap %.2f, needs %.2f)",
+			         (double)best_iou, (double)MIN_BOX_IOU);
+			reply_verdict_with(r, "no_face_at_box", count,
+			                   json_pack("{s:o}", "found", found_json(faces, count)), message);
+			return -1;
+		}
+		return best;
+	}
+	if (count > 1) {
+		reply_verdict_with(r, "several_faces", count, json_pack("{s:o}", "found", found_json(faces, count)),
+		                   "the picture must show exactly one face, or name one with ?face=N or ?box=x,y,w,h");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Before a face is stored: does it look like the person it is enrolled for, and not more like someone else?
+ * 0 to go on; -1 after answering a 422 `mismatch` or `matches_other` verdict (the client may repeat with
+ * ?confirm=true) or an error. *warning names the verdict that `confirm` overrode (NULL when none).
+ * Only admins enrol, and every signed-in user may read every person's name, so naming the other person tells
+ * the caller nothing it could not otherwise see.
+ */
+static int check_match(http_req *r, const store_person *person, const face_result *f, long index, size_t count,
+                       int confirm, const char **warning)
+{
+	*warning = NULL;
+	mien_error err = { 0 };
+	gallery_hit hits[MISMATCH_K];
+	size_t n = 0;
+	gallery *g = index_for(r->srv, f->embedding_model, f->embedding_dim, &err);
+	if (!g || gallery_search(g, f->embedding, f->embedding_dim, f->embedding_model, MISMATCH_K, hits, &n, &err)) {
+		mien_log(MIEN_LOG_WARN, "http", "enroll: gallery: %s", err.message);
+		http__reply_error(r, 503, "unavailable", "the face gallery could not be searched");
+		return -1;
+	}
+	float threshold = watch_recognition_threshold(r->srv->db, f->embedding_model);
+	const gallery_hit *own = NULL, *other = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (hits[i].person_id == person->id && !own)
+			own = &hits[i];
+		else if (hits[i].person_id != person->id && !other)
+			other = &hits[i];
+	}
+	/* A person whose faces are all beyond the MISMATCH_K nearest people is below every one of them. */
+	int has_faces = person->faces > 0;
+	float own_sim = own ? own->similarity : -1.0f;
+	char message[2 * STORE_NAME_MAX + 200];
+	if (has_faces && own_sim < threshold) {
+		if (confirm) {
+			*warning = "mismatch";
+			return 0;
+		}
+		snprintf(message, sizeof(message),
+		         "this face does not look like %s's other faces (similarity %.2f, below the threshold %.2f): "
+		         "repeat with confirm=true to enrol it anyway",
+		         person->name, (double)own_sim, (double)threshold);
+		reply_verdict_with(r, "mismatch", count,
+		                   json_pack("{s:I,s:{s:I,s:s},s:f,s:f}", "face", (json_int_t)index, "person", "id",
+		                             (json_int_t)person->id, "name", person->name, "similarity",
+		                             (double)own_sim, "threshold", (double)threshold),
+		                   message);
+		return -1;
+	}
+	if (other && other->similarity >= threshold && other->similarity > own_sim) {
+		store_person p;
+		if (store_person_get(r->srv->db, other->person_id, &p, &err) != MIEN_OK)
+			return 0; /* erased meanwhile: nobody else to warn about */
+		if (confirm) {
+			*warning = "matches_other";
+			return 0;
+		}
+		snprintf(message, sizeof(message),
+		         "this face looks more like %s (similarity %.2f) than like %s: repeat with confirm=true to "
+		         "enrol it "
+		         "anyway",
+		         p.name, (double)other->similarity, person->name);
+		reply_verdict_with(r, "matches_other", count,
+		                   json_pack("{s:I,s:{s:I,s:s},s:f,s:f}", "face", (json_int_t)index, "person", "id",
+		                             (json_int_t)p.id, "name", p.name, "similarity", (double)other->similarity,
+		                             "threshold", (double)threshold),
+		                   message);
+		return -1;
+	}
+	return 0;
 }
 
 void http__h_faces_add(http_req *r)
 {
 	store_person person;
 	mien_error err = { 0 };
+	face_selector sel;
+	int confirm = 0;
+	if (selector_parse(r, &sel) || http__query_bool(r, "confirm", &confirm))
+		return;
 	int rc = store_person_get(r->srv->db, r->ids[0], &person, &err);
 	if (rc != MIEN_OK) {
 		http__reply_store_error(r, rc, &err, "person");
@@ -348,19 +553,17 @@ void http__h_faces_add(http_req *r)
 	}
 	if (analyze_body(r, &image, faces, &count) != 0)
 		goto done;
-	if (count == 0) {
-		reply_verdict(r, "no_face", count, "no face found in the picture");
+	long index = pick_face(r, &sel, faces, count);
+	if (index < 0)
 		goto done;
-	}
-	if (count > 1) {
-		reply_verdict(r, "several_faces", count, "the picture must show exactly one face");
-		goto done;
-	}
-	const face_result *f = &faces[0];
+	const face_result *f = &faces[index];
 	if (!f->embedding_model) {
 		reply_verdict(r, "too_small", count, "the face is too small to recognise");
 		goto done;
 	}
+	const char *warning = NULL;
+	if (check_match(r, &person, f, index, count, confirm, &warning) != 0)
+		goto done;
 	if (face_thumbnail(image, f, THUMB_SIDE, &jpeg, &jpeg_len, &err)) {
 		mien_log(MIEN_LOG_WARN, "http", "thumbnail: %s", err.message);
 		jpeg = NULL, jpeg_len = 0;
@@ -373,11 +576,18 @@ void http__h_faces_add(http_req *r)
 		goto done;
 	}
 	http__gallery_add(r->srv, person.id, face_id, f);
-	http__audit(r, "enroll", "person %lld face %lld", (long long)person.id, (long long)face_id);
-	http__reply_json(r, 201,
-	                 json_pack("{s:I,s:I,s:s,s:s,s:f,s:[f,f,f,f]}", "id", (json_int_t)face_id, "person_id",
-	                           (json_int_t)person.id, "verdict", "enrolled", "model", f->embedding_model, "quality",
-	                           (double)f->quality, "box", f->box[0], f->box[1], f->box[2], f->box[3]));
+	if (warning)
+		http__audit(r, "enroll", "person %lld face %lld (confirmed despite %s)", (long long)person.id,
+		            (long long)face_id, warning);
+	else
+		http__audit(r, "enroll", "person %lld face %lld", (long long)person.id, (long long)face_id);
+	json_t *reply = json_pack("{s:I,s:I,s:s,s:s,s:f,s:[f,f,f,f],s:I,s:b}", "id", (json_int_t)face_id, "person_id",
+	                          (json_int_t)person.id, "verdict", "enrolled", "model", f->embedding_model, "quality",
+	                          (double)f->quality, "box", f->box[0], f->box[1], f->box[2], f->box[3], "face",
+	                          (json_int_t)index, "confirmed", warning != NULL);
+	if (warning)
+		json_object_set_new(reply, "warning", json_string(warning));
+	http__reply_json(r, 201, reply);
 done:
 	free(jpeg);
 	face_image_free(&image);

@@ -36,9 +36,10 @@ struct MHD_Response;
 #define HTTP_TOKEN_BYTES    32
 #define HTTP_COOKIE         "mien_session"
 /* The dashboard's Content-Security-Policy (sent on every answer): its own scripts, styles, pictures and API,
- * nothing inline, no plugins, never framed. */
-#define HTTP_CSP                                                                                        \
-	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " \
+ * nothing inline, no plugins, never framed. blob: pictures are the user's own photo, shown from the file chosen
+ * (the Person page draws the faces of a group photo on it before anything is uploaded twice). */
+#define HTTP_CSP                                                                                              \
+	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; " \
 	"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 
 enum http_method {
@@ -218,6 +219,8 @@ int http__body_image(http_req *r, const uint8_t **data, size_t *len);
  * *out unchanged). */
 int http__query_id(http_req *r, const char *name, int64_t *out);
 int http__query_limit(http_req *r, size_t *limit);
+/* "true"/"1" or "false"/"0" into *out. */
+int http__query_bool(http_req *r, const char *name, int *out);
 
 /* A number from the environment variable `name` within [min, max]; `fallback` when unset, and (with a warning
  * naming the variable) when malformed or out of range. */

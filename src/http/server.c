@@ -202,6 +202,22 @@ int http__query_id(http_req *r, const char *name, int64_t *out)
 	return 0;
 }
 
+int http__query_bool(http_req *r, const char *name, int *out)
+{
+	const char *v = http__query(r, name);
+	if (!v)
+		return 0;
+	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) {
+		*out = 1;
+	} else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) {
+		*out = 0;
+	} else {
+		http__reply_error(r, 400, "bad_request", "'%s' must be true or false", name);
+		return -1;
+	}
+	return 0;
+}
+
 int http__query_limit(http_req *r, size_t *limit)
 {
 	const char *v = http__query(r, "limit");
@@ -433,7 +449,8 @@ static enum MHD_Result queue(http_req *r)
 		return MHD_NO;
 	MHD_add_response_header(r->response, "X-Content-Type-Options", "nosniff");
 	/* The dashboard runs no inline script or style and is never framed (clickjacking); API answers carry the
-	 * same headers, harmlessly. img-src is 'self' alone: every picture it shows comes from the API. */
+	 * same headers, harmlessly. img-src is 'self' and blob: every picture it shows comes from the API, or is a
+	 * photo the user just chose. */
 	MHD_add_response_header(r->response, "Content-Security-Policy", HTTP_CSP);
 	MHD_add_response_header(r->response, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r->response, "Referrer-Policy", "same-origin");

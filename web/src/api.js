@@ -66,10 +66,11 @@ export const api = {
   faces: (id) => request('GET', `/people/${id}/faces`),
   deleteFace: (id, faceId) => request('DELETE', `/people/${id}/faces/${faceId}`),
   faceThumbnailUrl: (id, faceId) => `${BASE}/people/${id}/faces/${faceId}/thumbnail.jpg`,
-  /** Enrolls one photo; resolves to {verdict, ...} for every verdict, enrolled or refused (422). */
-  async enroll(id, file) {
+  /** Enrolls one photo; resolves to {verdict, ...} for every verdict, enrolled or refused (422). query:
+   * {face: N} picks face N of a group photo, {confirm: true} enrolls despite a mismatch / matches_other warning. */
+  async enroll(id, file, query) {
     try {
-      return await request('POST', `/people/${id}/faces`, { body: file, type: file.type || 'image/jpeg' });
+      return await request('POST', `/people/${id}/faces`, { body: file, type: file.type || 'image/jpeg', query });
     } catch (e) {
       if (e instanceof ApiError && e.status === 422 && e.body && e.body.verdict) return e.body;
       throw e;

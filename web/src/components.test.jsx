@@ -4,6 +4,7 @@ import { MemoryRouter } from 'react-router-dom';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import App, { pagesFor } from './App.jsx';
 import { Verdict } from './pages/Person.jsx';
+import { FacePicker, MatchWarning } from './pages/EnrolPick.jsx';
 import { LiveStream } from './sse.js';
 import { fakeFetch, reply } from './test/fakeFetch.js';
 import { expressionsOverTime, visitsPerHour } from './insights.js';
@@ -251,6 +252,127 @@ describe('enrollment verdicts', () => {
     await act(async () => screen.getByRole('button', { name: 'Delete person…' }).click());
     expect(screen.getByRole('alertdialog').textContent).toMatch(/erases Ada’s biometric data.*cannot be undone/);
     expect(globalThis.fetch.mock.calls.some((c) => c[1] && c[1].method === 'DELETE')).toBe(false);
+  });
+});
+
+describe('enrollment from a group photo, and the mismatch warning', () => {
+  const found = [
+    { index: 0, box: [100, 50, 200, 200], score: 0.99 },
+    { index: 1, box: [500, 100, 100, 100], score: 0.9 },
+    { index: 2, box: [700, 300, 150, 150], score: 0.8 },
+  ];
+  const realCreate = URL.createObjectURL;
+  const realRevoke = URL.revokeObjectURL;
+  beforeEach(() => {
+    URL.createObjectURL = vi.fn(() => 'blob:group');
+    URL.revokeObjectURL = vi.fn();
+  });
+  afterEach(() => {
+    URL.createObjectURL = realCreate;
+    URL.revokeObjectURL = realRevoke;
+  });
+  const loaded = (img, width, height) => {
+    Object.defineProperty(img, 'naturalWidth', { value: width, configurable: true });
+    Object.defineProperty(img, 'naturalHeight', { value: height, configurable: true });
+    fireEvent.load(img);
+  };
+
+  it('draws a numbered button over each face, placed in proportion to the picture, and picks by index', () => {
+    const onPick = vi.fn();
+    render(<FacePicker file={new File(['x'], 'group.jpg', { type: 'image/jpeg' })} found={found} onPick={onPick} onCancel={() => {}} />);
+    expect(screen.queryAllByTestId('face-box')).toHaveLength(0); // not before the picture's size is known
+    loaded(screen.getByAltText('The group photo'), 1000, 500);
+    const boxes = screen.getAllByTestId('face-box');
+    expect(boxes.map((b) => b.textContent)).toEqual(['1', '2', '3']);
+    expect(boxes[1].tagName).toBe('BUTTON'); // focusable: Tab and Enter pick too
+    const place = ['left', 'top', 'width', 'height'].map((k) => boxes[1].style[k]);
+    expect(place.every((v) => v.endsWith('%'))).toBe(true);
+    expect(place.map(parseFloat)).toEqual([50, 20, 10, 20]); // [500, 100, 100, 100] in a 1000 × 500 picture
+    fireEvent.click(screen.getByRole('button', { name: 'Face 3' }));
+    expect(onPick).toHaveBeenCalledWith(2);
+    fireEvent.click(screen.getByRole('button', { name: 'Enroll face 1' }));
+    expect(onPick).toHaveBeenLastCalledWith(0);
+  });
+
+  it('names the other person, with a link, and offers Enroll anyway / Cancel', () => {
+    const onConfirm = vi.fn();
+    const onCancel = vi.fn();
+    const result = { verdict: 'matches_other', person: { id: 7, name: 'Grace' }, similarity: 0.81234, threshold: 0.4, face: 0 };
+    render(
+      <MemoryRouter>
+        <MatchWarning result={result} personName="Ada" onConfirm={onConfirm} onCancel={onCancel} />
+      </MemoryRouter>,
+    );
+    const w = screen.getByTestId('match-warning');
+    expect(w.textContent).toMatch(/looks more like Grace \(similarity 0\.81, threshold 0\.40\) than like Ada/);
+    expect(within(w).getByRole('link', { name: 'Grace' }).getAttribute('href')).toBe('/people/7');
+    fireEvent.click(screen.getByRole('button', { name: 'Enroll anyway' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(onConfirm).toHaveBeenCalledTimes(1);
+    expect(onCancel).toHaveBeenCalledTimes(1);
+  });
+
+  it('says a mismatch is unlike the person’s own faces', () => {
+    render(
+      <MemoryRouter>
+        <MatchWarning result={{ verdict: 'mismatch', person: { id: 5, name: 'Ada' }, similarity: 0.1, threshold: 0.4 }} personName="Ada" onConfirm={() => {}} onCancel={() => {}} />
+      </MemoryRouter>,
+    );
+    expect(screen.getByTestId('match-warning').textContent).toMatch(/does not look like Ada’s other faces \(similarity 0\.10, below the threshold 0\.40\)/);
+    expect(screen.queryByRole('link')).toBeNull();
+  });
+
+  it('on the Person page: several_faces → pick face 2 (?face=1) → mismatch → Enroll anyway (?face=1&confirm=true)', async () => {
+    const posts = [];
+    fakeFetch({
+      'GET /api/v1/people/5': { id: 5, name: 'Ada', note: '', watchlist: false, faces: 1 },
+      'GET /api/v1/people/5/faces': { items: [], next_cursor: null },
+      'POST /api/v1/people/5/faces': (url) => {
+        const q = new URL(url, 'http://x').searchParams;
+        posts.push(q.toString());
+        if (!q.has('face')) return reply(422, { error: { code: 'several_faces' }, verdict: 'several_faces', faces: 3, found });
+        if (!q.has('confirm'))
+          return reply(422, { error: { code: 'mismatch' }, verdict: 'mismatch', faces: 3, face: 1, person: { id: 5, name: 'Ada' }, similarity: 0.1, threshold: 0.4 });
+        return reply(201, { id: 9, verdict: 'enrolled', face: 1, confirmed: true, warning: 'mismatch' });
+      },
+    });
+    renderApp('admin', '/people/5');
+    const input = await screen.findByTestId('enroll-input');
+    expect(input.getAttribute('accept')).toMatch(/image\/webp/);
+    await act(async () => {
+      Object.defineProperty(input, 'files', { value: [new File(['x'], 'group.jpg', { type: 'image/jpeg' })], configurable: true });
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    const picker = await screen.findByTestId('face-picker');
+    loaded(within(picker).getByAltText('The group photo'), 1000, 500);
+    await act(async () => screen.getByRole('button', { name: 'Face 2' }).click());
+    const warning = await screen.findByTestId('match-warning');
+    expect(warning.dataset.verdict).toBe('mismatch');
+    expect(screen.queryByTestId('face-picker')).toBeNull();
+    await act(async () => screen.getByRole('button', { name: 'Enroll anyway' }).click());
+    await waitFor(() => expect(screen.getByTestId('verdict').dataset.verdict).toBe('enrolled'));
+    expect(screen.getByTestId('verdict').textContent).toMatch(/confirmed despite a mismatch/);
+    expect(posts).toEqual(['', 'face=1', 'face=1&confirm=true']);
+  });
+
+  it('Cancel leaves the face out', async () => {
+    fakeFetch({
+      'GET /api/v1/people/5': { id: 5, name: 'Ada', note: '', watchlist: false, faces: 0 },
+      'GET /api/v1/people/5/faces': { items: [], next_cursor: null },
+      'POST /api/v1/people/5/faces': () =>
+        reply(422, { error: { code: 'matches_other' }, verdict: 'matches_other', faces: 1, face: 0, person: { id: 8, name: 'Grace' }, similarity: 0.9, threshold: 0.4 }),
+    });
+    renderApp('admin', '/people/5');
+    const input = await screen.findByTestId('enroll-input');
+    await act(async () => {
+      Object.defineProperty(input, 'files', { value: [new File(['x'], 'one.jpg', { type: 'image/jpeg' })], configurable: true });
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    await screen.findByTestId('match-warning');
+    await act(async () => screen.getByRole('button', { name: 'Cancel' }).click());
+    expect(screen.queryByTestId('match-warning')).toBeNull();
+    expect(screen.getByTestId('verdict').dataset.verdict).toBe('cancelled');
+    expect(globalThis.fetch.mock.calls.filter((c) => c[1] && c[1].method === 'POST')).toHaveLength(1);
   });
 });
 

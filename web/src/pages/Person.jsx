@@ -3,12 +3,17 @@ import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, fmtTime } from '../api.js';
 import { useAuth } from '../auth.jsx';
 import { isAdmin } from '../roles.js';
+import { FacePicker, MatchWarning } from './EnrolPick.jsx';
 
 export const VERDICTS = {
   enrolled: 'Enrolled',
   no_face: 'No face found in this photo',
-  several_faces: 'Several faces in this photo: it must show exactly one',
+  several_faces: 'Several faces in this photo: pick one, or use a photo that shows exactly one',
   too_small: 'The face is too small (it must be at least 40 px tall)',
+  no_face_at_box: 'No face at the place chosen',
+  mismatch: 'This face does not look like the person’s other faces',
+  matches_other: 'This face looks like someone else',
+  cancelled: 'Not enrolled (cancelled)',
 };
 
 export function Verdict({ file, result }) {
@@ -19,6 +24,7 @@ export function Verdict({ file, result }) {
     <li data-testid="verdict" data-verdict={v} className={v === 'enrolled' ? 'ok' : 'bad'}>
       {file}: <strong>{text}</strong>
       {v === 'several_faces' && result.faces != null && ` (${result.faces} faces)`}
+      {result.confirmed && ` (confirmed despite ${result.warning === 'matches_other' ? 'looking like someone else' : 'a mismatch'})`}
     </li>
   );
 }
@@ -31,7 +37,7 @@ export default function Person() {
   const [person, setPerson] = useState(null);
   const [faces, setFaces] = useState([]);
   const [error, setError] = useState('');
-  const [uploads, setUploads] = useState([]); // {file, result}
+  const [uploads, setUploads] = useState([]); // {key, file (a File), result}
   const [confirmDelete, setConfirmDelete] = useState(false);
   const [confirmFace, setConfirmFace] = useState(null); // face id awaiting "Yes, delete"
   const [edit, setEdit] = useState(null); // {name, note} while editing
@@ -48,21 +54,38 @@ export default function Person() {
     load();
   }, [id]); // eslint-disable-line react-hooks/exhaustive-deps
 
+  // One upload (again): with query {face: N} for a face picked from a group photo, {confirm: true} to enrol
+  // despite a mismatch warning.
+  const send = async (key, file, query) => {
+    setUploads((u) => u.map((x) => (x.key === key ? { ...x, result: undefined } : x)));
+    let result;
+    try {
+      result = await api.enroll(id, file, query);
+    } catch (err) {
+      result = { error: err.message };
+    }
+    setUploads((u) => u.map((x) => (x.key === key ? { ...x, result } : x)));
+    return result;
+  };
   const enroll = async (e) => {
     const files = [...e.target.files];
     e.target.value = '';
     for (const f of files) {
-      setUploads((u) => [...u, { file: f.name }]);
-      let result;
-      try {
-        result = await api.enroll(id, f);
-      } catch (err) {
-        result = { error: err.message };
-      }
-      setUploads((u) => u.map((x) => (x.file === f.name && !x.result ? { ...x, result } : x)));
+      const key = `${Date.now()}-${Math.random()}`;
+      setUploads((u) => [...u, { key, file: f }]);
+      await send(key, f);
     }
     load();
   };
+  const pick = async (u, face) => {
+    await send(u.key, u.file, { face });
+    load();
+  };
+  const confirmEnroll = async (u) => {
+    await send(u.key, u.file, { face: u.result.face, confirm: true });
+    load();
+  };
+  const cancelUpload = (u) => setUploads((all) => all.map((x) => (x.key === u.key ? { ...x, result: { verdict: 'cancelled' } } : x)));
 
   const toggleWatchlist = async (e) => {
     try {
@@ -157,13 +180,25 @@ export default function Person() {
           </ul>
           <h2>Enroll from photos</h2>
           <label>
-            Photos (JPEG or PNG, one face each)
-            <input type="file" accept="image/jpeg,image/png" multiple onChange={enroll} data-testid="enroll-input" />
+            Photos (JPEG, PNG or WebP; a group photo lets you pick the face)
+            <input type="file" accept="image/jpeg,image/png,image/webp" multiple onChange={enroll} data-testid="enroll-input" />
           </label>
           {uploads.length > 0 && (
             <ul className="verdicts">
-              {uploads.map((u, i) => (
-                <Verdict key={i} file={u.file} result={u.result} />
+              {uploads.map((u) => (
+                <React.Fragment key={u.key}>
+                  <Verdict file={u.file.name} result={u.result} />
+                  {u.result && u.result.verdict === 'several_faces' && Array.isArray(u.result.found) && (
+                    <li>
+                      <FacePicker file={u.file} found={u.result.found} onPick={(face) => pick(u, face)} onCancel={() => cancelUpload(u)} />
+                    </li>
+                  )}
+                  {u.result && (u.result.verdict === 'mismatch' || u.result.verdict === 'matches_other') && (
+                    <li>
+                      <MatchWarning result={u.result} personName={person.name} onConfirm={() => confirmEnroll(u)} onCancel={() => cancelUpload(u)} />
+                    </li>
+                  )}
+                </React.Fragment>
               ))}
             </ul>
           )}
