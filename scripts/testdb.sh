@@ -2,11 +2,14 @@
 # Throw-away database servers for the tests, on loopback only.
 #
 #   testdb.sh run -- CMD ARGS...   start PostgreSQL (initdb into a temporary directory) and Redis, run CMD
-#                                  with MIEN_TEST_PG (a postgresql:// URL), MIEN_TEST_PG_CTL (a command taking
+#                                  with MIEN_TEST_PG (a postgresql:// URL), MIEN_TEST_PG_NEWDB (a command that
+#                                  prints the URL of a new empty database), MIEN_TEST_PG_CTL (a command taking
 #                                  stop|start, for tests that take the server away mid-run), MIEN_TEST_REDIS
 #                                  (a redis:// URL) and MIEN_TEST_REDIS_CTL (stop|start) in its environment,
 #                                  then stop both servers and delete their files
 #   testdb.sh pg-ctl DIR stop|start      what MIEN_TEST_PG_CTL runs
+#   testdb.sh pg-newdb DIR               what MIEN_TEST_PG_NEWDB runs: creates an empty database on that server
+#                                        and prints its postgresql:// URL (for a test that needs a first start)
 #   testdb.sh redis-ctl DIR stop|start   what MIEN_TEST_REDIS_CTL runs
 #
 # As root, the server runs as the `postgres` user (initdb refuses root); otherwise as the caller.
@@ -77,6 +80,13 @@ pg-ctl)
 	pg_ctl_cmd "$2" "$3"
 	exit $?
 	;;
+pg-newdb)
+	port=$(cat "$2/port")
+	name="mien_t$(date +%s%N | tail -c 10)_$RANDOM"
+	as_owner "$BINDIR/createdb" -h 127.0.0.1 -p "$port" -U postgres "$name" >&2
+	echo "postgresql://postgres@127.0.0.1:$port/$name"
+	exit 0
+	;;
 redis-ctl)
 	redis_ctl_cmd "$2" "$3"
 	exit $?
@@ -124,6 +134,7 @@ as_owner "$BINDIR/createdb" -h 127.0.0.1 -p "$port" -U postgres mien_test
 
 export MIEN_TEST_PG="postgresql://postgres@127.0.0.1:$port/mien_test"
 export MIEN_TEST_PG_CTL="bash $(cd "$(dirname "$0")" && pwd)/testdb.sh pg-ctl $dir"
+export MIEN_TEST_PG_NEWDB="bash $(cd "$(dirname "$0")" && pwd)/testdb.sh pg-newdb $dir"
 echo "testdb: PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 
 if command -v redis-server >/dev/null 2>&1; then

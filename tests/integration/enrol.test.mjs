@@ -8,7 +8,7 @@
 // another size is, by construction, the same person.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFileSync, execSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,8 +26,9 @@ const backend = process.env.MIEN_IT_DB || 'sqlite';
 const tmp = mkdtempSync(join(tmpdir(), 'mien-enrol-'));
 let DB;
 if (backend === 'postgresql') {
-	DB = process.env.MIEN_TEST_PG;
-	if (!DB) throw new Error('MIEN_IT_DB=postgresql needs MIEN_TEST_PG (run under scripts/testdb.sh)');
+	// A database of its own: the test needs a first start (the admin password), which the shared one is past.
+	if (!process.env.MIEN_TEST_PG_NEWDB) throw new Error('MIEN_IT_DB=postgresql needs MIEN_TEST_PG_NEWDB (run under scripts/testdb.sh)');
+	DB = execSync(process.env.MIEN_TEST_PG_NEWDB, { encoding: 'utf8' }).trim();
 } else {
 	DB = `sqlite:${join(tmp, 'mien.db')}`;
 }
