@@ -23,7 +23,7 @@
 typedef struct face_cli {
 	face_options options;
 	int json, embeddings, face_crop;
-	long face; /* enroll --face N: 1 + the index of the face to enrol (0: the picture's only face) */
+	long face; /* enroll --face N: the #N of the face to enrol, from 1 (0: the picture's only face) */
 	face_analyzer *analyzer;
 	nn_pool *pool;
 	face_result *faces;
@@ -124,12 +124,10 @@ static int parse_common(face_cli *c, int argc, char **argv, const char *usage, c
 				return -2;
 			*name = value;
 		} else if (name && (m = cli_option(argc, argv, &i, "--face", &value)) != 0) {
-			if (m < 0 || cli_parse_int(value, 0, 63, &c->face) != 0) {
-				cli_error("--face takes the index (0 to 63) of a face, in the order `mien analyze` "
-				          "lists them");
+			if (m < 0 || cli_parse_int(value, 1, 64, &c->face) != 0) {
+				cli_error("--face takes the number (1 to 64) of a face, the #N `mien analyze` prints");
 				return -2;
 			}
-			c->face++;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			cli_error("unknown option %s", argv[i]);
 			fputs(usage, stderr);
@@ -378,7 +376,7 @@ static const char ENROLL_USAGE[] =
         "usage: mien enroll --name NAME [--face N] [--face-crop] IMG...\n"
         "  Enrolls the one face of each picture for the person NAME (created when new) in the database (MIEN_DB)\n"
         "  and prints a verdict per picture: enrolled, no_face, several_faces, no_such_face, too_small or\n"
-        "  unreadable. --face N enrolls face N (from 0, in the order `mien analyze` lists them) of a group photo.\n";
+        "  unreadable. --face N enrolls face #N of a group photo, numbered as `mien analyze` prints them (from 1).\n";
 
 /*
  * Enrolls the face of one analysed picture for the person called `name`, creating the person at their first

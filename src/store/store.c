@@ -336,7 +336,15 @@ static const char *const migration_3[] = {
 	NULL,
 };
 
-static const char *const *const migrations[] = { migration_1, migration_2, migration_3 };
+/* Version 4: the size of the frame an event's box is in (the snapshot may be stored smaller), so that the
+ * dashboard can draw the box on it; 0 for older events. */
+static const char *const migration_4[] = {
+	"ALTER TABLE events ADD COLUMN frame_w BIGINT NOT NULL DEFAULT 0",
+	"ALTER TABLE events ADD COLUMN frame_h BIGINT NOT NULL DEFAULT 0",
+	NULL,
+};
+
+static const char *const *const migrations[] = { migration_1, migration_2, migration_3, migration_4 };
 
 _Static_assert(MIEN_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "one migration per schema version");
 
@@ -1244,7 +1252,7 @@ int store_camera_list(store *s, int64_t after_id, store_camera *out, size_t max,
 	"e.id, e.camera_id, e.track_id, e.person_id, COALESCE(p.name, ''), e.similarity, e.started_at,"       \
 	" e.ended_at, e.dominant_expression, e.expr_neutral, e.expr_happy, e.expr_sad, e.expr_angry,"         \
 	" e.expr_fearful, e.expr_disgusted, e.expr_surprised, e.box_x, e.box_y, e.box_w, e.box_h, e.quality," \
-	" e.alert"
+	" e.alert, e.frame_w, e.frame_h"
 #define EVENT_FROM " FROM events e LEFT JOIN people p ON p.id = e.person_id"
 
 static void fill_event(void *item, const store_row *row)
@@ -1266,6 +1274,8 @@ static void fill_event(void *item, const store_row *row)
 		e->box[k] = (float)store__col_real(row, 16 + k);
 	e->quality = (float)store__col_real(row, 20);
 	e->alert = (int)store__col_int(row, 21);
+	e->frame[0] = (int)store__col_int(row, 22);
+	e->frame[1] = (int)store__col_int(row, 23);
 }
 
 static int check_event(const store_event *e, mien_error *err)
@@ -1331,13 +1341,15 @@ int store_event_create(store *s, store_event *e, const uint8_t *snapshot, size_t
 		            SV_REAL(e->box[2]),
 		            SV_REAL(e->box[3]),
 		            SV_REAL(e->quality),
-		            SV_BOOL(e->alert) };
+		            SV_BOOL(e->alert),
+		            SV_INT(e->frame[0]),
+		            SV_INT(e->frame[1]) };
 	rc = TX(&t,
 	        "INSERT INTO events (camera_id, track_id, person_id, similarity, started_at, ended_at,"
 	        " dominant_expression, expr_neutral, expr_happy, expr_sad, expr_angry, expr_fearful, expr_disgusted,"
-	        " expr_surprised, box_x, box_y, box_w, box_h, quality, alert)"
-	        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-	        " RETURNING id",
+	        " expr_surprised, box_x, box_y, box_w, box_h, quality, alert, frame_w, frame_h)"
+	        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,"
+	        " $21, $22) RETURNING id",
 	        v, int_row, &e->id);
 	if (rc == MIEN_OK)
 		rc = write_event_images(&t, e->id, snapshot, snapshot_len, thumbnail, thumbnail_len, err);
@@ -1371,12 +1383,14 @@ int store_event_update(store *s, const store_event *e, const uint8_t *snapshot, 
 		            SV_REAL(e->box[2]),
 		            SV_REAL(e->box[3]),
 		            SV_REAL(e->quality),
-		            SV_BOOL(e->alert) };
+		            SV_BOOL(e->alert),
+		            SV_INT(e->frame[0]),
+		            SV_INT(e->frame[1]) };
 	rc = TX(&t,
 	        "UPDATE events SET person_id = $2, similarity = $3, ended_at = $4, dominant_expression = $5,"
 	        " expr_neutral = $6, expr_happy = $7, expr_sad = $8, expr_angry = $9, expr_fearful = $10,"
 	        " expr_disgusted = $11, expr_surprised = $12, box_x = $13, box_y = $14, box_w = $15, box_h = $16,"
-	        " quality = $17, alert = $18 WHERE id = $1 RETURNING id",
+	        " quality = $17, alert = $18, frame_w = $19, frame_h = $20 WHERE id = $1 RETURNING id",
 	        v, count_row, &found);
 	rc = found_or(rc, found, "event", e->id, err);
 	if (rc == MIEN_OK)

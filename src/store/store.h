@@ -37,7 +37,7 @@
 typedef struct store store;
 
 /* The schema version store_migrate brings a database to. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 #define STORE_NAME_MAX         128 /* person, camera and user names, in bytes with the terminator */
 #define STORE_USERNAME_MAX     64
@@ -309,7 +309,8 @@ typedef struct store_event {
 	int64_t ended_at; /* 0 while the visit goes on */
 	char dominant_expression[16];
 	float expression[STORE_EXPRESSIONS]; /* per-class means */
-	float box[4];                        /* x, y, w, h in frame pixels */
+	float box[4];                        /* x, y, w, h in frame pixels: where the snapshot shows the face */
+	int frame[2];                        /* the frame's width and height; 0 when unknown (before schema 4) */
 	float quality;
 	int alert;
 } store_event;
@@ -322,8 +323,8 @@ enum { STORE_IMAGE_SNAPSHOT = 0, STORE_IMAGE_THUMBNAIL = 1 };
  */
 int store_event_create(store *s, store_event *e, const uint8_t *snapshot, size_t snapshot_len, const uint8_t *thumbnail,
                        size_t thumbnail_len, mien_error *err);
-/* Rewrites event e->id from `e` (person, similarity, end, expression, box, quality, alert); images are replaced
- * when given (non-NULL) and kept otherwise. MIEN_ENOENT. */
+/* Rewrites event e->id from `e` (person, similarity, end, expression, box, frame, quality, alert); images are
+ * replaced when given (non-NULL) and kept otherwise. MIEN_ENOENT. */
 int store_event_update(store *s, const store_event *e, const uint8_t *snapshot, size_t snapshot_len,
                        const uint8_t *thumbnail, size_t thumbnail_len, mien_error *err);
 int store_event_get(store *s, int64_t id, store_event *out, mien_error *err);

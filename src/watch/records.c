@@ -48,6 +48,10 @@ json_t *watch_event_json(const store_event *e, int with_expression)
 	                  person_ref(e->person_id, e->person_name), "similarity", (double)e->similarity, "started_at",
 	                  time_or_null(e->started_at), "ended_at", time_or_null(e->ended_at), "box", e->box[0],
 	                  e->box[1], e->box[2], e->box[3], "quality", (double)e->quality, "alert", e->alert);
+	if (o)
+		json_object_set_new(o, "frame",
+		                    e->frame[0] > 0 && e->frame[1] > 0 ? json_pack("[i,i]", e->frame[0], e->frame[1])
+		                                                       : json_null());
 	if (o && with_expression) {
 		json_t *x = json_object();
 		for (int i = 0; i < STORE_EXPRESSIONS; i++)
@@ -234,6 +238,13 @@ void watch_event_write(watch_text *t, const store_event *e, int with_expression)
 	put_str(t, "],\"quality\":");
 	put_real(t, e->quality, 6);
 	put_str(t, e->alert ? ",\"alert\":true" : ",\"alert\":false");
+	if (e->frame[0] > 0 && e->frame[1] > 0) {
+		char frame[48];
+		int n = snprintf(frame, sizeof(frame), ",\"frame\":[%d,%d]", e->frame[0], e->frame[1]);
+		watch_text_put(t, frame, (size_t)n);
+	} else {
+		put_str(t, ",\"frame\":null");
+	}
 	if (with_expression) {
 		put_str(t, ",\"expression\":{");
 		for (int i = 0; i < STORE_EXPRESSIONS; i++) {

@@ -387,6 +387,8 @@ static void record(watch *w, const rec_job *job)
 			face_image frame = frame_view(job->frame);
 			face_result here = { 0 };
 			memcpy(here.box, ch->box, sizeof(here.box)); /* where the face is in this frame */
+			e.frame[0] = frame.width;
+			e.frame[1] = frame.height;
 			if (snapshot_jpeg(w->db, &frame, &snap, &snap_len, &err) != MIEN_OK ||
 			    face_thumbnail(&frame, &here, THUMB_SIDE, &thumb, &thumb_len, &err) != MIEN_OK)
 				mien_log(MIEN_LOG_WARN, "watch", "camera %lld: pictures: %s", camera, err.message);
@@ -416,9 +418,12 @@ static void record(watch *w, const rec_job *job)
 	}
 	int alert = e.alert;
 	int64_t started = e.started_at;
+	float snapshot_box[4]; /* the box stays where the snapshot (taken at the start) shows the face */
+	memcpy(snapshot_box, e.box, sizeof(snapshot_box));
 	event_from_change(job->camera_id, ch, &e);
 	e.started_at = started;
 	e.alert = alert;
+	memcpy(e.box, snapshot_box, sizeof(e.box));
 	if (ch->kind == FACE_TRACK_ENDED)
 		e.ended_at = ch->last_ms > started ? ch->last_ms : started + 1;
 	if (store_event_update(w->db, &e, NULL, 0, NULL, 0, &err) != MIEN_OK)

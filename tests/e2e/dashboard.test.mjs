@@ -196,7 +196,7 @@ test('live: a tile for every camera (status and a placeholder when there is no i
 	await page.context().close();
 });
 
-test('people: create, enroll from a one-face photo (verdict), refuse a three-face photo, watchlist, thumbnail', async () => {
+test('people: create, enroll from a one-face photo (verdict), a three-face photo offers a pick (cancelled), watchlist, thumbnail', async () => {
 	const crop = join(tmp, 'face.jpg');
 	seed('crop', SAMPLE1, '755', '368', '370', '370', '300', crop); // one face of sample1.jpg (the integration test's box)
 	const page = await newPage();
@@ -214,6 +214,11 @@ test('people: create, enroll from a one-face photo (verdict), refuse a three-fac
 	const several = page.locator('[data-testid=verdict][data-verdict=several_faces]');
 	await several.waitFor({ timeout: 30000 });
 	assert.match(await several.textContent(), /exactly one.*\(3 faces\)/);
+	// The picker offers the three faces (tests/e2e/enrol.test.mjs picks one); cancelling stores nothing.
+	const picker = page.getByTestId('face-picker');
+	assert.equal(await picker.getByTestId('face-box').count(), 3);
+	await picker.getByRole('button', { name: 'Cancel' }).click();
+	await page.locator('[data-testid=verdict][data-verdict=cancelled]').waitFor();
 	// The enrolled face is listed with its thumbnail, loaded with the session cookie.
 	await page.getByTestId('face').first().waitFor();
 	assert.equal(await page.getByTestId('face').count(), 1);
@@ -226,7 +231,7 @@ test('people: create, enroll from a one-face photo (verdict), refuse a three-fac
 	// Erasure warns about biometric data before it happens.
 	await page.getByRole('button', { name: 'Delete person…' }).click();
 	assert.match(await page.getByRole('alertdialog').textContent(), /biometric data/);
-	await page.getByRole('button', { name: 'Cancel' }).click();
+	await page.getByRole('alertdialog').getByRole('button', { name: 'Cancel' }).click();
 	await shot(page, 'person');
 	await page.getByRole('link', { name: '← People' }).click();
 	await page.getByRole('searchbox').fill('grace');

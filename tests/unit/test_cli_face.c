@@ -116,14 +116,17 @@ static void enroll_identify_compare(void)
 	assert_int_equal(run("build/mien enroll --name Crowd models/samples/sample1.jpg", out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "\"verdict\":\"several_faces\""));
 	assert_non_null(strstr(out, "\"person_id\":null")); /* nobody was created for a refused picture */
-	/* ... unless --face names one: sample1.jpg is labelled with 3 faces, so index 3 is none of them. */
-	assert_int_equal(run("build/mien enroll --name Crowd --face 3 models/samples/sample1.jpg", out, sizeof(out)),
+	/* ... unless --face names one (#1 to #3 as `mien analyze` numbers them): sample1.jpg is labelled with 3 faces,
+	 * so #4 is none of them, and #0 is no face number at all. */
+	assert_int_equal(run("build/mien enroll --name Crowd --face 4 models/samples/sample1.jpg", out, sizeof(out)),
 	                 1);
 	assert_non_null(strstr(out, "\"verdict\":\"no_such_face\""));
 	assert_int_equal(
 	        run("build/mien enroll --name Crowd --face x models/samples/sample1.jpg 2>&1", out, sizeof(out)), 2);
-	assert_non_null(strstr(out, "--face takes the index"));
-	assert_int_equal(run("build/mien enroll --name Crowd --face 2 models/samples/sample1.jpg", out, sizeof(out)),
+	assert_non_null(strstr(out, "--face takes the number"));
+	assert_int_equal(
+	        run("build/mien enroll --name Crowd --face 0 models/samples/sample1.jpg 2>&1", out, sizeof(out)), 2);
+	assert_int_equal(run("build/mien enroll --name Crowd --face 3 models/samples/sample1.jpg", out, sizeof(out)),
 	                 0);
 	assert_non_null(strstr(out, "\"verdict\":\"enrolled\""));
 	snprintf(cmd, sizeof(cmd), "build/mien enroll --name Nobody %s/blank.jpg", dir);

@@ -176,6 +176,7 @@ static int64_t add_event(store *s, int64_t camera, int64_t person, int64_t start
 	e.expression[1] = 0.75f;
 	e.expression[0] = 0.25f;
 	e.box[0] = 10, e.box[1] = 20, e.box[2] = 30, e.box[3] = 40;
+	e.frame[0] = 1280, e.frame[1] = 720;
 	e.quality = 0.5f;
 	OK(store_event_create(s, &e, snapshot, snapshot_len, snapshot, snapshot ? snapshot_len / 2 : 0, ERR));
 	assert_true(e.id > 0);
@@ -622,6 +623,8 @@ static void test_events(void **state)
 	assert_string_equal(e.dominant_expression, "happy");
 	assert_true(fabsf(e.expression[1] - 0.75f) < 1e-6f);
 	assert_true(fabsf(e.box[3] - 40) < 1e-6f);
+	assert_int_equal(e.frame[0], 1280);
+	assert_int_equal(e.frame[1], 720);
 	OK(store_event_get(s, ids[1], &e, ERR));
 	assert_int_equal(e.person_id, 0);
 	assert_string_equal(e.person_name, "");
@@ -630,10 +633,13 @@ static void test_events(void **state)
 	e.person_id = ada;
 	e.similarity = 0.91f;
 	e.ended_at = 2500;
+	e.frame[0] = 640, e.frame[1] = 360;
 	OK(store_event_update(s, &e, NULL, 0, NULL, 0, ERR));
 	OK(store_event_get(s, ids[1], &e, ERR));
 	assert_int_equal(e.person_id, ada);
 	assert_int_equal(e.ended_at, 2500);
+	assert_int_equal(e.frame[0], 640);
+	assert_int_equal(e.frame[1], 360);
 	OK(store_event_get(s, ids[0], &e, ERR));
 	OK(store_event_update(s, &e, NULL, 0, (const uint8_t *)"T", 1, ERR));
 	uint8_t *jpeg;

@@ -84,6 +84,7 @@ export const api = {
   liveUrl: (id) => `${BASE}/cameras/${id}/live.mjpg`,
 
   events: (query) => request('GET', '/events', { query }),
+  event: (id) => request('GET', `/events/${id}`),
   snapshotUrl: (id) => `${BASE}/events/${id}/snapshot.jpg`,
   faceUrl: (id) => `${BASE}/events/${id}/face.jpg`,
 

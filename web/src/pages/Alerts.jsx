@@ -3,6 +3,7 @@ import { Link } from 'react-router-dom';
 import { api, fmtTime } from '../api.js';
 import { cameraLabel, useCameraNames } from '../cameras.js';
 import { useLive } from '../live.jsx';
+import { SnapshotDialog } from '../Snapshot.jsx';
 
 export default function Alerts() {
   const [items, setItems] = useState([]);
@@ -10,6 +11,7 @@ export default function Alerts() {
   const [openOnly, setOpenOnly] = useState(false);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
+  const [shown, setShown] = useState(null); // the event id whose snapshot is open
   const names = useCameraNames();
   const live = useLive();
   const load = async (after) => {
@@ -92,9 +94,9 @@ export default function Alerts() {
               <tr key={a.id} data-testid="alert-row" data-alert-id={a.id}>
                 <td>
                   {a.event_id && (
-                    <a href={api.snapshotUrl(a.event_id)} target="_blank" rel="noreferrer">
-                      <img className="thumb" src={api.faceUrl(a.event_id)} alt={`Face of alert ${a.id} (opens the snapshot)`} loading="lazy" />
-                    </a>
+                    <button type="button" className="thumb-button" onClick={() => setShown(a.event_id)} aria-label={`Open the snapshot of alert ${a.id}`}>
+                      <img className="thumb" src={api.faceUrl(a.event_id)} alt={`Face of alert ${a.id}`} loading="lazy" />
+                    </button>
                   )}
                 </td>
                 <td>{fmtTime(a.created_at)}</td>
@@ -116,6 +118,7 @@ export default function Alerts() {
       </div>
       {items.length === 0 && <p className="muted">No alerts.</p>}
       {cursor && <button type="button" onClick={() => load(cursor)}>Load more</button>}
+      {shown != null && <SnapshotDialog eventId={shown} cameraName={(id) => cameraLabel(names, id)} onClose={() => setShown(null)} />}
     </section>
   );
 }

@@ -5,6 +5,7 @@ import { useAuth } from '../auth.jsx';
 import { canSeeExpressions } from '../roles.js';
 import { useLive } from '../live.jsx';
 import { download, eventsCsv } from '../csv.js';
+import { SnapshotDialog } from '../Snapshot.jsx';
 
 const PAGE = 50;
 const EMPTY = { camera: '', person: '', known: '', expression: '', from: '', to: '' };
@@ -30,17 +31,19 @@ export function eventMatches(e, f) {
 }
 
 export function EventRow({ e, role, cameraName }) {
-  const [noSnap, setNoSnap] = useState(false);
+  const [noFace, setNoFace] = useState(false);
+  const [open, setOpen] = useState(false);
   return (
-    <tr data-testid="event-row">
+    <tr data-testid="event-row" data-event-id={e.id}>
       <td>
-        {noSnap ? (
-          <span className="muted">no snapshot</span>
-        ) : (
-          <a href={api.snapshotUrl(e.id)} target="_blank" rel="noreferrer">
-            <img className="thumb" src={api.faceUrl(e.id)} alt={`Face of event ${e.id} (opens the snapshot)`} loading="lazy" onError={() => setNoSnap(true)} />
-          </a>
-        )}
+        <button type="button" className="thumb-button" onClick={() => setOpen(true)} aria-label={`Open the snapshot of event ${e.id}`}>
+          {noFace ? (
+            <span className="muted">snapshot</span>
+          ) : (
+            <img className="thumb" src={api.faceUrl(e.id)} alt={`Face of event ${e.id}`} loading="lazy" onError={() => setNoFace(true)} />
+          )}
+        </button>
+        {open && <SnapshotDialog event={e} cameraName={cameraName} onClose={() => setOpen(false)} />}
       </td>
       <td>{fmtTime(e.started_at)}</td>
       <td>{cameraName(e.camera_id)}</td>
