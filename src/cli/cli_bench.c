@@ -31,6 +31,8 @@ static const char *const ALL_MODELS[] = {
 	"face_landmark_68",
 	"mobilefacenet",
 	"faceres",
+	"faceres-deep",
+	"mobileface",
 	"face_recognition",
 	"emotion",
 	"face_expression",
