@@ -360,8 +360,26 @@ static int snapshot_jpeg(store *db, const face_image *frame, uint8_t **jpeg, siz
 	return rc;
 }
 
-/* The recorder's work for one change: a new visit's event (with its snapshot and thumbnail), an identity settled,
- * a visit closed. */
+/* The event's pictures from the frame of a change: the snapshot (snapshot_width, snapshot_quality) and the face
+ * crop at the change's box, which becomes the event's box with the frame's size. Pictures that fail are logged and
+ * left NULL. */
+static void take_pictures(watch *w, const rec_job *job, store_event *e, uint8_t **snap, size_t *snap_len,
+                          uint8_t **thumb, size_t *thumb_len)
+{
+	mien_error err = { 0 };
+	face_image frame = frame_view(job->frame);
+	face_result here = { 0 };
+	memcpy(here.box, job->ch.box, sizeof(here.box)); /* where the face is in this frame */
+	memcpy(e->box, job->ch.box, sizeof(e->box));
+	e->frame[0] = frame.width;
+	e->frame[1] = frame.height;
+	if (snapshot_jpeg(w->db, &frame, snap, snap_len, &err) != MIEN_OK ||
+	    face_thumbnail(&frame, &here, THUMB_SIDE, thumb, thumb_len, &err) != MIEN_OK)
+		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: pictures: %s", (long long)job->camera_id, err.message);
+}
+
+/* The recorder's work for one change: a new visit's event (with its snapshot and thumbnail), an identity settled
+ * (new pictures, from the frame the person was recognised in), a visit closed. */
 static void record(watch *w, const rec_job *job)
 {
 	mien_error err = { 0 };
@@ -369,6 +387,13 @@ static void record(watch *w, const rec_job *job)
 	const face_track_change *ch = &job->ch;
 	long long camera = (long long)job->camera_id;
 	visit *v = find_visit(w, job->camera_id, ch->track_id);
+	if (ch->kind == FACE_TRACK_STARTED && v) {
+		/* cannot happen with unique track ids; were it to, the new track's changes belong to the new event */
+		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: track %lld started again; its old visit is closed",
+		         camera, (long long)ch->track_id);
+		end_visit(w, v);
+		v = NULL;
+	}
 	if (ch->kind == FACE_TRACK_STARTED) {
 		if (w->n_visits == w->visits_cap) {
 			size_t cap = w->visits_cap ? 2 * w->visits_cap : 64;
@@ -383,16 +408,8 @@ static void record(watch *w, const rec_job *job)
 		event_from_change(job->camera_id, ch, &e);
 		uint8_t *snap = NULL, *thumb = NULL;
 		size_t snap_len = 0, thumb_len = 0;
-		if (job->frame) {
-			face_image frame = frame_view(job->frame);
-			face_result here = { 0 };
-			memcpy(here.box, ch->box, sizeof(here.box)); /* where the face is in this frame */
-			e.frame[0] = frame.width;
-			e.frame[1] = frame.height;
-			if (snapshot_jpeg(w->db, &frame, &snap, &snap_len, &err) != MIEN_OK ||
-			    face_thumbnail(&frame, &here, THUMB_SIDE, &thumb, &thumb_len, &err) != MIEN_OK)
-				mien_log(MIEN_LOG_WARN, "watch", "camera %lld: pictures: %s", camera, err.message);
-		}
+		if (job->frame)
+			take_pictures(w, job, &e, &snap, &snap_len, &thumb, &thumb_len);
 		int rc = store_event_create(w->db, &e, snap, snap_len, thumb, thumb_len, &err);
 		free(snap);
 		free(thumb);
@@ -418,15 +435,27 @@ static void record(watch *w, const rec_job *job)
 	}
 	int alert = e.alert;
 	int64_t started = e.started_at;
-	float snapshot_box[4]; /* the box stays where the snapshot (taken at the start) shows the face */
+	float snapshot_box[4]; /* the box stays where the snapshot shows the face */
+	int snapshot_frame[2];
 	memcpy(snapshot_box, e.box, sizeof(snapshot_box));
+	memcpy(snapshot_frame, e.frame, sizeof(snapshot_frame));
 	event_from_change(job->camera_id, ch, &e);
 	e.started_at = started;
 	e.alert = alert;
 	memcpy(e.box, snapshot_box, sizeof(e.box));
+	memcpy(e.frame, snapshot_frame, sizeof(e.frame));
 	if (ch->kind == FACE_TRACK_ENDED)
 		e.ended_at = ch->last_ms > started ? ch->last_ms : started + 1;
-	if (store_event_update(w->db, &e, NULL, 0, NULL, 0, &err) != MIEN_OK)
+	/* A person recognised: the pictures show the face they were recognised by, in the frame it happened, rather
+	 * than whatever the track started on (a track can carry over a scene cut before its face is embedded again). */
+	uint8_t *snap = NULL, *thumb = NULL;
+	size_t snap_len = 0, thumb_len = 0;
+	if (job->frame)
+		take_pictures(w, job, &e, &snap, &snap_len, &thumb, &thumb_len);
+	int rc = store_event_update(w->db, &e, snap, snap_len, thumb, thumb_len, &err);
+	free(snap);
+	free(thumb);
+	if (rc != MIEN_OK)
 		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: event %lld: %s", camera, (long long)e.id, err.message);
 	else
 		publish_event(w, &e);
@@ -446,7 +475,11 @@ static void on_change(watch *w, cam *c, video_frame *frame, const face_track_cha
 {
 	rec_job job = { .ch = *ch, .camera_id = c->conf.id, .alert_unknown = c->conf.alert_unknown };
 	job.ch.best = NULL;
-	job.frame = ch->kind == FACE_TRACK_STARTED && frame ? video_frame_ref(frame) : NULL;
+	/* the frame travels with a start, and with an identity gained by a face in this very frame (its pictures are
+	 * taken again; a track unseen now is not in the frame) */
+	int pictures = ch->kind == FACE_TRACK_STARTED ||
+	               (ch->kind == FACE_TRACK_IDENTITY && ch->person_id && ch->last_ms == c->last_ts);
+	job.frame = pictures && frame ? video_frame_ref(frame) : NULL;
 	pthread_mutex_lock(&w->rec_lock);
 	while (w->rec_n == REC_QUEUE && !w->rec_stop)
 		pthread_cond_wait(&w->rec_space, &w->rec_lock);
@@ -803,6 +836,9 @@ static cam *start_camera(watch *w, const store_camera *conf)
 	/* Similarities are on the embedder's own scale: keep them a little under its same-person threshold. */
 	to.veto_similarity = face_default_threshold(w->model) - 0.05f;
 	to.relink_similarity = face_default_threshold(w->model);
+	/* Track ids stay unique when a camera restarts (an edit, a lease moving to another worker): a visit still
+	 * open under an old tracker's id must never receive a new tracker's changes. */
+	to.first_track_id = mien_wall_ms() * 1000;
 	/* Log lines name the camera as people know it, with its id for the API: "video: camera Front door (3): ...". */
 	char name[STORE_NAME_MAX + 32];
 	snprintf(name, sizeof(name), "%s (%lld)", conf->name, (long long)conf->id);
