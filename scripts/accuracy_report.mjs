@@ -100,7 +100,9 @@ function embedderSection() {
     const m = JSON.parse(fs.readFileSync(path.join(dir, 'mien', f), 'utf8'));
     return { embedder: m.embedder, set, cond, m };
   });
-  const embedders = [...new Set(runs.map((r) => r.embedder))];
+  const ORDER = ['face_recognition', 'face_recognition-v2', 'faceres', 'faceres-deep', 'mobileface', 'mobilefacenet'];
+  const rank = (e) => (ORDER.includes(e) ? ORDER.indexOf(e) : ORDER.length);
+  const embedders = [...new Set(runs.map((r) => r.embedder))].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   const get = (e, set, cond) => runs.find((r) => r.embedder === e && r.set === set && r.cond === cond)?.m;
   // cost per face: the networks each part runs (a mirrored part runs its network twice), one thread
   const costFile = path.join(dir, 'mien', 'embedder_cost.jsonl');
@@ -140,19 +142,49 @@ function embedderSection() {
     p(`| \`${e}\` | ${pct(a.accuracy_best)} | ${pct(a.balanced_accuracy_best)} | ${pct(a['tar_at_far_0.01%'])} | ${pct(a['tar_at_far_0.1%'])} | ${pct(a['tar_at_far_1%'])} | ${pct(l.rank1.accuracy)} | ${num(a['threshold_at_far_0.1%'], 3)} | ${others} | ${c == null ? '—' : c.toFixed(2)} | ${c == null || !base ? '—' : (c / base).toFixed(1) + '×'} |`);
   }
   p();
-  p('Hard faces: the same pictures scaled down so that the face is 60 or 32 px tall (`--face-px`, halving steps then');
+  p('Hard faces: the same pictures scaled down so that the face is 60, 40 or 32 px tall (`--face-px`, halving steps then');
   p('bilinear, as a distant camera sees people), and colour pictures made grey (`--grey`). Balanced accuracy, and TAR at');
   p('FAR 0.1 % where the set has enough pairs for it (LFW):');
   p();
-  p('| embedder | LFW | LFW 60 px | LFW 32 px | LFW TAR@0.1 % | 60 px | 32 px | deepface | deepface 60 px | deepface 32 px | deepface grey | dlib_johns grey | face_recognition grey |');
-  p('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  p('| embedder | LFW | LFW 60 px | LFW 40 px | LFW 32 px | LFW TAR@0.1 % | 60 px | 40 px | 32 px | deepface | deepface 60 px | deepface 40 px | deepface 32 px | deepface grey | dlib_johns grey | face_recognition grey |');
+  p('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const e of embedders) {
     if (!get(e, 'lfw', 'px60')) continue;
     const b = (s, c) => pct(get(e, s, c)?.all_pairs.balanced_accuracy_best);
     const t = (s, c) => pct(get(e, s, c)?.all_pairs['tar_at_far_0.1%']);
-    p(`| \`${e}\` | ${b('lfw', 'photo')} | ${b('lfw', 'px60')} | ${b('lfw', 'px32')} | ${t('lfw', 'photo')} | ${t('lfw', 'px60')} | ${t('lfw', 'px32')} | ${b('deepface', 'photo')} | ${b('deepface', 'px60')} | ${b('deepface', 'px32')} | ${b('deepface', 'grey')} | ${b('dlib_johns', 'grey')} | ${b('face_recognition', 'grey')} |`);
+    p(`| \`${e}\` | ${b('lfw', 'photo')} | ${b('lfw', 'px60')} | ${b('lfw', 'px40')} | ${b('lfw', 'px32')} | ${t('lfw', 'photo')} | ${t('lfw', 'px60')} | ${t('lfw', 'px40')} | ${t('lfw', 'px32')} | ${b('deepface', 'photo')} | ${b('deepface', 'px60')} | ${b('deepface', 'px40')} | ${b('deepface', 'px32')} | ${b('deepface', 'grey')} | ${b('dlib_johns', 'grey')} | ${b('face_recognition', 'grey')} |`);
   }
   p();
+  p('What shrinking does at the default threshold (calibrated at 0.1 % false accepts on full-size LFW): LFW\'s false accepts');
+  p('and false rejects per face size. This is where `min_face` (40 px: smaller faces get no embedding, so their visit');
+  p('stays unknown rather than guessed) comes from:');
+  p();
+  p('| embedder | threshold | false accepts: full | 60 px | 40 px | 32 px | false rejects: full | 60 px | 40 px | 32 px |');
+  p('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const e of embedders) {
+    if (!get(e, 'lfw', 'px40')) continue;
+    const r = (c, k) => {
+      const v = get(e, 'lfw', c)?.all_pairs[k];
+      return v == null ? '—' : `${(100 * v).toFixed(k === 'far_at_default' ? 2 : 1)} %`;
+    };
+    p(`| \`${e}\` | ${num(get(e, 'lfw', 'px40').all_pairs.default_threshold, 3)} | ${['photo', 'px60', 'px40', 'px32'].map((c) => r(c, 'far_at_default')).join(' | ')} | ${['photo', 'px60', 'px40', 'px32'].map((c) => r(c, 'frr_at_default')).join(' | ')} |`);
+  }
+  p();
+  const withTemplates = embedders.filter((e) => get(e, 'lfw', 'photo')?.templates?.max);
+  if (withTemplates.length) {
+    const k = get(withTemplates[0], 'lfw', 'photo').templates.k;
+    p(`Templates: on LFW, each person enrolled with their first ${k} pictures and every later picture a query, scored`);
+    p('against a person by the best of their faces (`max`, what the gallery does), by the normalised mean of their');
+    p('embeddings (`mean`), or by the mean weighted by each face\'s quality (`quality_mean`: small or blurred faces count');
+    p('less). Rank-1 over the 75 people, and TAR at FAR 0.1 % and balanced accuracy over every (query, person) pair:');
+    p();
+    p('| embedder | template | rank-1 | balanced | TAR@FAR 0.1 % | TAR@FAR 1 % | pairs |');
+    p('|---|---|---:|---:|---:|---:|---:|');
+    for (const e of withTemplates)
+      for (const [name, m] of Object.entries(get(e, 'lfw', 'photo').templates).filter(([n]) => n !== 'k'))
+        p(`| \`${e}\` | ${name} | ${pct(m.rank1)} | ${pct(m.balanced_accuracy_best)} | ${pct(m['tar_at_far_0.1%'])} | ${pct(m['tar_at_far_1%'])} | ${m.pairs} |`);
+    p();
+  }
 }
 if (only === 'embedders') {
   out.length = 0; // only this section
@@ -262,6 +294,8 @@ p('```sh');
 p('make eval                                   # everything below, then this page');
 p('build/mien eval detect ../shared/data/detection');
 p('build/mien eval identity ../shared/data/identity/lfw');
+p('build/mien eval identity ../shared/data/identity/lfw --embedder face_recognition-v2 --face-px 40   # a small-face run');
+p('PARTS=embedders bash scripts/eval.sh         # only the embedder comparison (prints its section)');
 p('build/mien eval expression ../shared/data/expression/fer2013                       # MIEN_EXPRESSION=average etc.');
 p('make train-expression                       # re-trains models/mien/expression (models/mien/expression/PROVENANCE.md)');
 p('node bench/peer/faceapi_eval.mjs --mode identity ../shared/data/identity/lfw   # the face-api peer');

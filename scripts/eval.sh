@@ -32,7 +32,7 @@ peer() { # name, mode, dir
 }
 
 # The embedders compared (docs/accuracy.md "Embedders compared"): every one on every identity set, the strongest
-# also on faces made small (--face-px: 60 and 32 px tall, as CCTV sees people) and on colour pictures made grey;
+# also on faces made small (--face-px: 60, 40 and 32 px tall, as CCTV sees people) and on colour pictures made grey;
 # their cost per face from the model bench (one thread).
 EMBEDDERS=(face_recognition face_recognition-v2 faceres faceres-deep mobileface mobilefacenet face_recognition+faceres
 	"face_recognition-v2*10+faceres")
@@ -48,7 +48,7 @@ embedders() {
 	done
 	for e in "${HARD[@]}"; do
 		for set in lfw deepface; do
-			for px in 60 32; do
+			for px in 60 40 32; do
 				file=$(echo "embed__${e}__${set}__px$px" | tr '*+' 'x,')
 				run "$file" identity "$DATA/identity/$set" --embedder "$e" --face-px "$px"
 			done

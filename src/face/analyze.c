@@ -787,7 +787,7 @@ static const struct {
 	{ "faceres-deep", 0.775f },
 	{ "mobileface", 0.510f },
 	{ "face_recognition+faceres", 0.788f },
-	{ "face_recognition-v2*10+faceres", 0.905f },
+	{ "face_recognition-v2*10+faceres", 0.903f },
 };
 
 static float calibrated(const char *name, size_t len)
