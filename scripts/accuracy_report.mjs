@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const dir = process.argv[2] || 'build/eval';
+const only = process.argv[3] === '--section' ? process.argv[4] : null; // print one section (scripts/eval.sh PARTS=)
 const read = (side, name) => {
   const f = path.join(dir, side, `${name}.json`);
   return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : null;
@@ -89,6 +90,109 @@ if (pairLists.length) {
   for (const [set, list, side, n, best, def, t] of pairLists) p(`| ${set} | ${list} | ${side} | ${n} | ${pct(best)} | ${pct(def)} (${num(t, 3)}) |`);
 }
 p();
+
+// ---- embedders compared
+function embedderSection() {
+  const files = fs.existsSync(path.join(dir, 'mien')) ? fs.readdirSync(path.join(dir, 'mien')).filter((f) => f.startsWith('embed__')) : [];
+  if (!files.length) return;
+  const runs = files.map((f) => {
+    const [, , set, cond] = f.slice(0, -5).split('__');
+    const m = JSON.parse(fs.readFileSync(path.join(dir, 'mien', f), 'utf8'));
+    return { embedder: m.embedder, set, cond, m };
+  });
+  const ORDER = ['face_recognition', 'face_recognition-v2', 'faceres', 'faceres-deep', 'mobileface', 'mobilefacenet'];
+  const rank = (e) => (ORDER.includes(e) ? ORDER.indexOf(e) : ORDER.length);
+  const embedders = [...new Set(runs.map((r) => r.embedder))].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  const get = (e, set, cond) => runs.find((r) => r.embedder === e && r.set === set && r.cond === cond)?.m;
+  // cost per face: the networks each part runs (a mirrored part runs its network twice), one thread
+  const costFile = path.join(dir, 'mien', 'embedder_cost.jsonl');
+  const ms = {};
+  if (fs.existsSync(costFile))
+    for (const line of fs.readFileSync(costFile, 'utf8').split('\n').filter(Boolean)) {
+      const r = JSON.parse(line);
+      if (r.threads === 1) ms[r.model] = r.median_ms;
+    }
+  const partCost = (part) => {
+    const name = part.split('*')[0];
+    const model = name === 'face_recognition-v2' ? 'face_recognition' : name;
+    return ms[model] == null ? null : ms[model] * (name === 'face_recognition-v2' ? 2 : 1);
+  };
+  const cost = (e) => {
+    const parts = e.split('+').map(partCost);
+    return parts.some((c) => c == null) ? null : parts.reduce((a, b) => a + b, 0);
+  };
+  const base = cost('face_recognition');
+  p('## Embedders compared');
+  p();
+  p('Every identity embedder mien runs (`MIEN_EMBEDDER`), and fusions: `a+b` puts the normalised embeddings side by side');
+  p('(each scaled by the square root of its weight, `a*10+b`), so the fused cosine is the weighted mean of the parts\'');
+  p('cosines. `face_recognition-v2` is face-api\'s dlib network on the same chip turned to level the eyes, averaged with');
+  p('its mirror image. Same protocol as above (all pairs); TAR at FAR 0.01 % needs 10,000 different-person pairs per');
+  p('accepted one, so it is shown for LFW only (277,500 such pairs). Cost: the networks\' median time per face at one');
+  p('thread (`mien bench models`), beside `face_recognition`\'s.');
+  p();
+  p('| embedder | LFW accuracy (best thr.) | LFW balanced | LFW TAR@FAR 0.01 % | LFW TAR@FAR 0.1 % | LFW TAR@FAR 1 % | LFW rank-1 | threshold at FAR 0.1 % | other sets: balanced (deepface, dlib_johns, face-api.js_bbt, face_recognition) | ms per face | × face_recognition |');
+  p('|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|');
+  for (const e of embedders) {
+    const l = get(e, 'lfw', 'photo');
+    if (!l) continue;
+    const a = l.all_pairs;
+    const others = ['deepface', 'dlib_johns', 'face-api.js_bbt', 'face_recognition'].map((s) => pct(get(e, s, 'photo')?.all_pairs.balanced_accuracy_best)).join(', ');
+    const c = cost(e);
+    p(`| \`${e}\` | ${pct(a.accuracy_best)} | ${pct(a.balanced_accuracy_best)} | ${pct(a['tar_at_far_0.01%'])} | ${pct(a['tar_at_far_0.1%'])} | ${pct(a['tar_at_far_1%'])} | ${pct(l.rank1.accuracy)} | ${num(a['threshold_at_far_0.1%'], 3)} | ${others} | ${c == null ? '—' : c.toFixed(2)} | ${c == null || !base ? '—' : (c / base).toFixed(1) + '×'} |`);
+  }
+  p();
+  p('Hard faces: the same pictures scaled down so that the face is 60, 40 or 32 px tall (`--face-px`, halving steps then');
+  p('bilinear, as a distant camera sees people), and colour pictures made grey (`--grey`). Balanced accuracy, and TAR at');
+  p('FAR 0.1 % where the set has enough pairs for it (LFW):');
+  p();
+  p('| embedder | LFW | LFW 60 px | LFW 40 px | LFW 32 px | LFW TAR@0.1 % | 60 px | 40 px | 32 px | deepface | deepface 60 px | deepface 40 px | deepface 32 px | deepface grey | dlib_johns grey | face_recognition grey |');
+  p('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const e of embedders) {
+    if (!get(e, 'lfw', 'px60')) continue;
+    const b = (s, c) => pct(get(e, s, c)?.all_pairs.balanced_accuracy_best);
+    const t = (s, c) => pct(get(e, s, c)?.all_pairs['tar_at_far_0.1%']);
+    p(`| \`${e}\` | ${b('lfw', 'photo')} | ${b('lfw', 'px60')} | ${b('lfw', 'px40')} | ${b('lfw', 'px32')} | ${t('lfw', 'photo')} | ${t('lfw', 'px60')} | ${t('lfw', 'px40')} | ${t('lfw', 'px32')} | ${b('deepface', 'photo')} | ${b('deepface', 'px60')} | ${b('deepface', 'px40')} | ${b('deepface', 'px32')} | ${b('deepface', 'grey')} | ${b('dlib_johns', 'grey')} | ${b('face_recognition', 'grey')} |`);
+  }
+  p();
+  p('What shrinking does at the default threshold (calibrated at 0.1 % false accepts on full-size LFW): LFW\'s false accepts');
+  p('and false rejects per face size. This is where `min_face` (40 px: smaller faces get no embedding, so their visit');
+  p('stays unknown rather than guessed) comes from:');
+  p();
+  p('| embedder | threshold | false accepts: full | 60 px | 40 px | 32 px | false rejects: full | 60 px | 40 px | 32 px |');
+  p('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const e of embedders) {
+    if (!get(e, 'lfw', 'px40')) continue;
+    const r = (c, k) => {
+      const v = get(e, 'lfw', c)?.all_pairs[k];
+      return v == null ? '—' : `${(100 * v).toFixed(k === 'far_at_default' ? 2 : 1)} %`;
+    };
+    p(`| \`${e}\` | ${num(get(e, 'lfw', 'px40').all_pairs.default_threshold, 3)} | ${['photo', 'px60', 'px40', 'px32'].map((c) => r(c, 'far_at_default')).join(' | ')} | ${['photo', 'px60', 'px40', 'px32'].map((c) => r(c, 'frr_at_default')).join(' | ')} |`);
+  }
+  p();
+  const withTemplates = embedders.filter((e) => get(e, 'lfw', 'photo')?.templates?.max);
+  if (withTemplates.length) {
+    const k = get(withTemplates[0], 'lfw', 'photo').templates.k;
+    p(`Templates: on LFW, each person enrolled with their first ${k} pictures and every later picture a query, scored`);
+    p('against a person by the best of their faces (`max`, what the gallery does), by the normalised mean of their');
+    p('embeddings (`mean`), or by the mean weighted by each face\'s quality (`quality_mean`: small or blurred faces count');
+    p('less). Rank-1 over the 75 people, and TAR at FAR 0.1 % and balanced accuracy over every (query, person) pair:');
+    p();
+    p('| embedder | template | rank-1 | balanced | TAR@FAR 0.1 % | TAR@FAR 1 % | pairs |');
+    p('|---|---|---:|---:|---:|---:|---:|');
+    for (const e of withTemplates)
+      for (const [name, m] of Object.entries(get(e, 'lfw', 'photo').templates).filter(([n]) => n !== 'k'))
+        p(`| \`${e}\` | ${name} | ${pct(m.rank1)} | ${pct(m.balanced_accuracy_best)} | ${pct(m['tar_at_far_0.1%'])} | ${pct(m['tar_at_far_1%'])} | ${m.pairs} |`);
+    p();
+  }
+}
+if (only === 'embedders') {
+  out.length = 0; // only this section
+  embedderSection();
+  process.stdout.write(out.join('\n') + '\n');
+  process.exit(0);
+}
+embedderSection();
 
 // ---- expression
 const order = ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgusted', 'surprised'];
@@ -190,6 +294,8 @@ p('```sh');
 p('make eval                                   # everything below, then this page');
 p('build/mien eval detect ../shared/data/detection');
 p('build/mien eval identity ../shared/data/identity/lfw');
+p('build/mien eval identity ../shared/data/identity/lfw --embedder face_recognition-v2 --face-px 40   # a small-face run');
+p('PARTS=embedders bash scripts/eval.sh         # only the embedder comparison (prints its section)');
 p('build/mien eval expression ../shared/data/expression/fer2013                       # MIEN_EXPRESSION=average etc.');
 p('make train-expression                       # re-trains models/mien/expression (models/mien/expression/PROVENANCE.md)');
 p('node bench/peer/faceapi_eval.mjs --mode identity ../shared/data/identity/lfw   # the face-api peer');

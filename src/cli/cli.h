@@ -10,6 +10,7 @@
 #ifndef MIEN_CLI_CLI_H
 #define MIEN_CLI_CLI_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,21 @@ int cli_eval_main(int argc, char **argv, const mien_config *cfg);
 
 /* `mien migrate` (cli_migrate.c). */
 int cli_migrate_main(int argc, char **argv, const mien_config *cfg);
+
+/* `mien reembed` (cli_reembed.c): the enrolled faces of other embedders embedded again from their thumbnails. */
+typedef struct reembed_report {
+	int64_t already; /* faces already of the analyzer's embedder */
+	int64_t to_do;   /* faces of other embedders at the start */
+	int64_t done;    /* embedded again */
+	int64_t failed;  /* kept as they were (no face in the thumbnail, no thumbnail, or a database error) */
+} reembed_report;
+struct store;
+struct face_analyzer;
+/* One pass over the faces not of `a`'s embedder; progress (every 2 s) to the log when `progress`; stops between two
+ * faces once *cancel is set (may be NULL). */
+int reembed_all(struct store *db, struct face_analyzer *a, int progress, const atomic_int *cancel,
+                reembed_report *report, mien_error *err);
+int cli_reembed_main(int argc, char **argv, const mien_config *cfg);
 
 /* --- shared helpers (cli_util.c) ----------------------------------------------------------------- */
 

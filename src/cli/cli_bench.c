@@ -22,19 +22,11 @@
 
 /* Every model mien ships, in the order of DESIGN.md's table. */
 static const char *const ALL_MODELS[] = {
-	"blazeface-back",
-	"blazeface-front",
-	"facemesh-detection-full",
-	"ssd_mobilenetv1",
-	"tiny_face_detector",
-	"facemesh",
-	"face_landmark_68",
-	"mobilefacenet",
-	"faceres",
-	"face_recognition",
-	"emotion",
-	"face_expression",
-	"antispoof",
+	"blazeface-back",   "blazeface-front",    "facemesh-detection-full",
+	"ssd_mobilenetv1",  "tiny_face_detector", "facemesh",
+	"face_landmark_68", "mobilefacenet",      "faceres",
+	"faceres-deep",     "mobileface",         "face_recognition",
+	"emotion",          "face_expression",    "antispoof",
 	"liveness",
 };
 

@@ -109,6 +109,8 @@ typedef struct eval_ctx {
 	face_result *faces;
 	long limit;
 	int face_crop; /* identity: every picture is one face crop, no detection */
+	long face_px;  /* identity: pictures scaled down so that their face is about this tall (0: as they are) */
+	int grey;      /* identity: pictures turned grey first */
 } eval_ctx;
 
 #define EVAL_FACES 256
@@ -253,6 +255,7 @@ typedef struct sample {
 	char file[256];
 	int ok;       /* has an embedding */
 	int detected; /* found by detection (else the whole picture was used as the face) */
+	float quality;
 	float *embedding;
 } sample;
 
@@ -394,10 +397,37 @@ static json_t *pair_metrics(pair_score *p, size_t n, float default_t)
 	                      "balanced_accuracy_best", best_balanced_accuracy(p, n), "accuracy_at_default",
 	                      accuracy_at(p, n, default_t), "default_threshold", (double)default_t, "tar_at_far_0.1%",
 	                      tar_at_far(p, n, 0.001), "tar_at_far_1%", tar_at_far(p, n, 0.01));
+	json_object_set_new(o, "tar_at_far_0.01%", json_real(tar_at_far(p, n, 0.0001)));
 	json_object_set_new(o, "far_at_default", json_real(far));
 	json_object_set_new(o, "frr_at_default", json_real(frr));
 	json_object_set_new(o, "threshold_at_far_0.1%", json_real(threshold_at_far(p, n, 0.001)));
+	json_object_set_new(o, "threshold_at_far_0.01%", json_real(threshold_at_far(p, n, 0.0001)));
 	return o;
+}
+
+/* Every pixel as its luma (BT.601) in all three channels: a colour picture as a grey camera gives it. */
+static void make_grey(face_image *img)
+{
+	for (int y = 0; y < img->height; y++) {
+		uint8_t *p = img->pixels + (size_t)y * (size_t)img->stride;
+		for (int x = 0; x < img->width; x++, p += 3) {
+			uint8_t l = (uint8_t)lroundf(0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2]);
+			p[0] = p[1] = p[2] = l;
+		}
+	}
+}
+
+/* The side of the largest face found in `img` (the picture's shorter side when none is): what --face-px scales. */
+static float face_side(eval_ctx *c, const face_image *img)
+{
+	size_t found = 0;
+	mien_error err = { 0 };
+	float side = 0;
+	if (face_analyze(c->analyzer, img, c->faces, EVAL_FACES, &found, &err) == MIEN_OK)
+		for (size_t i = 0; i < found && i < EVAL_FACES; i++)
+			if (c->faces[i].box[3] > side)
+				side = c->faces[i].box[3];
+	return side > 0 ? side : (float)(img->width < img->height ? img->width : img->height);
 }
 
 static int embed_file(eval_ctx *c, const char *path, sample *s, int dim_max)
@@ -408,6 +438,24 @@ static int embed_file(eval_ctx *c, const char *path, sample *s, int dim_max)
 	if (face_image_load(path, 0, &img, &err)) {
 		cli_error("%s", err.message); /* the message names the file */
 		return -1;
+	}
+	if (c->grey)
+		make_grey(img);
+	if (c->face_px > 0) {
+		/* halving steps (each sample between four pixels averages them) and a last bilinear step, so that a big
+		 * reduction blurs as a camera's optics would instead of aliasing */
+		float k = (float)c->face_px / face_side(c, img);
+		while (k < 1 && img->width > 1 && img->height > 1) {
+			float step = k < 0.5f ? 0.5f : k;
+			face_image *small = NULL;
+			int w = (int)lroundf((float)img->width * step), h = (int)lroundf((float)img->height * step);
+			if (face_image_crop(img, 0, 0, (float)img->width, (float)img->height, w > 0 ? w : 1,
+			                    h > 0 ? h : 1, &small, &err) != MIEN_OK)
+				break;
+			face_image_free(&img);
+			img = small;
+			k /= step;
+		}
 	}
 	int rc = c->face_crop ? MIEN_OK : face_analyze(c->analyzer, img, c->faces, EVAL_FACES, &found, &err);
 	int best = -1;
@@ -430,8 +478,96 @@ static int embed_file(eval_ctx *c, const char *path, sample *s, int dim_max)
 	if (best < 0 || c->faces[best].embedding_dim > dim_max)
 		return 0;
 	memcpy(s->embedding, c->faces[best].embedding, (size_t)c->faces[best].embedding_dim * sizeof(float));
+	s->quality = c->faces[best].quality;
 	s->ok = 1;
 	return c->faces[best].embedding_dim;
+}
+
+/*
+ * Templates: each person enrolled with their first `k` pictures, every later picture a query, scored against a
+ * person by the best of their faces (max, what the gallery does), by the normalised mean of their embeddings, or by
+ * the mean weighted by each face's quality (small or blurred faces count less). For each: rank-1 over the people,
+ * and verification metrics over (query, person) pairs.
+ */
+enum { TEMPLATE_MAX, TEMPLATE_MEAN, TEMPLATE_QUALITY, TEMPLATES };
+
+static json_t *template_metrics(const sample *samples, size_t total, int people, int dim, int k, float default_t)
+{
+	static const char *const names[TEMPLATES] = { "max", "mean", "quality_mean" };
+	float *means = calloc((size_t)people * 2, (size_t)dim * sizeof(float));
+	int *count = calloc((size_t)people, sizeof(int));
+	char *gallery = calloc(total ? total : 1, 1);
+	if (!means || !count || !gallery) {
+		free(means);
+		free(count);
+		free(gallery);
+		return json_null();
+	}
+	for (size_t i = 0; i < total; i++) {
+		const sample *s = &samples[i];
+		if (!s->ok || count[s->person] >= k)
+			continue;
+		gallery[i] = 1;
+		count[s->person]++;
+		float *m = means + (size_t)s->person * 2 * (size_t)dim, *q = m + dim;
+		for (int d = 0; d < dim; d++) {
+			m[d] += s->embedding[d];
+			q[d] += s->embedding[d] * (s->quality > 0.01f ? s->quality : 0.01f);
+		}
+	}
+	for (int p = 0; p < 2 * people; p++) {
+		float *v = means + (size_t)p * (size_t)dim;
+		double n = 0;
+		for (int d = 0; d < dim; d++)
+			n += (double)v[d] * v[d];
+		for (int d = 0; d < dim && n > 0; d++)
+			v[d] = (float)(v[d] / sqrt(n));
+	}
+	json_t *o = json_pack("{s:i}", "k", k);
+	size_t cap = total * (size_t)people + 1;
+	pair_score *pairs = malloc(cap * sizeof(pair_score));
+	for (int t = 0; t < TEMPLATES && pairs; t++) {
+		size_t n = 0, queries = 0, hits = 0;
+		for (size_t i = 0; i < total; i++) {
+			const sample *q = &samples[i];
+			if (!q->ok || gallery[i] || count[q->person] < k)
+				continue;
+			float best = -2;
+			int best_person = -1;
+			for (int p = 0; p < people; p++) {
+				if (count[p] < k)
+					continue;
+				float score = -2;
+				if (t == TEMPLATE_MAX) {
+					for (size_t g = 0; g < total; g++)
+						if (gallery[g] && samples[g].person == p) {
+							float s = dot(q->embedding, samples[g].embedding, dim);
+							score = s > score ? s : score;
+						}
+				} else {
+					const float *m =
+					        means + (size_t)p * 2 * (size_t)dim + (t == TEMPLATE_QUALITY ? dim : 0);
+					score = dot(q->embedding, m, dim);
+				}
+				pairs[n++] = (pair_score){ score, p == q->person };
+				if (score > best) {
+					best = score;
+					best_person = p;
+				}
+			}
+			queries++;
+			hits += (size_t)(best_person == q->person);
+		}
+		json_t *m = pair_metrics(pairs, n, default_t);
+		json_object_set_new(m, "rank1", json_real(queries ? (double)hits / (double)queries : 0));
+		json_object_set_new(m, "queries", json_integer((json_int_t)queries));
+		json_object_set_new(o, names[t], m);
+	}
+	free(pairs);
+	free(means);
+	free(count);
+	free(gallery);
+	return o;
 }
 
 static int eval_identity(eval_ctx *c, const char *dir)
@@ -518,11 +654,13 @@ static int eval_identity(eval_ctx *c, const char *dir)
 		queries++;
 		hits += (size_t)(best_person == samples[q].person);
 	}
+	json_t *templates = template_metrics(samples, total, (int)people.n, dim, 3, t);
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:o,s:{s:i,s:i,s:f}}", "mode", "identity", "dataset",
 	                      dir, "embedder", model, "detector", face_analyzer_detector(c->analyzer), "people",
 	                      (int)people.n, "images", (int)total, "no_embedding", failed, "whole_picture_as_face",
 	                      crops, "all_pairs", all, "rank1", "queries", (int)queries, "hits", (int)hits, "accuracy",
 	                      queries ? (double)hits / (double)queries : 0.0);
+	json_object_set_new(o, "templates", templates);
 	/* the repository pair lists (deepface): file_x,file_y,Decision */
 	name_list files;
 	list_dir(dir, 0, &files);
@@ -673,10 +811,12 @@ static int eval_expression(eval_ctx *c, const char *dir)
 
 static const char EVAL_USAGE[] =
         "usage: mien eval identity|expression|detect DIR [--limit N] [--face-crop] [--detector D] [--embedder E] "
-        "[--expression X]\n"
+        "[--expression X] [--face-px N] [--grey]\n"
         "  identity   DIR/<person>/<image>: all-pairs verification (best-threshold accuracy, accuracy at the default\n"
-        "             threshold, TAR at FAR 0.1 % and 1 %), rank-1 with each person's first picture enrolled, and\n"
-        "             DIR/repo_pairs_*.csv pair lists (file_x,file_y,Decision) when present\n"
+        "             threshold, TAR at FAR 0.01 %, 0.1 % and 1 %), rank-1 with each person's first picture enrolled,\n"
+        "             and DIR/repo_pairs_*.csv pair lists (file_x,file_y,Decision) when present. --face-px N scales\n"
+        "             each picture down so that its face is N px tall (as a camera far away sees it); --grey turns\n"
+        "             pictures grey first. --embedder A+B fuses embedders (the mean of their cosines)\n"
         "  expression DIR/<label>/<image> face crops: accuracy, per-class recall, confusion matrix\n"
         "  detect     DIR/face_counts.csv (file,faces): recall of counted faces, false detections per 10 pictures\n"
         "  A progress bar goes to stderr on a terminal; the JSON summary to stdout. --limit N caps pictures per "
@@ -694,6 +834,11 @@ int cli_eval_main(int argc, char **argv, const mien_config *cfg)
 			return CLI_EXIT_OK;
 		} else if (strcmp(argv[i], "--face-crop") == 0) {
 			c.face_crop = 1;
+		} else if (strcmp(argv[i], "--grey") == 0) {
+			c.grey = 1;
+		} else if ((m = cli_option(argc, argv, &i, "--face-px", &value)) != 0) {
+			if (m < 0 || cli_parse_int(value, 8, 4096, &c.face_px))
+				return CLI_EXIT_USAGE;
 		} else if ((m = cli_option(argc, argv, &i, "--limit", &value)) != 0) {
 			if (m < 0 || cli_parse_int(value, 1, 1000000, &c.limit))
 				return CLI_EXIT_USAGE;

@@ -4,6 +4,7 @@
  * then stops cleanly (requests in flight finish, the store is closed).
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "core/redact.h"
+#include "face/face.h"
 #include "bus/bus.h"
 #include "http/http.h"
 #include "store/store.h"
@@ -87,6 +89,71 @@ static int first_admin(store *db, mien_error *err)
 	return rc;
 }
 
+/* The re-embedding pass of a server that starts under another embedder than some enrolled faces (MIEN_REEMBED=off
+ * leaves them): in the background, so that the server serves meanwhile; the gallery sync brings each face back into
+ * the indexes as it is done. */
+typedef struct reembedder {
+	pthread_t thread;
+	int started;
+	atomic_int cancel;
+	store *db;
+	const mien_config *cfg;
+} reembedder;
+
+static void *reembed_main(void *arg)
+{
+	reembedder *r = arg;
+	face_options options;
+	face_options_default(&options);
+	options.expressions = 0;
+	options.min_face = 1;
+	nn_pool *pool = NULL;
+	face_analyzer *a = NULL;
+	mien_error err = { 0 };
+	reembed_report report = { 0 };
+	int rc = nn_pool_create(1, &pool, &err);
+	if (rc == MIEN_OK)
+		rc = face_analyzer_create(&options, r->cfg->models, pool, &a, &err);
+	if (rc == MIEN_OK)
+		rc = reembed_all(r->db, a, 1, &r->cancel, &report, &err);
+	if (rc)
+		mien_log(MIEN_LOG_WARN, "reembed", "%s", err.message);
+	else if (report.to_do)
+		mien_log(MIEN_LOG_INFO, "reembed", "%s: %lld faces embedded again, %lld kept as they were%s",
+		         a ? face_analyzer_embedder(a) : "", (long long)report.done, (long long)report.failed,
+		         atomic_load(&r->cancel) ? " (stopped)" : "");
+	face_analyzer_free(&a);
+	nn_pool_destroy(&pool);
+	return NULL;
+}
+
+static void reembed_start(reembedder *r, store *db, const mien_config *cfg)
+{
+	const char *env = getenv("MIEN_REEMBED");
+	if (env && strcmp(env, "off") == 0)
+		return;
+	int64_t same = 0, other = 0;
+	mien_error err = { 0 };
+	const char *model = face_embedder_name(NULL);
+	if (store_face_count_models(db, model, &same, &other, &err) != MIEN_OK || other == 0)
+		return;
+	mien_log(MIEN_LOG_INFO, "reembed", "%lld enrolled faces are of another embedder than %s: embedding them again",
+	         (long long)other, model);
+	r->db = db;
+	r->cfg = cfg;
+	atomic_init(&r->cancel, 0);
+	r->started = pthread_create(&r->thread, NULL, reembed_main, r) == 0;
+}
+
+static void reembed_stop(reembedder *r)
+{
+	if (!r->started)
+		return;
+	atomic_store(&r->cancel, 1);
+	pthread_join(r->thread, NULL);
+	r->started = 0;
+}
+
 int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 {
 	for (int i = 1; i < argc; i++) {
@@ -107,6 +174,7 @@ int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 	bus *events = NULL;
 	watch *cameras = NULL;
 	http_server *server = NULL;
+	reembedder reembed = { 0 };
 	int rc = CLI_EXIT_FAIL;
 	/* Block the stop signals before any thread starts, so that only sigwait below receives them. */
 	sigset_t stop;
@@ -131,6 +199,8 @@ int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 	}
 	const char *demo = getenv("MIEN_DEMO_CAMERA");
 	demo_camera(db, demo);
+	if (strcmp(cfg->role, "worker") != 0)
+		reembed_start(&reembed, db, cfg);
 	if (strcmp(cfg->role, "api") != 0) {
 		/* Analysis workers: one per core by default, each single-threaded (bench/cameras: two one-thread
 		 * analyses at once beat one two-thread analysis by a third on two cores). MIEN_WORKERS overrides. */
@@ -174,6 +244,7 @@ int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 	mien_log(MIEN_LOG_INFO, "http", "signal %d: stopping", sig);
 	rc = CLI_EXIT_OK;
 done:
+	reembed_stop(&reembed);
 	http_server_stop(&server);
 	watch_stop(&cameras);
 	bus_close(&events);

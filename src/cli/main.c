@@ -35,6 +35,7 @@ static const command COMMANDS[] = {
 	{ "bench", cli_bench_main, "model latency: mien bench models [--runs N] [--threads 1,2] [--json]" },
 	{ "user", cli_user_main, "manage users (add --role ROLE NAME, passwd, list)" },
 	{ "migrate", cli_migrate_main, "create or upgrade the database schema (MIEN_DB)" },
+	{ "reembed", cli_reembed_main, "embed the enrolled faces again after the embedder changed (MIEN_EMBEDDER)" },
 	{ "model", cli_model_main, "inspect or run one model: mien model info|run MODEL ..." },
 };
 

@@ -3,6 +3,7 @@
  * aligned crop → embedding; square face crop → expression (and liveness); quality from size, sharpness and pose.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +34,40 @@ typedef struct stage {
 	int channels;
 } stage;
 
-enum embedder { EMB_MOBILEFACENET, EMB_FACERES, EMB_FACEAPI };
+/* The identity embedders mien runs: MIEN_EMBEDDER names one, or two or three joined by '+' (a fusion), each
+ * optionally weighted ("face_recognition-v2*10+faceres"). docs/accuracy.md measures them. */
+enum align { ALIGN_ARCFACE, ALIGN_DLIB, ALIGN_DLIB_LEVEL };
+
+typedef struct embedder_spec {
+	const char *name;   /* MIEN_EMBEDDER's word, and the model name stored with each embedding */
+	const char *model;  /* the network (nn_model_load's short name) */
+	const char *output; /* the embedding's output node */
+	int dim;            /* its width */
+	float scale;        /* pixel scale of the input: the model's own normalisation does the rest */
+	enum align align;   /* the crop: ArcFace's five-point template, or face-api's dlib square (levelled or not) */
+	int mirror;         /* the mean of the face's and its mirror image's embeddings */
+} embedder_spec;
+
+static const embedder_spec EMBEDDERS[] = {
+	/* face-api's dlib ResNet normalises pixels itself; on the crop face-api computes its descriptors from (99.8 %
+	 * against 96.3 % with the ArcFace crop on deepface) */
+	{ "face_recognition", "face_recognition", "descriptor", 128, 1.0f, ALIGN_DLIB, 0 },
+	/* the same network on the crop turned to level the eyes, averaged with its mirror image: TAR at FAR 0.1 % on
+	 * LFW 92.2 % against 88.8 % (docs/accuracy.md), for twice the network's time */
+	{ "face_recognition-v2", "face_recognition", "descriptor", 128, 1.0f, ALIGN_DLIB_LEVEL, 1 },
+	/* human's faceres [0,255]: 1024 values of global pooling; faceres-deep is a second, float32 release */
+	{ "faceres", "faceres", "global_pooling/Mean", 1024, 1.0f, ALIGN_ARCFACE, 0 },
+	{ "faceres-deep", "faceres-deep", "global_pooling/Mean", 1024, 1.0f, ALIGN_ARCFACE, 0 },
+	/* insightface's MobileFaceNet: its first ops are (x - 127.5) / 128, so [0,255] */
+	{ "mobileface", "mobileface", "batchnorm0/add_1", 256, 1.0f, ALIGN_ARCFACE, 0 },
+	/* human's mobilefacenet takes [0,1] */
+	{ "mobilefacenet", "mobilefacenet", "embeddings", 192, 1.0f / 255.0f, ALIGN_ARCFACE, 0 },
+};
+/* The default: the best on LFW within twice face_recognition's cost (docs/accuracy.md "Embedders compared"). */
+#define EMBEDDER_DEFAULT "face_recognition-v2"
+#define EMBEDDERS_N      ((int)(sizeof(EMBEDDERS) / sizeof(EMBEDDERS[0])))
+#define FUSION_MAX       3
+#define EMBEDDER_LEN     96
 /* expression models, combinable: MIEN_EXPRESSION names one or several joined by '+' ("mien+emotion") */
 enum expr_kind { EXPR_EMOTION = 1, EXPR_FACEAPI = 2, EXPR_AVERAGE = 3, EXPR_MIEN = 4 };
 
@@ -46,12 +80,16 @@ enum expr_kind { EXPR_EMOTION = 1, EXPR_FACEAPI = 2, EXPR_AVERAGE = 3, EXPR_MIEN
 struct face_analyzer {
 	face_options options;
 	face_detector *detector;
-	stage landmarks, embed, emotion, expression, mien_expression, antispoof, liveness;
-	enum embedder embedder;
+	stage landmarks, emotion, expression, mien_expression, antispoof, liveness;
+	stage embed[FUSION_MAX]; /* one per part of the embedder */
+	const embedder_spec *parts[FUSION_MAX];
+	float weights[FUSION_MAX]; /* each part's share of the fused cosine ("face_recognition*3+faceres") */
+	int n_parts;
+	int embedding_dim;    /* the parts' widths added */
+	const char *embedder; /* the embedder's name, interned (face_result.embedding_model points at it) */
 	int expr;
 	face_detection *detections;
 	size_t max_detections;
-	int align_dlib;        /* embed from face_result.align_box instead of the ArcFace similarity transform */
 	float grey[112 * 112]; /* aligned grey crop for the sharpness measure */
 };
 
@@ -108,6 +146,74 @@ static const char *pick(const char *given, const char *env, const char *fallback
 	return e && *e ? e : fallback;
 }
 
+/* A copy of `name` that lives as long as the process: an embedding's model name outlives its analyzer (results
+ * are stored and compared later). At most a few distinct names ever exist (one per MIEN_EMBEDDER value). */
+static const char *intern(const char *name)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char names[16][EMBEDDER_LEN];
+	static int n;
+	const char *found = NULL;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < n && !found; i++)
+		if (strcmp(names[i], name) == 0)
+			found = names[i];
+	if (!found && n < 16 && strlen(name) < EMBEDDER_LEN) {
+		memcpy(names[n], name, strlen(name) + 1);
+		found = names[n++];
+	}
+	pthread_mutex_unlock(&lock);
+	return found;
+}
+
+/* Fills a->parts from an embedder name ("faceres", "face_recognition+faceres"); MIEN_EINVAL for an unknown part,
+ * a repeated one, more than FUSION_MAX, or a fusion wider than FACE_EMBEDDING_MAX. */
+static int parse_embedder(face_analyzer *a, const char *spec, mien_error *err)
+{
+	const char *p = spec;
+	a->n_parts = 0;
+	a->embedding_dim = 0;
+	for (;;) {
+		const char *end = strchr(p, '+');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *star = memchr(p, '*', len);
+		float weight = 1;
+		if (star) {
+			char *stop = NULL;
+			weight = strtof(star + 1, &stop);
+			if (stop != p + len || !(weight > 0) || weight > 100)
+				break;
+			len = (size_t)(star - p);
+		}
+		const embedder_spec *found = NULL;
+		for (int i = 0; i < EMBEDDERS_N; i++)
+			if (strlen(EMBEDDERS[i].name) == len && strncmp(p, EMBEDDERS[i].name, len) == 0)
+				found = &EMBEDDERS[i];
+		for (int i = 0; found && i < a->n_parts; i++)
+			if (a->parts[i] == found)
+				found = NULL;
+		if (!found || a->n_parts == FUSION_MAX)
+			break;
+		a->weights[a->n_parts] = weight;
+		a->parts[a->n_parts++] = found;
+		a->embedding_dim += found->dim;
+		if (!end) {
+			if (a->embedding_dim > FACE_EMBEDDING_MAX)
+				return mien_error_set(err, MIEN_EINVAL, "embedder %s: %d values, more than %d", spec,
+				                      a->embedding_dim, FACE_EMBEDDING_MAX);
+			a->embedder = intern(spec);
+			return a->embedder ? MIEN_OK
+			                   : mien_error_set(err, MIEN_EINVAL, "embedder %s: name too long", spec);
+		}
+		p = end + 1;
+	}
+	return mien_error_set(
+	        err, MIEN_EINVAL,
+	        "unknown embedder %s (face_recognition, face_recognition-v2, faceres, faceres-deep, mobileface, "
+	        "mobilefacenet, or up to %d different ones joined by '+', each optionally *WEIGHT)",
+	        spec, FUSION_MAX);
+}
+
 /* The EXPR_* bits for a MIEN_EXPRESSION value ("mien", "average", "mien+emotion", ...), or -1 for a name that is
  * none of them. */
 static int expression_models(const char *spec)
@@ -155,19 +261,8 @@ int face_analyzer_create(const face_options *options, const char *models_dir, nn
 		a->options.min_face = 40;
 	const char *emb = face_embedder_name(&a->options);
 	const char *expr = pick(a->options.expression, "MIEN_EXPRESSION", EXPR_DEFAULT);
-	if (strcmp(emb, "mobilefacenet") == 0) {
-		a->embedder = EMB_MOBILEFACENET;
-	} else if (strcmp(emb, "faceres") == 0) {
-		a->embedder = EMB_FACERES;
-	} else if (strcmp(emb, "face_recognition") == 0) {
-		a->embedder = EMB_FACEAPI;
-		a->align_dlib =
-		        1; /* the crop face-api computes this model's descriptors from: 99.8 % vs 96.3 % on deepface */
-	} else {
-		rc = mien_error_set(err, MIEN_EINVAL,
-		                    "unknown embedder %s (mobilefacenet, faceres or face_recognition)", emb);
+	if ((rc = parse_embedder(a, emb, err)))
 		goto fail;
-	}
 	a->expr = expression_models(expr);
 	if (a->expr <= 0) {
 		rc = mien_error_set(err, MIEN_EINVAL,
@@ -181,11 +276,9 @@ int face_analyzer_create(const face_options *options, const char *models_dir, nn
 		goto fail;
 	if ((rc = stage_open(&a->landmarks, "face_landmark_68", models_dir, pool, err)))
 		goto fail;
-	if (a->options.embeddings) {
-		static const char *const names[] = { "mobilefacenet", "faceres", "face_recognition" };
-		if ((rc = stage_open(&a->embed, names[a->embedder], models_dir, pool, err)))
+	for (int i = 0; a->options.embeddings && i < a->n_parts; i++)
+		if ((rc = stage_open(&a->embed[i], a->parts[i]->model, models_dir, pool, err)))
 			goto fail;
-	}
 	if (a->options.expressions) {
 		if ((a->expr & EXPR_EMOTION) && (rc = stage_open(&a->emotion, "emotion", models_dir, pool, err)))
 			goto fail;
@@ -221,7 +314,8 @@ void face_analyzer_free(face_analyzer **analyzer)
 	face_analyzer *a = *analyzer;
 	face_detector_free(&a->detector);
 	stage_close(&a->landmarks);
-	stage_close(&a->embed);
+	for (int i = 0; i < FUSION_MAX; i++)
+		stage_close(&a->embed[i]);
 	stage_close(&a->emotion);
 	stage_close(&a->expression);
 	stage_close(&a->mien_expression);
@@ -234,15 +328,12 @@ void face_analyzer_free(face_analyzer **analyzer)
 
 const char *face_analyzer_embedder(const face_analyzer *a)
 {
-	static const char *const names[] = { "mobilefacenet", "faceres", "face_recognition" };
-	return names[a->embedder];
+	return a->embedder;
 }
 
 int face_analyzer_embedding_dim(const face_analyzer *a)
 {
-	/* the models' output widths: mobilefacenet 192, faceres 1024 (global pooling), dlib's ResNet 128 */
-	static const int dims[] = { 192, 1024, 128 };
-	return dims[a->embedder];
+	return a->embedding_dim;
 }
 
 const char *face_analyzer_detector(const face_analyzer *a)
@@ -366,32 +457,6 @@ static void aligned_map(const face_result *f, int size, float m[6])
 	fit_template((const float(*)[2])f->landmarks, 5, size, m);
 }
 
-static int embed(face_analyzer *a, const face_image *img, face_result *f, mien_error *err)
-{
-	stage *s = &a->embed;
-	float m[6];
-	if (a->align_dlib)
-		face_image_rect_map(f->align_box[0], f->align_box[1], f->align_box[2], f->align_box[3], s->size,
-		                    s->size, m);
-	else
-		aligned_map(f, s->size, m);
-	/* mobilefacenet takes [0,1]; faceres [0,255]; face-api's net normalises pixels itself */
-	float scale = a->embedder == EMB_MOBILEFACENET ? 1.0f / 255.0f : 1.0f;
-	face_image_sample(img, m, s->size, s->size, 3, scale, 0.0f, 0.0f, s->input);
-	static const char *const outputs[] = { "embeddings", "global_pooling/Mean", "descriptor" };
-	int64_t n;
-	const float *e = stage_run(s, outputs[a->embedder], &n, err);
-	if (!e)
-		return err ? err->code : MIEN_EBACKEND;
-	if (n > FACE_EMBEDDING_MAX)
-		return mien_error_set(err, MIEN_ERANGE, "embedding of %lld values", (long long)n);
-	memcpy(f->embedding, e, (size_t)n * sizeof(float));
-	f->embedding_dim = (int)n;
-	normalise(f->embedding, f->embedding_dim);
-	f->embedding_model = face_analyzer_embedder(a);
-	return MIEN_OK;
-}
-
 /* Turns a sampling map into the map of the mirrored crop: output column x reads what column size-x read. */
 static void mirror(float m[6], int size)
 {
@@ -399,6 +464,81 @@ static void mirror(float m[6], int size)
 	m[0] = -m[0];
 	m[5] += m[3] * (float)size;
 	m[3] = -m[3];
+}
+
+/* The dlib chip face-api cuts for its descriptor (face_result.align_box), turned about the box's reference point
+ * so that the eyes are level: dlib's own chips are rotation-normalised, face-api's square is not. */
+static void levelled_dlib_map(const face_result *f, int size, float m[6])
+{
+	float side = f->align_box[2], k = side / (float)size;
+	float ref_x = f->align_box[0] + 0.5f * side, ref_y = f->align_box[1] + 0.43f * side;
+	float angle = atan2f(f->landmarks[1][1] - f->landmarks[0][1], f->landmarks[1][0] - f->landmarks[0][0]);
+	float c = cosf(angle) * k, s = sinf(angle) * k;
+	/* picture point = R(angle) · (u·k − 0.5·side, v·k − 0.43·side) + reference */
+	m[0] = c, m[1] = -s, m[3] = s, m[4] = c;
+	m[2] = ref_x - (c * 0.5f - s * 0.43f) * (float)size;
+	m[5] = ref_y - (s * 0.5f + c * 0.43f) * (float)size;
+}
+
+/* One part's embedding of the face into out[0 .. spec->dim), normalised: of the crop, or (spec->mirror) the mean of
+ * the crop's and its mirror image's, each normalised first. */
+static int embed_part(face_analyzer *a, int k, const face_image *img, const face_result *f, float *out, mien_error *err)
+{
+	const embedder_spec *spec = a->parts[k];
+	stage *s = &a->embed[k];
+	float m[6];
+	if (spec->align == ALIGN_DLIB)
+		face_image_rect_map(f->align_box[0], f->align_box[1], f->align_box[2], f->align_box[3], s->size,
+		                    s->size, m);
+	else if (spec->align == ALIGN_DLIB_LEVEL)
+		levelled_dlib_map(f, s->size, m);
+	else
+		aligned_map(f, s->size, m);
+	memset(out, 0, (size_t)spec->dim * sizeof(float));
+	for (int pass = 0; pass < (spec->mirror ? 2 : 1); pass++) {
+		if (pass)
+			mirror(m, s->size);
+		face_image_sample(img, m, s->size, s->size, 3, spec->scale, 0.0f, 0.0f, s->input);
+		int64_t n;
+		const float *e = stage_run(s, spec->output, &n, err);
+		if (!e)
+			return err ? err->code : MIEN_EBACKEND;
+		if (n != spec->dim)
+			return mien_error_set(err, MIEN_ERANGE, "%s: an embedding of %lld values, expected %d",
+			                      spec->model, (long long)n, spec->dim);
+		double sq = 0;
+		for (int64_t i = 0; i < n; i++)
+			sq += (double)e[i] * e[i];
+		float inv = sq > 0 ? (float)(1.0 / sqrt(sq)) : 0;
+		for (int64_t i = 0; i < n; i++)
+			out[i] += e[i] * inv;
+	}
+	normalise(out, spec->dim);
+	return MIEN_OK;
+}
+
+/*
+ * The face's embedding: each part's (embed_part) scaled by the square root of its weight, the parts side by side, and
+ * the whole normalised again. The cosine of two fused embeddings is then the weighted mean of the parts' cosines:
+ * score-level fusion kept in one vector, so that the gallery searches it like any other.
+ */
+static int embed(face_analyzer *a, const face_image *img, face_result *f, mien_error *err)
+{
+	int at = 0;
+	for (int k = 0; k < a->n_parts; k++) {
+		int dim = a->parts[k]->dim;
+		int rc = embed_part(a, k, img, f, f->embedding + at, err);
+		if (rc)
+			return rc;
+		if (a->n_parts > 1) /* sqrt(w) on each side of a dot product: w times the part's cosine */
+			for (int i = 0; i < dim; i++)
+				f->embedding[at + i] *= sqrtf(a->weights[k]);
+		at += dim;
+	}
+	f->embedding_dim = at;
+	normalise(f->embedding, f->embedding_dim);
+	f->embedding_model = a->embedder;
+	return MIEN_OK;
 }
 
 /* The expression models on the face and (flips 2) on its mirror image, averaged. */
@@ -630,19 +770,59 @@ int face_dominant_expression(const face_result *f)
 
 const char *face_embedder_name(const face_options *options)
 {
-	return pick(options ? options->embedder : NULL, "MIEN_EMBEDDER", "face_recognition");
+	return pick(options ? options->embedder : NULL, "MIEN_EMBEDDER", EMBEDDER_DEFAULT);
+}
+
+/* The cosine similarity at which 0.1 % of the 277,500 different-person pairs of ../shared/data/identity/lfw are
+ * accepted (`mien eval identity …/lfw --embedder E`: threshold_at_far_0.1%, docs/accuracy.md "Embedders compared").
+ * mobilefacenet's embeddings are nearly constant (cosine 0.9988 between noise and a face, in TF.js too), so it has
+ * no useful threshold. */
+static const struct {
+	const char *embedder;
+	float threshold;
+} CALIBRATED[] = {
+	{ "face_recognition", 0.930f },
+	{ "face_recognition-v2", 0.933f },
+	{ "faceres", 0.665f },
+	{ "faceres-deep", 0.775f },
+	{ "mobileface", 0.510f },
+	{ "face_recognition+faceres", 0.788f },
+	{ "face_recognition-v2*10+faceres", 0.903f },
+};
+
+static float calibrated(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(CALIBRATED) / sizeof(CALIBRATED[0]); i++)
+		if (strlen(CALIBRATED[i].embedder) == len && strncmp(CALIBRATED[i].embedder, name, len) == 0)
+			return CALIBRATED[i].threshold;
+	return 0.99999f;
 }
 
 float face_default_threshold(const char *model)
 {
-	/* cosine similarity at which 0.1 % of the 277,500 different-person pairs of ../shared/data/identity/lfw are
-	 * accepted (`mien eval identity …/lfw --face-crop`, docs/accuracy.md); mobilefacenet's embeddings are nearly
-	 * constant (cosine 0.9988 between noise and a face, in TF.js too), so it has no useful threshold */
-	if (model && strcmp(model, "face_recognition") == 0)
-		return 0.93f;
-	if (model && strcmp(model, "faceres") == 0)
-		return 0.67f;
-	return 0.99999f;
+	if (!model)
+		return 0.99999f;
+	float t = calibrated(model, strlen(model));
+	if (t < 0.99999f || !strchr(model, '+'))
+		return t;
+	/* A fusion not calibrated on its own: the weighted mean of its parts' thresholds, as its cosine is the
+	 * weighted mean of theirs (an estimate: run `mien eval identity` on it to calibrate it). */
+	double sum = 0, weights = 0;
+	for (const char *p = model;;) {
+		const char *end = strchr(p, '+');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *star = memchr(p, '*', len);
+		double w = star ? strtod(star + 1, NULL) : 1;
+		float part = calibrated(p, star ? (size_t)(star - p) : len);
+		if (part >= 0.99999f || !(w > 0))
+			return 0.99999f;
+		sum += w * part;
+		weights += w;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return (float)(sum / weights);
 }
 
 int face_enroll_verdict(const face_result *faces, size_t count)

@@ -16,7 +16,7 @@
 #include "face/image.h"
 #include "nn/nn.h"
 
-#define FACE_EMBEDDING_MAX 1024
+#define FACE_EMBEDDING_MAX 1280 /* the widest embedder, faceres (1024), fused with a 256-wide one */
 #define FACE_EXPRESSIONS   7
 #define FACE_LANDMARKS     68
 

@@ -980,6 +980,64 @@ int store_face_list(store *s, int64_t person_id, store_face *out, size_t max, si
 	return rc;
 }
 
+int store_face_list_other_model(store *s, const char *model, int64_t after_id, store_face *out, size_t max,
+                                size_t *count, mien_error *err)
+{
+	*count = 0;
+	int rc = check_max(max, err);
+	if (rc)
+		return rc;
+	list_ctx l = { out, sizeof(*out), max, 0, fill_face };
+	store_value p[] = { SV_TEXT(model), SV_INT(after_id), SV_INT((int64_t)max) };
+	rc = RUN(s,
+	         "SELECT id, person_id, model, dim, quality, created_at FROM faces WHERE model <> $1 AND id > $2"
+	         " ORDER BY id LIMIT $3",
+	         p, list_row, &l);
+	*count = rc ? 0 : l.count;
+	return rc;
+}
+
+typedef struct model_counts {
+	int64_t same, other;
+} model_counts;
+
+static int model_counts_row(void *ctx, const store_row *row)
+{
+	model_counts *c = ctx;
+	c->same = store__col_int(row, 0);
+	c->other = store__col_int(row, 1);
+	return 0;
+}
+
+int store_face_count_models(store *s, const char *model, int64_t *same, int64_t *other, mien_error *err)
+{
+	model_counts c = { 0, 0 };
+	store_value p[] = { SV_TEXT(model) };
+	int rc = RUN(s,
+	             "SELECT COALESCE(SUM(CASE WHEN model = $1 THEN 1 ELSE 0 END), 0),"
+	             " COALESCE(SUM(CASE WHEN model <> $1 THEN 1 ELSE 0 END), 0) FROM faces",
+	             p, model_counts_row, &c);
+	*same = c.same;
+	*other = c.other;
+	return rc;
+}
+
+int store_face_set_embedding(store *s, int64_t face_id, const char *model, const float *embedding, int dim,
+                             float quality, mien_error *err)
+{
+	int rc = check_text(model, STORE_MODEL_MAX, "model name", 1, err);
+	if (rc)
+		return rc;
+	if (!embedding || dim < 1 || dim > 4096)
+		return mien_error_set(err, MIEN_EINVAL, "face: embedding of %d values", dim);
+	int64_t found = 0;
+	store_value p[] = { SV_INT(face_id), SV_TEXT(model), SV_INT(dim),
+		            SV_BLOB(embedding, (size_t)dim * sizeof(float)), SV_REAL(quality) };
+	rc = RUN(s, "UPDATE faces SET model = $2, dim = $3, embedding = $4, quality = $5 WHERE id = $1 RETURNING id", p,
+	         count_row, &found);
+	return found_or(rc, found, "face", face_id, err);
+}
+
 typedef struct blob_ctx {
 	uint8_t *bytes;
 	size_t len;

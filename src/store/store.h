@@ -190,6 +190,17 @@ int store_face_list(store *s, int64_t person_id, store_face *out, size_t max, si
 /* The face's thumbnail; caller frees *jpeg with free(). MIEN_ENOENT when the face or its thumbnail is absent. */
 int store_face_thumbnail(store *s, int64_t face_id, uint8_t **jpeg, size_t *len, mien_error *err);
 
+/* Faces whose embedding is not of `model` (enrolled under another embedder), with ids above `after_id`, in id
+ * order, at most `max`: what `mien reembed` works through. */
+int store_face_list_other_model(store *s, const char *model, int64_t after_id, store_face *out, size_t max,
+                                size_t *count, mien_error *err);
+/* How many faces have an embedding of `model`, and how many of any other. */
+int store_face_count_models(store *s, const char *model, int64_t *same, int64_t *other, mien_error *err);
+/* Replaces a face's embedding (model, width, values) and quality in place: the enrolment, its person and thumbnail
+ * stay. MIEN_ENOENT when the face is gone. */
+int store_face_set_embedding(store *s, int64_t face_id, const char *model, const float *embedding, int dim,
+                             float quality, mien_error *err);
+
 /* Called once per stored embedding of a model; a non-zero return stops the walk and is returned. */
 typedef int (*store_embedding_fn)(void *ctx, int64_t face_id, int64_t person_id, const float *embedding, int dim);
 /* Walks every embedding of `model` (NULL = all models) in face id order, to fill the gallery. */

@@ -12,7 +12,7 @@ export const require = createRequire(path.join(HERE, 'package.json'));
 export const tf = require('@tensorflow/tfjs-core');
 export const tfconv = require('@tensorflow/tfjs-converter');
 
-// The nine human-models graph models mien is checked against, and what human feeds each one.
+// The eleven human-models graph models mien is checked against, and what human feeds each one.
 // range: the interval of the pre-processed input human gives the model (used for the `random` case).
 // src:   where that fact comes from in @vladmandic/human 3.x (src/...).
 export const MODELS = {
@@ -22,6 +22,12 @@ export const MODELS = {
   facemesh: { range: [0, 1], prep: 'rgb_01', src: 'face/facemeshutil.ts cutAndResize: cropAndResize(image) / 255' },
   mobilefacenet: { range: [0, 1], prep: 'rgb_01', src: 'face/mobilefacenet.ts: resizeBilinear(face tensor 0..1)' },
   faceres: { range: [0, 255], prep: 'rgb_0255', src: 'face/faceres.ts enhance(): resizeBilinear(face tensor 0..1) * 255' },
+  'faceres-deep': { range: [0, 255], prep: 'rgb_0255', src: 'faceres with float32 weights: the same graph, fed the same way' },
+  mobileface: {
+    range: [0, 255],
+    prep: 'rgb_0255',
+    src: "face/insightface.ts resizes the face to 112; the graph's first ops are (x - 127.5) * 0.0078125 (its Const values), so pixels 0..255",
+  },
   emotion: { range: [-1, 1], prep: 'grey_pm1', src: 'gear/emotion.ts: sum(resize(face 0..1) * [0.2989,0.5870,0.1140], axis 3) - 0.5, * 2' },
   antispoof: { range: [0, 1], prep: 'rgb_01', src: 'face/antispoof.ts: resizeBilinear(face tensor 0..1)' },
   liveness: { range: [0, 1], prep: 'rgb_01', src: 'face/liveness.ts: resizeBilinear(face tensor 0..1)' },

@@ -163,6 +163,99 @@ static void test_small_faces_not_recognised(void **state)
 	assert_non_null(strstr(err.message, "faceres"));
 }
 
+/* The embedder of one face of sample1 under `name`; its width and model name. */
+static face_result embed_with(const char *name, const face_image *img)
+{
+	mien_error err = { 0 };
+	face_options o;
+	face_options_default(&o);
+	o.expressions = 0;
+	o.embedder = name;
+	face_analyzer *a = NULL;
+	if (face_analyzer_create(&o, "models", NULL, &a, &err))
+		fail_msg("%s: %s", name, err.message);
+	face_result faces[16];
+	size_t n = 0;
+	assert_int_equal(face_analyze(a, img, faces, 16, &n, &err), MIEN_OK);
+	assert_true(n >= 1);
+	face_result f = faces[largest(faces, n)];
+	assert_int_equal(f.embedding_dim, face_analyzer_embedding_dim(a));
+	face_analyzer_free(&a);
+	return f;
+}
+
+static float dot(const face_result *a, const face_result *b, int from, int n)
+{
+	double s = 0;
+	for (int i = from; i < from + n; i++)
+		s += (double)a->embedding[i] * b->embedding[i];
+	return (float)s;
+}
+
+/* Every embedder loads and gives a unit embedding of its width; a fusion is its parts side by side, each scaled by
+ * the square root of its weight, so that its cosine is the weighted mean of theirs; bad names say what is allowed. */
+static void test_embedders_and_fusion(void **state)
+{
+	(void)state;
+	face_image *img = load("models/samples/sample1.jpg");
+	face_image *other = load("models/samples/sample2.jpg");
+	static const struct {
+		const char *name;
+		int dim;
+	} each[] = { { "face_recognition", 128 }, { "face_recognition-v2", 128 }, { "faceres", 1024 },
+		     { "faceres-deep", 1024 },    { "mobileface", 256 },          { "mobilefacenet", 192 } };
+	for (size_t i = 0; i < sizeof(each) / sizeof(each[0]); i++) {
+		face_result f = embed_with(each[i].name, img);
+		assert_int_equal(f.embedding_dim, each[i].dim);
+		assert_string_equal(f.embedding_model, each[i].name);
+		assert_true(fabsf(dot(&f, &f, 0, f.embedding_dim) - 1) < 1e-4f);
+	}
+	/* v2 is the same network on a levelled chip and its mirror: close to face_recognition's, not equal */
+	face_result v1 = embed_with("face_recognition", img), v2 = embed_with("face_recognition-v2", img);
+	float close = dot(&v1, &v2, 0, 128);
+	printf("face_recognition against face_recognition-v2 on one face: %.3f\n", close);
+	assert_true(close > 0.9f && close < 0.9999f);
+	/* a weighted fusion's cosine is the weighted mean of the parts' cosines */
+	face_result fa = embed_with("face_recognition*3+mobileface", img);
+	face_result fb = embed_with("face_recognition*3+mobileface", other);
+	face_result ra = embed_with("face_recognition", img), rb = embed_with("face_recognition", other);
+	face_result ma = embed_with("mobileface", img), mb = embed_with("mobileface", other);
+	assert_int_equal(fa.embedding_dim, 128 + 256);
+	assert_string_equal(fa.embedding_model, "face_recognition*3+mobileface");
+	float fused = dot(&fa, &fb, 0, fa.embedding_dim);
+	float expect = (3 * dot(&ra, &rb, 0, 128) + dot(&ma, &mb, 0, 256)) / 4;
+	assert_true(fabsf(fused - expect) < 1e-4f);
+	/* thresholds: calibrated ones as listed; an uncalibrated fusion gets the weighted mean of its parts' */
+	assert_true(fabsf(face_default_threshold("face_recognition") - 0.930f) < 1e-6f);
+	assert_true(fabsf(face_default_threshold("face_recognition*3+mobileface") -
+	                  (3 * face_default_threshold("face_recognition") + face_default_threshold("mobileface")) / 4) <
+	            1e-5f);
+	assert_true(face_default_threshold("nosuch") > 0.9999f);
+	/* bad names: unknown, repeated, too many, a bad weight, too wide (1024 + 1024 > FACE_EMBEDDING_MAX) */
+	static const char *const bad[] = { "face_recognition+nosuch",
+		                           "faceres+faceres",
+		                           "faceres+mobileface+mobilefacenet+face_recognition",
+		                           "faceres*0+mobileface",
+		                           "faceres*x+mobileface",
+		                           "faceres+faceres-deep",
+		                           "" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		mien_error err = { 0 };
+		face_options o;
+		face_options_default(&o);
+		o.embedder = bad[i];
+		face_analyzer *a = NULL;
+		int rc = face_analyzer_create(&o, "models", NULL, &a, &err);
+		if (bad[i][0]) { /* "" means "the default" */
+			assert_int_equal(rc, MIEN_EINVAL);
+			assert_non_null(strstr(err.message, bad[i]));
+		}
+		face_analyzer_free(&a);
+	}
+	face_image_free(&other);
+	face_image_free(&img);
+}
+
 /* face_analyze_locate + face_analyze_describe, as the watch calls them: blazeface's keypoints give the quality, so
  * the landmark model runs only for faces that get an embedding (or ask for landmarks), and what the two halves
  * give is what face_analyze gives. */
@@ -345,13 +438,10 @@ static void test_live_label(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_outputs_well_formed),
-		cmocka_unit_test(test_identity_survives_crop_and_scale),
-		cmocka_unit_test(test_locate_then_describe),
-		cmocka_unit_test(test_small_faces_not_recognised),
-		cmocka_unit_test(test_enroll_verdict_and_thumbnail),
-		cmocka_unit_test(test_live_label),
-		cmocka_unit_test(test_expression_models),
+		cmocka_unit_test(test_outputs_well_formed),  cmocka_unit_test(test_identity_survives_crop_and_scale),
+		cmocka_unit_test(test_locate_then_describe), cmocka_unit_test(test_small_faces_not_recognised),
+		cmocka_unit_test(test_embedders_and_fusion), cmocka_unit_test(test_enroll_verdict_and_thumbnail),
+		cmocka_unit_test(test_live_label),           cmocka_unit_test(test_expression_models),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

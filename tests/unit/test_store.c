@@ -465,6 +465,51 @@ static void test_embeddings_walk(void **state)
 	memset(&w, 0, sizeof(w));
 	OK(store_embeddings_each(s, NULL, walk_fn, &w, ERR));
 	assert_int_equal(w.n, 3);
+
+	/* Re-embedding (`mien reembed`): the faces of other models, counted and listed in id order, then moved to
+	 * "faceres" in place; the face, its person and its thumbnail stay. Other tests' faces share the database, so
+	 * counts are compared before and after. */
+	const uint8_t thumb[] = { 0xff, 0xd8, 1, 2, 3 };
+	int64_t d;
+	OK(store_face_add(s, p, "mobileface", other, 128, 0.5f, thumb, sizeof(thumb), &d, ERR));
+	int64_t same0, other0;
+	OK(store_face_count_models(s, "faceres", &same0, &other0, ERR));
+	assert_true(same0 >= 2 && other0 >= 2);
+	store_face list[256];
+	size_t n = 0;
+	OK(store_face_list_other_model(s, "faceres", 0, list, 256, &n, ERR));
+	assert_int_equal((int64_t)n, other0);
+	int seen_b = 0, seen_d = 0;
+	for (size_t i = 0; i < n; i++) {
+		assert_string_not_equal(list[i].model, "faceres");
+		if (i)
+			assert_true(list[i].id > list[i - 1].id);
+		seen_b |= list[i].id == b;
+		seen_d |= list[i].id == d;
+	}
+	assert_true(seen_b && seen_d);
+	/* paging: after the first id, one fewer */
+	size_t m = 0;
+	OK(store_face_list_other_model(s, "faceres", list[0].id, list, 256, &m, ERR));
+	assert_int_equal(m, n - 1);
+	OK(store_face_set_embedding(s, b, "faceres", emb, 192, 0.75f, ERR));
+	OK(store_face_set_embedding(s, d, "faceres", emb, 192, 0.25f, ERR));
+	int64_t same1, other1;
+	OK(store_face_count_models(s, "faceres", &same1, &other1, ERR));
+	assert_int_equal(same1, same0 + 2);
+	assert_int_equal(other1, other0 - 2);
+	uint8_t *jpeg = NULL;
+	size_t len = 0;
+	OK(store_face_thumbnail(s, d, &jpeg, &len, ERR));
+	assert_int_equal(len, sizeof(thumb));
+	assert_memory_equal(jpeg, thumb, sizeof(thumb));
+	free(jpeg);
+	store_face mine[8];
+	size_t k = 0;
+	OK(store_face_list(s, p, mine, 8, &k, ERR));
+	assert_int_equal(k, 4); /* nothing enrolled was lost */
+	EXPECT(MIEN_ENOENT, store_face_set_embedding(s, 999999999, "faceres", emb, 192, 1, ERR));
+	EXPECT(MIEN_EINVAL, store_face_set_embedding(s, d, "faceres", emb, 0, 1, ERR));
 }
 
 /* One sync pass, expecting `added` and `removed`. */
