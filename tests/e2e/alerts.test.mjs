@@ -13,20 +13,10 @@
 // (100 + 940 * 0.5625, 553 * 0.5625) in the camera frame. Screenshots land in build/e2e/screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { mkdtempSync, mkdirSync, rmSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-const ROOT = new URL('../../', import.meta.url).pathname;
-const MIEN = join(ROOT, 'build/mien');
-const SEED = join(ROOT, 'build/tests/seed');
-const CLIP = join(ROOT, 'build/demo/demo.mp4');
-const WEB = process.env.MIEN_WEB || join(ROOT, 'web/dist');
-const SHOTS = join(ROOT, 'build/e2e/screenshots');
-const CHROMIUM = process.env.MIEN_CHROMIUM || '/usr/bin/chromium';
-const { chromium } = createRequire(join(ROOT, 'web/package.json'))('playwright-core');
+import { SAMPLE1, SEED, launchBrowser, shot, signedInPage, startMien } from './harness.mjs';
 
 const CROP = [755, 368, 370, 370]; // sample1.jpg: a square centred on one face
 const FRAME = [1280, 720]; // the demo clip's frame
@@ -34,94 +24,33 @@ const FACE_CENTRE = [100 + (CROP[0] + CROP[2] / 2) * 0.5625, (CROP[1] + CROP[3] 
 const NAME = 'Ada Lovelace';
 const CAMERA = 'Front door';
 
-const tmp = mkdtempSync(join(tmpdir(), 'mien-e2e-alerts-'));
-let server, base, token, browser, password, person, page, stderr = '', stdout = '';
-
-async function api(method, path, { json } = {}) {
-	const headers = { Authorization: `Bearer ${token}` };
-	let body;
-	if (json !== undefined) {
-		body = JSON.stringify(json);
-		headers['Content-Type'] = 'application/json';
-	}
-	const res = await fetch(base + '/api/v1' + path, { method, headers, body });
-	const text = await res.text();
-	return { status: res.status, data: text && (res.headers.get('content-type') || '').includes('json') ? JSON.parse(text) : null };
-}
+let mien, browser, person, page;
+const api = (...args) => mien.api(...args);
 
 before(async () => {
-	assert.ok(existsSync(join(WEB, 'index.html')), `no built dashboard in ${WEB}: run make web`);
-	assert.ok(existsSync(CLIP), 'no demo clip: run make demo');
-	mkdirSync(SHOTS, { recursive: true });
-	server = spawn(MIEN, ['serve'], {
-		cwd: ROOT,
-		env: {
-			...process.env,
-			MIEN_DB: `sqlite:${join(tmp, 'mien.db')}`,
-			MIEN_LISTEN: '127.0.0.1:0',
-			MIEN_LOG_LEVEL: 'info',
-			MIEN_WEB: WEB,
-			MIEN_MODELS: join(ROOT, 'models'),
-			MIEN_DEMO_CAMERA: CLIP,
-		},
-		stdio: ['ignore', 'pipe', 'pipe'],
-	});
-	server.stdout.on('data', (d) => (stdout += d));
-	server.stderr.on('data', (d) => (stderr += d));
-	const t0 = Date.now();
-	while (!/serving on port (\d+)/.test(stderr) || !/password (\S+)/.test(stdout)) {
-		if (server.exitCode !== null || Date.now() - t0 > 20000) throw new Error(`server did not start:\n${stderr}`);
-		await new Promise((r) => setTimeout(r, 50));
-	}
-	base = `http://127.0.0.1:${/serving on port (\d+)/.exec(stderr)[1]}`;
-	password = /password (\S+)/.exec(stdout)[1];
-	const r = await fetch(base + '/api/v1/auth/login', {
-		method: 'POST',
-		headers: { 'Content-Type': 'application/json' },
-		body: JSON.stringify({ username: 'admin', password }),
-	});
-	token = (await r.json()).token;
+	mien = await startMien({ name: 'e2e-alerts', demo: true });
 	// The demo camera gets a name of our own: every place that shows the camera must show it.
 	const cams = (await api('GET', '/cameras')).data.items;
 	assert.equal(cams.length, 1, 'the demo camera');
 	assert.equal((await api('PATCH', `/cameras/${cams[0].id}`, { json: { name: CAMERA } })).status, 200);
-	browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		headless: true,
-		args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-	});
-	page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
-	page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
-	await page.goto(base + '/');
-	await page.getByLabel('User name').fill('admin');
-	await page.getByLabel('Password').fill(password);
-	await page.getByRole('button', { name: 'Sign in' }).click();
-	await page.getByTestId('role').waitFor();
+	browser = await launchBrowser();
+	page = await signedInPage(browser, mien.base, 'admin', mien.password, { viewport: { width: 1400, height: 900 } });
 });
 
 after(async () => {
 	if (browser) await browser.close();
-	if (server && server.exitCode === null) {
-		server.kill('SIGTERM');
-		await new Promise((r) => server.once('exit', r));
-	}
-	assert.equal(server.exitCode, 0, `mien serve exit status:\n${stderr.slice(-3000)}`);
-	rmSync(tmp, { recursive: true, force: true });
+	if (mien) await mien.stop();
 });
 
 test('a watchlist alert arrives live on the Alerts page and as a toast naming the camera, with the face', async () => {
 	await page.getByRole('link', { name: 'Alerts', exact: true }).click();
 	await page.getByText('No alerts.').waitFor();
 	// Enrolled and put on the watchlist only now, with the page open: what follows must come over the stream.
-	const face = join(tmp, 'face.jpg');
-	execFileSync(SEED, ['crop', join(ROOT, 'models/samples/sample1.jpg'), ...CROP.map(String), '300', face]);
+	const face = join(mien.tmp, 'face.jpg');
+	execFileSync(SEED, ['crop', SAMPLE1, ...CROP.map(String), '300', face]);
 	person = (await api('POST', '/people', { json: { name: NAME, watchlist: true } })).data;
-	const res = await fetch(`${base}/api/v1/people/${person.id}/faces`, {
-		method: 'POST',
-		headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'image/jpeg' },
-		body: readFileSync(face),
-	});
-	assert.equal(res.status, 201, await res.text());
+	const res = await api('POST', `/people/${person.id}/faces`, { body: readFileSync(face), type: 'image/jpeg' });
+	assert.equal(res.status, 201, JSON.stringify(res.data));
 	const row = page.getByTestId('alert-row').filter({ hasText: NAME });
 	await row.first().waitFor({ timeout: 60000 });
 	assert.equal(await row.getByTestId('alert-camera').textContent(), CAMERA);
@@ -130,7 +59,7 @@ test('a watchlist alert arrives live on the Alerts page and as a toast naming th
 	await toast.first().waitFor({ timeout: 10000 });
 	assert.match(await toast.first().textContent(), new RegExp(`Watchlist\\s*${NAME} at ${CAMERA}`));
 	await page.waitForFunction(() => document.querySelector('[data-testid=alert-toast] img')?.naturalWidth > 0, null, { timeout: 10000 });
-	await page.screenshot({ path: join(SHOTS, 'alerts-live-toast.png'), fullPage: true });
+	await shot(page, 'alerts-live-toast');
 });
 
 test('the cooldown: the next visits of the same person at the same camera count on the one alert', async () => {
@@ -149,7 +78,7 @@ test('the cooldown: the next visits of the same person at the same camera count 
 	assert.ok(alerts[0].count >= 2, `count ${alerts[0].count}`);
 	const events = (await api('GET', `/events?person=${person.id}`)).data.items;
 	assert.ok(events.length >= alerts[0].count, `${events.length} events for ${alerts[0].count} counted visits`);
-	await page.screenshot({ path: join(SHOTS, 'alerts-cooldown.png'), fullPage: true });
+	await shot(page, 'alerts-cooldown');
 });
 
 test("the face crop opens the snapshot large, the face's box drawn on the labelled face", async () => {
@@ -169,11 +98,11 @@ test("the face crop opens the snapshot large, the face's box drawn on the labell
 	assert.ok(g.img[2] > 600, `shown large: ${g.img[2]} px wide`);
 	const toFrame = (x, y) => [((x - g.img[0]) / g.img[2]) * FRAME[0], ((y - g.img[1]) / g.img[3]) * FRAME[1]];
 	const [cx, cy] = toFrame(g.box[0] + g.box[2] / 2, g.box[1] + g.box[3] / 2);
-	await page.screenshot({ path: join(SHOTS, 'alerts-snapshot.png') });
+	await shot(page, 'alerts-snapshot', { fullPage: false });
 	if (Math.hypot(cx - FACE_CENTRE[0], cy - FACE_CENTRE[1]) >= 30) {
 		const alert = (await api('GET', '/alerts')).data.items[0];
 		const events = (await api('GET', `/events?person=${person.id}`)).data.items;
-		assert.fail(`box centre (${cx}, ${cy}) against the labelled face at (${FACE_CENTRE}); alert ${JSON.stringify(alert)}; events ${JSON.stringify(events.map((e) => [e.id, e.track_id, e.started_at, e.box, e.frame]))}\nlog:\n${stderr.slice(-4000)}`);
+		assert.fail(`box centre (${cx}, ${cy}) against the labelled face at (${FACE_CENTRE}); alert ${JSON.stringify(alert)}; events ${JSON.stringify(events.map((e) => [e.id, e.track_id, e.started_at, e.box, e.frame]))}\nlog:\n${mien.stderr.slice(-4000)}`);
 	}
 	const side = (g.box[2] / g.img[2]) * FRAME[0];
 	assert.ok(side > 50 && side < CROP[2] * 0.5625, `a face-sized box: ${side} frame px wide`);
@@ -202,5 +131,5 @@ test('the Events page takes new visits live, with face crops, the camera by name
 	const first = page.getByTestId('event-row').first();
 	assert.match(await first.textContent(), new RegExp(CAMERA));
 	await page.waitForFunction(() => document.querySelector('[data-testid=event-row] img.thumb')?.naturalWidth > 0, null, { timeout: 10000 });
-	await page.screenshot({ path: join(SHOTS, 'events-live.png'), fullPage: true });
+	await shot(page, 'events-live');
 });

@@ -6,42 +6,21 @@
 // build/e2e/screenshots/ (generated, never committed).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { mkdtempSync, mkdirSync, rmSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-const ROOT = new URL('../../', import.meta.url).pathname;
-const MIEN = join(ROOT, 'build/mien');
-const SEED = join(ROOT, 'build/tests/seed');
-const SAMPLE1 = join(ROOT, 'models/samples/sample1.jpg');
-const WEB = process.env.MIEN_WEB || join(ROOT, 'web/dist');
-const SHOTS = join(ROOT, 'build/e2e/screenshots');
-const CHROMIUM = process.env.MIEN_CHROMIUM || '/usr/bin/chromium';
-const { chromium } = createRequire(join(ROOT, 'web/package.json'))('playwright-core');
+import { SAMPLE1, SEED, launchBrowser, shot, signIn as signInAt, startMien } from './harness.mjs';
 
 const EXPRESSIONS = ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgusted', 'surprised'];
 const XSS = '<img src=x onerror=alert(1)>';
 
-const tmp = mkdtempSync(join(tmpdir(), 'mien-e2e-'));
-const DB = `sqlite:${join(tmp, 'mien.db')}`;
-let server, base, adminPassword, adminToken, browser, stderr = '', stdout = '';
+let mien, base, adminPassword, tmp, DB, browser;
 const ids = {};
 let dialogs = 0;
 // Content-Security-Policy violations reported by any page of any test (the last test checks there were none).
 const cspViolations = [];
 
-async function api(method, path, { json, body, type, token = adminToken } = {}) {
-	const headers = { Authorization: `Bearer ${token}` };
-	if (json !== undefined) {
-		body = JSON.stringify(json);
-		headers['Content-Type'] = 'application/json';
-	} else if (type) headers['Content-Type'] = type;
-	const res = await fetch(base + '/api/v1' + path, { method, headers, body });
-	const text = await res.text();
-	return { status: res.status, data: text && (res.headers.get('content-type') || '').includes('json') ? JSON.parse(text) : null };
-}
+const api = (...args) => mien.api(...args);
 
 const seed = (...args) => execFileSync(SEED, args, { encoding: 'utf8' });
 
@@ -66,53 +45,17 @@ async function newPage(viewport = { width: 1280, height: 800 }) {
 	return page;
 }
 
-async function signIn(page, username, password) {
-	await page.goto(base + '/');
-	await page.getByLabel('User name').fill(username);
-	await page.getByLabel('Password').fill(password);
-	await page.getByRole('button', { name: 'Sign in' }).click();
-	await page.getByTestId('role').waitFor();
-}
-
-const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+const signIn = (page, username, password) => signInAt(page, base, username, password);
 
 before(async () => {
-	assert.ok(existsSync(join(WEB, 'index.html')), `no built dashboard in ${WEB}: run make web`);
-	mkdirSync(SHOTS, { recursive: true });
-	server = spawn(MIEN, ['serve'], {
-		cwd: ROOT,
-		env: { ...process.env, MIEN_DB: DB, MIEN_LISTEN: '127.0.0.1:0', MIEN_LOG_LEVEL: 'info', MIEN_WEB: WEB, MIEN_MODELS: join(ROOT, 'models') },
-		stdio: ['ignore', 'pipe', 'pipe'],
-	});
-	server.stdout.on('data', (d) => (stdout += d));
-	server.stderr.on('data', (d) => (stderr += d));
-	const t0 = Date.now();
-	while (!/serving on port (\d+)/.test(stderr) || !/password (\S+)/.test(stdout)) {
-		if (server.exitCode !== null || Date.now() - t0 > 20000) throw new Error(`server did not start:\n${stderr}\n${stdout}`);
-		await new Promise((r) => setTimeout(r, 50));
-	}
-	base = `http://127.0.0.1:${/serving on port (\d+)/.exec(stderr)[1]}`;
-	adminPassword = /password (\S+)/.exec(stdout)[1];
-	const r = await fetch(base + '/api/v1/auth/login', {
-		method: 'POST',
-		headers: { 'Content-Type': 'application/json' },
-		body: JSON.stringify({ username: 'admin', password: adminPassword }),
-	});
-	adminToken = (await r.json()).token;
-	browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		headless: true,
-		args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-	});
+	mien = await startMien({ name: 'e2e' });
+	({ base, password: adminPassword, tmp, db: DB } = mien);
+	browser = await launchBrowser();
 });
 
 after(async () => {
 	if (browser) await browser.close();
-	if (server && server.exitCode === null) {
-		server.kill('SIGTERM');
-		await new Promise((r) => server.once('exit', r));
-	}
-	rmSync(tmp, { recursive: true, force: true });
+	if (mien) await mien.stop();
 });
 
 test('sign in as admin: the role is shown; a wrong password is refused', async () => {

@@ -10,102 +10,47 @@
 // build/e2e/screenshots/enrol-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { mkdtempSync, mkdirSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SAMPLE1, SEED, launchBrowser, shot, signedInPage, startMien } from './harness.mjs';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const MIEN = join(ROOT, 'build/mien');
-const SEED = join(ROOT, 'build/tests/seed');
-const SAMPLE1 = join(ROOT, 'models/samples/sample1.jpg');
 const SAMPLE1_WIDTH = 1920;
 const SAMPLE1_FACES = 3;
 const LABELLED_CROP = [755, 368, 370, 370];
-const WEB = process.env.MIEN_WEB || join(ROOT, 'web/dist');
-const SHOTS = join(ROOT, 'build/e2e/screenshots');
-const CHROMIUM = process.env.MIEN_CHROMIUM || '/usr/bin/chromium';
-const { chromium } = createRequire(join(ROOT, 'web/package.json'))('playwright-core');
 
-const tmp = mkdtempSync(join(tmpdir(), 'mien-e2e-enrol-'));
-const DB = `sqlite:${join(tmp, 'mien.db')}`;
-let server, base, adminPassword, adminToken, browser, stderr = '', stdout = '';
+const tmp = mkdtempSync(join(tmpdir(), 'mien-e2e-enrol-pictures-'));
+let mien, browser;
 const ids = {};
 const CROP = join(tmp, 'ann.jpg');
 const RESCALED = join(tmp, 'ann-200.jpg');
 const WEBP = join(tmp, 'ann.webp');
 
-async function api(method, path, { json, body, type } = {}) {
-	const headers = { Authorization: `Bearer ${adminToken}` };
-	if (json !== undefined) {
-		body = JSON.stringify(json);
-		headers['Content-Type'] = 'application/json';
-	} else if (type) headers['Content-Type'] = type;
-	const res = await fetch(base + '/api/v1' + path, { method, headers, body });
-	const text = await res.text();
-	return { status: res.status, data: text && (res.headers.get('content-type') || '').includes('json') ? JSON.parse(text) : null };
-}
+const api = (...args) => mien.api(...args);
 
 const person = async (name) => (await api('POST', '/people', { json: { name } })).data.id;
 const faceCount = async (pid) => (await api('GET', `/people/${pid}/faces`)).data.items.length;
-const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
 async function personPage(pid) {
-	const ctx = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
-	const page = await ctx.newPage();
-	page.on('dialog', (d) => d.dismiss());
-	page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
-	await page.goto(base + '/');
-	await page.getByLabel('User name').fill('admin');
-	await page.getByLabel('Password').fill(adminPassword);
-	await page.getByRole('button', { name: 'Sign in' }).click();
-	await page.getByTestId('role').waitFor();
-	await page.goto(`${base}/people/${pid}`);
+	const page = await signedInPage(browser, mien.base, 'admin', mien.password, { viewport: { width: 1280, height: 1000 } });
+	await page.goto(`${mien.base}/people/${pid}`);
 	await page.getByTestId('enroll-input').waitFor();
 	return page;
 }
 
 before(async () => {
-	assert.ok(existsSync(join(WEB, 'index.html')), `no built dashboard in ${WEB}: run make web`);
-	mkdirSync(SHOTS, { recursive: true });
 	execFileSync(SEED, ['crop', SAMPLE1, ...LABELLED_CROP.map(String), '300', CROP]);
 	execFileSync(SEED, ['crop', SAMPLE1, ...LABELLED_CROP.map(String), '200', RESCALED]);
 	execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', RESCALED, '-c:v', 'libwebp', '-quality', '90', WEBP]);
 	assert.equal(readFileSync(WEBP).subarray(8, 12).toString(), 'WEBP');
-	server = spawn(MIEN, ['serve'], {
-		cwd: ROOT,
-		env: { ...process.env, MIEN_DB: DB, MIEN_LISTEN: '127.0.0.1:0', MIEN_LOG_LEVEL: 'info', MIEN_WEB: WEB, MIEN_MODELS: join(ROOT, 'models') },
-		stdio: ['ignore', 'pipe', 'pipe'],
-	});
-	server.stdout.on('data', (d) => (stdout += d));
-	server.stderr.on('data', (d) => (stderr += d));
-	const t0 = Date.now();
-	while (!/serving on port (\d+)/.test(stderr) || !/password (\S+)/.test(stdout)) {
-		if (server.exitCode !== null || Date.now() - t0 > 20000) throw new Error(`server did not start:\n${stderr}\n${stdout}`);
-		await new Promise((r) => setTimeout(r, 50));
-	}
-	base = `http://127.0.0.1:${/serving on port (\d+)/.exec(stderr)[1]}`;
-	adminPassword = /password (\S+)/.exec(stdout)[1];
-	const r = await fetch(base + '/api/v1/auth/login', {
-		method: 'POST',
-		headers: { 'Content-Type': 'application/json' },
-		body: JSON.stringify({ username: 'admin', password: adminPassword }),
-	});
-	adminToken = (await r.json()).token;
-	browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		headless: true,
-		args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-	});
+	mien = await startMien({ name: 'e2e-enrol' });
+	browser = await launchBrowser();
 });
 
 after(async () => {
 	if (browser) await browser.close();
-	if (server && server.exitCode === null) {
-		server.kill('SIGTERM');
-		await new Promise((r) => server.once('exit', r));
-	}
+	if (mien) await mien.stop();
 	rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -5,87 +5,24 @@
 // feed with names but no expression. Screenshots land in build/e2e/screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { mkdtempSync, mkdirSync, rmSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SAMPLE1, SEED, SHOTS, launchBrowser, signedInPage as openPage, startMien } from './harness.mjs';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const MIEN = join(ROOT, 'build/mien');
-const SEED = join(ROOT, 'build/tests/seed');
-const CLIP = join(ROOT, 'build/demo/demo.mp4');
-const WEB = process.env.MIEN_WEB || join(ROOT, 'web/dist');
-const SHOTS = join(ROOT, 'build/e2e/screenshots');
-const CHROMIUM = process.env.MIEN_CHROMIUM || '/usr/bin/chromium';
-const { chromium } = createRequire(join(ROOT, 'web/package.json'))('playwright-core');
 const EXPRESSIONS = ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgusted', 'surprised'];
 
-const tmp = mkdtempSync(join(tmpdir(), 'mien-e2e-live-'));
-let server, base, token, browser, stderr = '', stdout = '';
-
-async function api(method, path, { json, body, type } = {}) {
-	const headers = { Authorization: `Bearer ${token}` };
-	if (json !== undefined) {
-		body = JSON.stringify(json);
-		headers['Content-Type'] = 'application/json';
-	} else if (type) headers['Content-Type'] = type;
-	const res = await fetch(base + '/api/v1' + path, { method, headers, body });
-	const text = await res.text();
-	return { status: res.status, data: text && (res.headers.get('content-type') || '').includes('json') ? JSON.parse(text) : null };
-}
-
-async function signedInPage(username, password, viewport = { width: 1280, height: 800 }) {
-	const ctx = await browser.newContext({ viewport });
-	const page = await ctx.newPage();
-	page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
-	await page.goto(base + '/');
-	await page.getByLabel('User name').fill(username);
-	await page.getByLabel('Password').fill(password);
-	await page.getByRole('button', { name: 'Sign in' }).click();
-	await page.getByTestId('role').waitFor();
-	return page;
-}
+let mien, base, browser;
+const api = (...args) => mien.api(...args);
+const signedInPage = (username, password, viewport = { width: 1280, height: 800 }) => openPage(browser, base, username, password, { viewport });
 
 before(async () => {
-	assert.ok(existsSync(join(WEB, 'index.html')), `no built dashboard in ${WEB}: run make web`);
-	assert.ok(existsSync(CLIP), 'no demo clip: run make demo');
-	mkdirSync(SHOTS, { recursive: true });
-	server = spawn(MIEN, ['serve'], {
-		cwd: ROOT,
-		env: {
-			...process.env,
-			MIEN_DB: `sqlite:${join(tmp, 'mien.db')}`,
-			MIEN_LISTEN: '127.0.0.1:0',
-			MIEN_LOG_LEVEL: 'info',
-			MIEN_WEB: WEB,
-			MIEN_MODELS: join(ROOT, 'models'),
-			MIEN_DEMO_CAMERA: CLIP,
-		},
-		stdio: ['ignore', 'pipe', 'pipe'],
-	});
-	server.stdout.on('data', (d) => (stdout += d));
-	server.stderr.on('data', (d) => (stderr += d));
-	const t0 = Date.now();
-	while (!/serving on port (\d+)/.test(stderr) || !/password (\S+)/.test(stdout)) {
-		if (server.exitCode !== null || Date.now() - t0 > 20000) throw new Error(`server did not start:\n${stderr}`);
-		await new Promise((r) => setTimeout(r, 50));
-	}
-	base = `http://127.0.0.1:${/serving on port (\d+)/.exec(stderr)[1]}`;
-	const r = await fetch(base + '/api/v1/auth/login', {
-		method: 'POST',
-		headers: { 'Content-Type': 'application/json' },
-		body: JSON.stringify({ username: 'admin', password: /password (\S+)/.exec(stdout)[1] }),
-	});
-	token = (await r.json()).token;
-	browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		headless: true,
-		args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-	});
+	mien = await startMien({ name: 'e2e-live', demo: true });
+	base = mien.base;
+	browser = await launchBrowser();
 	// Ada is enrolled from one face of sample1.jpg, which the demo clip shows for 3 s of every 18 s.
-	const face = join(tmp, 'face.jpg');
-	execFileSync(SEED, ['crop', join(ROOT, 'models/samples/sample1.jpg'), '755', '368', '370', '370', '300', face]);
+	const face = join(mien.tmp, 'face.jpg');
+	execFileSync(SEED, ['crop', SAMPLE1, '755', '368', '370', '370', '300', face]);
 	const p = await api('POST', '/people', { json: { name: 'Ada Lovelace' } });
 	assert.equal((await api('POST', `/people/${p.data.id}/faces`, { body: readFileSync(face), type: 'image/jpeg' })).status, 201);
 	assert.equal((await api('POST', '/users', { json: { username: 'desk', password: 'desk-pass-123', role: 'recognition' } })).status, 201);
@@ -93,15 +30,11 @@ before(async () => {
 
 after(async () => {
 	if (browser) await browser.close();
-	if (server && server.exitCode === null) {
-		server.kill('SIGTERM');
-		await new Promise((r) => server.once('exit', r));
-	}
-	rmSync(tmp, { recursive: true, force: true });
+	if (mien) await mien.stop();
 });
 
 test('live page: the camera picture plays, and the enrolled person appears in the live feed', async () => {
-	const page = await signedInPage('admin', /password (\S+)/.exec(stdout)[1]);
+	const page = await signedInPage('admin', mien.password);
 	await page.getByRole('link', { name: 'Live', exact: true }).click();
 	const tile = page.getByTestId('camera-tile').first();
 	await tile.waitFor();
@@ -117,7 +50,7 @@ test('live page: the camera picture plays, and the enrolled person appears in th
 });
 
 test('events page: a camera event of the enrolled person', async () => {
-	const page = await signedInPage('admin', /password (\S+)/.exec(stdout)[1]);
+	const page = await signedInPage('admin', mien.password);
 	await page.getByRole('link', { name: 'Events', exact: true }).click();
 	await page.getByTestId('event-row').filter({ hasText: 'Ada Lovelace' }).first().waitFor({ timeout: 20000 });
 	await page.screenshot({ path: join(SHOTS, 'events-camera.png'), fullPage: true });
@@ -178,7 +111,7 @@ async function tileSizes(page) {
 }
 
 test('layouts: 1-up fills the screen, 4-up is about half; the picture asks for the tile width; a tile opens large', async (t) => {
-	const page = await signedInPage('admin', /password (\S+)/.exec(stdout)[1], { width: 1400, height: 900 });
+	const page = await signedInPage('admin', mien.password, { width: 1400, height: 900 });
 	await page.getByRole('link', { name: 'Live', exact: true }).click();
 	const layout = page.getByRole('group', { name: 'Layout' });
 	await layout.getByRole('button', { name: /^1\b/ }).click();

@@ -6,33 +6,14 @@
 // Screenshot: build/e2e/screenshots/settings-storage.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { SEED, launchBrowser, shot, signedInPage, startMien } from './harness.mjs';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const MIEN = join(ROOT, 'build/mien');
-const SEED = join(ROOT, 'build/tests/seed');
-const WEB = process.env.MIEN_WEB || join(ROOT, 'web/dist');
-const SHOTS = join(ROOT, 'build/e2e/screenshots');
-const CHROMIUM = process.env.MIEN_CHROMIUM || '/usr/bin/chromium';
-const { chromium } = createRequire(join(ROOT, 'web/package.json'))('playwright-core');
 // The calibrated defaults of docs/accuracy.md (0.1 % false accepts on LFW), by embedder.
 const MODEL_DEFAULT = { face_recognition: 0.93, 'face_recognition-v2': 0.933, faceres: 0.665 };
 
-const tmp = mkdtempSync(join(tmpdir(), 'mien-e2e-settings-'));
-const DB = `sqlite:${join(tmp, 'mien.db')}`;
-let server, base, adminPassword, adminToken, browser, stderr = '', stdout = '';
-
-async function api(method, path, json) {
-	const headers = { Authorization: `Bearer ${adminToken}` };
-	if (json !== undefined) headers['Content-Type'] = 'application/json';
-	const res = await fetch(base + '/api/v1' + path, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
-	const text = await res.text();
-	return { status: res.status, data: text && (res.headers.get('content-type') || '').includes('json') ? JSON.parse(text) : null };
-}
+let mien, browser;
+const api = (method, path, json) => mien.api(method, path, { json });
 
 // "163 MB" -> bytes (1 kB = 1000 B, as the page writes them).
 function parseBytes(text) {
@@ -42,61 +23,26 @@ function parseBytes(text) {
 }
 
 before(async () => {
-	assert.ok(existsSync(join(WEB, 'index.html')), `no built dashboard in ${WEB}: run make web`);
-	mkdirSync(SHOTS, { recursive: true });
-	server = spawn(MIEN, ['serve'], {
-		cwd: ROOT,
-		env: { ...process.env, MIEN_DB: DB, MIEN_LISTEN: '127.0.0.1:0', MIEN_LOG_LEVEL: 'info', MIEN_WEB: WEB, MIEN_MODELS: join(ROOT, 'models') },
-		stdio: ['ignore', 'pipe', 'pipe'],
-	});
-	server.stdout.on('data', (d) => (stdout += d));
-	server.stderr.on('data', (d) => (stderr += d));
-	const t0 = Date.now();
-	while (!/serving on port (\d+)/.test(stderr) || !/password (\S+)/.test(stdout)) {
-		if (server.exitCode !== null || Date.now() - t0 > 20000) throw new Error(`server did not start:\n${stderr}\n${stdout}`);
-		await new Promise((r) => setTimeout(r, 50));
-	}
-	base = `http://127.0.0.1:${/serving on port (\d+)/.exec(stderr)[1]}`;
-	adminPassword = /password (\S+)/.exec(stdout)[1];
-	const r = await fetch(base + '/api/v1/auth/login', {
-		method: 'POST',
-		headers: { 'Content-Type': 'application/json' },
-		body: JSON.stringify({ username: 'admin', password: adminPassword }),
-	});
-	adminToken = (await r.json()).token;
-	browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		headless: true,
-		args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-	});
+	mien = await startMien({ name: 'e2e-settings' });
+	browser = await launchBrowser();
 });
 
 after(async () => {
 	if (browser) await browser.close();
-	if (server && server.exitCode === null) {
-		server.kill('SIGTERM');
-		await new Promise((r) => server.once('exit', r));
-	}
-	rmSync(tmp, { recursive: true, force: true });
+	if (mien) await mien.stop();
 });
 
 test('Settings shows the database size, the days it holds and the threshold in force', async () => {
 	// A camera that is off, and events of it with pictures, a minute old (so the rate is that of the last 24 h).
 	const cam = await api('POST', '/cameras', { name: 'door', url: 'rtsp://10.0.0.9/live', enabled: false });
 	assert.equal(cam.status, 201, JSON.stringify(cam.data));
-	execFileSync(SEED, ['events', DB, String(cam.data.id), '0', '4'], { encoding: 'utf8' });
+	execFileSync(SEED, ['events', mien.db, String(cam.data.id), '0', '4'], { encoding: 'utf8' });
 	const settings = (await api('GET', '/settings')).data;
 	const model = settings.recognition_model;
 	assert.ok(model in MODEL_DEFAULT, `embedder ${model}`);
 	assert.equal(settings.recognition_threshold, null);
 
-	const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-	page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
-	await page.goto(base + '/');
-	await page.getByLabel('User name').fill('admin');
-	await page.getByLabel('Password').fill(adminPassword);
-	await page.getByRole('button', { name: 'Sign in' }).click();
-	await page.getByTestId('role').waitFor();
+	const page = await signedInPage(browser, mien.base, 'admin', mien.password, { viewport: { width: 1280, height: 900 } });
 	await page.getByRole('link', { name: 'Settings', exact: true }).click();
 
 	// Storage: the page's figures against the API's.
@@ -117,7 +63,7 @@ test('Settings shows the database size, the days it holds and the threshold in f
 	const field = page.getByLabel(/Recognition threshold/);
 	assert.equal(await field.inputValue(), '');
 	assert.equal(await field.getAttribute('placeholder'), `in force: ${MODEL_DEFAULT[model]} (model default)`);
-	await page.screenshot({ path: join(SHOTS, 'settings-storage.png'), fullPage: true });
+	await shot(page, 'settings-storage');
 	// A value of one's own is what is in force; emptying the field goes back to the default.
 	await field.fill('0.42');
 	await page.getByRole('button', { name: 'Save settings' }).click();
