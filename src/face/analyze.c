@@ -166,28 +166,42 @@ static const char *intern(const char *name)
 	return found;
 }
 
+/* The next part of an embedder name at *p ("faceres*2+mobileface"): its name (not terminated, `len` bytes) and
+ * weight (1 without "*W"); moves *p past it and its '+', to NULL after the last part. -1 for a weight that is not a
+ * number in (0, 100]. */
+static int next_part(const char **p, const char **name, size_t *len, float *weight)
+{
+	const char *end = strchr(*p, '+');
+	*name = *p;
+	*len = end ? (size_t)(end - *p) : strlen(*p);
+	*p = end ? end + 1 : NULL;
+	*weight = 1;
+	const char *star = memchr(*name, '*', *len);
+	if (!star)
+		return 0;
+	char *stop = NULL;
+	*weight = strtof(star + 1, &stop);
+	if (stop != *name + *len || !(*weight > 0) || *weight > 100)
+		return -1;
+	*len = (size_t)(star - *name);
+	return 0;
+}
+
 /* Fills a->parts from an embedder name ("faceres", "face_recognition+faceres"); MIEN_EINVAL for an unknown part,
  * a repeated one, more than FUSION_MAX, or a fusion wider than FACE_EMBEDDING_MAX. */
 static int parse_embedder(face_analyzer *a, const char *spec, mien_error *err)
 {
-	const char *p = spec;
+	const char *p = spec, *name;
+	size_t len;
+	float weight;
 	a->n_parts = 0;
 	a->embedding_dim = 0;
-	for (;;) {
-		const char *end = strchr(p, '+');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		const char *star = memchr(p, '*', len);
-		float weight = 1;
-		if (star) {
-			char *stop = NULL;
-			weight = strtof(star + 1, &stop);
-			if (stop != p + len || !(weight > 0) || weight > 100)
-				break;
-			len = (size_t)(star - p);
-		}
+	while (p) {
+		if (next_part(&p, &name, &len, &weight) < 0)
+			break;
 		const embedder_spec *found = NULL;
 		for (int i = 0; i < EMBEDDERS_N; i++)
-			if (strlen(EMBEDDERS[i].name) == len && strncmp(p, EMBEDDERS[i].name, len) == 0)
+			if (strlen(EMBEDDERS[i].name) == len && strncmp(name, EMBEDDERS[i].name, len) == 0)
 				found = &EMBEDDERS[i];
 		for (int i = 0; found && i < a->n_parts; i++)
 			if (a->parts[i] == found)
@@ -197,7 +211,7 @@ static int parse_embedder(face_analyzer *a, const char *spec, mien_error *err)
 		a->weights[a->n_parts] = weight;
 		a->parts[a->n_parts++] = found;
 		a->embedding_dim += found->dim;
-		if (!end) {
+		if (!p) {
 			if (a->embedding_dim > FACE_EMBEDDING_MAX)
 				return mien_error_set(err, MIEN_EINVAL, "embedder %s: %d values, more than %d", spec,
 				                      a->embedding_dim, FACE_EMBEDDING_MAX);
@@ -205,7 +219,6 @@ static int parse_embedder(face_analyzer *a, const char *spec, mien_error *err)
 			return a->embedder ? MIEN_OK
 			                   : mien_error_set(err, MIEN_EINVAL, "embedder %s: name too long", spec);
 		}
-		p = end + 1;
 	}
 	return mien_error_set(
 	        err, MIEN_EINVAL,
@@ -808,19 +821,14 @@ float face_default_threshold(const char *model)
 	/* A fusion not calibrated on its own: the weighted mean of its parts' thresholds, as its cosine is the
 	 * weighted mean of theirs (an estimate: run `mien eval identity` on it to calibrate it). */
 	double sum = 0, weights = 0;
-	for (const char *p = model;;) {
-		const char *end = strchr(p, '+');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		const char *star = memchr(p, '*', len);
-		double w = star ? strtod(star + 1, NULL) : 1;
-		float part = calibrated(p, star ? (size_t)(star - p) : len);
-		if (part >= 0.99999f || !(w > 0))
+	for (const char *p = model, *name; p;) {
+		size_t len;
+		float w;
+		float part = next_part(&p, &name, &len, &w) < 0 ? 0.99999f : calibrated(name, len);
+		if (part >= 0.99999f)
 			return 0.99999f;
 		sum += w * part;
 		weights += w;
-		if (!end)
-			break;
-		p = end + 1;
 	}
 	return (float)(sum / weights);
 }
