@@ -8,10 +8,11 @@
 // another size is, by construction, the same person.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, execSync } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { firstStartDatabase } from './database.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const MIEN = process.env.MIEN_IT_BIN ? join(ROOT, process.env.MIEN_IT_BIN) : join(ROOT, 'build/mien');
@@ -22,16 +23,8 @@ const LABELLED_CROP = [755, 368, 370, 370]; // a square of sample1.jpg centred o
 const LABELLED_BOX = [755 + 74, 368 + 74, 222, 222];
 const SAMPLE1_FACES = 3; // face_counts.csv
 
-const backend = process.env.MIEN_IT_DB || 'sqlite';
 const tmp = mkdtempSync(join(tmpdir(), 'mien-enrol-'));
-let DB;
-if (backend === 'postgresql') {
-	// A database of its own: the test needs a first start (the admin password), which the shared one is past.
-	if (!process.env.MIEN_TEST_PG_NEWDB) throw new Error('MIEN_IT_DB=postgresql needs MIEN_TEST_PG_NEWDB (run under scripts/testdb.sh)');
-	DB = execSync(process.env.MIEN_TEST_PG_NEWDB, { encoding: 'utf8' }).trim();
-} else {
-	DB = `sqlite:${join(tmp, 'mien.db')}`;
-}
+const DB = firstStartDatabase(tmp);
 
 let server, base, token, stderr = '', stdout = '';
 

@@ -7,10 +7,11 @@
 // the name this test enrols it under, never one read back from the server.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, execSync } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { firstStartDatabase } from './database.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const MIEN = process.env.MIEN_IT_BIN ? join(ROOT, process.env.MIEN_IT_BIN) : join(ROOT, 'build/mien');
@@ -18,16 +19,8 @@ const SEED = join(ROOT, 'build/tests/seed');
 const SAMPLE1 = join(ROOT, 'models/samples/sample1.jpg');
 const NAME = 'Synced Person';
 
-const backend = process.env.MIEN_IT_DB || 'sqlite';
 const tmp = mkdtempSync(join(tmpdir(), 'mien-gsync-'));
-let DB;
-if (backend === 'postgresql') {
-	// A database of its own: the test needs a first start (the admin password), which the shared one is past.
-	if (!process.env.MIEN_TEST_PG_NEWDB) throw new Error('MIEN_IT_DB=postgresql needs MIEN_TEST_PG_NEWDB (run under scripts/testdb.sh)');
-	DB = execSync(process.env.MIEN_TEST_PG_NEWDB, { encoding: 'utf8' }).trim();
-} else {
-	DB = `sqlite:${join(tmp, 'mien.db')}`;
-}
+const DB = firstStartDatabase(tmp);
 const ENV = { ...process.env, MIEN_DB: DB, MIEN_MODELS: join(ROOT, 'models'), MIEN_LISTEN: '127.0.0.1:0', MIEN_LOG_LEVEL: 'info' };
 delete ENV.MIEN_REDIS; // the point: no bus between the writers
 delete ENV.MIEN_GALLERY_SYNC_MS; // the default interval (2 s)

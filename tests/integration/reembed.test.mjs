@@ -10,10 +10,11 @@
 // /analyze finds in the whole photo must be named after the centre nearest to it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, execSync } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { firstStartDatabase } from './database.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const MIEN = process.env.MIEN_IT_BIN ? join(ROOT, process.env.MIEN_IT_BIN) : join(ROOT, 'build/mien');
@@ -25,16 +26,8 @@ const PEOPLE = [
 	{ name: 'Right', centre: [1580, 320] },
 ];
 
-const backend = process.env.MIEN_IT_DB || 'sqlite';
 const tmp = mkdtempSync(join(tmpdir(), 'mien-reembed-'));
-let DB;
-if (backend === 'postgresql') {
-	// A database of its own: the test needs a first start (the admin password).
-	if (!process.env.MIEN_TEST_PG_NEWDB) throw new Error('MIEN_IT_DB=postgresql needs MIEN_TEST_PG_NEWDB (run under scripts/testdb.sh)');
-	DB = execSync(process.env.MIEN_TEST_PG_NEWDB, { encoding: 'utf8' }).trim();
-} else {
-	DB = `sqlite:${join(tmp, 'mien.db')}`;
-}
+const DB = firstStartDatabase(tmp);
 const ENV = { ...process.env, MIEN_DB: DB, MIEN_MODELS: join(ROOT, 'models'), MIEN_LISTEN: '127.0.0.1:0', MIEN_LOG_LEVEL: 'info', MIEN_WEB: join(tmp, 'no-web') };
 delete ENV.MIEN_EMBEDDER;
 delete ENV.MIEN_REDIS;
