@@ -1,5 +1,6 @@
 /*
- * store_int.h — what store.c needs from a database backend (store_sqlite.c, store_pg.c), and nothing more.
+ * store_int.h — what store.c needs from a database backend (store_sqlite.c, store_pg.c), and what the record files
+ * (store_users.c, store_people.c, ...) share with store.c.
  *
  * store.c writes every statement once, with PostgreSQL-style numbered parameters ($1, $2, ...), and hands
  * it to the backend's exec together with typed values; rows come back one at a time through a callback that
@@ -103,5 +104,105 @@ typedef struct store_driver {
 
 extern const store_driver store__sqlite;
 extern const store_driver store__pg;
+
+/* --- what the record files (store_*.c) share with store.c --------------------------------------------- */
+
+#include <pthread.h>
+
+#include "store/store.h"
+
+#define POOL_MAX         64
+#define POOL_DEFAULT     4
+#define POOL_WAIT_MS     10000
+#define URL_MAX          2048
+#define CAMERA_PARAMS    STORE_USER_CAMERAS_MAX
+#define MIGRATION_LOCKID 0x6d69656e /* "mien": the advisory lock that serialises migrations on PostgreSQL */
+
+struct store {
+	const store_driver *be;
+	char url[URL_MAX];
+	int size;
+	store_conn *conns[POOL_MAX];
+	int busy[POOL_MAX];
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+};
+
+/* A transaction holds one connection from begin to finish. */
+typedef struct store__txn {
+	store *s;
+	store_conn *conn;
+	int slot;
+} store__txn;
+
+#define RUN(s, sql, params, fn, ctx) store__run(s, sql, params, (int)MIEN_ARRAY_LEN(params), fn, ctx, err)
+#define TX(t, sql, params, fn, ctx)  store__txn_exec(t, sql, params, (int)MIEN_ARRAY_LEN(params), fn, ctx, err)
+
+/* Fills a list of records: the row callback writes out[count] through `fill`. */
+typedef struct store__list {
+	void *out;
+	size_t size, max, count;
+	void (*fill)(void *item, const store_row *row);
+} store__list;
+
+typedef struct store__text {
+	char *out;
+	size_t cap;
+	int found;
+	mien_error *err;
+} store__text;
+
+int store__run(store *s, const char *sql, const store_value *params, int n, store_row_fn fn, void *ctx,
+               mien_error *err);
+/* The database's size on disk and the free space beside it (store_driver.size). */
+int store__disk_size(store *s, int64_t *bytes, int64_t *free_bytes, mien_error *err);
+int store__txn_begin(store *s, store__txn *t, mien_error *err);
+int store__txn_exec(store__txn *t, const char *sql, const store_value *params, int n, store_row_fn fn, void *ctx,
+                    mien_error *err);
+/* Commits when rc is MIEN_OK, rolls back otherwise; returns rc or the commit's failure. */
+int store__txn_end(store__txn *t, int rc, mien_error *err);
+
+/* MIEN_EINVAL when a required text is missing or empty, MIEN_ERANGE when it does not fit in cap bytes. */
+int store__check_text(const char *text, size_t cap, const char *what, int required, mien_error *err);
+void store__copy_text(char *dst, size_t cap, const char *src);
+int store__check_max(size_t max, mien_error *err);
+/* Row callbacks: count rows into an int64_t; read column 0 into an int64_t; fill a store__list; copy column 0
+ * into a store__text. */
+int store__count_row(void *ctx, const store_row *row);
+int store__int_row(void *ctx, const store_row *row);
+int store__list_row(void *ctx, const store_row *row);
+int store__text_row(void *ctx, const store_row *row);
+/* For a statement ending in RETURNING id: MIEN_ENOENT when it touched nothing. */
+int store__found_or(int rc, int64_t found, const char *what, int64_t id, mien_error *err);
+/* A DELETE ... RETURNING in its own transaction, then the backend scrubs its side files (see store.c). */
+int store__erase(store *s, const char *sql, const store_value *params, int n, int64_t *erased, mien_error *err);
+int store__erase_id(store *s, const char *sql, int64_t id, const char *what, mien_error *err);
+/* "%text%" for LIKE, with the pattern characters of `text` escaped by '\'. */
+int store__like_pattern(const char *text, char *out, size_t cap, mien_error *err);
+/* Column 0 of the row the statement (one $1 = id) finds, as a malloc'd copy; MIEN_ENOENT when none. */
+int store__read_blob(store *s, const char *sql, int64_t id, uint8_t **bytes, size_t *len, const char *what,
+                     mien_error *err);
+
+/* A WHERE clause built from optional filters, with its parameters. */
+typedef struct store__where {
+	char sql[12288];
+	size_t len;
+	store_value params[CAMERA_PARAMS + 16];
+	int n;
+	int overflow;
+} store__where;
+
+/* One filter buffer and one statement buffer per thread, reused: a list request then allocates nothing for its
+ * SQL (bench/api showed these 50 KB per request among the top costs). Freed when the thread ends. */
+typedef struct store__where_buffers {
+	store__where w;
+	char sql[sizeof(((store__where *)0)->sql) + 1024];
+} store__where_buffers;
+/* This thread's buffers, reset; NULL when out of memory. */
+store__where_buffers *store__where_begin(void);
+/* Adds "AND fragment"; a fragment with %d gets the next parameter number and takes *value. */
+void store__where_add(store__where *w, const char *fragment, const store_value *value);
+/* "column IN ($k, $k+1, ...)" for a camera list; an empty list matches nothing. */
+void store__where_in(store__where *w, const char *column, const int64_t *ids, int n);
 
 #endif

@@ -1,0 +1,376 @@
+/*
+ * store_people.c — people, their enrolled faces, face pictures and the embeddings the gallery loads.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+/* --- people and faces ------------------------------------------------------------------------------------- */
+
+#define PERSON_COLUMNS                                                   \
+	"p.id, p.name, p.note, p.watchlist, p.created_at, p.updated_at," \
+	" (SELECT count(*) FROM faces f WHERE f.person_id = p.id)"
+
+static void fill_person(void *item, const store_row *row)
+{
+	store_person *p = item;
+	memset(p, 0, sizeof(*p));
+	p->id = store__col_int(row, 0);
+	store__copy_text(p->name, sizeof(p->name), store__col_text(row, 1));
+	store__copy_text(p->note, sizeof(p->note), store__col_text(row, 2));
+	p->watchlist = (int)store__col_int(row, 3);
+	p->created_at = store__col_int(row, 4);
+	p->updated_at = store__col_int(row, 5);
+	p->faces = store__col_int(row, 6);
+}
+
+static int check_person(const store_person *p, unsigned fields, mien_error *err)
+{
+	int rc = MIEN_OK;
+	if (fields & STORE_PERSON_NAME)
+		rc = store__check_text(p->name, sizeof(p->name), "person name", 1, err);
+	if (rc == MIEN_OK && (fields & STORE_PERSON_NOTE))
+		rc = store__check_text(p->note, sizeof(p->note), "note", 0, err);
+	return rc;
+}
+
+int store_person_create(store *s, store_person *p, mien_error *err)
+{
+	int rc = check_person(p, STORE_PERSON_NAME | STORE_PERSON_NOTE, err);
+	if (rc)
+		return rc;
+	int64_t now = mien_wall_ms();
+	store_value v[] = { SV_TEXT(p->name), SV_TEXT(p->note), SV_BOOL(p->watchlist), SV_INT(now), SV_INT(now) };
+	rc = RUN(s,
+	         "INSERT INTO people (name, note, watchlist, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)"
+	         " RETURNING id",
+	         v, store__int_row, &p->id);
+	if (rc)
+		return mien_error_prefix(err, "person %s", p->name);
+	p->created_at = p->updated_at = now;
+	p->faces = 0;
+	return MIEN_OK;
+}
+
+static int person_get(store *s, const char *sql, store_value key, store_person *out, mien_error *err)
+{
+	store__list l = { out, sizeof(*out), 1, 0, fill_person };
+	int rc = store__run(s, sql, &key, 1, store__list_row, &l, err);
+	if (rc == MIEN_OK && l.count == 0)
+		return mien_error_set(err, MIEN_ENOENT, "person not found");
+	return rc;
+}
+
+int store_person_get(store *s, int64_t id, store_person *out, mien_error *err)
+{
+	return person_get(s, "SELECT " PERSON_COLUMNS " FROM people p WHERE p.id = $1", SV_INT(id), out, err);
+}
+
+int store_person_get_by_name(store *s, const char *name, store_person *out, mien_error *err)
+{
+	int rc = store__check_text(name, STORE_NAME_MAX, "person name", 1, err);
+	if (rc)
+		return rc;
+	return person_get(s, "SELECT " PERSON_COLUMNS " FROM people p WHERE p.name = $1", SV_TEXT(name), out, err);
+}
+
+int store_person_update(store *s, const store_person *p, unsigned fields, mien_error *err)
+{
+	int rc = check_person(p, fields, err);
+	if (rc)
+		return rc;
+	/* One statement: each field keeps its value unless its flag is set. */
+	int64_t found = 0;
+	store_value v[] = { SV_INT(p->id),
+		            SV_INT(mien_wall_ms()),
+		            SV_BOOL(fields & STORE_PERSON_NAME),
+		            SV_TEXT(p->name),
+		            SV_BOOL(fields & STORE_PERSON_NOTE),
+		            SV_TEXT(p->note),
+		            SV_BOOL(fields & STORE_PERSON_WATCHLIST),
+		            SV_BOOL(p->watchlist) };
+	rc = RUN(s,
+	         "UPDATE people SET updated_at = $2,"
+	         " name = CASE WHEN $3 THEN $4 ELSE name END,"
+	         " note = CASE WHEN $5 THEN $6 ELSE note END,"
+	         " watchlist = CASE WHEN $7 THEN $8 ELSE watchlist END"
+	         " WHERE id = $1 RETURNING id",
+	         v, store__count_row, &found);
+	return store__found_or(rc, found, "person", p->id, err);
+}
+
+int store_person_delete(store *s, int64_t id, mien_error *err)
+{
+	return store__erase_id(s, "DELETE FROM people WHERE id = $1 RETURNING id", id, "person", err);
+}
+
+int store_person_list(store *s, const char *search, int64_t after_id, store_person *out, size_t max, size_t *count,
+                      mien_error *err)
+{
+	*count = 0;
+	int rc = store__check_max(max, err);
+	if (rc)
+		return rc;
+	char pattern[2 * STORE_NAME_MAX + 8];
+	if ((rc = store__like_pattern(search ? search : "", pattern, sizeof(pattern), err)))
+		return rc;
+	store__list l = { out, sizeof(*out), max, 0, fill_person };
+	store_value p[] = { SV_INT(after_id), SV_TEXT(pattern), SV_INT((int64_t)max) };
+	rc = RUN(s,
+	         "SELECT " PERSON_COLUMNS " FROM people p WHERE p.id > $1 AND lower(p.name) LIKE $2 ESCAPE '\\'"
+	         " ORDER BY p.id LIMIT $3",
+	         p, store__list_row, &l);
+	*count = rc ? 0 : l.count;
+	return rc;
+}
+
+int store_face_add(store *s, int64_t person_id, const char *model, const float *embedding, int dim, float quality,
+                   const uint8_t *thumbnail, size_t thumbnail_len, int64_t *face_id, mien_error *err)
+{
+	int rc = store__check_text(model, STORE_MODEL_MAX, "model name", 1, err);
+	if (rc)
+		return rc;
+	if (!embedding || dim < 1 || dim > 4096)
+		return mien_error_set(err, MIEN_EINVAL, "face: embedding of %d values", dim);
+	if (thumbnail && thumbnail_len > STORE_IMAGE_MAX)
+		return mien_error_set(err, MIEN_ETOOBIG, "face: thumbnail of %zu bytes", thumbnail_len);
+	store__txn t;
+	if ((rc = store__txn_begin(s, &t, err)))
+		return rc;
+	/* Embeddings are stored as little-endian float32, the layout of every machine mien runs on. */
+	store_value p[] = { SV_INT(person_id), SV_TEXT(model),
+		            SV_INT(dim),       SV_BLOB(embedding, (size_t)dim * sizeof(float)),
+		            SV_REAL(quality),  SV_INT(mien_wall_ms()) };
+	rc = TX(&t,
+	        "INSERT INTO faces (person_id, model, dim, embedding, quality, created_at) VALUES ($1, $2, $3, $4, $5, "
+	        "$6)"
+	        " RETURNING id",
+	        p, store__int_row, face_id);
+	if (rc == MIEN_OK && thumbnail) {
+		store_value q[] = { SV_INT(*face_id), SV_BLOB(thumbnail, thumbnail_len) };
+		rc = TX(&t, "INSERT INTO face_images (face_id, jpeg) VALUES ($1, $2)", q, NULL, NULL);
+	}
+	if (rc == MIEN_OK) {
+		store_value q[] = { SV_INT(person_id), SV_INT(mien_wall_ms()) };
+		rc = TX(&t, "UPDATE people SET updated_at = $2 WHERE id = $1", q, NULL, NULL);
+	}
+	return store__txn_end(&t, rc, err);
+}
+
+int store_face_delete(store *s, int64_t person_id, int64_t face_id, mien_error *err)
+{
+	int64_t erased = 0;
+	store_value p[] = { SV_INT(face_id), SV_INT(person_id) };
+	int rc = store__erase(s, "DELETE FROM faces WHERE id = $1 AND person_id = $2 RETURNING id", p, 2, &erased, err);
+	return store__found_or(rc, erased, "face", face_id, err);
+}
+
+static void fill_face(void *item, const store_row *row)
+{
+	store_face *f = item;
+	memset(f, 0, sizeof(*f));
+	f->id = store__col_int(row, 0);
+	f->person_id = store__col_int(row, 1);
+	store__copy_text(f->model, sizeof(f->model), store__col_text(row, 2));
+	f->dim = (int)store__col_int(row, 3);
+	f->quality = (float)store__col_real(row, 4);
+	f->created_at = store__col_int(row, 5);
+}
+
+int store_face_list(store *s, int64_t person_id, store_face *out, size_t max, size_t *count, mien_error *err)
+{
+	*count = 0;
+	int rc = store__check_max(max, err);
+	if (rc)
+		return rc;
+	store__list l = { out, sizeof(*out), max, 0, fill_face };
+	store_value p[] = { SV_INT(person_id), SV_INT((int64_t)max) };
+	rc = RUN(s,
+	         "SELECT id, person_id, model, dim, quality, created_at FROM faces WHERE person_id = $1 ORDER BY id"
+	         " LIMIT $2",
+	         p, store__list_row, &l);
+	*count = rc ? 0 : l.count;
+	return rc;
+}
+
+int store_face_list_other_model(store *s, const char *model, int64_t after_id, store_face *out, size_t max,
+                                size_t *count, mien_error *err)
+{
+	*count = 0;
+	int rc = store__check_max(max, err);
+	if (rc)
+		return rc;
+	store__list l = { out, sizeof(*out), max, 0, fill_face };
+	store_value p[] = { SV_TEXT(model), SV_INT(after_id), SV_INT((int64_t)max) };
+	rc = RUN(s,
+	         "SELECT id, person_id, model, dim, quality, created_at FROM faces WHERE model <> $1 AND id > $2"
+	         " ORDER BY id LIMIT $3",
+	         p, store__list_row, &l);
+	*count = rc ? 0 : l.count;
+	return rc;
+}
+
+typedef struct model_counts {
+	int64_t same, other;
+} model_counts;
+
+static int model_counts_row(void *ctx, const store_row *row)
+{
+	model_counts *c = ctx;
+	c->same = store__col_int(row, 0);
+	c->other = store__col_int(row, 1);
+	return 0;
+}
+
+int store_face_count_models(store *s, const char *model, int64_t *same, int64_t *other, mien_error *err)
+{
+	model_counts c = { 0, 0 };
+	store_value p[] = { SV_TEXT(model) };
+	int rc = RUN(s,
+	             "SELECT COALESCE(SUM(CASE WHEN model = $1 THEN 1 ELSE 0 END), 0),"
+	             " COALESCE(SUM(CASE WHEN model <> $1 THEN 1 ELSE 0 END), 0) FROM faces",
+	             p, model_counts_row, &c);
+	*same = c.same;
+	*other = c.other;
+	return rc;
+}
+
+int store_face_set_embedding(store *s, int64_t face_id, const char *model, const float *embedding, int dim,
+                             float quality, mien_error *err)
+{
+	int rc = store__check_text(model, STORE_MODEL_MAX, "model name", 1, err);
+	if (rc)
+		return rc;
+	if (!embedding || dim < 1 || dim > 4096)
+		return mien_error_set(err, MIEN_EINVAL, "face: embedding of %d values", dim);
+	int64_t found = 0;
+	store_value p[] = { SV_INT(face_id), SV_TEXT(model), SV_INT(dim),
+		            SV_BLOB(embedding, (size_t)dim * sizeof(float)), SV_REAL(quality) };
+	rc = RUN(s, "UPDATE faces SET model = $2, dim = $3, embedding = $4, quality = $5 WHERE id = $1 RETURNING id", p,
+	         store__count_row, &found);
+	return store__found_or(rc, found, "face", face_id, err);
+}
+
+int store_face_thumbnail(store *s, int64_t face_id, uint8_t **jpeg, size_t *len, mien_error *err)
+{
+	return store__read_blob(s, "SELECT jpeg FROM face_images WHERE face_id = $1", face_id, jpeg, len, "face", err);
+}
+
+typedef struct embedding_ctx {
+	store_embedding_fn fn;
+	void *ctx;
+	float *buffer;
+	mien_error *err;
+} embedding_ctx;
+
+static int embedding_row(void *ctx, const store_row *row)
+{
+	embedding_ctx *e = ctx;
+	int dim = (int)store__col_int(row, 2);
+	size_t len;
+	const void *blob = store__col_blob(row, 3, &len);
+	if (dim < 1 || dim > 4096 || !blob || len != (size_t)dim * sizeof(float))
+		return mien_error_set(e->err, MIEN_EFORMAT, "face %lld: stored embedding of %zu bytes for %d values",
+		                      (long long)store__col_int(row, 0), len, dim);
+	/* Copy: the blob may not be aligned for floats. */
+	memcpy(e->buffer, blob, len);
+	return e->fn(e->ctx, store__col_int(row, 0), store__col_int(row, 1), e->buffer, dim);
+}
+
+int store_embeddings_each(store *s, const char *model, store_embedding_fn fn, void *ctx, mien_error *err)
+{
+	embedding_ctx e = { fn, ctx, malloc(4096 * sizeof(float)), err };
+	if (!e.buffer)
+		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
+	int rc;
+	if (model) {
+		store_value p[] = { SV_TEXT(model) };
+		rc = RUN(s, "SELECT id, person_id, dim, embedding FROM faces WHERE model = $1 ORDER BY id", p,
+		         embedding_row, &e);
+	} else {
+		rc = store__run(s, "SELECT id, person_id, dim, embedding FROM faces ORDER BY id", NULL, 0,
+		                embedding_row, &e, err);
+	}
+	free(e.buffer);
+	return rc;
+}
+
+int store_embeddings_range(store *s, const char *model, int64_t from_id, int64_t to_id, store_embedding_fn fn,
+                           void *ctx, mien_error *err)
+{
+	embedding_ctx e = { fn, ctx, malloc(4096 * sizeof(float)), err };
+	if (!e.buffer)
+		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
+	store_value p[] = { SV_TEXT(model), SV_INT(from_id), SV_INT(to_id) };
+	int rc = RUN(s,
+	             "SELECT id, person_id, dim, embedding FROM faces WHERE model = $1 AND id >= $2 AND id <= $3"
+	             " ORDER BY id",
+	             p, embedding_row, &e);
+	free(e.buffer);
+	return rc;
+}
+
+static int signature_row(void *ctx, const store_row *row)
+{
+	store_face_signature *sig = ctx;
+	sig->count = store__col_int(row, 0);
+	sig->max_id = store__col_int(row, 1);
+	sig->id_sum = store__col_int(row, 2);
+	return MIEN_OK;
+}
+
+int store_face_signature_get(store *s, const char *model, store_face_signature *out, mien_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	store_value p[] = { SV_TEXT(model) };
+	/* PostgreSQL's SUM(bigint) is numeric: cast back (the sum of up to 16 M ids fits easily). */
+	return RUN(s,
+	           "SELECT COUNT(*), COALESCE(MAX(id), 0), CAST(COALESCE(SUM(id), 0) AS BIGINT) FROM faces"
+	           " WHERE model = $1",
+	           p, signature_row, out);
+}
+
+#define FACE_IDS_MAX (16 * 1024 * 1024)
+
+typedef struct ids_ctx {
+	int64_t *ids;
+	size_t count, cap;
+	mien_error *err;
+} ids_ctx;
+
+static int id_row(void *ctx, const store_row *row)
+{
+	ids_ctx *l = ctx;
+	if (l->count == l->cap) {
+		if (l->cap >= FACE_IDS_MAX)
+			return mien_error_set(l->err, MIEN_ETOOBIG, "more than %d stored faces", FACE_IDS_MAX);
+		size_t cap = l->cap ? l->cap * 2 : 1024;
+		int64_t *grown = realloc(l->ids, cap * sizeof(*grown));
+		if (!grown)
+			return mien_error_set(l->err, MIEN_ENOMEM, "out of memory");
+		l->ids = grown;
+		l->cap = cap;
+	}
+	l->ids[l->count++] = store__col_int(row, 0);
+	return MIEN_OK;
+}
+
+int store_face_ids(store *s, const char *model, int64_t **ids, size_t *count, mien_error *err)
+{
+	*ids = NULL;
+	*count = 0;
+	ids_ctx l = { NULL, 0, 0, err };
+	store_value p[] = { SV_TEXT(model) };
+	int rc = RUN(s, "SELECT id FROM faces WHERE model = $1 ORDER BY id", p, id_row, &l);
+	if (rc) {
+		free(l.ids);
+		return rc;
+	}
+	*ids = l.ids;
+	*count = l.count;
+	return MIEN_OK;
+}
