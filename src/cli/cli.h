@@ -27,8 +27,9 @@ int cli_model_main(int argc, char **argv, const mien_config *cfg);
 /* `mien bench [models] ...` (cli_bench.c). */
 int cli_bench_main(int argc, char **argv, const mien_config *cfg);
 
-/* `mien analyze`, `identify`, `compare`, `enroll` (cli_face.c). */
+/* `mien analyze`, `identify`, `compare`, `enroll`, `cluster` (cli_face.c). */
 int cli_analyze_main(int argc, char **argv, const mien_config *cfg);
+int cli_cluster_main(int argc, char **argv, const mien_config *cfg);
 int cli_identify_main(int argc, char **argv, const mien_config *cfg);
 int cli_compare_main(int argc, char **argv, const mien_config *cfg);
 int cli_enroll_main(int argc, char **argv, const mien_config *cfg);

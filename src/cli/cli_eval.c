@@ -16,15 +16,9 @@
 
 #include <jansson.h>
 
-#include "cli/cli.h"
-#include "face/face.h"
+#include "cli/cli_eval_int.h"
 
 #define MAX_ENTRIES 100000
-
-typedef struct name_list {
-	char **names;
-	size_t n;
-} name_list;
 
 static int by_name(const void *a, const void *b)
 {
@@ -32,7 +26,7 @@ static int by_name(const void *a, const void *b)
 }
 
 /* Sorted entries of `dir` that are directories (want_dirs) or picture files. */
-static int list_dir(const char *dir, int want_dirs, name_list *out)
+int cli__list_dir(const char *dir, int want_dirs, name_list *out)
 {
 	out->names = NULL;
 	out->n = 0;
@@ -70,16 +64,16 @@ static int list_dir(const char *dir, int want_dirs, name_list *out)
 	return 0;
 }
 
-static void free_list(name_list *l)
+void cli__free_list(name_list *list)
 {
-	for (size_t i = 0; i < l->n; i++)
-		free(l->names[i]);
-	free(l->names);
-	l->names = NULL;
-	l->n = 0;
+	for (size_t i = 0; i < list->n; i++)
+		free(list->names[i]);
+	free(list->names);
+	list->names = NULL;
+	list->n = 0;
 }
 
-static void progress(const char *what, size_t done, size_t total)
+void cli__progress(const char *what, size_t done, size_t total)
 {
 	if (!isatty(STDERR_FILENO) || total == 0)
 		return;
@@ -93,27 +87,13 @@ static void progress(const char *what, size_t done, size_t total)
 	fflush(stderr);
 }
 
-static void print_json(json_t *o)
+void cli__print_json(json_t *o)
 {
 	char *text = json_dumps(o, JSON_INDENT(1) | JSON_REAL_PRECISION(6));
 	if (text)
 		puts(text);
 	free(text);
 }
-
-typedef struct eval_ctx {
-	const mien_config *cfg;
-	face_options options;
-	face_analyzer *analyzer;
-	nn_pool *pool;
-	face_result *faces;
-	long limit;
-	int face_crop; /* identity: every picture is one face crop, no detection */
-	long face_px;  /* identity: pictures scaled down so that their face is about this tall (0: as they are) */
-	int grey;      /* identity: pictures turned grey first */
-} eval_ctx;
-
-#define EVAL_FACES 256
 
 /* ---- detect */
 
@@ -218,7 +198,7 @@ static int eval_detect(eval_ctx *c, const char *dir)
 		                                        img->width, "height", img->height));
 		face_image_free(&img);
 		n_images++;
-		progress("detect", n_images, rows > 0 ? rows - 1 : 0);
+		cli__progress("detect", n_images, rows > 0 ? rows - 1 : 0);
 	}
 	fclose(f);
 	size_t nt = n_images < 4096 ? n_images : 4096;
@@ -243,21 +223,12 @@ static int eval_detect(eval_ctx *c, const char *dir)
 	                  "images_detail", images);
 	(void)missed_total;
 	(void)ms_total;
-	print_json(o);
+	cli__print_json(o);
 	json_decref(o);
 	return rc;
 }
 
 /* ---- identity */
-
-typedef struct sample {
-	int person;
-	char file[256];
-	int ok;       /* has an embedding */
-	int detected; /* found by detection (else the whole picture was used as the face) */
-	float quality;
-	float *embedding;
-} sample;
 
 typedef struct pair_score {
 	float s;
@@ -270,7 +241,7 @@ static int by_score_desc(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static float dot(const float *a, const float *b, int n)
+float cli__dot(const float *a, const float *b, int n)
 {
 	double s = 0;
 	for (int i = 0; i < n; i++)
@@ -541,13 +512,13 @@ static json_t *template_metrics(const sample *samples, size_t total, int people,
 				if (t == TEMPLATE_MAX) {
 					for (size_t g = 0; g < total; g++)
 						if (gallery[g] && samples[g].person == p) {
-							float s = dot(q->embedding, samples[g].embedding, dim);
+							float s = cli__dot(q->embedding, samples[g].embedding, dim);
 							score = s > score ? s : score;
 						}
 				} else {
 					const float *m =
 					        means + (size_t)p * 2 * (size_t)dim + (t == TEMPLATE_QUALITY ? dim : 0);
-					score = dot(q->embedding, m, dim);
+					score = cli__dot(q->embedding, m, dim);
 				}
 				pairs[n++] = (pair_score){ score, p == q->person };
 				if (score > best) {
@@ -570,48 +541,122 @@ static json_t *template_metrics(const sample *samples, size_t total, int people,
 	return o;
 }
 
-static int eval_identity(eval_ctx *c, const char *dir)
+const char *cli__split_name(int split)
 {
-	name_list people;
-	if (list_dir(dir, 1, &people) != 0 || people.n == 0) {
+	return split == EVAL_SPLIT_TUNE ? "tune" : split == EVAL_SPLIT_HELD ? "held" : "all";
+}
+
+uint32_t cli__fnv1a(const char *text)
+{
+	uint32_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
+}
+
+typedef struct hashed_name {
+	uint32_t hash;
+	const char *name;
+	size_t index;
+} hashed_name;
+
+static int by_hash(const void *a, const void *b)
+{
+	const hashed_name *x = a, *y = b;
+	return x->hash < y->hash ? -1 : x->hash > y->hash ? 1 : strcmp(x->name, y->name);
+}
+
+/* Puts each person in a half (EVAL_SPLIT_TUNE or EVAL_SPLIT_HELD: see cli_eval_int.h). 0, or -1 out of memory. */
+static int mark_halves(const name_list *people, char *half)
+{
+	hashed_name *order = malloc((people->n ? people->n : 1) * sizeof(*order));
+	if (!order)
+		return -1;
+	for (size_t i = 0; i < people->n; i++)
+		order[i] = (hashed_name){ cli__fnv1a(people->names[i]), people->names[i], i };
+	qsort(order, people->n, sizeof(*order), by_hash);
+	for (size_t k = 0; k < people->n; k++)
+		half[order[k].index] = k < (people->n + 1) / 2 ? EVAL_SPLIT_TUNE : EVAL_SPLIT_HELD;
+	free(order);
+	return 0;
+}
+
+void cli__identity_set_free(identity_set *set)
+{
+	cli__free_list(&set->people);
+	free(set->half);
+	free(set->samples);
+	free(set->store);
+	memset(set, 0, sizeof(*set));
+}
+
+int cli__identity_set_load(eval_ctx *c, const char *dir, const char *what, identity_set *set)
+{
+	memset(set, 0, sizeof(*set));
+	if (cli__list_dir(dir, 1, &set->people) != 0 || set->people.n == 0) {
 		cli_error("%s: no <person>/ folders", dir);
 		return CLI_EXIT_FAIL;
 	}
-	size_t total = 0, cap = 0;
-	sample *samples = NULL;
-	for (size_t p = 0; p < people.n; p++) {
+	set->half = calloc(set->people.n, 1);
+	if (!set->half || mark_halves(&set->people, set->half))
+		goto nomem;
+	size_t cap = 0;
+	for (size_t p = 0; p < set->people.n; p++) {
+		if (c->split != EVAL_SPLIT_ALL && set->half[p] != c->split)
+			continue;
+		set->people_used++;
 		char pdir[4096];
-		snprintf(pdir, sizeof(pdir), "%s/%s", dir, people.names[p]);
+		snprintf(pdir, sizeof(pdir), "%s/%s", dir, set->people.names[p]);
 		name_list files;
-		list_dir(pdir, 0, &files);
+		cli__list_dir(pdir, 0, &files);
 		for (size_t k = 0; k < files.n && (c->limit <= 0 || (long)k < c->limit); k++) {
-			if (total == cap) {
+			if (set->total == cap) {
 				cap = cap ? cap * 2 : 256;
-				sample *grown = realloc(samples, cap * sizeof(sample));
-				if (!grown)
-					break;
-				samples = grown;
+				sample *grown = realloc(set->samples, cap * sizeof(sample));
+				if (!grown) {
+					cli__free_list(&files);
+					goto nomem;
+				}
+				set->samples = grown;
 			}
-			memset(&samples[total], 0, sizeof(sample));
-			samples[total].person = (int)p;
-			snprintf(samples[total].file, sizeof(samples[total].file), "%s", files.names[k]);
-			total++;
+			sample *s = &set->samples[set->total++];
+			memset(s, 0, sizeof(*s));
+			s->person = (int)p;
+			snprintf(s->file, sizeof(s->file), "%s", files.names[k]);
 		}
-		free_list(&files);
+		cli__free_list(&files);
 	}
-	int dim = 0, failed = 0, crops = 0;
-	float *store = calloc(total ? total : 1, FACE_EMBEDDING_MAX * sizeof(float));
-	for (size_t i = 0; i < total && store; i++) {
+	set->store = calloc(set->total ? set->total : 1, FACE_EMBEDDING_MAX * sizeof(float));
+	if (!set->store)
+		goto nomem;
+	for (size_t i = 0; i < set->total; i++) {
+		sample *s = &set->samples[i];
 		char path[4096];
-		snprintf(path, sizeof(path), "%s/%s/%s", dir, people.names[samples[i].person], samples[i].file);
-		samples[i].embedding = store + i * FACE_EMBEDDING_MAX;
-		int d = embed_file(c, path, &samples[i], FACE_EMBEDDING_MAX);
+		snprintf(path, sizeof(path), "%s/%s/%s", dir, set->people.names[s->person], s->file);
+		s->embedding = set->store + i * FACE_EMBEDDING_MAX;
+		int d = embed_file(c, path, s, FACE_EMBEDDING_MAX);
 		if (d > 0)
-			dim = d;
-		failed += !samples[i].ok;
-		crops += samples[i].ok && !samples[i].detected;
-		progress("identity", i + 1, total);
+			set->dim = d;
+		set->failed += !s->ok;
+		set->crops += s->ok && !s->detected;
+		cli__progress(what, i + 1, set->total);
 	}
+	return CLI_EXIT_OK;
+nomem:
+	cli_error("out of memory");
+	cli__identity_set_free(set);
+	return CLI_EXIT_FAIL;
+}
+
+static int eval_identity(eval_ctx *c, const char *dir)
+{
+	identity_set set;
+	if (cli__identity_set_load(c, dir, "identity", &set))
+		return CLI_EXIT_FAIL;
+	name_list people = set.people;
+	sample *samples = set.samples;
+	size_t total = set.total;
+	int dim = set.dim, failed = set.failed, crops = set.crops;
 	const char *model = face_analyzer_embedder(c->analyzer);
 	float t = face_default_threshold(model);
 	/* all pairs */
@@ -620,7 +665,7 @@ static int eval_identity(eval_ctx *c, const char *dir)
 	for (size_t i = 0; pairs && i < total; i++)
 		for (size_t j = i + 1; j < total; j++)
 			if (samples[i].ok && samples[j].ok)
-				pairs[n_pairs++] = (pair_score){ dot(samples[i].embedding, samples[j].embedding, dim),
+				pairs[n_pairs++] = (pair_score){ cli__dot(samples[i].embedding, samples[j].embedding, dim),
 					                         samples[i].person == samples[j].person };
 	json_t *all = pair_metrics(pairs, n_pairs, t);
 	/* rank-1: the first picture of each person enrolled, every other picture queried */
@@ -645,7 +690,7 @@ static int eval_identity(eval_ctx *c, const char *dir)
 					enrolled = 0;
 			if (!enrolled)
 				continue;
-			float s = dot(samples[q].embedding, samples[g].embedding, dim);
+			float s = cli__dot(samples[q].embedding, samples[g].embedding, dim);
 			if (s > best) {
 				best = s;
 				best_person = samples[g].person;
@@ -657,13 +702,14 @@ static int eval_identity(eval_ctx *c, const char *dir)
 	json_t *templates = template_metrics(samples, total, (int)people.n, dim, 3, t);
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:o,s:{s:i,s:i,s:f}}", "mode", "identity", "dataset",
 	                      dir, "embedder", model, "detector", face_analyzer_detector(c->analyzer), "people",
-	                      (int)people.n, "images", (int)total, "no_embedding", failed, "whole_picture_as_face",
+	                      set.people_used, "images", (int)total, "no_embedding", failed, "whole_picture_as_face",
 	                      crops, "all_pairs", all, "rank1", "queries", (int)queries, "hits", (int)hits, "accuracy",
 	                      queries ? (double)hits / (double)queries : 0.0);
 	json_object_set_new(o, "templates", templates);
+	json_object_set_new(o, "split", json_string(cli__split_name(c->split)));
 	/* the repository pair lists (deepface): file_x,file_y,Decision */
 	name_list files;
-	list_dir(dir, 0, &files);
+	cli__list_dir(dir, 0, &files);
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	json_t *lists = json_object();
@@ -693,7 +739,7 @@ static int eval_identity(eval_ctx *c, const char *dir)
 				missing++;
 				continue;
 			}
-			lp[n++] = (pair_score){ dot(samples[a].embedding, samples[b].embedding, dim),
+			lp[n++] = (pair_score){ cli__dot(samples[a].embedding, samples[b].embedding, dim),
 				                strncasecmp(fields[2], "yes", 3) == 0 };
 		}
 		if (f)
@@ -709,13 +755,11 @@ static int eval_identity(eval_ctx *c, const char *dir)
 		json_object_set_new(o, "pair_lists", lists);
 	else
 		json_decref(lists);
-	free_list(&files);
-	print_json(o);
+	cli__free_list(&files);
+	cli__print_json(o);
 	json_decref(o);
 	free(pairs);
-	free(store);
-	free(samples);
-	free_list(&people);
+	cli__identity_set_free(&set);
 	return CLI_EXIT_OK;
 }
 
@@ -737,7 +781,7 @@ static int label_index(const char *label)
 static int eval_expression(eval_ctx *c, const char *dir)
 {
 	name_list labels;
-	if (list_dir(dir, 1, &labels) != 0 || labels.n == 0) {
+	if (cli__list_dir(dir, 1, &labels) != 0 || labels.n == 0) {
 		cli_error("%s: no <label>/ folders", dir);
 		return CLI_EXIT_FAIL;
 	}
@@ -747,9 +791,9 @@ static int eval_expression(eval_ctx *c, const char *dir)
 		char ldir[4096];
 		snprintf(ldir, sizeof(ldir), "%s/%s", dir, labels.names[l]);
 		name_list files;
-		list_dir(ldir, 0, &files);
+		cli__list_dir(ldir, 0, &files);
 		todo += c->limit > 0 && (long)files.n > c->limit ? (size_t)c->limit : files.n;
-		free_list(&files);
+		cli__free_list(&files);
 	}
 	int rc = CLI_EXIT_OK;
 	for (size_t l = 0; l < labels.n; l++) {
@@ -761,7 +805,7 @@ static int eval_expression(eval_ctx *c, const char *dir)
 		char ldir[4096];
 		snprintf(ldir, sizeof(ldir), "%s/%s", dir, labels.names[l]);
 		name_list files;
-		list_dir(ldir, 0, &files);
+		cli__list_dir(ldir, 0, &files);
 		for (size_t k = 0; k < files.n && (c->limit <= 0 || (long)k < c->limit); k++) {
 			char path[8192];
 			snprintf(path, sizeof(path), "%s/%s", ldir, files.names[k]);
@@ -779,9 +823,9 @@ static int eval_expression(eval_ctx *c, const char *dir)
 			confusion[truth][guess]++;
 			total++;
 			correct += (size_t)(guess == truth);
-			progress("expression", total, todo);
+			cli__progress("expression", total, todo);
 		}
-		free_list(&files);
+		cli__free_list(&files);
 	}
 	json_t *recall = json_object(), *matrix = json_array();
 	for (int i = 0; i < FACE_EXPRESSIONS; i++) {
@@ -803,28 +847,37 @@ static int eval_expression(eval_ctx *c, const char *dir)
 	                      (int)total, "correct", (int)correct, "accuracy",
 	                      total ? (double)correct / (double)total : 0.0, "per_class_recall", recall,
 	                      "confusion_rows_truth_cols_predicted", matrix, "classes", order);
-	print_json(o);
+	cli__print_json(o);
 	json_decref(o);
-	free_list(&labels);
+	cli__free_list(&labels);
 	return rc;
 }
 
 static const char EVAL_USAGE[] =
-        "usage: mien eval identity|expression|detect DIR [--limit N] [--face-crop] [--detector D] [--embedder E] "
-        "[--expression X] [--face-px N] [--grey]\n"
+        "usage: mien eval identity|cluster|negatives|expression|detect DIR [--limit N] [--face-crop] [--detector D]\n"
+        "                 [--embedder E] [--expression X] [--face-px N] [--grey] [--split all|tune|held]\n"
+        "                 [--threshold T] [--sweep]\n"
         "  identity   DIR/<person>/<image>: all-pairs verification (best-threshold accuracy, accuracy at the default\n"
         "             threshold, TAR at FAR 0.01 %, 0.1 % and 1 %), rank-1 with each person's first picture enrolled,\n"
         "             and DIR/repo_pairs_*.csv pair lists (file_x,file_y,Decision) when present. --face-px N scales\n"
         "             each picture down so that its face is N px tall (as a camera far away sees it); --grey turns\n"
         "             pictures grey first. --embedder A+B fuses embedders (the mean of their cosines)\n"
+        "  cluster    DIR/<person>/<image>: the largest face of every picture grouped as `mien cluster` groups faces\n"
+        "             (at --threshold T, default the embedder's unknown-visitor threshold): pairwise and BCubed\n"
+        "             precision, recall and F, clusters against people; --sweep over a range of thresholds\n"
+        "  negatives  DIR/<person>/<image>: people enrolled with 3 pictures; the impostor faces falsely accepted in\n"
+        "             one half of the other pictures kept as negatives of the person they were named as; false and\n"
+        "             true accepts on the other half without and with them\n"
         "  expression DIR/<label>/<image> face crops: accuracy, per-class recall, confusion matrix\n"
         "  detect     DIR/face_counts.csv (file,faces): recall of counted faces, false detections per 10 pictures\n"
+        "  --split tune|held reads one half of the people (identity, cluster, negatives): sorted by the FNV-1a hash\n"
+        "  of their folder's name, the first half (rounded up) is `tune`, the rest `held`.\n"
         "  A progress bar goes to stderr on a terminal; the JSON summary to stdout. --limit N caps pictures per "
         "folder.\n";
 
 int cli_eval_main(int argc, char **argv, const mien_config *cfg)
 {
-	eval_ctx c = { .cfg = cfg };
+	eval_ctx c = { .cfg = cfg, .threshold = NAN };
 	face_options_default(&c.options);
 	const char *mode = NULL, *dir = NULL, *value;
 	for (int i = 1; i < argc; i++) {
@@ -854,6 +907,34 @@ int cli_eval_main(int argc, char **argv, const mien_config *cfg)
 			if (m < 0)
 				return CLI_EXIT_USAGE;
 			c.options.expression = value;
+		} else if (strcmp(argv[i], "--sweep") == 0) {
+			c.sweep = 1;
+		} else if ((m = cli_option(argc, argv, &i, "--split", &value)) != 0) {
+			if (m < 0)
+				return CLI_EXIT_USAGE;
+			if (strcmp(value, "all") == 0) {
+				c.split = EVAL_SPLIT_ALL;
+			} else if (strcmp(value, "tune") == 0) {
+				c.split = EVAL_SPLIT_TUNE;
+			} else if (strcmp(value, "held") == 0) {
+				c.split = EVAL_SPLIT_HELD;
+			} else {
+				cli_error("--split takes all, tune or held");
+				return CLI_EXIT_USAGE;
+			}
+		} else if ((m = cli_option(argc, argv, &i, "--threshold", &value)) != 0) {
+			char *end = NULL;
+			if (m < 0)
+				return CLI_EXIT_USAGE;
+			c.threshold = strtof(value, &end);
+			if (end == value || *end || !(c.threshold >= -1 && c.threshold <= 1)) {
+				cli_error("--threshold takes a cosine similarity between -1 and 1");
+				return CLI_EXIT_USAGE;
+			}
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			cli_error("unknown option %s", argv[i]);
+			fputs(EVAL_USAGE, stderr);
+			return CLI_EXIT_USAGE;
 		} else if (!mode) {
 			mode = argv[i];
 		} else if (!dir) {
@@ -863,12 +944,16 @@ int cli_eval_main(int argc, char **argv, const mien_config *cfg)
 			return CLI_EXIT_USAGE;
 		}
 	}
-	if (!mode || !dir ||
-	    (strcmp(mode, "identity") != 0 && strcmp(mode, "expression") != 0 && strcmp(mode, "detect") != 0)) {
+	static const char *const modes[] = { "identity", "cluster", "negatives", "expression", "detect" };
+	int known = 0;
+	for (size_t k = 0; mode && k < sizeof(modes) / sizeof(modes[0]); k++)
+		known |= strcmp(mode, modes[k]) == 0;
+	if (!mode || !dir || !known) {
 		fputs(EVAL_USAGE, stderr);
 		return CLI_EXIT_USAGE;
 	}
-	c.options.embeddings = strcmp(mode, "identity") == 0;
+	int identities = strcmp(mode, "expression") != 0 && strcmp(mode, "detect") != 0;
+	c.options.embeddings = identities;
 	c.options.expressions = strcmp(mode, "expression") == 0;
 	c.options.min_face = 1; /* evaluation measures the models, not the size policy */
 	mien_error err = { 0 };
@@ -880,6 +965,10 @@ int cli_eval_main(int argc, char **argv, const mien_config *cfg)
 		rc = CLI_EXIT_FAIL;
 	} else if (strcmp(mode, "identity") == 0) {
 		rc = eval_identity(&c, dir);
+	} else if (strcmp(mode, "cluster") == 0) {
+		rc = cli__eval_cluster(&c, dir);
+	} else if (strcmp(mode, "negatives") == 0) {
+		rc = cli__eval_negatives(&c, dir);
 	} else if (strcmp(mode, "expression") == 0) {
 		rc = eval_expression(&c, dir);
 	} else {

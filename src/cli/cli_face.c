@@ -1,10 +1,11 @@
 /*
- * cli_face.c — `mien analyze`, `compare`, `enroll`, `identify`: the face pipeline on picture files.
+ * cli_face.c — `mien analyze`, `compare`, `enroll`, `identify`, `cluster`: the face pipeline on picture files.
  *
  * Each picture is decoded, analysed and printed on its own; a bad picture is reported on stderr and the
  * others still go through (the exit code is then 1). Identities come from the database (MIEN_DB): `enroll`
  * writes people and faces there, and `analyze`/`identify` search an in-memory gallery filled from it.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "face/cluster.h"
 #include "face/face.h"
 #include "http/http.h"
 #include "store/gallery.h"
@@ -24,6 +26,8 @@ typedef struct face_cli {
 	face_options options;
 	int json, embeddings, face_crop;
 	long face; /* enroll --face N: the #N of the face to enrol, from 1 (0: the picture's only face) */
+	int takes_threshold; /* cluster: --threshold T is an option */
+	float threshold;     /* cluster --threshold, NAN = the embedder's unknown-visitor threshold */
 	face_analyzer *analyzer;
 	nn_pool *pool;
 	face_result *faces;
@@ -123,6 +127,13 @@ static int parse_common(face_cli *c, int argc, char **argv, const char *usage, c
 			if (m < 0)
 				return -2;
 			*name = value;
+		} else if (c->takes_threshold && (m = cli_option(argc, argv, &i, "--threshold", &value)) != 0) {
+			char *end = NULL;
+			c->threshold = m < 0 ? NAN : strtof(value, &end);
+			if (m < 0 || end == value || *end || !(c->threshold >= -1 && c->threshold <= 1)) {
+				cli_error("--threshold takes a cosine similarity between -1 and 1");
+				return -2;
+			}
 		} else if (name && (m = cli_option(argc, argv, &i, "--face", &value)) != 0) {
 			if (m < 0 || cli_parse_int(value, 1, 64, &c->face) != 0) {
 				cli_error("--face takes the number (1 to 64) of a face, the #N `mien analyze` prints");
@@ -468,6 +479,132 @@ int cli_enroll_main(int argc, char **argv, const mien_config *cfg)
 	if (rc == CLI_EXIT_OK && refused)
 		rc = CLI_EXIT_FAIL;
 	close_identities(&id);
+	close_cli(&c);
+	return rc;
+}
+
+/* --- mien cluster ------------------------------------------------------------------------------------- */
+
+#define CLUSTER_FACES_MAX 100000 /* the offline grouping is O(faces²): beyond this, hours */
+
+static const char CLUSTER_USAGE[] =
+        "usage: mien cluster [--json] [--threshold T] [--detector D] [--embedder E] IMG...\n"
+        "  Groups every face of the pictures by identity (average linkage at the embedder's unknown-visitor\n"
+        "  threshold, or T) and prints one line per face, pictures in the order given and faces as `mien analyze`\n"
+        "  numbers them: `IMG  #N  x,y,w,h  cluster K`, or with --json {\"image\",\"box\",\"cluster\"}. Clusters are\n"
+        "  numbered 1, 2, ... in order of their first face; a face too small to recognise has none (-, null).\n";
+
+/* One face found: where it is, and its row in the embeddings (-1: too small to recognise). */
+typedef struct found_face {
+	int image; /* index into the positional arguments */
+	int number; /* #N, from 1 */
+	float box[4];
+	long row;
+} found_face;
+
+static int grow_faces(found_face **faces, float **embeddings, size_t *cap, size_t need, int dim)
+{
+	if (need <= *cap)
+		return 0;
+	size_t cap2 = *cap ? *cap * 2 : 256;
+	while (cap2 < need)
+		cap2 *= 2;
+	found_face *f = realloc(*faces, cap2 * sizeof(*f));
+	if (!f)
+		return -1;
+	*faces = f;
+	float *e = realloc(*embeddings, cap2 * (size_t)dim * sizeof(*e));
+	if (!e)
+		return -1;
+	*embeddings = e;
+	*cap = cap2;
+	return 0;
+}
+
+int cli_cluster_main(int argc, char **argv, const mien_config *cfg)
+{
+	face_cli c = { .takes_threshold = 1, .threshold = NAN };
+	int pos[4096];
+	int n = parse_common(&c, argc, argv, CLUSTER_USAGE, NULL, pos, 4096);
+	if (n == -1)
+		return CLI_EXIT_OK;
+	if (n < 0)
+		return CLI_EXIT_USAGE;
+	if (n == 0) {
+		fputs(CLUSTER_USAGE, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	c.options.expressions = 0;
+	int rc = open_cli(&c, cfg);
+	found_face *faces = NULL;
+	float *embeddings = NULL;
+	int *labels = NULL;
+	size_t count = 0, cap = 0, rows = 0;
+	int dim = c.analyzer ? face_analyzer_embedding_dim(c.analyzer) : 0;
+	for (int k = 0; rc != CLI_EXIT_USAGE && k < n && c.analyzer; k++) {
+		face_image *img = NULL;
+		int found = analyze_file(&c, argv[pos[k]], &img);
+		face_image_free(&img);
+		if (found < 0) {
+			rc = CLI_EXIT_FAIL; /* said on stderr; the other pictures are still grouped */
+			continue;
+		}
+		if (count + (size_t)found > CLUSTER_FACES_MAX) {
+			cli_error("more than %d faces: group fewer pictures at a time", CLUSTER_FACES_MAX);
+			rc = CLI_EXIT_FAIL;
+			goto done;
+		}
+		if (grow_faces(&faces, &embeddings, &cap, count + (size_t)found, dim)) {
+			cli_error("out of memory");
+			rc = CLI_EXIT_FAIL;
+			goto done;
+		}
+		for (int i = 0; i < found; i++) {
+			const face_result *f = &c.faces[i];
+			found_face *ff = &faces[count++];
+			*ff = (found_face){ .image = k, .number = i + 1, .row = -1 };
+			memcpy(ff->box, f->box, sizeof(ff->box));
+			if (f->embedding_model && f->embedding_dim == dim) {
+				memcpy(embeddings + rows * (size_t)dim, f->embedding, (size_t)dim * sizeof(float));
+				ff->row = (long)rows++;
+			}
+		}
+	}
+	if (!c.analyzer)
+		goto done;
+	const char *model = face_analyzer_embedder(c.analyzer);
+	float threshold = isnan(c.threshold) ? face_cluster_default_threshold(model) : c.threshold;
+	mien_error err = { 0 };
+	labels = malloc((rows ? rows : 1) * sizeof(*labels));
+	if (!labels || face_cluster_run(embeddings, rows, dim, threshold, labels, &err)) {
+		cli_error("%s", labels ? err.message : "out of memory");
+		rc = CLI_EXIT_FAIL;
+		goto done;
+	}
+	for (size_t i = 0; i < count; i++) {
+		const found_face *f = &faces[i];
+		const char *image = argv[pos[f->image]];
+		if (c.json) {
+			json_t *o = json_pack("{s:s,s:[f,f,f,f],s:o}", "image", image, "box", (double)f->box[0],
+			                      (double)f->box[1], (double)f->box[2], (double)f->box[3], "cluster",
+			                      f->row >= 0 ? json_integer(labels[f->row]) : json_null());
+			char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+			if (text)
+				puts(text);
+			free(text);
+			json_decref(o);
+		} else if (f->row >= 0) {
+			printf("%s  #%d  %.0f,%.0f,%.0f,%.0f  cluster %d\n", image, f->number, f->box[0], f->box[1],
+			       f->box[2], f->box[3], labels[f->row]);
+		} else {
+			printf("%s  #%d  %.0f,%.0f,%.0f,%.0f  cluster -  (too small to recognise)\n", image, f->number,
+			       f->box[0], f->box[1], f->box[2], f->box[3]);
+		}
+	}
+done:
+	free(labels);
+	free(embeddings);
+	free(faces);
 	close_cli(&c);
 	return rc;
 }

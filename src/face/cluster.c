@@ -5,6 +5,7 @@
  * unknown identities of one deployment (thousands, not millions), and a nearest search reads every row anyway.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,11 +28,20 @@ struct face_cluster_set {
 	float *sums; /* cap rows of dim */
 };
 
+/* Eight running sums, so that the compiler can keep them in one vector register (a single sum is a chain of
+ * dependent additions that it may not reorder): the merge pass is made of these. */
 static float dot(const float *a, const float *b, int dim)
 {
+	float part[8] = { 0 };
+	int i = 0;
+	for (; i + 8 <= dim; i += 8)
+		for (int k = 0; k < 8; k++)
+			part[k] += a[i + k] * b[i + k];
 	float s = 0;
-	for (int i = 0; i < dim; i++)
+	for (; i < dim; i++)
 		s += a[i] * b[i];
+	for (int k = 0; k < 8; k++)
+		s += part[k];
 	return s;
 }
 
@@ -269,58 +279,253 @@ int face_cluster_merge_step(face_cluster_set *s, int64_t *into, int64_t *from, f
 	return 1;
 }
 
+/* Mean similarity between the members of the clusters in rows i and j. */
+static float linkage(const face_cluster_set *s, size_t i, size_t j)
+{
+	return dot(row(s, i), row(s, j), s->dim) / ((float)s->slots[i].n * (float)s->slots[j].n);
+}
+
+enum { IN_PLAY, SETTLED, FOLDED }; /* merge_all's states of a row */
+
+/*
+ * The nearest-neighbour chain: follow each cluster to its nearest until two clusters are each other's nearest,
+ * then merge them. Average linkage is reducible (a merged cluster is never closer to a third than the nearer of
+ * its two parts was), so merging mutual nearest neighbours in any order gives the same clusters as merging the
+ * globally closest pair first, and a cluster whose nearest is below the threshold can never reach it again: it is
+ * settled and leaves the search. Every step costs one row scan, O(clusters · dim), and there are O(clusters)
+ * steps per merge or settlement at most, without any matrix of pairs.
+ */
+int face_cluster_merge_all(face_cluster_set *s, face_cluster_merged_fn merged, void *ctx, size_t *merges,
+                           mien_error *err)
+{
+	if (merges)
+		*merges = 0;
+	if (!s)
+		return mien_error_set(err, MIEN_EINVAL, "cluster: NULL argument");
+	if (s->count < 2)
+		return MIEN_OK;
+	size_t *chain = malloc(s->count * sizeof(*chain));
+	unsigned char *state = malloc(s->count);
+	if (!chain || !state) {
+		free(chain);
+		free(state);
+		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < s->count; i++)
+		state[i] = s->slots[i].dismissed ? SETTLED : IN_PLAY;
+	size_t len = 0, start = 0, folded = 0;
+	for (;;) {
+		if (len == 0) {
+			while (start < s->count && state[start] != IN_PLAY)
+				start++;
+			if (start == s->count)
+				break;
+			chain[len++] = start;
+		}
+		size_t a = chain[len - 1], prev = len >= 2 ? chain[len - 2] : SIZE_MAX;
+		size_t b = SIZE_MAX;
+		float best = 0;
+		for (size_t j = 0; j < s->count; j++) {
+			if (j == a || state[j] != IN_PLAY)
+				continue;
+			float sim = linkage(s, a, j);
+			/* on a tie the cluster the chain came from wins (so the chain cannot go round in a circle), then the
+			 * lower id */
+			if (b == SIZE_MAX || sim > best ||
+			    (sim == best && (j == prev || (b != prev && s->slots[j].id < s->slots[b].id)))) {
+				best = sim;
+				b = j;
+			}
+		}
+		if (b == SIZE_MAX || best < s->merge) {
+			state[a] = SETTLED;
+			len--;
+		} else if (b == prev) {
+			int a_keeps = s->slots[a].n > s->slots[b].n ||
+			              (s->slots[a].n == s->slots[b].n && s->slots[a].id < s->slots[b].id);
+			size_t keep = a_keeps ? a : b, gone = a_keeps ? b : a;
+			float *rk = row(s, keep), *rg = row(s, gone);
+			for (int k = 0; k < s->dim; k++)
+				rk[k] += rg[k];
+			s->slots[keep].n += s->slots[gone].n;
+			state[gone] = FOLDED;
+			folded++;
+			len -= 2;
+			if (merged)
+				merged(ctx, s->slots[keep].id, s->slots[gone].id, best);
+		} else {
+			MIEN_ASSERT(len < s->count);
+			chain[len++] = b;
+		}
+	}
+	/* the folded rows leave the set; the others keep their order */
+	size_t kept = 0;
+	for (size_t i = 0; i < s->count; i++) {
+		if (state[i] == FOLDED)
+			continue;
+		if (kept != i) {
+			s->slots[kept] = s->slots[i];
+			memcpy(row(s, kept), row(s, i), (size_t)s->dim * sizeof(float));
+		}
+		kept++;
+	}
+	s->count = kept;
+	free(chain);
+	free(state);
+	if (merges)
+		*merges = folded;
+	return MIEN_OK;
+}
+
+/* face_cluster_run's record of merges: parent[id - 1] is the cluster that cluster `id` was folded into, or id
+ * itself while it stands. A cluster's id is that of one of its faces, so every face leads to its cluster. */
+static void record_merge(void *ctx, int64_t into, int64_t from, float similarity)
+{
+	int64_t *parent = ctx;
+	(void)similarity;
+	parent[from - 1] = into;
+}
+
+static int64_t root_of(int64_t *parent, int64_t id)
+{
+	int64_t root = id;
+	while (parent[root - 1] != root)
+		root = parent[root - 1];
+	while (parent[id - 1] != root) { /* path compression */
+		int64_t next = parent[id - 1];
+		parent[id - 1] = root;
+		id = next;
+	}
+	return root;
+}
+
 int face_cluster_run(const float *embeddings, size_t n, int dim, float threshold, int *labels, mien_error *err)
 {
 	if ((!embeddings || !labels) && n)
 		return mien_error_set(err, MIEN_EINVAL, "cluster: NULL argument");
+	if (n > FACE_CLUSTER_MAX)
+		return mien_error_set(err, MIEN_ERANGE, "cluster: %zu faces (at most %d)", n, FACE_CLUSTER_MAX);
 	face_cluster_set *s = NULL;
+	int64_t *parent = NULL;
+	int *root_label = NULL;
 	int rc = face_cluster_create(dim, threshold, &s, err);
 	if (rc)
 		return rc;
-	int64_t *owner = malloc((n ? n : 1) * sizeof(*owner)); /* each face's cluster id, followed through merges */
-	if (!owner) {
-		face_cluster_free(&s);
-		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
+	parent = malloc((n ? n : 1) * sizeof(*parent));
+	root_label = calloc(n ? n : 1, sizeof(*root_label));
+	if (!parent || !root_label) {
+		rc = mien_error_set(err, MIEN_ENOMEM, "out of memory");
+		goto done;
 	}
-	int64_t next = 1;
+	/* each face its own cluster (id = position + 1), then every merge */
 	for (size_t i = 0; i < n && rc == MIEN_OK; i++) {
-		const float *e = embeddings + i * (size_t)dim;
-		face_cluster_hit hit;
-		rc = face_cluster_nearest(s, e, &hit, err);
-		if (rc)
-			break;
-		if (hit.id && hit.similarity >= threshold) {
-			rc = face_cluster_add(s, hit.id, e, err);
-			owner[i] = hit.id;
-		} else {
-			owner[i] = next;
-			rc = face_cluster_put(s, next++, e, 1, 0, err);
-		}
+		parent[i] = (int64_t)i + 1;
+		rc = face_cluster_put(s, (int64_t)i + 1, embeddings + i * (size_t)dim, 1, 0, err);
 	}
-	int64_t into, from;
-	float sim;
-	while (rc == MIEN_OK && face_cluster_merge_step(s, &into, &from, &sim))
-		for (size_t i = 0; i < n; i++)
-			if (owner[i] == from)
-				owner[i] = into;
+	if (rc == MIEN_OK)
+		rc = face_cluster_merge_all(s, record_merge, parent, NULL, err);
 	if (rc == MIEN_OK) {
-		/* number the clusters 1, 2, ... in order of their first face */
-		int64_t *seen = calloc((size_t)next, sizeof(*seen)); /* cluster id -> label */
-		if (!seen) {
-			rc = mien_error_set(err, MIEN_ENOMEM, "out of memory");
-		} else {
-			int labels_used = 0;
-			for (size_t i = 0; i < n; i++) {
-				if (!seen[owner[i]])
-					seen[owner[i]] = ++labels_used;
-				labels[i] = (int)seen[owner[i]];
-			}
-			free(seen);
+		int used = 0; /* clusters numbered 1, 2, ... in order of their first face */
+		for (size_t i = 0; i < n; i++) {
+			int64_t root = root_of(parent, (int64_t)i + 1);
+			if (!root_label[root - 1])
+				root_label[root - 1] = ++used;
+			labels[i] = root_label[root - 1];
 		}
 	}
-	free(owner);
+done:
+	free(root_label);
+	free(parent);
 	face_cluster_free(&s);
 	return rc;
+}
+
+typedef struct labelled {
+	int label, truth;
+} labelled;
+
+static int by_label(const void *a, const void *b)
+{
+	const labelled *x = a, *y = b;
+	return x->label != y->label ? (x->label < y->label ? -1 : 1)
+	                            : x->truth != y->truth ? (x->truth < y->truth ? -1 : 1) : 0;
+}
+
+static int by_truth(const void *a, const void *b)
+{
+	const labelled *x = a, *y = b;
+	return x->truth != y->truth ? (x->truth < y->truth ? -1 : 1)
+	                            : x->label != y->label ? (x->label < y->label ? -1 : 1) : 0;
+}
+
+static double pairs_of(size_t k)
+{
+	return k ? (double)k * (double)(k - 1) / 2 : 0;
+}
+
+static double harmonic(double p, double r)
+{
+	return p + r > 0 ? 2 * p * r / (p + r) : 0;
+}
+
+/*
+ * Walks the faces sorted by (outer, inner) key, where `outer` is the label or the truth: for every group of the
+ * outer key (size m) and every cell (outer, inner) in it (size c), adds c² / m to *bcubed and C(c, 2) to *cells;
+ * C(m, 2) to *groups; counts groups and groups of one.
+ */
+static void walk(const labelled *v, size_t n, int outer_is_label, double *bcubed, double *cells, double *groups,
+                 size_t *count, size_t *ones)
+{
+	*bcubed = *cells = *groups = 0;
+	*count = *ones = 0;
+	for (size_t i = 0; i < n;) {
+		int key = outer_is_label ? v[i].label : v[i].truth;
+		size_t end = i;
+		while (end < n && (outer_is_label ? v[end].label : v[end].truth) == key)
+			end++;
+		size_t m = end - i;
+		*groups += pairs_of(m);
+		(*count)++;
+		*ones += m == 1;
+		for (size_t j = i; j < end;) {
+			size_t k = j;
+			while (k < end && v[k].label == v[j].label && v[k].truth == v[j].truth)
+				k++;
+			double c = (double)(k - j);
+			*bcubed += c * c / (double)m;
+			*cells += pairs_of(k - j);
+			j = k;
+		}
+		i = end;
+	}
+}
+
+int face_cluster_score(const int *truth, const int *labels, size_t n, face_cluster_scores *scores, mien_error *err)
+{
+	memset(scores, 0, sizeof(*scores));
+	if (n == 0)
+		return MIEN_OK;
+	if (!truth || !labels)
+		return mien_error_set(err, MIEN_EINVAL, "cluster: NULL argument");
+	labelled *v = malloc(n * sizeof(*v));
+	if (!v)
+		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		v[i] = (labelled){ labels[i], truth[i] };
+	double bp, br, together, same, cells;
+	size_t people_ones;
+	qsort(v, n, sizeof(*v), by_label);
+	walk(v, n, 1, &bp, &cells, &together, &scores->clusters, &scores->singletons);
+	qsort(v, n, sizeof(*v), by_truth);
+	walk(v, n, 0, &br, &cells, &same, &scores->people, &people_ones);
+	free(v);
+	scores->pair_precision = together > 0 ? cells / together : 1;
+	scores->pair_recall = same > 0 ? cells / same : 1;
+	scores->pair_f = harmonic(scores->pair_precision, scores->pair_recall);
+	scores->bcubed_precision = bp / (double)n;
+	scores->bcubed_recall = br / (double)n;
+	scores->bcubed_f = harmonic(scores->bcubed_precision, scores->bcubed_recall);
+	return MIEN_OK;
 }
 
 float face_cluster_default_threshold(const char *model)

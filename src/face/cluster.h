@@ -12,8 +12,11 @@
  * - A merge pass (face_cluster_merge_step, repeated until it returns 0) joins the two clusters of highest mean
  *   similarity while that is at least the merge threshold: clusters that grew towards each other, or that two
  *   nodes started for the same face at the same time, become one.
- * - Offline (face_cluster_run): every face joins or starts a cluster in the order given, then merge steps run
- *   until none applies; labels are numbered 1, 2, ... in order of each cluster's first face.
+ * - Offline (face_cluster_run): every face starts as a cluster of its own, then clusters merge until none applies
+ *   (face_cluster_merge_all): average-linkage agglomerative clustering cut at the threshold, which does not depend
+ *   on the order of the faces (but for exact ties); labels are numbered 1, 2, ... in order of each cluster's first
+ *   face. The online join-or-new is its greedy, incremental form: on the labelled sets it scores within a few
+ *   points of it (docs/accuracy.md, "Grouping unknown faces").
  *
  * Clusters carry caller ids (the store's unknown ids) and a `dismissed` flag, which the set keeps but does not
  * interpret (a dismissed cluster is still found by face_cluster_nearest, so its faces can be ignored; it never
@@ -68,9 +71,36 @@ int face_cluster_nearest(const face_cluster_set *set, const float *embedding, fa
  * say which, *similarity how close they were; returns 1. Returns 0 when no pair qualifies. O(clusters² · dim). */
 int face_cluster_merge_step(face_cluster_set *set, int64_t *into, int64_t *from, float *similarity);
 
-/* Offline: clusters `n` embeddings of `dim` values (row-major, need not be normalised) with the join and merge
- * threshold `threshold`, as described above; labels[i] in 1..k. MIEN_EINVAL, MIEN_ENOMEM. */
+/* Called by face_cluster_merge_all after each merge: cluster `from` was folded into `into` (and is gone from the
+ * set), their mean similarity was `similarity`. */
+typedef void (*face_cluster_merged_fn)(void *ctx, int64_t into, int64_t from, float similarity);
+
+/* Every merge that repeated face_cluster_merge_step calls would make, in one pass: the same clusters in the end
+ * (average linkage is reducible: see cluster.c), though not necessarily merged in the same order, for
+ * O(clusters² · dim) in all instead of per merge, and O(clusters) memory. Each merge folds the cluster with fewer
+ * members (the higher id on a tie) into the other and is reported to `merged` (may be NULL) at once; *merges
+ * (may be NULL) counts them. MIEN_EINVAL, MIEN_ENOMEM (the set is then unchanged). */
+int face_cluster_merge_all(face_cluster_set *set, face_cluster_merged_fn merged, void *ctx, size_t *merges,
+                           mien_error *err);
+
+/* Offline: clusters `n` embeddings of `dim` values (row-major, need not be normalised) at `threshold`, as
+ * described above; labels[i] in 1..k. O(n² · dim) time, O(n · dim) memory. MIEN_EINVAL (also for a zero or
+ * non-finite embedding), MIEN_ERANGE (more than FACE_CLUSTER_MAX faces), MIEN_ENOMEM. */
 int face_cluster_run(const float *embeddings, size_t n, int dim, float threshold, int *labels, mien_error *err);
+
+/* How a grouping `labels` of n faces agrees with the truth `truth` (both any ints, equal = same group). Pairwise:
+ * precision = pairs of faces grouped together that are the same person / pairs grouped together, recall = the
+ * same / pairs of faces of the same person (1 when there is no such pair; precision 1 when nothing was grouped).
+ * BCubed (Bagga & Baldwin): per face, precision = the share of its cluster that is its person, recall = the share
+ * of its person in its cluster, averaged over faces. F is the harmonic mean of precision and recall. */
+typedef struct face_cluster_scores {
+	double pair_precision, pair_recall, pair_f;
+	double bcubed_precision, bcubed_recall, bcubed_f;
+	size_t clusters, people, singletons; /* clusters of one face */
+} face_cluster_scores;
+
+/* MIEN_EINVAL (NULL with n > 0), MIEN_ENOMEM. */
+int face_cluster_score(const int *truth, const int *labels, size_t n, face_cluster_scores *scores, mien_error *err);
 
 /* The unknown-visitor threshold for an embedder: calibrated per embedder (docs/accuracy.md, "Grouping unknown
  * faces"), stricter than recognition's; for an embedder without a calibration, recognition's threshold. */
