@@ -172,9 +172,9 @@ static json_t *half_json(const identity_set *set, int half, float t, float recog
 		mien_error_set(err, MIEN_ENOMEM, "out of memory");
 		goto done;
 	}
-	int people = 0;
-	for (size_t k = 0; k < set->people.n; k++)
-		people += half == EVAL_SPLIT_ALL || set->half[k] == half;
+	int people = half == EVAL_SPLIT_ALL ? set->people_used : 0; /* everybody read, or the people of the half */
+	for (size_t k = 0; half != EVAL_SPLIT_ALL && k < set->people.n; k++)
+		people += set->half[k] == half;
 	json_t *at = scores_at(&p, t, labels, err);
 	if (!at)
 		goto done;
