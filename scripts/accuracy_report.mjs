@@ -186,13 +186,140 @@ function embedderSection() {
     p();
   }
 }
-if (only === 'embedders') {
+// ---- grouping unknown faces (mien eval cluster, mien eval negatives)
+const f05 = (pr, r) => (pr + r > 0 ? (1.25 * pr * r) / (0.25 * pr + r) : 0);
+// The calibration rule (docs/accuracy.md, "Grouping unknown faces"): on the tuning halves of every set, the mean over
+// sets of F0.5 of the online grouping (precision weighted above recall); the best threshold of the sweep that is at
+// least recognition's (ties: the stricter).
+function calibrate(runs) {
+  const sweeps = runs.map((m) => m.halves.tune.sweep);
+  const rec = runs[0].recognition_threshold;
+  let best = null;
+  sweeps[0].forEach((point, i) => {
+    const t = point.threshold;
+    if (t < rec - 1e-6) return;
+    const score = sweeps.reduce((a, sw) => a + f05(sw[i].online.pair_precision, sw[i].online.pair_recall), 0) / sweeps.length;
+    if (!best || score >= best.score - 1e-12) best = { t, score };
+  });
+  // the unconstrained best offline pair F (mean over sets)
+  let free = null;
+  sweeps[0].forEach((point, i) => {
+    const f = sweeps.reduce((a, sw) => a + sw[i].pair_f, 0) / sweeps.length;
+    if (!free || f > free.f + 1e-12) free = { t: point.threshold, f };
+  });
+  return { rec, pick: best, free };
+}
+function clusterSection() {
+  const files = fs.existsSync(path.join(dir, 'mien')) ? fs.readdirSync(path.join(dir, 'mien')) : [];
+  const runs = files.filter((f) => f.startsWith('cluster__')).map((f) => {
+    const [, embedder, set] = f.slice(0, -5).split('__');
+    return { embedder, set, m: JSON.parse(fs.readFileSync(path.join(dir, 'mien', f), 'utf8')) };
+  });
+  if (!runs.length) return;
+  const SETS = ['lfw', 'deepface', 'dlib_johns', 'face-api.js_bbt', 'face_recognition'].filter((s) => runs.some((r) => r.set === s));
+  const ORDER = ['face_recognition-v2', 'face_recognition', 'faceres'];
+  const embedders = [...new Set(runs.map((r) => r.embedder))].sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b));
+  const get = (e, set) => runs.find((r) => r.embedder === e && r.set === set)?.m;
+  const def = embedders[0];
+  const cal = {};
+  for (const e of embedders) cal[e] = calibrate(SETS.map((s) => get(e, s)).filter(Boolean));
+  const inForce = (e) => get(e, SETS[0]).threshold;
+  p('## Grouping unknown faces');
+  p();
+  p('`mien cluster` and the unknown visitors of `mien serve` group faces by average linkage on cosine similarity');
+  p('(src/face/cluster.h): a face joins the identity whose faces it is closest to on average when that mean reaches the');
+  p('threshold, and identities whose faces are that close on average merge. `mien eval cluster DIR` takes the largest face');
+  p('of every picture of DIR/<person>/ (as `mien eval identity` does) and scores two groupings against the folders:');
+  p('*offline*, what `mien cluster` does (every face starts alone, then the closest identities merge until none reaches');
+  p('the threshold: the result does not depend on the order of the faces), and *online*, what the server does with');
+  p('visits (faces arrive in a shuffled order, each joins the nearest identity or starts one, then one merge pass; the');
+  p('mean of 5 orders). Pairwise precision = pairs of faces grouped together that are one person / pairs grouped');
+  p('together; recall = the same / pairs of faces of one person; F their harmonic mean. BCubed (per face: the share of');
+  p('its group that is its person, and of its person in its group, averaged) is given beside it.');
+  p();
+  p('The threshold is tuned on half of the people and reported on the other half: each set\'s people (folder names)');
+  p('sorted by the FNV-1a 32-bit hash of their name, the first half (rounded up) is `--split tune`, the rest');
+  p('`--split held`; the halves never change with the pictures. Tuning reads the tuning halves of all five sets (each set');
+  p('clustered on its own: deepface and LFW share two people) and picks, among the sweep\'s thresholds no looser than');
+  p('recognition\'s, the one with the best mean over sets of the online grouping\'s F0.5 (precision weighted above');
+  p('recall: a stranger merged into someone else\'s identity is worse than one identity split in two).');
+  p();
+  p('| embedder | recognition threshold | best mean F on the tuning halves, any threshold | the rule\'s pick (mean online F0.5) | in force (`face_cluster_default_threshold`) |');
+  p('|---|---:|---|---|---:|');
+  for (const e of embedders) {
+    const c = cal[e];
+    p(`| \`${e}\` | ${num(c.rec, 4)} | ${num(c.free.t, 4)} (F ${num(c.free.f)}) | ${c.pick ? `${num(c.pick.t, 4)} (${num(c.pick.score)})` : '—'} | ${num(inForce(e), 4)} |`);
+  }
+  p();
+  p('At the threshold in force, per set: the held-out half (never tuned on), then the tuning half and all people. Target: pair F');
+  p('≥ 0.90 on LFW, deepface, dlib_johns and face-api.js_bbt.');
+  p();
+  p('| embedder | set | people (held) | faces (held) | held: pair P | pair R | pair F | BCubed F | online F (worst of 5) | clusters / people | singletons | tune: pair F | all: pair F |');
+  p('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const e of embedders)
+    for (const s of SETS) {
+      const m = get(e, s);
+      if (!m) continue;
+      const h = m.halves.held, a = h.at_threshold;
+      p(`| \`${e}\` | ${s} | ${h.people} | ${h.faces} | ${num(a.pair_precision)} | ${num(a.pair_recall)} | ${num(a.pair_f)} | ${num(a.bcubed_f)} | ${num(a.online.pair_f)} (${num(a.online.pair_f_worst)}) | ${a.clusters} / ${a.people} | ${a.singletons} | ${num(m.halves.tune.at_threshold.pair_f)} | ${num(m.at_threshold.pair_f)} |`);
+    }
+  p();
+  const lfw = get(def, 'lfw');
+  if (lfw?.sweep) {
+    const rec = lfw.recognition_threshold;
+    p(`The sweep for \`${def}\` around its recognition threshold (${num(rec, 3)}): offline pair F per half, the tuning`);
+    p('criterion, and LFW\'s precision and recall (the other sets are at 1.000 through most of this range):');
+    p();
+    p(`| threshold | tune: mean online F0.5 | tune: mean F | ${SETS.map((s) => `held ${s} F`).join(' | ')} | held LFW P | held LFW R | held LFW online F | all LFW F | all LFW clusters |`);
+    p(`|---:|---:|---:|${SETS.map(() => '---:').join('|')}|---:|---:|---:|---:|---:|`);
+    lfw.halves.tune.sweep.forEach((pt, i) => {
+      if (pt.threshold < rec - 0.0151 || pt.threshold > rec + 0.0201) return;
+      const per = SETS.map((s) => get(def, s));
+      const crit = per.reduce((a, m) => a + f05(m.halves.tune.sweep[i].online.pair_precision, m.halves.tune.sweep[i].online.pair_recall), 0) / per.length;
+      const tf = per.reduce((a, m) => a + m.halves.tune.sweep[i].pair_f, 0) / per.length;
+      const hl = lfw.halves.held.sweep[i];
+      const mark = Math.abs(pt.threshold - inForce(def)) < 1e-6 ? ' **(in force)**' : Math.abs(pt.threshold - rec) < 0.00126 && pt.threshold < rec ? ' (≈ recognition)' : '';
+      p(`| ${num(pt.threshold, 4)}${mark} | ${num(crit)} | ${num(tf)} | ${per.map((m) => num(m.halves.held.sweep[i].pair_f)).join(' | ')} | ${num(hl.pair_precision)} | ${num(hl.pair_recall)} | ${num(hl.online.pair_f)} | ${num(lfw.sweep[i].pair_f)} | ${lfw.sweep[i].clusters} |`);
+    });
+    p();
+  }
+  // negatives
+  const negs = files.filter((f) => f.startsWith('negatives__')).map((f) => JSON.parse(fs.readFileSync(path.join(dir, 'mien', f), 'utf8')));
+  if (negs.length) {
+    const e = negs[0].embedder;
+    p('### "Not P": negatives');
+    p();
+    p('`mien eval negatives DIR` measures the correction of the issue\'s "not P" (a later face closer to P\'s negatives than');
+    p('to P\'s faces is not named P). The tuning half of the people (the split above) is enrolled with their first 3 pictures');
+    p('each; the held-out half are strangers, never enrolled. Every other picture is a query, and each person\'s queries are');
+    p('split in two by the hash of their file name: the first half are corrections, the rest held out. A correction named as');
+    p('somebody it is not becomes a negative of that person (what an operator\'s "not P" does). Held-out queries are then');
+    p('named as the gallery names them (the enrolled person with the best face at or above the threshold) without and with');
+    p('the rule: P is named only when the best of P\'s faces reaches the threshold and is closer than P\'s closest negative.');
+    p('False accepts: held-out queries of somebody else named as a person who got negatives, over all such (query, person)');
+    p('trials; "returning": those whose person gave that person a negative (the same stranger seen again). Genuine: held-out');
+    p(`queries of the people who got negatives, named right. Embedder \`${e}\`.`);
+    p();
+    p('| set | threshold | enrolled | negatives (people) | false accepts: before → after (trials) | returning: before → after (trials) | genuine named: before → after | all held-out queries misnamed: before → after | all genuine named: before → after |');
+    p('|---|---:|---:|---:|---|---|---|---|---|');
+    const ratio = (a, b) => `${a} / ${b}`;
+    negs.sort((a, b) => SETS.indexOf(path.basename(a.dataset)) - SETS.indexOf(path.basename(b.dataset)) || a.threshold - b.threshold);
+    for (const n of negs) {
+      const b = n.before, a = n.after;
+      p(`| ${path.basename(n.dataset)} | ${num(n.threshold, 3)} | ${n.people_enrolled} | ${n.negatives} (${n.people_with_negatives}) | ${b.false_accepts} → ${a.false_accepts} (${b.impostor_trials}) | ${b.returning_false_accepts} → ${a.returning_false_accepts} (${b.returning_trials}) | ${ratio(b.genuine_named, b.genuine)} → ${ratio(a.genuine_named, a.genuine)} | ${ratio(b.all_misnamed, b.all_queries)} → ${ratio(a.all_misnamed, a.all_queries)} | ${ratio(b.all_genuine_named, b.all_genuine)} → ${ratio(a.all_genuine_named, a.all_genuine)} |`);
+    }
+    p();
+  }
+}
+
+if (only === 'embedders' || only === 'cluster') {
   out.length = 0; // only this section
-  embedderSection();
+  (only === 'embedders' ? embedderSection : clusterSection)();
   process.stdout.write(out.join('\n') + '\n');
   process.exit(0);
 }
 embedderSection();
+clusterSection();
 
 // ---- expression
 const order = ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgusted', 'surprised'];
@@ -296,6 +423,9 @@ p('build/mien eval detect ../shared/data/detection');
 p('build/mien eval identity ../shared/data/identity/lfw');
 p('build/mien eval identity ../shared/data/identity/lfw --embedder face_recognition-v2 --face-px 40   # a small-face run');
 p('PARTS=embedders bash scripts/eval.sh         # only the embedder comparison (prints its section)');
+p('build/mien eval cluster ../shared/data/identity/lfw --sweep        # grouping: both halves, a sweep of thresholds');
+p('build/mien eval negatives ../shared/data/identity/lfw              # "not P": false accepts before and after');
+p('PARTS=cluster bash scripts/eval.sh           # only the grouping and negatives (prints its section)');
 p('build/mien eval expression ../shared/data/expression/fer2013                       # MIEN_EXPRESSION=average etc.');
 p('make train-expression                       # re-trains models/mien/expression (models/mien/expression/PROVENANCE.md)');
 p('node bench/peer/faceapi_eval.mjs --mode identity ../shared/data/identity/lfw   # the face-api peer');

@@ -5,6 +5,7 @@
 #   DATA=../shared/data bash scripts/eval.sh        # LIMIT=N caps pictures per folder for a quick run
 #   PARTS=embedders bash scripts/eval.sh             # only the embedder comparison (docs/accuracy.md's section
 #                                                    # is then printed, not written)
+#   PARTS=cluster bash scripts/eval.sh               # only the grouping of unknown faces and the negatives
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -61,11 +62,33 @@ embedders() {
 	"$MIEN" bench models --json --threads 1 --runs 20 --only face_recognition,faceres,faceres-deep,mobileface,mobilefacenet,face_landmark_68 \
 		>"$OUT/mien/embedder_cost.jsonl"
 }
-if [ "${PARTS:-all}" = embedders ]; then
-	embedders
-	node scripts/accuracy_report.mjs "$OUT" --section embedders
+# Grouping unknown faces (docs/accuracy.md "Grouping unknown faces"): `mien eval cluster` on every identity set for
+# the default embedder and the two next best, each with its sweep of thresholds and its two halves of people (the
+# threshold is tuned on the `tune` halves and reported on the `held` ones); `mien eval negatives` ("not P"
+# corrections) for the default embedder at its recognition threshold and at a looser one, where there is more to
+# correct.
+CLUSTER_EMBEDDERS=(face_recognition-v2 face_recognition faceres)
+cluster() {
+	local e set
+	for e in "${CLUSTER_EMBEDDERS[@]}"; do
+		for set in "$DATA"/identity/*/; do
+			set=${set%/}
+			run "cluster__${e}__$(basename "$set")" cluster "$set" --embedder "$e" --sweep
+		done
+	done
+	for set in "$DATA"/identity/*/; do
+		set=${set%/}
+		run "negatives__$(basename "$set")" negatives "$set" --embedder "${CLUSTER_EMBEDDERS[0]}"
+		run "negatives__$(basename "$set")__0.9" negatives "$set" --embedder "${CLUSTER_EMBEDDERS[0]}" --threshold 0.9
+	done
+}
+case "${PARTS:-all}" in
+embedders | cluster)
+	"${PARTS}"
+	node scripts/accuracy_report.mjs "$OUT" --section "$PARTS"
 	exit 0
-fi
+	;;
+esac
 
 run detect detect "$DATA/detection"
 peer detect detect "$DATA/detection"
@@ -76,6 +99,7 @@ for set in "$DATA"/identity/*/; do
 	peer "$name" identity "$set"
 done
 embedders
+cluster
 run expression_fer2013 expression "$DATA/expression/fer2013"
 peer expression_fer2013 expression "$DATA/expression/fer2013"
 for x in mien average emotion face_expression; do # mien's network alone, the npm models alone and averaged

@@ -96,7 +96,7 @@ static int online(const packed *p, float t, face_cluster_scores *scores, mien_er
 	size_t n = p->n;
 	size_t *order = malloc((n ? n : 1) * sizeof(*order));
 	int64_t *cluster = malloc((n ? n : 1) * sizeof(*cluster)); /* each face's cluster id */
-	int64_t *parent = malloc((n ? n : 1) * sizeof(*parent));    /* cluster id -> the cluster it was merged into */
+	int64_t *parent = malloc((n ? n : 1) * sizeof(*parent));   /* cluster id -> the cluster it was merged into */
 	int *labels = malloc((n ? n : 1) * sizeof(*labels));
 	int rc = order && cluster && parent && labels ? MIEN_OK : mien_error_set(err, MIEN_ENOMEM, "out of memory");
 	for (int k = 0; rc == MIEN_OK && k < ARRIVAL_ORDERS; k++) {
@@ -153,8 +153,9 @@ static json_t *scores_at(const packed *p, float t, int *labels, mien_error *err)
 		f += orders[k].pair_f / ARRIVAL_ORDERS;
 		worst = orders[k].pair_f < worst ? orders[k].pair_f : worst;
 	}
-	json_object_set_new(o, "online", json_pack("{s:i,s:f,s:f,s:f,s:f}", "orders", ARRIVAL_ORDERS, "pair_precision",
-	                                           precision, "pair_recall", recall, "pair_f", f, "pair_f_worst", worst));
+	json_object_set_new(o, "online",
+	                    json_pack("{s:i,s:f,s:f,s:f,s:f}", "orders", ARRIVAL_ORDERS, "pair_precision", precision,
+	                              "pair_recall", recall, "pair_f", f, "pair_f_worst", worst));
 	return o;
 }
 
@@ -212,11 +213,11 @@ int cli__eval_cluster(eval_ctx *c, const char *dir)
 	float t = isnan(c->threshold) ? face_cluster_default_threshold(model) : c->threshold;
 	mien_error err = { 0 };
 	int rc = CLI_EXIT_FAIL;
-	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:f,s:f}", "mode", "cluster", "dataset", dir, "split",
-	                      cli__split_name(c->split), "embedder", model, "detector",
-	                      face_analyzer_detector(c->analyzer), "images", (int)set.total, "no_embedding", set.failed,
-	                      "whole_picture_as_face", set.crops, "threshold", (double)t, "recognition_threshold",
-	                      (double)recognition);
+	json_t *o =
+	        json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:f,s:f}", "mode", "cluster", "dataset", dir, "split",
+	                  cli__split_name(c->split), "embedder", model, "detector", face_analyzer_detector(c->analyzer),
+	                  "images", (int)set.total, "no_embedding", set.failed, "whole_picture_as_face", set.crops,
+	                  "threshold", (double)t, "recognition_threshold", (double)recognition);
 	/* the split read; when that is everybody, each half on its own as well (one embedding pass for all three) */
 	json_t *whole = half_json(&set, EVAL_SPLIT_ALL, t, recognition, c->sweep, &err);
 	if (!whole)
@@ -260,9 +261,9 @@ enum { ROLE_ENROLLED, ROLE_CORRECTION, ROLE_HELD };
 
 typedef struct negatives_run {
 	const identity_set *set;
-	char *role;        /* per sample */
-	char *enrolled;    /* per person */
-	int *negative_of;  /* per sample: the person it is a negative of, or -1 */
+	char *role;       /* per sample */
+	char *enrolled;   /* per person */
+	int *negative_of; /* per sample: the person it is a negative of, or -1 */
 	float t;
 } negatives_run;
 
@@ -277,7 +278,8 @@ static void person_scores(const negatives_run *r, size_t q, float *face, float *
 		int is_face = r->role[g] == ROLE_ENROLLED, to = is_face ? s->person : r->negative_of[g];
 		if (!s->ok || (!is_face && to < 0))
 			continue;
-		float sim = cli__dot(set->samples[q].embedding, s->embedding, set->dim), *best = is_face ? face : negative;
+		float sim = cli__dot(set->samples[q].embedding, s->embedding, set->dim),
+		      *best = is_face ? face : negative;
 		if (sim > best[to])
 			best[to] = sim;
 	}
@@ -297,11 +299,11 @@ static int name_query(const negatives_run *r, const float *face, const float *ne
 }
 
 typedef struct tally {
-	long impostor_trials, false_accepts;       /* (held query, person with negatives) of different people */
-	long returning_trials, returning_accepts;  /* ... where the query's person gave that person a negative */
-	long genuine, genuine_named;               /* held queries of people with negatives */
-	long all_impostor_queries, all_misnamed;   /* every held query not of an enrolled person or of another one */
-	long all_genuine, all_genuine_named;       /* every held query of an enrolled person */
+	long impostor_trials, false_accepts;      /* (held query, person with negatives) of different people */
+	long returning_trials, returning_accepts; /* ... where the query's person gave that person a negative */
+	long genuine, genuine_named;              /* held queries of people with negatives */
+	long all_impostor_queries, all_misnamed;  /* every held query not of an enrolled person or of another one */
+	long all_genuine, all_genuine_named;      /* every held query of an enrolled person */
 } tally;
 
 static double rate(long part, long whole)

@@ -25,7 +25,7 @@
 typedef struct face_cli {
 	face_options options;
 	int json, embeddings, face_crop;
-	long face; /* enroll --face N: the #N of the face to enrol, from 1 (0: the picture's only face) */
+	long face;           /* enroll --face N: the #N of the face to enrol, from 1 (0: the picture's only face) */
 	int takes_threshold; /* cluster: --threshold T is an option */
 	float threshold;     /* cluster --threshold, NAN = the embedder's unknown-visitor threshold */
 	face_analyzer *analyzer;
@@ -496,7 +496,7 @@ static const char CLUSTER_USAGE[] =
 
 /* One face found: where it is, and its row in the embeddings (-1: too small to recognise). */
 typedef struct found_face {
-	int image; /* index into the positional arguments */
+	int image;  /* index into the positional arguments */
 	int number; /* #N, from 1 */
 	float box[4];
 	long row;

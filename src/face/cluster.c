@@ -329,8 +329,8 @@ int face_cluster_merge_all(face_cluster_set *s, face_cluster_merged_fn merged, v
 			if (j == a || state[j] != IN_PLAY)
 				continue;
 			float sim = linkage(s, a, j);
-			/* on a tie the cluster the chain came from wins (so the chain cannot go round in a circle), then the
-			 * lower id */
+			/* on a tie the cluster the chain came from wins (so the chain cannot go round in a circle),
+			 * then the lower id */
 			if (b == SIZE_MAX || sim > best ||
 			    (sim == best && (j == prev || (b != prev && s->slots[j].id < s->slots[b].id)))) {
 				best = sim;
@@ -447,15 +447,17 @@ typedef struct labelled {
 static int by_label(const void *a, const void *b)
 {
 	const labelled *x = a, *y = b;
-	return x->label != y->label ? (x->label < y->label ? -1 : 1)
-	                            : x->truth != y->truth ? (x->truth < y->truth ? -1 : 1) : 0;
+	return x->label != y->label   ? (x->label < y->label ? -1 : 1)
+	       : x->truth != y->truth ? (x->truth < y->truth ? -1 : 1)
+	                              : 0;
 }
 
 static int by_truth(const void *a, const void *b)
 {
 	const labelled *x = a, *y = b;
-	return x->truth != y->truth ? (x->truth < y->truth ? -1 : 1)
-	                            : x->label != y->label ? (x->label < y->label ? -1 : 1) : 0;
+	return x->truth != y->truth   ? (x->truth < y->truth ? -1 : 1)
+	       : x->label != y->label ? (x->label < y->label ? -1 : 1)
+	                              : 0;
 }
 
 static double pairs_of(size_t k)

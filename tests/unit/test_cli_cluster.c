@@ -247,8 +247,9 @@ static void test_cluster_text_two_people(void **state)
 	         dir, dir, dir);
 	assert_int_equal(run(cmd, out, sizeof(out)), 0);
 	char expect[512];
-	const char *order[4][2] = { { "two.jpg", "1" }, { "one.jpg", "2" }, { "one_small.jpg", "2" },
-		                    { "two_small.jpg", "1" } };
+	const char *order[4][2] = {
+		{ "two.jpg", "1" }, { "one.jpg", "2" }, { "one_small.jpg", "2" }, { "two_small.jpg", "1" }
+	};
 	for (int i = 0; i < 4; i++) {
 		/* IMG  #N  x,y,w,h  cluster K */
 		snprintf(expect, sizeof(expect), "%s/%s  #1  ", dir, order[i][0]);

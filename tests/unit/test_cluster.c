@@ -380,8 +380,9 @@ static int64_t root(const int64_t *parent, int64_t id)
 	return id;
 }
 
-/* People that overlap (noise 2.5: a cosine of about 0.14 within a person, 0 ± 0.09 between two) and a threshold in the thick of it, so
- * that many merges happen in different orders: the one-pass merge ends with the clusters of repeated merge steps. */
+/* People that overlap (noise 2.5: a cosine of about 0.14 within a person, 0 ± 0.09 between two) and a threshold in
+ * the thick of it, so that many merges happen in different orders: the one-pass merge ends with the clusters of
+ * repeated merge steps. */
 static void test_merge_all_equals_merge_steps(void **state)
 {
 	(void)state;
@@ -525,8 +526,9 @@ static void test_bad_input(void **state)
 static void test_default_threshold(void **state)
 {
 	(void)state;
-	const char *models[] = { "face_recognition-v2", "face_recognition", "faceres", "faceres-deep", "mobileface",
-		                 "face_recognition-v2*10+faceres", "something-else" };
+	const char *models[] = { "face_recognition-v2", "face_recognition", "faceres",
+		                 "faceres-deep",        "mobileface",       "face_recognition-v2*10+faceres",
+		                 "something-else" };
 	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
 		float t = face_cluster_default_threshold(models[i]), r = face_default_threshold(models[i]);
 		assert_true(t >= r);
