@@ -189,15 +189,15 @@ function embedderSection() {
 // ---- grouping unknown faces (mien eval cluster, mien eval negatives)
 const f05 = (pr, r) => (pr + r > 0 ? (1.25 * pr * r) / (0.25 * pr + r) : 0);
 // The calibration rule (docs/accuracy.md, "Grouping unknown faces"): on the tuning halves of every set, the mean over
-// sets of F0.5 of the online grouping (precision weighted above recall); the best threshold of the sweep that is at
-// least recognition's (ties: the stricter).
+// sets of F0.5 of the online grouping (precision weighted above recall); the best threshold of the sweep that is
+// stricter than recognition's (ties: the stricter).
 function calibrate(runs) {
   const sweeps = runs.map((m) => m.halves.tune.sweep);
   const rec = runs[0].recognition_threshold;
   let best = null;
   sweeps[0].forEach((point, i) => {
     const t = point.threshold;
-    if (t < rec - 1e-6) return;
+    if (t <= rec + 1e-6) return;
     const score = sweeps.reduce((a, sw) => a + f05(sw[i].online.pair_precision, sw[i].online.pair_recall), 0) / sweeps.length;
     if (!best || score >= best.score - 1e-12) best = { t, score };
   });
@@ -240,9 +240,9 @@ function clusterSection() {
   p('The threshold is tuned on half of the people and reported on the other half: each set\'s people (folder names)');
   p('sorted by the FNV-1a 32-bit hash of their name, the first half (rounded up) is `--split tune`, the rest');
   p('`--split held`; the halves never change with the pictures. Tuning reads the tuning halves of all five sets (each set');
-  p('clustered on its own: deepface and LFW share two people) and picks, among the sweep\'s thresholds no looser than');
-  p('recognition\'s, the one with the best mean over sets of the online grouping\'s F0.5 (precision weighted above');
-  p('recall: a stranger merged into someone else\'s identity is worse than one identity split in two).');
+  p('clustered on its own: deepface and LFW share two people) and picks, among the sweep\'s thresholds (steps of 0.0025)');
+  p('stricter than recognition\'s, the one with the best mean over sets of the online grouping\'s F0.5 (precision weighted');
+  p('above recall: a stranger merged into someone else\'s identity is worse than one identity split in two).');
   p();
   p('| embedder | recognition threshold | best mean F on the tuning halves, any threshold | the rule\'s pick (mean online F0.5) | in force (`face_cluster_default_threshold`) |');
   p('|---|---:|---|---|---:|');

@@ -79,7 +79,7 @@ cluster() {
 	for set in "$DATA"/identity/*/; do
 		set=${set%/}
 		run "negatives__$(basename "$set")" negatives "$set" --embedder "${CLUSTER_EMBEDDERS[0]}"
-		run "negatives__$(basename "$set")__0.9" negatives "$set" --embedder "${CLUSTER_EMBEDDERS[0]}" --threshold 0.9
+		run "negatives__$(basename "$set")__0.91" negatives "$set" --embedder "${CLUSTER_EMBEDDERS[0]}" --threshold 0.91
 	done
 }
 case "${PARTS:-all}" in
