@@ -474,6 +474,10 @@ int store_unknown_cameras(store *s, int64_t id, int64_t *out, size_t max, size_t
 /* Visits of the identity that started at or after `since`. */
 int store_unknown_visits_since(store *s, int64_t id, int64_t since, int64_t *visits, mien_error *err);
 
+/* A cheap fingerprint of the identities of `model`: how many, the latest update time (max_id) and a sum over ids,
+ * members and dismissals (id_sum). Any create, join, merge, dismissal or erasure changes it. */
+int store_unknown_signature(store *s, const char *model, store_face_signature *out, mien_error *err);
+
 typedef int (*store_unknown_fn)(void *ctx, const store_unknown *u, const float *sum);
 /* Walks every identity of `model`, to fill a face_cluster_set. */
 int store_unknowns_each(store *s, const char *model, store_unknown_fn fn, void *ctx, mien_error *err);
