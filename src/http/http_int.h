@@ -246,6 +246,13 @@ void http__auth_forget_token(http_server *s, const uint8_t hash[STORE_TOKEN_HASH
  * {"op":"remove_person","person_id"}. */
 void http__tell_gallery(http_server *s, json_t *change);
 void http__gallery_apply(http_server *s, const json_t *change);
+void http__gallery_add_embedding(http_server *s, int64_t person_id, int64_t face_id, const float *embedding, int dim,
+                                 const char *model);
+/* Before enrolling face f (face `index` of `count` in its picture) to `person`: 0 to go on, or -1 after answering
+ * 409 with the verdict "mismatch" (not like the person's faces) or "matches_other" (more like someone else), unless
+ * `confirm`, which goes on with *warning set to the verdict overridden. */
+int http__check_match(http_req *r, const store_person *person, const face_result *f, long index, size_t count,
+                      int confirm, const char **warning);
 
 /* Authentication (auth.c): reads the Bearer token or the cookie into r->user; 0 = anonymous or
  * authenticated, -1 = answered (503 when the store is down). */

@@ -203,7 +203,9 @@ int store_face_set_embedding(store *s, int64_t face_id, const char *model, const
 
 /* Called once per stored embedding of a model; a non-zero return stops the walk and is returned. */
 typedef int (*store_embedding_fn)(void *ctx, int64_t face_id, int64_t person_id, const float *embedding, int dim);
-/* Walks every embedding of `model` (NULL = all models) in face id order, to fill the gallery. */
+/* Walks every embedding of `model` (NULL = all models: faces only) in face id order, to fill the gallery. The
+ * negatives of `model` come with them as faces of negative id and person (-negative id, -person id): see
+ * gallery_identify. The range walk, the signature and store_face_ids count them the same way. */
 int store_embeddings_each(store *s, const char *model, store_embedding_fn fn, void *ctx, mien_error *err);
 
 /* Walks the embeddings of `model` whose face id lies in [from_id, to_id], in face id order (the gallery sync

@@ -657,12 +657,11 @@ static face_track_match match_face(void *ctx, const face_result *r)
 	worker *wk = ctx;
 	watch *w = wk->w;
 	gallery_hit hit;
-	size_t hits = 0;
 	mien_error err = { 0 };
 	if (r->embedding_model && w->index &&
-	    gallery_search(w->index, r->embedding, r->embedding_dim, r->embedding_model, 1, &hit, &hits, &err) ==
+	    gallery_identify(w->index, r->embedding, r->embedding_dim, r->embedding_model, threshold(wk), &hit, &err) ==
 	            MIEN_OK &&
-	    hits == 1 && hit.similarity >= threshold(wk))
+	    hit.person_id)
 		return (face_track_match){ hit.person_id, hit.similarity };
 	return (face_track_match){ 0, 0 };
 }
