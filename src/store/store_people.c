@@ -260,6 +260,10 @@ int store_face_thumbnail(store *s, int64_t face_id, uint8_t **jpeg, size_t *len,
 	return store__read_blob(s, "SELECT jpeg FROM face_images WHERE face_id = $1", face_id, jpeg, len, "face", err);
 }
 
+/* Negatives ride in the gallery as faces of negative ids: face -n of person -p is negative n of person p
+ * (gallery_identify reads them so), and the gallery's loading and sync see them like any other face. */
+#define UNION_NEGATIVES " UNION ALL SELECT -id, -person_id, dim, embedding FROM negatives WHERE model = $1"
+
 typedef struct embedding_ctx {
 	store_embedding_fn fn;
 	void *ctx;
@@ -289,8 +293,10 @@ int store_embeddings_each(store *s, const char *model, store_embedding_fn fn, vo
 	int rc;
 	if (model) {
 		store_value p[] = { SV_TEXT(model) };
-		rc = RUN(s, "SELECT id, person_id, dim, embedding FROM faces WHERE model = $1 ORDER BY id", p,
-		         embedding_row, &e);
+		rc = RUN(s,
+		         "SELECT id, person_id, dim, embedding FROM faces WHERE model = $1" UNION_NEGATIVES
+		         " ORDER BY 1",
+		         p, embedding_row, &e);
 	} else {
 		rc = store__run(s, "SELECT id, person_id, dim, embedding FROM faces ORDER BY id", NULL, 0,
 		                embedding_row, &e, err);
@@ -308,19 +314,11 @@ int store_embeddings_range(store *s, const char *model, int64_t from_id, int64_t
 	store_value p[] = { SV_TEXT(model), SV_INT(from_id), SV_INT(to_id) };
 	int rc = RUN(s,
 	             "SELECT id, person_id, dim, embedding FROM faces WHERE model = $1 AND id >= $2 AND id <= $3"
-	             " ORDER BY id",
+	             " UNION ALL SELECT -id, -person_id, dim, embedding FROM negatives WHERE model = $1 AND -id >= $2"
+	             " AND -id <= $3 ORDER BY 1",
 	             p, embedding_row, &e);
 	free(e.buffer);
 	return rc;
-}
-
-static int signature_row(void *ctx, const store_row *row)
-{
-	store_face_signature *sig = ctx;
-	sig->count = store__col_int(row, 0);
-	sig->max_id = store__col_int(row, 1);
-	sig->id_sum = store__col_int(row, 2);
-	return MIEN_OK;
 }
 
 int store_face_signature_get(store *s, const char *model, store_face_signature *out, mien_error *err)
@@ -329,9 +327,10 @@ int store_face_signature_get(store *s, const char *model, store_face_signature *
 	store_value p[] = { SV_TEXT(model) };
 	/* PostgreSQL's SUM(bigint) is numeric: cast back (the sum of up to 16 M ids fits easily). */
 	return RUN(s,
-	           "SELECT COUNT(*), COALESCE(MAX(id), 0), CAST(COALESCE(SUM(id), 0) AS BIGINT) FROM faces"
-	           " WHERE model = $1",
-	           p, signature_row, out);
+	           "SELECT COUNT(*), COALESCE(MAX(CASE WHEN id > 0 THEN id ELSE 0 END), 0),"
+	           " CAST(COALESCE(SUM(id), 0) AS BIGINT) FROM (SELECT id FROM faces WHERE model = $1"
+	           " UNION ALL SELECT -id FROM negatives WHERE model = $1) x",
+	           p, store__signature_row, out);
 }
 
 #define FACE_IDS_MAX (16 * 1024 * 1024)
@@ -365,7 +364,10 @@ int store_face_ids(store *s, const char *model, int64_t **ids, size_t *count, mi
 	*count = 0;
 	ids_ctx l = { NULL, 0, 0, err };
 	store_value p[] = { SV_TEXT(model) };
-	int rc = RUN(s, "SELECT id FROM faces WHERE model = $1 ORDER BY id", p, id_row, &l);
+	int rc = RUN(s,
+	             "SELECT id FROM faces WHERE model = $1 UNION ALL SELECT -id FROM negatives WHERE model = $1"
+	             " ORDER BY 1",
+	             p, id_row, &l);
 	if (rc) {
 		free(l.ids);
 		return rc;
