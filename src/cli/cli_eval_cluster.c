@@ -79,11 +79,12 @@ static void shuffle(size_t *order, size_t n, uint64_t seed)
 	}
 }
 
-static void follow(void *ctx, int64_t into, int64_t from, float similarity)
+static int follow(void *ctx, int64_t into, int64_t from, float similarity)
 {
 	int64_t *parent = ctx;
 	(void)similarity;
 	parent[from - 1] = into;
+	return 0;
 }
 
 /*

@@ -351,8 +351,8 @@ int face_cluster_merge_all(face_cluster_set *s, face_cluster_merged_fn merged, v
 			state[gone] = FOLDED;
 			folded++;
 			len -= 2;
-			if (merged)
-				merged(ctx, s->slots[keep].id, s->slots[gone].id, best);
+			if (merged && merged(ctx, s->slots[keep].id, s->slots[gone].id, best))
+				break;
 		} else {
 			MIEN_ASSERT(len < s->count);
 			chain[len++] = b;
@@ -379,11 +379,12 @@ int face_cluster_merge_all(face_cluster_set *s, face_cluster_merged_fn merged, v
 
 /* face_cluster_run's record of merges: parent[id - 1] is the cluster that cluster `id` was folded into, or id
  * itself while it stands. A cluster's id is that of one of its faces, so every face leads to its cluster. */
-static void record_merge(void *ctx, int64_t into, int64_t from, float similarity)
+static int record_merge(void *ctx, int64_t into, int64_t from, float similarity)
 {
 	int64_t *parent = ctx;
 	(void)similarity;
 	parent[from - 1] = into;
+	return 0;
 }
 
 static int64_t root_of(int64_t *parent, int64_t id)

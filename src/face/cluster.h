@@ -72,8 +72,9 @@ int face_cluster_nearest(const face_cluster_set *set, const float *embedding, fa
 int face_cluster_merge_step(face_cluster_set *set, int64_t *into, int64_t *from, float *similarity);
 
 /* Called by face_cluster_merge_all after each merge: cluster `from` was folded into `into` (and is gone from the
- * set), their mean similarity was `similarity`. */
-typedef void (*face_cluster_merged_fn)(void *ctx, int64_t into, int64_t from, float similarity);
+ * set), their mean similarity was `similarity`. Returns 0 to go on, non-zero to stop the pass there (the set then
+ * holds the merges made so far, e.g. when the store refused this one and the caller will load the set again). */
+typedef int (*face_cluster_merged_fn)(void *ctx, int64_t into, int64_t from, float similarity);
 
 /* Every merge that repeated face_cluster_merge_step calls would make, in one pass: the same clusters in the end
  * (average linkage is reducible: see cluster.c), though not necessarily merged in the same order, for

@@ -366,11 +366,12 @@ static void test_order_independence(void **state)
 }
 
 /* Records merges: parent[id - 1] = the cluster id was folded into. */
-static void follow(void *ctx, int64_t into, int64_t from, float similarity)
+static int follow(void *ctx, int64_t into, int64_t from, float similarity)
 {
 	int64_t *parent = ctx;
 	(void)similarity;
 	parent[from - 1] = into;
+	return 0;
 }
 
 static int64_t root(const int64_t *parent, int64_t id)
@@ -429,6 +430,38 @@ static void test_merge_all_equals_merge_steps(void **state)
 	}
 	face_cluster_free(&a);
 	face_cluster_free(&b);
+}
+
+static int stop_after_one(void *ctx, int64_t into, int64_t from, float similarity)
+{
+	int *calls = ctx;
+	(void)into;
+	(void)from;
+	(void)similarity;
+	return ++*calls >= 1;
+}
+
+/* A pass stopped by its callback keeps the merges made so far; a later pass finishes the rest. */
+static void test_merge_all_stops(void **state)
+{
+	(void)state;
+	mien_error err = { 0 };
+	face_cluster_set *s = make(DIM, 0.5f);
+	float v[DIM];
+	for (int i = 0; i < 12; i++) {
+		person_face(i % 3, i / 3, 0.6f, v);
+		assert_int_equal(face_cluster_put(s, i + 1, v, 1, 0, &err), MIEN_OK);
+	}
+	int calls = 0;
+	size_t merges = 0;
+	assert_int_equal(face_cluster_merge_all(s, stop_after_one, &calls, &merges, &err), MIEN_OK);
+	assert_int_equal(calls, 1);
+	assert_int_equal(merges, 1);
+	assert_int_equal(face_cluster_count(s), 11);
+	assert_int_equal(face_cluster_merge_all(s, NULL, NULL, &merges, &err), MIEN_OK);
+	assert_int_equal(merges, 8);
+	assert_int_equal(face_cluster_count(s), 3);
+	face_cluster_free(&s);
 }
 
 static void test_run_numbers_by_first_face(void **state)
@@ -548,6 +581,7 @@ int main(void)
 		cmocka_unit_test(test_ties),
 		cmocka_unit_test(test_order_independence),
 		cmocka_unit_test(test_merge_all_equals_merge_steps),
+		cmocka_unit_test(test_merge_all_stops),
 		cmocka_unit_test(test_run_numbers_by_first_face),
 		cmocka_unit_test(test_scores),
 		cmocka_unit_test(test_bad_input),
