@@ -1,7 +1,13 @@
 /*
- * test_cli_face.c — `mien analyze`, `enroll`, `identify` and `compare` as a user runs them: build/mien in a
- * child process on files made here from face-api's demo photo (models/samples/sample1.jpg), with a throw-away
- * database (MIEN_DB): an SQLite file, then the PostgreSQL server of MIEN_TEST_PG (started by `make check-unit`).
+ * test_cli_face.c — `mien analyze`, `enroll`, `identify`, `compare` and `cluster` (and `mien eval cluster|negatives`)
+ * as a user runs them: build/mien in a child process on files made here from face-api's demo photos
+ * (models/samples), with a throw-away database (MIEN_DB): an SQLite file, then the PostgreSQL server of MIEN_TEST_PG
+ * (started by `make check-unit`).
+ *
+ * The facts the grouping is checked against come from how the pictures are made and what they are labelled with,
+ * not from the code under test: sample1.jpg and sample2.jpg hold 3 faces each (counted by eye,
+ * ../shared/data/detection/face_counts.csv); the people in one photo are different people; a copy of a picture, or
+ * the picture made smaller, shows the same faces.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,12 +15,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "cli/cli.h"
 #include "face/face.h"
 
 static char dir[64];
@@ -47,6 +57,53 @@ static void write_jpeg(const face_image *img, const char *name)
 	assert_int_equal(fwrite(jpg, 1, size, f), size);
 	fclose(f);
 	free(jpg);
+}
+
+/*
+ * The pictures of the `mien cluster` tests: copy.jpg (sample1 byte for byte), small.jpg (sample1 at 2/3 of its
+ * size), one.jpg and two.jpg (sample1's two largest faces cut out: two people who stand side by side, so two
+ * different people), one_small.jpg and two_small.jpg (the same, smaller), and people/a/, people/b/ (a labelled
+ * folder of those).
+ */
+static int cluster_pictures(const face_image *img, const face_result *faces, size_t n)
+{
+	mien_error err = { 0 };
+	face_image *small = NULL, *cut = NULL;
+	char path[256];
+	snprintf(path, sizeof(path), "cp models/samples/sample1.jpg %s/copy.jpg", dir);
+	if (system(path) != 0 || face_image_crop(img, 0, 0, (float)img->width, (float)img->height, img->width * 2 / 3,
+	                                         img->height * 2 / 3, &small, &err))
+		return -1;
+	write_jpeg(small, "small.jpg");
+	face_image_free(&small);
+	int big[2] = { -1, -1 }; /* the two largest faces */
+	for (size_t i = 0; i < n; i++) {
+		if (big[0] < 0 || faces[i].box[2] > faces[big[0]].box[2]) {
+			big[1] = big[0];
+			big[0] = (int)i;
+		} else if (big[1] < 0 || faces[i].box[2] > faces[big[1]].box[2]) {
+			big[1] = (int)i;
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		snprintf(path, sizeof(path), "%s/people/%c", dir, k ? 'b' : 'a');
+		if (cli_mkdir_p(path, &err))
+			return -1;
+		const float *b = faces[big[k]].box;
+		for (int size = 0; size < 2; size++) {
+			int side = size ? 150 : 300;
+			if (face_image_crop(img, b[0] - b[2] * 0.6f, b[1] - b[3] * 0.6f, b[2] * 2.2f, b[3] * 2.2f, side,
+			                    side, &cut, &err))
+				return -1;
+			char name[64];
+			snprintf(name, sizeof(name), "%s%s.jpg", k ? "two" : "one", size ? "_small" : "");
+			write_jpeg(cut, name);
+			snprintf(name, sizeof(name), "people/%c/%d.jpg", k ? 'b' : 'a', size);
+			write_jpeg(cut, name);
+			face_image_free(&cut);
+		}
+	}
+	return 0;
 }
 
 static int setup(void **state)
@@ -83,6 +140,8 @@ static int setup(void **state)
 	write_jpeg(a, "ada1.jpg");
 	write_jpeg(b, "ada2.jpg");
 	write_jpeg(blank, "blank.jpg");
+	if (cluster_pictures(img, faces, n))
+		return -1;
 	FILE *f = fopen("/tmp/mien-cli-corrupt.jpg", "wb");
 	fputs("\xff\xd8\xff\xe0 this is not really a JPEG", f);
 	fclose(f);
@@ -213,12 +272,192 @@ static void test_analyze_json_and_bad_input(void **state)
 	assert_int_equal(run("build/mien compare models/samples/sample1.jpg 2>/dev/null", out, sizeof(out)), 2);
 }
 
+typedef struct line {
+	char image[256];
+	float box[4];
+	int cluster; /* 0: null */
+} line;
+
+/* The JSON lines of `out` (other lines, such as error messages, are skipped). */
+static int parse_lines(char *out, line *lines, int max)
+{
+	int n = 0;
+	for (char *p = strtok(out, "\n"); p; p = strtok(NULL, "\n")) {
+		if (*p != '{')
+			continue;
+		json_error_t jerr;
+		json_t *o = json_loads(p, 0, &jerr);
+		assert_non_null(o);
+		assert_true(n < max);
+		line *l = &lines[n++];
+		const char *image = json_string_value(json_object_get(o, "image"));
+		assert_non_null(image);
+		snprintf(l->image, sizeof(l->image), "%s", strrchr(image, '/') ? strrchr(image, '/') + 1 : image);
+		json_t *box = json_object_get(o, "box");
+		assert_int_equal(json_array_size(box), 4);
+		for (int k = 0; k < 4; k++)
+			l->box[k] = (float)json_number_value(json_array_get(box, k));
+		json_t *c = json_object_get(o, "cluster");
+		assert_true(json_is_integer(c) || json_is_null(c));
+		l->cluster = json_is_integer(c) ? (int)json_integer_value(c) : 0;
+		json_decref(o);
+	}
+	return n;
+}
+
+static int count_image(const line *lines, int n, const char *image)
+{
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		k += strcmp(lines[i].image, image) == 0;
+	return k;
+}
+
+/* The line of `image` whose box, scaled by `scale`, lies on `box` (within a tenth of its size); NULL if none. */
+static const line *find_face(const line *lines, int n, const char *image, const float *box, float scale)
+{
+	for (int i = 0; i < n; i++) {
+		const float *b = lines[i].box;
+		if (strcmp(lines[i].image, image) == 0 && fabsf(b[0] / scale - box[0]) < box[2] * 0.1f &&
+		    fabsf(b[1] / scale - box[1]) < box[3] * 0.1f && fabsf(b[2] / scale - box[2]) < box[2] * 0.1f)
+			return &lines[i];
+	}
+	return NULL;
+}
+
+static void test_cluster_json(void **state)
+{
+	(void)state;
+	char out[65536], cmd[1024];
+	line lines[64];
+	snprintf(cmd, sizeof(cmd),
+	         "build/mien cluster --json models/samples/sample1.jpg %s/copy.jpg %s/small.jpg "
+	         "models/samples/sample2.jpg %s/missing.jpg /tmp/mien-cli-corrupt.jpg 2>&1",
+	         dir, dir, dir);
+	/* two bad files: each named on stderr, the others still grouped, exit status 1 */
+	assert_int_equal(run(cmd, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "missing.jpg"));
+	assert_non_null(strstr(out, "mien-cli-corrupt.jpg"));
+	int n = parse_lines(out, lines, 64);
+	assert_int_equal(count_image(lines, n, "sample1.jpg"), 3);
+	assert_int_equal(count_image(lines, n, "copy.jpg"), 3);
+	assert_int_equal(count_image(lines, n, "small.jpg"), 3);
+	assert_int_equal(count_image(lines, n, "sample2.jpg"), 3);
+	assert_int_equal(n, 12);
+	/* sample1's faces come first: clusters 1, 2, 3 (numbered by first face), different people all */
+	for (int i = 0; i < 3; i++) {
+		assert_string_equal(lines[i].image, "sample1.jpg");
+		assert_int_equal(lines[i].cluster, i + 1);
+		/* the copy's face at the same place, and the smaller picture's, are in its cluster */
+		const line *copy = find_face(lines, n, "copy.jpg", lines[i].box, 1);
+		const line *small = find_face(lines, n, "small.jpg", lines[i].box, 2.0f / 3);
+		assert_non_null(copy);
+		assert_non_null(small);
+		assert_int_equal(copy->cluster, lines[i].cluster);
+		assert_int_equal(small->cluster, lines[i].cluster);
+	}
+	/* sample2's three people are three clusters */
+	int c2[3], k = 0;
+	for (int i = 0; i < n; i++)
+		if (strcmp(lines[i].image, "sample2.jpg") == 0)
+			c2[k++] = lines[i].cluster;
+	assert_true(c2[0] > 0 && c2[1] > 0 && c2[2] > 0);
+	assert_true(c2[0] != c2[1] && c2[1] != c2[2] && c2[0] != c2[2]);
+}
+
+static void test_cluster_text_two_people(void **state)
+{
+	(void)state;
+	char out[16384], cmd[1024];
+	/* two people who stand side by side in one photo, each twice: two clusters, whatever the order */
+	snprintf(cmd, sizeof(cmd), "build/mien cluster %s/two.jpg %s/one.jpg %s/one_small.jpg %s/two_small.jpg", dir,
+	         dir, dir, dir);
+	assert_int_equal(run(cmd, out, sizeof(out)), 0);
+	char expect[512];
+	const char *order[4][2] = {
+		{ "two.jpg", "1" }, { "one.jpg", "2" }, { "one_small.jpg", "2" }, { "two_small.jpg", "1" }
+	};
+	for (int i = 0; i < 4; i++) {
+		/* IMG  #N  x,y,w,h  cluster K */
+		snprintf(expect, sizeof(expect), "%s/%s  #1  ", dir, order[i][0]);
+		const char *at = strstr(out, expect);
+		assert_non_null(at);
+		const char *end = strchr(at, '\n');
+		assert_non_null(end);
+		snprintf(expect, sizeof(expect), "  cluster %s\n", order[i][1]);
+		assert_true(strncmp(end - strlen(expect) + 1, expect, strlen(expect)) == 0);
+	}
+	/* --threshold 1 keeps even these apart (a smaller copy is not the same pixels) */
+	snprintf(cmd, sizeof(cmd), "build/mien cluster --threshold 1 %s/one.jpg %s/one_small.jpg", dir, dir);
+	assert_int_equal(run(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "cluster 1\n"));
+	assert_non_null(strstr(out, "cluster 2\n"));
+}
+
+static void test_cluster_usage(void **state)
+{
+	(void)state;
+	char out[8192];
+	assert_int_equal(run("build/mien cluster 2>&1", out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "usage: mien cluster"));
+	assert_int_equal(run("build/mien cluster --threshold 2 models/samples/sample1.jpg 2>&1", out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "--threshold"));
+	assert_int_equal(run("build/mien cluster --bogus models/samples/sample1.jpg 2>&1", out, sizeof(out)), 2);
+	assert_int_equal(run("build/mien cluster --help", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "usage: mien cluster"));
+	assert_int_equal(run("build/mien help", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "cluster"));
+}
+
+/* The evaluations on a labelled folder of two people with two pictures each. */
+static void test_eval_cluster_and_negatives(void **state)
+{
+	(void)state;
+	char out[1 << 17], cmd[1024];
+	snprintf(cmd, sizeof(cmd), "build/mien eval cluster %s/people --sweep", dir);
+	assert_int_equal(run(cmd, out, sizeof(out)), 0);
+	json_error_t jerr;
+	json_t *o = json_loads(out, 0, &jerr);
+	assert_non_null(o);
+	json_t *at = json_object_get(o, "at_threshold");
+	assert_int_equal(json_integer_value(json_object_get(o, "people")), 2);
+	assert_int_equal(json_integer_value(json_object_get(o, "faces")), 4);
+	assert_float_equal(json_number_value(json_object_get(at, "pair_f")), 1, 1e-9);
+	assert_float_equal(json_number_value(json_object_get(at, "bcubed_f")), 1, 1e-9);
+	assert_int_equal(json_integer_value(json_object_get(at, "clusters")), 2);
+	assert_true(json_array_size(json_object_get(o, "sweep")) > 10);
+	/* each half holds one of the two people */
+	json_t *halves = json_object_get(o, "halves");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(halves, "tune"), "people")), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(halves, "held"), "people")), 1);
+	json_decref(o);
+	snprintf(cmd, sizeof(cmd), "build/mien eval cluster %s/people --split held --threshold 0.5", dir);
+	assert_int_equal(run(cmd, out, sizeof(out)), 0);
+	o = json_loads(out, 0, &jerr);
+	assert_non_null(o);
+	assert_int_equal(json_integer_value(json_object_get(o, "people")), 1);
+	assert_float_equal(json_number_value(json_object_get(o, "threshold")), 0.5, 1e-6);
+	assert_null(json_object_get(o, "halves"));
+	json_decref(o);
+	/* negatives: nobody has more than 3 pictures, so nobody is enrolled and nothing can be misnamed */
+	snprintf(cmd, sizeof(cmd), "build/mien eval negatives %s/people", dir);
+	assert_int_equal(run(cmd, out, sizeof(out)), 0);
+	o = json_loads(out, 0, &jerr);
+	assert_non_null(o);
+	assert_int_equal(json_integer_value(json_object_get(o, "people_enrolled")), 0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "after"), "all_misnamed")), 0);
+	json_decref(o);
+	assert_int_equal(run("build/mien eval cluster /nonexistent 2>&1", out, sizeof(out)), 1);
+	assert_int_equal(run("build/mien eval cluster . --split half 2>&1", out, sizeof(out)), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_enroll_identify_sqlite),
-		cmocka_unit_test(test_enroll_identify_postgresql),
-		cmocka_unit_test(test_analyze_json_and_bad_input),
+		cmocka_unit_test(test_enroll_identify_sqlite),     cmocka_unit_test(test_enroll_identify_postgresql),
+		cmocka_unit_test(test_analyze_json_and_bad_input), cmocka_unit_test(test_cluster_json),
+		cmocka_unit_test(test_cluster_text_two_people),    cmocka_unit_test(test_cluster_usage),
+		cmocka_unit_test(test_eval_cluster_and_negatives),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
