@@ -154,6 +154,22 @@ static int parse_common(face_cli *c, int argc, char **argv, const char *usage, c
 	return n;
 }
 
+/* parse_common for a command that takes one or more pictures: -1 to go on (*n pictures at pos), else the exit
+ * code to return at once (after --help, or a usage error). */
+static int parse_pictures(face_cli *c, int argc, char **argv, const char *usage, int *pos, int max, int *n)
+{
+	*n = parse_common(c, argc, argv, usage, NULL, pos, max);
+	if (*n == -1)
+		return CLI_EXIT_OK;
+	if (*n < 0)
+		return CLI_EXIT_USAGE;
+	if (*n == 0) {
+		fputs(usage, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	return -1;
+}
+
 /* Analyses one picture file into c->faces; returns the number of faces or -1 (message printed). */
 static int analyze_file(face_cli *c, const char *path, face_image **image)
 {
@@ -256,16 +272,9 @@ static int analyze_or_identify(int argc, char **argv, const mien_config *cfg, in
 {
 	face_cli c = { 0 };
 	int pos[4096];
-	const char *usage = identify ? IDENTIFY_USAGE : ANALYZE_USAGE;
-	int n = parse_common(&c, argc, argv, usage, NULL, pos, 4096);
-	if (n == -1)
-		return CLI_EXIT_OK;
-	if (n < 0)
-		return CLI_EXIT_USAGE;
-	if (n == 0) {
-		fputs(usage, stderr);
-		return CLI_EXIT_USAGE;
-	}
+	int n, done = parse_pictures(&c, argc, argv, identify ? IDENTIFY_USAGE : ANALYZE_USAGE, pos, 4096, &n);
+	if (done >= 0)
+		return done;
 	int rc = open_cli(&c, cfg);
 	identities id = { 0 };
 	mien_error err = { 0 };
@@ -523,15 +532,9 @@ int cli_cluster_main(int argc, char **argv, const mien_config *cfg)
 {
 	face_cli c = { .takes_threshold = 1, .threshold = NAN };
 	int pos[4096];
-	int n = parse_common(&c, argc, argv, CLUSTER_USAGE, NULL, pos, 4096);
-	if (n == -1)
-		return CLI_EXIT_OK;
-	if (n < 0)
-		return CLI_EXIT_USAGE;
-	if (n == 0) {
-		fputs(CLUSTER_USAGE, stderr);
-		return CLI_EXIT_USAGE;
-	}
+	int n, done = parse_pictures(&c, argc, argv, CLUSTER_USAGE, pos, 4096, &n);
+	if (done >= 0)
+		return done;
 	c.options.expressions = 0;
 	int rc = open_cli(&c, cfg);
 	found_face *faces = NULL;
