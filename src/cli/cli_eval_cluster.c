@@ -254,7 +254,8 @@ done:
  * named as somebody it is not becomes a negative of that person, as an operator's "not P" makes it. The held-out
  * queries are then named without and with the negatives: P is a candidate when P's best face reaches the threshold
  * and, with negatives, is closer than P's closest negative; the name is the candidate with the best face (the
- * gallery's nearest person), or nobody.
+ * gallery's nearest person), or nobody ("after"); "after_nearest_only" names nobody when the nearest person is
+ * passed over.
  */
 #define NEG_ENROL 3
 
@@ -286,17 +287,26 @@ static void person_scores(const negatives_run *r, size_t q, float *face, float *
 	}
 }
 
-/* Whom a query is named as (-1: nobody) from its person_scores, with or without the negatives. */
-static int name_query(const negatives_run *r, const float *face, const float *negative, int use_negatives)
+/* How the negatives are used: not at all (before), as the rule says (a person is passed over when a negative is
+ * closer than their best face, and the next candidate may be named: what gallery_identify does), or with a passed-
+ * over nearest person leaving the face unnamed. */
+enum { NEGATIVES_UNUSED, NEGATIVES_NEXT, NEGATIVES_UNKNOWN, NEGATIVE_RULES };
+
+/* Whom a query is named as (-1: nobody) from its person_scores, under one of the NEGATIVES_* rules. */
+static int name_query(const negatives_run *r, const float *face, const float *negative, int rule)
 {
-	int best = -1;
+	int best = -1, nearest = -1;
 	for (size_t p = 0; p < r->set->people.n; p++) {
-		if (!r->enrolled[p] || face[p] < r->t || (use_negatives && !(face[p] > negative[p])))
+		if (!r->enrolled[p] || face[p] < r->t)
+			continue;
+		if (nearest < 0 || face[p] > face[nearest])
+			nearest = (int)p;
+		if (rule != NEGATIVES_UNUSED && !(face[p] > negative[p]))
 			continue;
 		if (best < 0 || face[p] > face[best])
 			best = (int)p;
 	}
-	return best;
+	return rule == NEGATIVES_UNKNOWN && best != nearest ? -1 : best;
 }
 
 typedef struct tally {
@@ -385,7 +395,7 @@ int cli__eval_negatives(eval_ctx *c, const char *dir)
 			continue;
 		corrections++;
 		person_scores(&r, q, face, negative);
-		int named = name_query(&r, face, negative, 0);
+		int named = name_query(&r, face, negative, NEGATIVES_UNUSED);
 		if (named >= 0 && named != set.samples[q].person) {
 			r.negative_of[q] = named;
 			has_negatives[named] = 1;
@@ -394,7 +404,7 @@ int cli__eval_negatives(eval_ctx *c, const char *dir)
 		}
 		cli__progress("corrections", q + 1, set.total);
 	}
-	tally before = { 0 }, after = { 0 };
+	tally tallies[NEGATIVE_RULES] = { { 0 } };
 	long held = 0;
 	for (size_t q = 0; q < set.total; q++) {
 		const sample *s = &set.samples[q];
@@ -402,9 +412,9 @@ int cli__eval_negatives(eval_ctx *c, const char *dir)
 			continue;
 		held++;
 		person_scores(&r, q, face, negative);
-		for (int with = 0; with < 2; with++) {
-			tally *t = with ? &after : &before;
-			int named = name_query(&r, face, negative, with);
+		for (int rule = 0; rule < NEGATIVE_RULES; rule++) {
+			tally *t = &tallies[rule];
+			int named = name_query(&r, face, negative, rule);
 			if (r.enrolled[s->person]) {
 				t->all_genuine++;
 				t->all_genuine_named += named == s->person;
@@ -433,13 +443,14 @@ int cli__eval_negatives(eval_ctx *c, const char *dir)
 		enrolled_people += r.enrolled[p];
 		negative_people += has_negatives[p];
 	}
-	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:f,s:i,s:i,s:I,s:I,s:I,s:i,s:o,s:o}", "mode", "negatives",
-	                      "dataset", dir, "embedder", model, "detector", face_analyzer_detector(c->analyzer),
-	                      "people", (int)people, "images", (int)set.total, "no_embedding", set.failed, "threshold",
-	                      (double)r.t, "enrolled_per_person", NEG_ENROL, "people_enrolled", enrolled_people,
-	                      "correction_queries", (json_int_t)corrections, "held_queries", (json_int_t)held,
-	                      "negatives", (json_int_t)negatives, "people_with_negatives", negative_people, "before",
-	                      tally_json(&before), "after", tally_json(&after));
+	json_t *o = json_pack(
+	        "{s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:f,s:i,s:i,s:I,s:I,s:I,s:i,s:o,s:o,s:o}", "mode", "negatives", "dataset",
+	        dir, "embedder", model, "detector", face_analyzer_detector(c->analyzer), "people", (int)people,
+	        "images", (int)set.total, "no_embedding", set.failed, "threshold", (double)r.t, "enrolled_per_person",
+	        NEG_ENROL, "people_enrolled", enrolled_people, "correction_queries", (json_int_t)corrections,
+	        "held_queries", (json_int_t)held, "negatives", (json_int_t)negatives, "people_with_negatives",
+	        negative_people, "before", tally_json(&tallies[NEGATIVES_UNUSED]), "after",
+	        tally_json(&tallies[NEGATIVES_NEXT]), "after_nearest_only", tally_json(&tallies[NEGATIVES_UNKNOWN]));
 	cli__print_json(o);
 	json_decref(o);
 	rc = CLI_EXIT_OK;
