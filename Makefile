@@ -34,14 +34,17 @@ HIREDIS_LIBS := $(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis)
 MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 SODIUM_LIBS := $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+MOSQUITTO_LIBS := $(shell pkg-config --libs libmosquitto 2>/dev/null || echo -lmosquitto)
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
-CPPFLAGS += -Isrc -D_GNU_SOURCE $(JANSSON_CFLAGS) $(PQ_CFLAGS) $(MHD_CFLAGS) $(AV_CFLAGS)
+CPPFLAGS += -Isrc -D_GNU_SOURCE $(JANSSON_CFLAGS) $(PQ_CFLAGS) $(MHD_CFLAGS) $(AV_CFLAGS) $(CURL_CFLAGS)
 CFLAGS += -std=c11 -Wall -Wextra -Werror -O2 -g
 DEPFLAGS = -MMD -MP
 # XNNPACK ships no pkg-config file.
-LDLIBS += $(JANSSON_LIBS) $(TURBOJPEG_LIBS) $(SPNG_LIBS) $(WEBP_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) $(AV_LIBS) $(HIREDIS_LIBS) $(MHD_LIBS) $(SODIUM_LIBS) -lXNNPACK -lpthreadpool -lpthread -lm
+LDLIBS += $(JANSSON_LIBS) $(TURBOJPEG_LIBS) $(SPNG_LIBS) $(WEBP_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) $(AV_LIBS) $(HIREDIS_LIBS) $(MHD_LIBS) $(SODIUM_LIBS) $(CURL_LIBS) $(MOSQUITTO_LIBS) -lXNNPACK -lpthreadpool -lpthread -lm
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUZZ_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

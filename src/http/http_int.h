@@ -101,6 +101,9 @@ enum {
 	HTTP_FIELD_BOOL = 4,
 	HTTP_FIELD_ID_ARRAY = 5, /* an array of positive integers */
 	HTTP_FIELD_NUMBER_OR_NULL = 6,
+	HTTP_FIELD_ARRAY = 7,          /* any array of at most max_len elements; the handler checks them */
+	HTTP_FIELD_OBJECT_OR_NULL = 8, /* an object (the handler checks it) or null */
+	HTTP_FIELD_STRING_OR_NULL = 9, /* as HTTP_FIELD_STRING, or null */
 };
 typedef struct http_field {
 	const char *name;
@@ -413,6 +416,15 @@ void http__h_settings_get(http_req *r);
 void http__h_settings_patch(http_req *r);
 void http__h_storage_get(http_req *r);
 void http__h_audit_list(http_req *r);
+void http__h_webhooks_list(http_req *r);
+void http__h_webhooks_create(http_req *r);
+void http__h_webhook_get(http_req *r);
+void http__h_webhook_patch(http_req *r);
+void http__h_webhook_delete(http_req *r);
+void http__h_webhook_test(http_req *r);
+void http__h_webhook_deliveries(http_req *r);
+void http__h_mqtt_get(http_req *r);
+void http__h_mqtt_patch(http_req *r);
 
 /* The static files of the dashboard (static.c): answers GET/HEAD outside /api. */
 void http__serve_static(http_req *r);
