@@ -364,11 +364,12 @@ static void assign_words(notify *n, char (*words)[WORD_MAX])
 }
 
 /*
- * Re-reads the cameras. A camera gone has its retained state cleared by the node that published it, and its
- * discovery configs removed by the node where the change was made (`local`); a camera renamed moves its state to
- * its new topics. MIEN_OK, or the store's error (the table is then unchanged).
+ * Re-reads the cameras. Every node that knew a camera now gone clears its retained state and discovery configs
+ * (empty retained messages: the same from several nodes is harmless); a camera new to this node gets its discovery
+ * configs, and one renamed moves its state to its new topics and gets its configs again. MIEN_OK, or the store's
+ * error (the table is then unchanged).
  */
-static int cams_reload(notify *n, int local)
+static int cams_reload(notify *n)
 {
 	store_camera *page = malloc(CAMERA_PAGE * sizeof(*page));
 	if (!page)
@@ -386,9 +387,10 @@ static int cams_reload(notify *n, int local)
 		for (size_t i = 0; rc == MIEN_OK && i < count; i++) {
 			if (n_loaded == cap_loaded) {
 				size_t cap = cap_loaded ? 2 * cap_loaded : 64;
-				void *a = realloc(names, cap * sizeof(*names)), *b = a ? realloc(ids, cap * sizeof(*ids)) : NULL;
+				void *a = realloc(names, cap * sizeof(*names));
 				if (a)
 					names = a;
+				void *b = a ? realloc(ids, cap * sizeof(*ids)) : NULL;
 				if (!a || !b) {
 					rc = MIEN_ENOMEM;
 					break;
@@ -420,9 +422,8 @@ static int cams_reload(notify *n, int local)
 			continue;
 		}
 		cam_state *c = &n->cams[i];
-		if (holds_state(c))
-			state_clear(n, c);
-		if (local && n->discovery_live[0])
+		state_clear(n, c);
+		if (n->discovery_live[0])
 			discovery_remove(n, n->discovery_live, c);
 		cam_clear(c);
 		n->cams[i] = n->cams[--n->n_cams];
@@ -468,12 +469,10 @@ static int cams_reload(notify *n, int local)
 		snprintf(c->word, sizeof(c->word), "%s", words[i]);
 		if (had && holds_state(c))
 			state_publish(n, c);
+		/* new or renamed: its configs name the camera and its state topics */
+		if (n->discovery_live[0])
+			discovery_publish(n, n->discovery_live, c);
 	}
-	/* Discovery: the node where the change was made (re)publishes every camera's configs, whose names and state
-	 * topics may have changed. */
-	if (local && n->discovery_live[0])
-		for (size_t i = 0; i < n->n_cams; i++)
-			discovery_publish(n, n->discovery_live, &n->cams[i]);
 	free(words);
 	return MIEN_OK;
 }
@@ -482,7 +481,7 @@ static int cams_reload(notify *n, int local)
 static cam_state *cam_of(notify *n, int64_t id)
 {
 	cam_state *c = cam_find(n, id);
-	if (!c && id > 0 && cams_reload(n, 0) == MIEN_OK)
+	if (!c && id > 0 && cams_reload(n) == MIEN_OK)
 		c = cam_find(n, id);
 	return c;
 }
@@ -726,7 +725,7 @@ static void on_alert(notify *n, json_t *a)
 static void on_camera(notify *n, json_t *m, int remote)
 {
 	if (json_object_get(m, "changed")) {
-		cams_reload(n, !remote);
+		cams_reload(n);
 		return;
 	}
 	if (remote)
@@ -775,7 +774,7 @@ static void resync(notify *n)
 {
 	if (!n->mqtt || !notify__mqtt_connected(n->mqtt))
 		return;
-	cams_reload(n, 0);
+	cams_reload(n);
 	settings_reload(n);
 	n->discovery_live[0] = '\0';
 	discovery_follow(n);
@@ -823,7 +822,7 @@ static void *dispatcher_main(void *arg)
 {
 	notify *n = arg;
 	reload_all(n);
-	cams_reload(n, 0);
+	cams_reload(n);
 	pthread_mutex_lock(&n->lock);
 	for (;;) {
 		if (n->n == 0 && !n->stop && !n->resync && !n->reload) {

@@ -353,12 +353,12 @@ int notify__mqtt_start(const char *url, const char *ca, const char *prefix, cons
 			goto fail;
 		}
 	}
+	mien_log(MIEN_LOG_INFO, "mqtt", "connecting to %s as %s, topics under %s/", m->shown, client_id, prefix);
 	if (pthread_create(&m->thread, NULL, client_main, m) != 0) {
 		rc = mien_error_set(err, MIEN_EBACKEND, "mqtt: cannot start a thread");
 		goto fail;
 	}
 	m->started = 1;
-	mien_log(MIEN_LOG_INFO, "mqtt", "connecting to %s as %s, topics under %s/", m->shown, client_id, prefix);
 	*out = m;
 	return MIEN_OK;
 fail:
