@@ -99,6 +99,15 @@ export const api = {
   settings: () => request('GET', '/settings'),
   patchSettings: (s) => request('PATCH', '/settings', { json: s }),
   storage: () => request('GET', '/storage'),
+
+  mqtt: () => request('GET', '/mqtt'),
+  patchMqtt: (m) => request('PATCH', '/mqtt', { json: m }),
+  webhooks: (query) => request('GET', '/webhooks', { query }),
+  createWebhook: (w) => request('POST', '/webhooks', { json: w }),
+  patchWebhook: (id, w) => request('PATCH', `/webhooks/${id}`, { json: w }),
+  deleteWebhook: (id) => request('DELETE', `/webhooks/${id}`),
+  testWebhook: (id) => request('POST', `/webhooks/${id}/test`),
+  deliveries: (id, query) => request('GET', `/webhooks/${id}/deliveries`, { query }),
 };
 
 /** Every page of a list, following next_cursor, up to `max` items. */
