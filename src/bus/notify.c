@@ -20,14 +20,14 @@
 #include "core/log.h"
 #include "core/redact.h"
 
-#define WAIT_MS          1000
-#define DRAIN_MS         2000
-#define PEOPLE_CACHE     256
-#define PEOPLE_TTL_MS    5000
-#define VIEW_MAX         256 /* open visits followed per camera */
-#define CAMERA_PAGE      100
-#define WORD_MAX         64
-#define TOPIC_MAX        512 /* prefixes, a topic word, a few levels */
+#define WAIT_MS           1000
+#define DRAIN_MS          2000
+#define PEOPLE_CACHE      256
+#define PEOPLE_TTL_MS     5000
+#define VIEW_MAX          256 /* open visits followed per camera */
+#define CAMERA_PAGE       100
+#define WORD_MAX          64
+#define TOPIC_MAX         512 /* prefixes, a topic word, a few levels */
 #define DISCOVERY_DEFAULT "homeassistant"
 
 typedef struct qmsg {
@@ -528,7 +528,8 @@ static void settings_reload(notify *n)
 	json_decref(v);
 	v = setting_json(n, "mqtt_discovery_prefix", "\"" DISCOVERY_DEFAULT "\"");
 	snprintf(s.discovery_prefix, sizeof(s.discovery_prefix), "%s",
-	         json_is_string(v) && notify_prefix_ok(json_string_value(v)) ? json_string_value(v) : DISCOVERY_DEFAULT);
+	         json_is_string(v) && notify_prefix_ok(json_string_value(v)) ? json_string_value(v)
+	                                                                     : DISCOVERY_DEFAULT);
 	json_decref(v);
 	v = setting_json(n, "mqtt_rules", "null");
 	char why[160];
@@ -583,7 +584,8 @@ static void hooks_reload(notify *n)
 			rule_init(&h->filter);
 		json_decref(r);
 		if (bad) {
-			mien_log(MIEN_LOG_WARN, "notify", "webhook %lld: unreadable filter: not used", (long long)rows[i].id);
+			mien_log(MIEN_LOG_WARN, "notify", "webhook %lld: unreadable filter: not used",
+			         (long long)rows[i].id);
 			continue;
 		}
 		kept++;
@@ -669,8 +671,8 @@ static void on_event(notify *n, json_t *e)
 		    !c->people_sent)
 			publish_people(n, c);
 		if (person_id && (event_id != c->last_event_id || person_id != c->last_person_id)) {
-			json_t *last = json_pack("{s:I,s:s,s:I,s:s,s:f,s:I,s:s}", "id", (json_int_t)person_id, "name", name,
-			                         "event_id", (json_int_t)event_id, "at",
+			json_t *last = json_pack("{s:I,s:s,s:I,s:s,s:f,s:I,s:s}", "id", (json_int_t)person_id, "name",
+			                         name, "event_id", (json_int_t)event_id, "at",
 			                         string_or(json_object_get(e, "started_at"), ""), "similarity",
 			                         json_number_value(json_object_get(e, "similarity")), "camera_id",
 			                         (json_int_t)c->id, "camera", c->name);
@@ -743,7 +745,8 @@ static void on_camera(notify *n, json_t *m, int remote)
 		camera_topic(n, c, "status", topic, sizeof(topic));
 		publish(n, topic, text, 1);
 		if (!c->people_sent)
-			publish_people(n, c); /* a camera starting here: nobody in view yet (clears what a crash left) */
+			publish_people(n,
+			               c); /* a camera starting here: nobody in view yet (clears what a crash left) */
 	}
 	rule_subject s = { .camera_id = c->id, .face = 0 };
 	char subject[64];
@@ -897,12 +900,14 @@ int notify_start(store *db, bus *b, const notify_options *o, notify **out, mien_
 		                                    : env_number("MIEN_WEBHOOK_TIMEOUT_MS", 100, 120000, 10000),
 		.retry_ms = o->webhook_retry_ms ? o->webhook_retry_ms
 		                                : env_number("MIEN_WEBHOOK_RETRY_MS", 10, 600000, 5000),
-		.attempts = o->webhook_attempts ? o->webhook_attempts : (int)env_number("MIEN_WEBHOOK_ATTEMPTS", 1, 20, 6),
+		.attempts =
+		        o->webhook_attempts ? o->webhook_attempts : (int)env_number("MIEN_WEBHOOK_ATTEMPTS", 1, 20, 6),
 	};
 	int rc = notify__hooks_start(db, &ho, &n->hooks, err);
 	if (rc == MIEN_OK && o->mqtt_url && *o->mqtt_url) {
 		mien_redact_url(o->mqtt_url, n->broker, sizeof(n->broker));
-		rc = notify__mqtt_start(o->mqtt_url, o->mqtt_ca, n->prefix, n->client_id, on_connected, n, &n->mqtt, err);
+		rc = notify__mqtt_start(o->mqtt_url, o->mqtt_ca, n->prefix, n->client_id, on_connected, n, &n->mqtt,
+		                        err);
 	}
 	if (rc == MIEN_OK && pthread_create(&n->thread, NULL, dispatcher_main, n) != 0)
 		rc = mien_error_set(err, MIEN_EBACKEND, "notify: cannot start a thread");
@@ -966,8 +971,8 @@ void notify_get_stats(notify *n, notify_stats *out)
 	                    &out->webhook_dropped, &out->webhook_queued);
 }
 
-void notify_mqtt_describe(notify *n, char *broker, size_t broker_cap, char *prefix, size_t prefix_cap,
-                          char *client_id, size_t client_id_cap)
+void notify_mqtt_describe(notify *n, char *broker, size_t broker_cap, char *prefix, size_t prefix_cap, char *client_id,
+                          size_t client_id_cap)
 {
 	snprintf(broker, broker_cap, "%s", n->mqtt ? n->broker : "");
 	snprintf(prefix, prefix_cap, "%s", n->mqtt ? n->prefix : "");

@@ -110,8 +110,8 @@ void notify_get_stats(notify *n, notify_stats *out);
 
 /* What the MQTT client is configured with, for GET /api/v1/mqtt: the broker URL redacted (password hidden), the
  * topic prefix and the client id; "" when MQTT is off. */
-void notify_mqtt_describe(notify *n, char *broker, size_t broker_cap, char *prefix, size_t prefix_cap,
-                          char *client_id, size_t client_id_cap);
+void notify_mqtt_describe(notify *n, char *broker, size_t broker_cap, char *prefix, size_t prefix_cap, char *client_id,
+                          size_t client_id_cap);
 
 typedef struct notify_attempt {
 	char delivery[40];

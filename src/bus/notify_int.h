@@ -54,7 +54,7 @@ void notify__hooks_send(notify_hooks *h, const store_webhook *w, const char *kin
                         const char *camera, const char *data);
 /* One attempt now on the caller's thread, logged (notify_webhook_test). */
 int notify__hooks_test(notify_hooks *h, const store_webhook *w, notify_attempt *out, mien_error *err);
-void notify__hooks_stats(notify_hooks *h, uint64_t *delivered, uint64_t *failed, uint64_t *retries,
-                         uint64_t *dropped, int *queued);
+void notify__hooks_stats(notify_hooks *h, uint64_t *delivered, uint64_t *failed, uint64_t *retries, uint64_t *dropped,
+                         int *queued);
 
 #endif

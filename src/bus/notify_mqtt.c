@@ -106,8 +106,8 @@ int notify_mqtt_url_parse(const char *url, notify_mqtt_url *out, mien_error *err
 		size_t name_len = colon ? (size_t)(colon - authority) : user_len;
 		if (decode(authority, name_len, out->username, sizeof(out->username)) != 0 ||
 		    (colon && decode(colon + 1, (size_t)(at - colon - 1), out->password, sizeof(out->password)) != 0))
-			return mien_error_set(err, MIEN_EINVAL, "MIEN_MQTT: the user name or password of %s is too long",
-			                      shown);
+			return mien_error_set(err, MIEN_EINVAL,
+			                      "MIEN_MQTT: the user name or password of %s is too long", shown);
 		host = at + 1;
 	}
 	size_t host_len = len - (size_t)(host - authority);
@@ -171,7 +171,8 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
 	notify_mqtt *m = obj;
 	if (rc != 0) {
-		mien_log(MIEN_LOG_WARN, "mqtt", "%s refused the connection: %s", m->shown, mosquitto_connack_string(rc));
+		mien_log(MIEN_LOG_WARN, "mqtt", "%s refused the connection: %s", m->shown,
+		         mosquitto_connack_string(rc));
 		return; /* the loop sees the connection end and backs off */
 	}
 	if (m->ever_connected)
@@ -247,8 +248,8 @@ static void failed(notify_mqtt *m, const char *why)
 {
 	int64_t wait = backoff(m);
 	/* the first failure after a connection (or at start) is worth a warning; the retries that follow are not */
-	mien_log(m->failures == 1 ? MIEN_LOG_WARN : MIEN_LOG_DEBUG, "mqtt", "%s: %s; trying again in %lld ms",
-	         m->shown, why, (long long)wait);
+	mien_log(m->failures == 1 ? MIEN_LOG_WARN : MIEN_LOG_DEBUG, "mqtt", "%s: %s; trying again in %lld ms", m->shown,
+	         why, (long long)wait);
 	pause_ms(m, wait);
 }
 
@@ -262,7 +263,8 @@ static void *client_main(void *arg)
 			int rc = first ? mosquitto_connect_async(m->mosq, m->url.host, m->url.port, KEEPALIVE_S)
 			               : mosquitto_reconnect_async(m->mosq);
 			if (rc != MOSQ_ERR_SUCCESS) {
-				/* connect_async keeps its settings even when the first try fails: reconnect from now on */
+				/* connect_async keeps its settings even when the first try fails: reconnect from now on
+				 */
 				first = rc == MOSQ_ERR_INVAL;
 				failed(m, rc == MOSQ_ERR_ERRNO ? "cannot connect" : mosquitto_strerror(rc));
 				continue;
@@ -272,7 +274,8 @@ static void *client_main(void *arg)
 			opened_at = mien_mono_ms();
 		}
 		int rc = mosquitto_loop(m->mosq, LOOP_MS, 1);
-		if (rc == MOSQ_ERR_SUCCESS && !atomic_load(&m->connected) && mien_mono_ms() - opened_at > CONNECT_WAIT_MS) {
+		if (rc == MOSQ_ERR_SUCCESS && !atomic_load(&m->connected) &&
+		    mien_mono_ms() - opened_at > CONNECT_WAIT_MS) {
 			mosquitto_disconnect(m->mosq);
 			rc = MOSQ_ERR_CONN_LOST;
 		}

@@ -21,9 +21,9 @@
 #include "core/log.h"
 #include "core/redact.h"
 
-#define BACKOFF_CAP_MS  600000
-#define CONNECT_MAX_MS  5000
-#define USER_AGENT      "mien-webhook/1"
+#define BACKOFF_CAP_MS 600000
+#define CONNECT_MAX_MS 5000
+#define USER_AGENT     "mien-webhook/1"
 
 static const char *const KIND_NAMES[] = { "event", "alert", "camera" };
 
@@ -146,7 +146,8 @@ int64_t notify_backoff_ms(int retry, int64_t first_ms, int64_t cap_ms)
 
 int notify_retryable(int http_status)
 {
-	return http_status == 0 || http_status == 408 || http_status == 429 || (http_status >= 500 && http_status <= 599);
+	return http_status == 0 || http_status == 408 || http_status == 429 ||
+	       (http_status >= 500 && http_status <= 599);
 }
 
 /* --- one attempt ------------------------------------------------------------------------------------------- */
@@ -166,8 +167,8 @@ static void new_delivery_id(char out[40])
 	randombytes_buf(b, sizeof(b));
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
-	         b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+	         b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 static size_t discard(char *data, size_t size, size_t n, void *ctx)
@@ -224,7 +225,8 @@ static void post(const store_webhook *w, const char *kind, const char *delivery,
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, USER_AGENT);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms < CONNECT_MAX_MS ? timeout_ms : CONNECT_MAX_MS));
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+	                 (long)(timeout_ms < CONNECT_MAX_MS ? timeout_ms : CONNECT_MAX_MS));
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
 	CURLcode rc = curl_easy_perform(curl);
@@ -536,15 +538,16 @@ int notify__hooks_test(notify_hooks *h, const store_webhook *w, notify_attempt *
 	if (log_new(h, w->id, j.delivery, "test", "test", STORE_DELIVERY_PENDING, &j.log_id) != 0)
 		return mien_error_set(err, MIEN_ENOENT, "webhook %lld not found", (long long)w->id);
 	char data[128];
-	snprintf(data, sizeof(data), "{\"message\":\"a test delivery from mien\",\"webhook_id\":%lld}", (long long)w->id);
+	snprintf(data, sizeof(data), "{\"message\":\"a test delivery from mien\",\"webhook_id\":%lld}",
+	         (long long)w->id);
 	post(w, "test", j.delivery, 1, "null", data, h->options.timeout_ms, out);
 	atomic_fetch_add(out->delivered ? &h->delivered : &h->failed, 1);
 	log_update(h, &j, out->delivered ? STORE_DELIVERY_DELIVERED : STORE_DELIVERY_FAILED, out, 0);
 	return MIEN_OK;
 }
 
-void notify__hooks_stats(notify_hooks *h, uint64_t *delivered, uint64_t *failed, uint64_t *retries,
-                         uint64_t *dropped, int *queued)
+void notify__hooks_stats(notify_hooks *h, uint64_t *delivered, uint64_t *failed, uint64_t *retries, uint64_t *dropped,
+                         int *queued)
 {
 	*delivered = atomic_load(&h->delivered);
 	*failed = atomic_load(&h->failed);

@@ -101,7 +101,8 @@ static int parse_window(const json_t *v, rule_window *w, char *why, size_t size)
 					found = k;
 			if (found < 0)
 				return fail(why, size, "%s",
-				            "'hours[].days' takes \"sun\", \"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\"");
+				            "'hours[].days' takes \"sun\", \"mon\", \"tue\", \"wed\", \"thu\", "
+				            "\"fri\", \"sat\"");
 			w->days |= 1u << found;
 		}
 	}
@@ -132,7 +133,8 @@ int rule_parse(const json_t *v, rule *out, char *why, size_t why_size)
 			*flag = json_is_true(val);
 		} else if (strcmp(key, "hours") == 0) {
 			if (!json_is_array(val) || json_array_size(val) > RULE_WINDOWS_MAX) {
-				snprintf(why, why_size, "'hours' must be an array of at most %d windows", RULE_WINDOWS_MAX);
+				snprintf(why, why_size, "'hours' must be an array of at most %d windows",
+				         RULE_WINDOWS_MAX);
 				return -1;
 			}
 			size_t i;

@@ -13,17 +13,17 @@
 #define MIEN_CONFIG_STR_MAX 1024
 
 typedef struct mien_config {
-	char listen[MIEN_CONFIG_STR_MAX]; /* MIEN_LISTEN, default "127.0.0.1:8080" */
-	char db[MIEN_CONFIG_STR_MAX];     /* MIEN_DB, default: see mien_config_paths */
-	char redis[MIEN_CONFIG_STR_MAX];  /* MIEN_REDIS, default "" (in-process) */
-	char models[MIEN_CONFIG_STR_MAX]; /* MIEN_MODELS, default: see mien_config_paths */
-	char media[MIEN_CONFIG_STR_MAX];  /* MIEN_MEDIA, default "var/media" */
-	char role[16];                    /* MIEN_ROLE: "all" (default), "api" or "worker" */
-	char mqtt[MIEN_CONFIG_STR_MAX];   /* MIEN_MQTT: mqtt://[user:pass@]host[:port] or mqtts://; "" = no MQTT */
+	char listen[MIEN_CONFIG_STR_MAX];  /* MIEN_LISTEN, default "127.0.0.1:8080" */
+	char db[MIEN_CONFIG_STR_MAX];      /* MIEN_DB, default: see mien_config_paths */
+	char redis[MIEN_CONFIG_STR_MAX];   /* MIEN_REDIS, default "" (in-process) */
+	char models[MIEN_CONFIG_STR_MAX];  /* MIEN_MODELS, default: see mien_config_paths */
+	char media[MIEN_CONFIG_STR_MAX];   /* MIEN_MEDIA, default "var/media" */
+	char role[16];                     /* MIEN_ROLE: "all" (default), "api" or "worker" */
+	char mqtt[MIEN_CONFIG_STR_MAX];    /* MIEN_MQTT: mqtt://[user:pass@]host[:port] or mqtts://; "" = no MQTT */
 	char mqtt_ca[MIEN_CONFIG_STR_MAX]; /* MIEN_MQTT_CA: CA file for mqtts://; "" = the system's CAs */
 	char mqtt_prefix[128];             /* MIEN_MQTT_PREFIX: topic prefix, default "mien" */
-	int threads;                      /* MIEN_THREADS: inference thread-pool size, 1..256; default = online CPUs */
-	int log_level;                    /* MIEN_LOG_LEVEL: debug|info|warn|error|off, default info */
+	int threads;                       /* MIEN_THREADS: inference thread-pool size, 1..256; default = online CPUs */
+	int log_level;                     /* MIEN_LOG_LEVEL: debug|info|warn|error|off, default info */
 } mien_config;
 
 /*

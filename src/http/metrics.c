@@ -202,9 +202,11 @@ void http__h_metrics(http_req *r)
 		notify_stats ns;
 		notify_get_stats(r->srv->options.notify, &ns);
 		put(&t,
-		    "# HELP mien_notify_dropped_total Messages for MQTT and webhooks dropped because the notifier's queue was "
+		    "# HELP mien_notify_dropped_total Messages for MQTT and webhooks dropped because the notifier's "
+		    "queue was "
 		    "full.\n# TYPE mien_notify_dropped_total counter\nmien_notify_dropped_total %llu\n"
-		    "# HELP mien_webhook_deliveries_total Webhook attempts by outcome: delivered, failed (final), retried, "
+		    "# HELP mien_webhook_deliveries_total Webhook attempts by outcome: delivered, failed (final), "
+		    "retried, "
 		    "dropped (queue full or node stopped).\n# TYPE mien_webhook_deliveries_total counter\n"
 		    "mien_webhook_deliveries_total{result=\"delivered\"} %llu\n"
 		    "mien_webhook_deliveries_total{result=\"failed\"} %llu\n"
@@ -221,12 +223,13 @@ void http__h_metrics(http_req *r)
 			    "# TYPE mien_mqtt_connected gauge\nmien_mqtt_connected %d\n"
 			    "# HELP mien_mqtt_published_total MQTT messages handed to the broker.\n"
 			    "# TYPE mien_mqtt_published_total counter\nmien_mqtt_published_total %llu\n"
-			    "# HELP mien_mqtt_dropped_total MQTT messages dropped: broker away or too many unacknowledged.\n"
+			    "# HELP mien_mqtt_dropped_total MQTT messages dropped: broker away or too many "
+			    "unacknowledged.\n"
 			    "# TYPE mien_mqtt_dropped_total counter\nmien_mqtt_dropped_total %llu\n"
 			    "# HELP mien_mqtt_reconnects_total Connections to the broker after the first.\n"
 			    "# TYPE mien_mqtt_reconnects_total counter\nmien_mqtt_reconnects_total %llu\n",
-			    ns.mqtt_connected, (unsigned long long)ns.mqtt_published, (unsigned long long)ns.mqtt_dropped,
-			    (unsigned long long)ns.mqtt_reconnects);
+			    ns.mqtt_connected, (unsigned long long)ns.mqtt_published,
+			    (unsigned long long)ns.mqtt_dropped, (unsigned long long)ns.mqtt_reconnects);
 	}
 	if (r->srv->options.watch) {
 		watch *w = r->srv->options.watch;

@@ -111,7 +111,8 @@ void http__h_mqtt_patch(http_req *r)
 	for (size_t i = 0; rc == MIEN_OK && i < MIEN_ARRAY_LEN(KEYS); i++) {
 		if (!(v = json_object_get(body, KEYS[i].field)))
 			continue;
-		json_t *stored = strcmp(KEYS[i].field, "filter") == 0 && !json_is_null(v) ? rule_json(&f) : json_incref(v);
+		json_t *stored =
+		        strcmp(KEYS[i].field, "filter") == 0 && !json_is_null(v) ? rule_json(&f) : json_incref(v);
 		char *text = stored ? json_dumps(stored, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
 		json_decref(stored);
 		rc = text ? store_setting_set(r->srv->db, KEYS[i].key, text, &err) : MIEN_ENOMEM;

@@ -70,7 +70,8 @@ static int webhook_from_json(http_req *r, const json_t *body, store_webhook *w)
 		} else {
 			mien_error err = { 0 };
 			if (notify_webhook_url_check(url, &err) != MIEN_OK) {
-				http__reply_error(r, 400, "bad_request", "%s", err.message); /* shows the URL redacted */
+				http__reply_error(r, 400, "bad_request", "%s",
+				                  err.message); /* shows the URL redacted */
 				return -1;
 			}
 			snprintf(w->url, sizeof(w->url), "%s", url);
@@ -321,14 +322,14 @@ void http__h_webhook_deliveries(http_req *r)
 	json_t *items = json_array();
 	for (size_t i = 0; i < count; i++) {
 		const store_delivery *d = &rows[i];
-		json_array_append_new(
-		        items,
-		        json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:o,s:s,s:I,s:o,s:o,s:o}", "id", (json_int_t)d->id, "delivery",
-		                  d->delivery, "type", d->kind, "subject", d->subject, "status", d->status, "attempts",
-		                  d->attempts, "http_status", d->http_status ? json_integer(d->http_status) : json_null(),
-		                  "error", d->error, "duration_ms", (json_int_t)d->duration_ms, "created_at",
-		                  time_or_null(d->created_at), "updated_at", time_or_null(d->updated_at), "next_attempt_at",
-		                  time_or_null(d->next_at)));
+		json_array_append_new(items,
+		                      json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:o,s:s,s:I,s:o,s:o,s:o}", "id",
+		                                (json_int_t)d->id, "delivery", d->delivery, "type", d->kind, "subject",
+		                                d->subject, "status", d->status, "attempts", d->attempts, "http_status",
+		                                d->http_status ? json_integer(d->http_status) : json_null(), "error",
+		                                d->error, "duration_ms", (json_int_t)d->duration_ms, "created_at",
+		                                time_or_null(d->created_at), "updated_at", time_or_null(d->updated_at),
+		                                "next_attempt_at", time_or_null(d->next_at)));
 	}
 	http__reply_list(r, items, count == limit ? rows[count - 1].id : 0);
 	free(rows);

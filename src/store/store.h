@@ -436,10 +436,10 @@ int store_audit_list(store *s, int64_t before_id, store_audit *out, size_t max, 
 typedef struct store_webhook {
 	int64_t id;
 	char name[STORE_NAME_MAX];
-	char url[STORE_URL_MAX];                 /* may carry credentials: never log it or send it out unredacted */
-	char secret[STORE_WEBHOOK_SECRET_MAX];   /* the signing key; "" = unsigned deliveries; never sent out */
-	char kinds[STORE_WEBHOOK_KINDS_MAX];     /* what it is sent, comma-separated: "event,alert,camera" */
-	char rules[STORE_WEBHOOK_RULES_MAX];     /* the filter as JSON text (bus/rules.h); "" = everything */
+	char url[STORE_URL_MAX];               /* may carry credentials: never log it or send it out unredacted */
+	char secret[STORE_WEBHOOK_SECRET_MAX]; /* the signing key; "" = unsigned deliveries; never sent out */
+	char kinds[STORE_WEBHOOK_KINDS_MAX];   /* what it is sent, comma-separated: "event,alert,camera" */
+	char rules[STORE_WEBHOOK_RULES_MAX];   /* the filter as JSON text (bus/rules.h); "" = everything */
 	int enabled;
 	int expression; /* the payloads carry expression fields */
 	int64_t created_at;
@@ -496,8 +496,8 @@ int store_delivery_add(store *s, store_delivery *d, int keep, mien_error *err);
  * row was pruned or its webhook deleted meanwhile. */
 int store_delivery_update(store *s, const store_delivery *d, mien_error *err);
 /* A webhook's deliveries, newest first, ids below `before_id` (0 = from the newest), at most `max`. */
-int store_delivery_list(store *s, int64_t webhook_id, int64_t before_id, store_delivery *out, size_t max,
-                        size_t *count, mien_error *err);
+int store_delivery_list(store *s, int64_t webhook_id, int64_t before_id, store_delivery *out, size_t max, size_t *count,
+                        mien_error *err);
 
 /* --- several nodes: camera leases and liveness --------------------------------------------------------------- */
 

@@ -59,9 +59,9 @@ int store_webhook_create(store *s, store_webhook *w, mien_error *err)
 	if (rc == MIEN_OK && count >= STORE_WEBHOOKS_MAX)
 		rc = mien_error_set(err, MIEN_ETOOBIG, "there are %d webhooks already, the most there may be",
 		                    STORE_WEBHOOKS_MAX);
-	store_value v[] = { SV_TEXT(w->name),    SV_TEXT(w->url),        SV_TEXT(w->secret),
-		            SV_TEXT(w->kinds),   SV_TEXT(w->rules),      SV_BOOL(w->enabled),
-		            SV_BOOL(w->expression), SV_INT(now),          SV_INT(now) };
+	store_value v[] = { SV_TEXT(w->name),       SV_TEXT(w->url),   SV_TEXT(w->secret),
+		            SV_TEXT(w->kinds),      SV_TEXT(w->rules), SV_BOOL(w->enabled),
+		            SV_BOOL(w->expression), SV_INT(now),       SV_INT(now) };
 	if (rc == MIEN_OK)
 		rc = TX(&t,
 		        "INSERT INTO webhooks (name, url, secret, kinds, rules, enabled, expression, created_at,"
@@ -137,7 +137,7 @@ int store_webhook_list(store *s, int64_t after_id, store_webhook *out, size_t ma
 
 /* --- deliveries ------------------------------------------------------------------------------------------- */
 
-#define DELIVERY_COLUMNS                                                                                         \
+#define DELIVERY_COLUMNS                                                                                          \
 	"id, webhook_id, delivery, kind, subject, status, attempts, http_status, error, duration_ms, created_at," \
 	" updated_at, next_at"
 
@@ -176,10 +176,9 @@ int store_delivery_add(store *s, store_delivery *d, int keep, mien_error *err)
 	if ((rc = store__txn_begin(s, &t, err)))
 		return rc;
 	d->id = 0;
-	store_value v[] = { SV_INT(d->webhook_id),     SV_TEXT(d->delivery),  SV_TEXT(d->kind),
-		            SV_TEXT(d->subject),       SV_TEXT(d->status),    SV_INT(d->attempts),
-		            SV_INT(d->http_status),    SV_TEXT(d->error),     SV_INT(d->duration_ms),
-		            SV_INT(now),               SV_ID_OR_NULL(d->next_at) };
+	store_value v[] = { SV_INT(d->webhook_id),  SV_TEXT(d->delivery), SV_TEXT(d->kind),         SV_TEXT(d->subject),
+		            SV_TEXT(d->status),     SV_INT(d->attempts),  SV_INT(d->http_status),   SV_TEXT(d->error),
+		            SV_INT(d->duration_ms), SV_INT(now),          SV_ID_OR_NULL(d->next_at) };
 	/* Through the webhook row, so that a webhook deleted meanwhile inserts nothing (and says so). */
 	rc = TX(&t,
 	        "INSERT INTO webhook_deliveries (webhook_id, delivery, kind, subject, status, attempts, http_status,"
@@ -207,9 +206,8 @@ int store_delivery_update(store *s, const store_delivery *d, mien_error *err)
 	if (rc)
 		return rc;
 	int64_t found = 0;
-	store_value v[] = { SV_INT(d->id),          SV_TEXT(d->status), SV_INT(d->attempts),
-		            SV_INT(d->http_status), SV_TEXT(error),     SV_INT(d->duration_ms),
-		            SV_INT(mien_wall_ms()), SV_ID_OR_NULL(d->next_at) };
+	store_value v[] = { SV_INT(d->id),  SV_TEXT(d->status),     SV_INT(d->attempts),    SV_INT(d->http_status),
+		            SV_TEXT(error), SV_INT(d->duration_ms), SV_INT(mien_wall_ms()), SV_ID_OR_NULL(d->next_at) };
 	rc = RUN(s,
 	         "UPDATE webhook_deliveries SET status = $2, attempts = $3, http_status = $4, error = $5,"
 	         " duration_ms = $6, updated_at = $7, next_at = $8 WHERE id = $1 RETURNING id",
@@ -217,8 +215,8 @@ int store_delivery_update(store *s, const store_delivery *d, mien_error *err)
 	return store__found_or(rc, found, "delivery", d->id, err);
 }
 
-int store_delivery_list(store *s, int64_t webhook_id, int64_t before_id, store_delivery *out, size_t max,
-                        size_t *count, mien_error *err)
+int store_delivery_list(store *s, int64_t webhook_id, int64_t before_id, store_delivery *out, size_t max, size_t *count,
+                        mien_error *err)
 {
 	*count = 0;
 	int rc = store__check_max(max, err);

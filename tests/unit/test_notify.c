@@ -46,7 +46,7 @@ static void parse_fails(const char *text, const char *why_contains)
 	json_decref(v);
 }
 
-#define AT(h, m) ((h) * 60 + (m))
+#define AT(h, m) ((h)*60 + (m))
 enum { SUN, MON, TUE, WED, THU, FRI, SAT };
 
 static const rule_subject ADA_AT_1 = { .camera_id = 1, .face = 1, .person_id = 7, .watchlist = 0 };
@@ -167,8 +167,9 @@ static void test_rule_json_round_trip(void **state)
 	                  "\"hours\":[{\"from\":\"22:05\",\"to\":\"06:00\",\"days\":[\"sat\",\"fri\"]}]}");
 	json_t *j = rule_json(&r);
 	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-	assert_string_equal(text, "{\"cameras\":[],\"hours\":[{\"days\":[\"fri\",\"sat\"],\"from\":\"22:05\",\"to\":\"06:00\"}],"
-	                          "\"known\":false,\"people\":[7,9],\"unknown\":true,\"watchlist\":false}");
+	assert_string_equal(
+	        text, "{\"cameras\":[],\"hours\":[{\"days\":[\"fri\",\"sat\"],\"from\":\"22:05\",\"to\":\"06:00\"}],"
+	              "\"known\":false,\"people\":[7,9],\"unknown\":true,\"watchlist\":false}");
 	rule again;
 	char why[100];
 	assert_int_equal(rule_parse(j, &again, why, sizeof(why)), 0);
@@ -225,10 +226,20 @@ static void test_webhook_urls(void **state)
 	assert_int_equal(notify_webhook_url_check("https://ha.local:8123/api/webhook/mien", &err), MIEN_OK);
 	assert_int_equal(notify_webhook_url_check("http://10.0.0.2/hook?token=x", &err), MIEN_OK);
 	assert_int_equal(notify_webhook_url_check("HTTP://user:pw@host/x", &err), MIEN_OK);
-	const char *refused[] = { "ftp://host/x",      "file:///etc/passwd", "gopher://host:70/",  "javascript:alert(1)",
-		                  "http://",           "http:///x",          "https://u:p@/x",      "http://ho st/",
-		                  "http://host/\nx",   "//host/x",           "host/x",             "",
-		                  "https://:8080/x",   "rtsp://cam/live" };
+	const char *refused[] = { "ftp://host/x",
+		                  "file:///etc/passwd",
+		                  "gopher://host:70/",
+		                  "javascript:alert(1)",
+		                  "http://",
+		                  "http:///x",
+		                  "https://u:p@/x",
+		                  "http://ho st/",
+		                  "http://host/\nx",
+		                  "//host/x",
+		                  "host/x",
+		                  "",
+		                  "https://:8080/x",
+		                  "rtsp://cam/live" };
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		mien_error e = { 0 };
 		if (notify_webhook_url_check(refused[i], &e) != MIEN_EINVAL)
@@ -294,7 +305,7 @@ static void test_mqtt_urls(void **state)
 	assert_string_equal(u.host, "fe80::1");
 	assert_int_equal(u.port, 1884);
 	assert_string_equal(u.username, "u");
-	const char *bad[] = { "tcp://broker:1883", "mqtt://",          "mqtt://:1883",       "mqtt://host:0",
+	const char *bad[] = { "tcp://broker:1883", "mqtt://",          "mqtt://:1883",      "mqtt://host:0",
 		              "mqtt://host:65536", "mqtt://host:12ab", "mqtt://host/topic", "mqtt://ho st",
 		              "mqtt://[::1",       "broker:1883" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -340,11 +351,16 @@ static void test_prefix_and_words(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rule_everything),   cmocka_unit_test(test_rule_cameras_and_people),
-		cmocka_unit_test(test_rule_hours),        cmocka_unit_test(test_rule_refused),
-		cmocka_unit_test(test_rule_json_round_trip), cmocka_unit_test(test_signature),
-		cmocka_unit_test(test_backoff_and_retry), cmocka_unit_test(test_webhook_urls),
-		cmocka_unit_test(test_kinds),             cmocka_unit_test(test_mqtt_urls),
+		cmocka_unit_test(test_rule_everything),
+		cmocka_unit_test(test_rule_cameras_and_people),
+		cmocka_unit_test(test_rule_hours),
+		cmocka_unit_test(test_rule_refused),
+		cmocka_unit_test(test_rule_json_round_trip),
+		cmocka_unit_test(test_signature),
+		cmocka_unit_test(test_backoff_and_retry),
+		cmocka_unit_test(test_webhook_urls),
+		cmocka_unit_test(test_kinds),
+		cmocka_unit_test(test_mqtt_urls),
 		cmocka_unit_test(test_prefix_and_words),
 	};
 	return cmocka_run_group_tests_name("notify", tests, NULL, NULL);
