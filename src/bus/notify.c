@@ -17,6 +17,7 @@
 #include "bus/notify_int.h"
 #include "bus/rules.h"
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/redact.h"
 
@@ -866,22 +867,6 @@ static void *dispatcher_main(void *arg)
 	return NULL;
 }
 
-/* A number from the environment within [min, max]; `fallback` when unset, and with a warning when malformed. */
-static long env_number(const char *name, long min, long max, long fallback)
-{
-	const char *env = getenv(name);
-	if (!env || !*env)
-		return fallback;
-	char *end;
-	long v = strtol(env, &end, 10);
-	if (*end || v < min || v > max) {
-		mien_log(MIEN_LOG_WARN, "notify", "%s=%s is not a number from %ld to %ld: %ld is used", name, env, min,
-		         max, fallback);
-		return fallback;
-	}
-	return v;
-}
-
 int notify_start(store *db, bus *b, const notify_options *o, notify **out, mien_error *err)
 {
 	*out = NULL;
@@ -897,11 +882,11 @@ int notify_start(store *db, bus *b, const notify_options *o, notify **out, mien_
 	snprintf(n->client_id, sizeof(n->client_id), "mien-%s", o->node && *o->node ? o->node : bus_node(b));
 	notify_hooks_options ho = {
 		.timeout_ms = o->webhook_timeout_ms ? o->webhook_timeout_ms
-		                                    : env_number("MIEN_WEBHOOK_TIMEOUT_MS", 100, 120000, 10000),
+		                                    : mien_env_number("MIEN_WEBHOOK_TIMEOUT_MS", 100, 120000, 10000),
 		.retry_ms = o->webhook_retry_ms ? o->webhook_retry_ms
-		                                : env_number("MIEN_WEBHOOK_RETRY_MS", 10, 600000, 5000),
-		.attempts =
-		        o->webhook_attempts ? o->webhook_attempts : (int)env_number("MIEN_WEBHOOK_ATTEMPTS", 1, 20, 6),
+		                                : mien_env_number("MIEN_WEBHOOK_RETRY_MS", 10, 600000, 5000),
+		.attempts = o->webhook_attempts ? o->webhook_attempts
+		                                : (int)mien_env_number("MIEN_WEBHOOK_ATTEMPTS", 1, 20, 6),
 	};
 	int rc = notify__hooks_start(db, &ho, &n->hooks, err);
 	if (rc == MIEN_OK && o->mqtt_url && *o->mqtt_url) {

@@ -302,3 +302,19 @@ fail:
 	mien_config_defaults(cfg);
 	return rc;
 }
+
+long mien_env_number(const char *name, long min, long max, long fallback)
+{
+	const char *env = getenv(name);
+	if (!env || !*env)
+		return fallback;
+	char *end;
+	errno = 0;
+	long v = strtol(env, &end, 10);
+	if (errno || *end || v < min || v > max) {
+		mien_log(MIEN_LOG_WARN, "config", "%s=%s is not a number from %ld to %ld: %ld is used", name, env, min,
+		         max, fallback);
+		return fallback;
+	}
+	return v;
+}

@@ -47,6 +47,11 @@ void mien_config_defaults(mien_config *cfg);
  */
 int mien_config_load(mien_config *cfg, mien_error *err);
 
+/* A whole number from the environment variable `name` within [min, max]: `fallback` when unset or empty, and (with
+ * a warning naming the variable) when malformed or out of range. For the settings that are environment variables
+ * only (connection limits, webhook timings). */
+long mien_env_number(const char *name, long min, long max, long fallback);
+
 /* Sets one key from text, validating it as mien_config_load does. */
 int mien_config_set(mien_config *cfg, const char *key, const char *value, mien_error *err);
 
