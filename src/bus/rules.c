@@ -49,20 +49,31 @@ static int parse_ids(const json_t *v, const char *field, int64_t *ids, int max, 
 	return 0;
 }
 
-/* "HH:MM" (00:00 .. 23:59) into minutes of the day. */
-static int parse_clock(const json_t *v, int *minutes)
+int rule_clock_parse(const char *s)
 {
-	const char *s = json_string_value(v);
 	if (!s || strlen(s) != 5 || s[2] != ':')
 		return -1;
 	for (int i = 0; i < 5; i++)
 		if (i != 2 && (s[i] < '0' || s[i] > '9'))
 			return -1;
 	int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
-	if (h > 23 || m > 59)
-		return -1;
-	*minutes = h * 60 + m;
-	return 0;
+	return h > 23 || m > 59 ? -1 : h * 60 + m;
+}
+
+int rule_minute_in(int from, int to, int m)
+{
+	if (from < 0 || to < 0 || from == to)
+		return 1;
+	if (from < to)
+		return m >= from && m < to;
+	return m >= from || m < to; /* crosses midnight */
+}
+
+/* A JSON "HH:MM" into minutes of the day. */
+static int parse_clock(const json_t *v, int *minutes)
+{
+	*minutes = rule_clock_parse(json_string_value(v));
+	return *minutes < 0 ? -1 : 0;
 }
 
 static int parse_window(const json_t *v, rule_window *w, char *why, size_t size)
@@ -197,11 +208,11 @@ static int has_id(const int64_t *ids, int n, int64_t id)
 
 static int in_window(const rule_window *w, int minute, int wday)
 {
-	int yesterday = (wday + 6) % 7;
-	if (w->from < w->to)
-		return minute >= w->from && minute < w->to && (w->days & (1u << wday));
-	/* crosses midnight: the evening part starts today, the morning part started yesterday */
-	return (minute >= w->from && (w->days & (1u << wday))) || (minute < w->to && (w->days & (1u << yesterday)));
+	if (!rule_minute_in(w->from, w->to, minute))
+		return 0;
+	/* the days are those a window starts on: past midnight in a window that crosses it, that was yesterday */
+	int day = w->from > w->to && minute < w->to ? (wday + 6) % 7 : wday;
+	return (w->days >> day) & 1u;
 }
 
 int rule_match(const rule *r, const rule_subject *s, int minute, int wday)

@@ -74,4 +74,13 @@ int rule_match(const rule *r, const rule_subject *s, int minute, int wday);
 /* The same at `now`, read in the local time zone (TZ). */
 int rule_match_now(const rule *r, const rule_subject *s, time_t now);
 
+/* --- time of day, shared with the alert rules of unknown faces (watch/visitors.h, http/unknowns.c) ---------- */
+
+/* The minute of the day (0..1439) of "HH:MM" (00:00 .. 23:59, two digits each); -1 for anything else. */
+int rule_clock_parse(const char *text);
+
+/* 1 when minute `m` of the day lies in [from, to): a window whose `to` is earlier than its `from` crosses midnight;
+ * from == to, or either < 0, is the whole day. */
+int rule_minute_in(int from, int to, int m);
+
 #endif
