@@ -332,7 +332,7 @@ function WebhooksCard({ cameras, people }) {
     }
   };
   return (
-    <div className="card" aria-label="Webhooks">
+    <div className="card wide" aria-label="Webhooks">
       <h2>Webhooks</h2>
       <p className="hint">
         Each delivery is a POST of JSON signed with X-Mien-Signature: sha256=HMAC of the body under the secret (docs/integrations.md shows how to check it).
