@@ -178,9 +178,21 @@ static size_t discard(char *data, size_t size, size_t n, void *ctx)
 	return size * n;
 }
 
-/* POSTs the envelope of one attempt to w->url and fills *out. Never logs the URL unredacted or the secret. */
+/* libcurl's progress callback: a non-zero answer ends the transfer, so that a stopping node does not wait out a
+ * slow receiver's timeout. */
+static int abort_when_stopping(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load((atomic_int *)ctx);
+}
+
+/* POSTs the envelope of one attempt to w->url and fills *out; `stopping` (non-zero) cuts it short. Never logs the
+ * URL unredacted or the secret. */
 static void post(const store_webhook *w, const char *kind, const char *delivery, int attempt, const char *camera,
-                 const char *data, int64_t timeout_ms, notify_attempt *out)
+                 const char *data, int64_t timeout_ms, atomic_int *stopping, notify_attempt *out)
 {
 	memset(out, 0, sizeof(*out));
 	snprintf(out->delivery, sizeof(out->delivery), "%s", delivery);
@@ -229,6 +241,9 @@ static void post(const store_webhook *w, const char *kind, const char *delivery,
 	                 (long)(timeout_ms < CONNECT_MAX_MS ? timeout_ms : CONNECT_MAX_MS));
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
+	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, abort_when_stopping);
+	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, stopping);
 	CURLcode rc = curl_easy_perform(curl);
 	long status = 0;
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -271,6 +286,7 @@ struct notify_hooks {
 	hook_job *jobs[NOTIFY_WEBHOOK_QUEUE];
 	int queued;
 	int stop;
+	atomic_int stopping; /* the same, read by attempts in flight without the lock */
 	pthread_t workers[NOTIFY_WEBHOOK_WORKERS];
 	int n_workers;
 	_Atomic uint64_t delivered, failed, retries, dropped;
@@ -346,7 +362,7 @@ static void run_job(notify_hooks *h, int slot, hook_job *j)
 		snprintf(a.error, sizeof(a.error), "the webhook was disabled");
 	} else {
 		j->attempts++;
-		post(w, j->kind, j->delivery, j->attempts, j->camera, j->data, h->options.timeout_ms, &a);
+		post(w, j->kind, j->delivery, j->attempts, j->camera, j->data, h->options.timeout_ms, &h->stopping, &a);
 		if (a.delivered) {
 			status = STORE_DELIVERY_DELIVERED;
 			atomic_fetch_add(&h->delivered, 1);
@@ -443,6 +459,7 @@ void notify__hooks_stop(notify_hooks **hp)
 	notify_hooks *h = *hp;
 	pthread_mutex_lock(&h->lock);
 	h->stop = 1;
+	atomic_store(&h->stopping, 1);
 	pthread_cond_broadcast(&h->wake);
 	pthread_mutex_unlock(&h->lock);
 	for (int i = 0; i < h->n_workers; i++)
@@ -540,7 +557,7 @@ int notify__hooks_test(notify_hooks *h, const store_webhook *w, notify_attempt *
 	char data[128];
 	snprintf(data, sizeof(data), "{\"message\":\"a test delivery from mien\",\"webhook_id\":%lld}",
 	         (long long)w->id);
-	post(w, "test", j.delivery, 1, "null", data, h->options.timeout_ms, out);
+	post(w, "test", j.delivery, 1, "null", data, h->options.timeout_ms, &h->stopping, out);
 	atomic_fetch_add(out->delivered ? &h->delivered : &h->failed, 1);
 	log_update(h, &j, out->delivered ? STORE_DELIVERY_DELIVERED : STORE_DELIVERY_FAILED, out, 0);
 	return MIEN_OK;
