@@ -35,8 +35,8 @@ export function RuleForm({ rule, cameras, onSave, onCancel }) {
       <label>
         Name
         <input value={f.name} onChange={set('name')} maxLength={127} {...field('name')} />
-        {msg('name')}
       </label>
+      {msg('name')}
       <label>
         Camera
         <select value={f.camera_id} onChange={set('camera_id')}>
@@ -53,35 +53,43 @@ export function RuleForm({ rule, cameras, onSave, onCancel }) {
             <option key={k} value={k}>{v}</option>
           ))}
         </select>
-        {msg('kind')}
       </label>
+      {msg('kind')}
       <fieldset>
         <legend>Between (local time; both empty: all day; 22:00 to 06:00 runs overnight)</legend>
         <div className="row">
-          <label>
-            From (HH:MM)
-            <input value={f.from} onChange={set('from')} placeholder="22:00" inputMode="numeric" maxLength={5} {...field('from')} />
+          <div>
+            <label>
+              From (HH:MM)
+              <input value={f.from} onChange={set('from')} placeholder="22:00" inputMode="numeric" maxLength={5} {...field('from')} />
+            </label>
             {msg('from')}
-          </label>
-          <label>
-            To (HH:MM)
-            <input value={f.to} onChange={set('to')} placeholder="06:00" inputMode="numeric" maxLength={5} {...field('to')} />
+          </div>
+          <div>
+            <label>
+              To (HH:MM)
+              <input value={f.to} onChange={set('to')} placeholder="06:00" inputMode="numeric" maxLength={5} {...field('to')} />
+            </label>
             {msg('to')}
-          </label>
+          </div>
         </div>
       </fieldset>
       {f.kind === 'repeat_unknown' && (
         <div className="row">
-          <label>
-            At least this many visits (1–1000)
-            <input value={f.min_visits} onChange={set('min_visits')} inputMode="numeric" {...field('min_visits')} />
+          <div>
+            <label>
+              At least this many visits (1–1000)
+              <input value={f.min_visits} onChange={set('min_visits')} inputMode="numeric" {...field('min_visits')} />
+            </label>
             {msg('min_visits')}
-          </label>
-          <label>
-            Within days (1–365)
-            <input value={f.days} onChange={set('days')} inputMode="numeric" {...field('days')} />
+          </div>
+          <div>
+            <label>
+              Within days (1–365)
+              <input value={f.days} onChange={set('days')} inputMode="numeric" {...field('days')} />
+            </label>
             {msg('days')}
-          </label>
+          </div>
         </div>
       )}
       <label className="check">
