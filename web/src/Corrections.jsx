@@ -148,7 +148,7 @@ export function PersonCorrections({ person }) {
                     event {c.event_id}
                   </td>
                   <td>
-                    {c.undone ? (
+                    {c.undone || c.undone_at ? (
                       <span className="muted" data-testid="correction-undone">undone</span>
                     ) : (
                       <button type="button" onClick={() => undo(c)} disabled={busy === c.id}>
