@@ -7,6 +7,7 @@ import App from './App.jsx';
 import { LiveStream } from './sse.js';
 import { fakeFetch, reply } from './test/fakeFetch.js';
 import { Timeline } from './pages/FaceSearch.jsx';
+import { FeedItem } from './pages/Live.jsx';
 
 const CAMERAS = { items: [{ id: 1, name: 'Front door', enabled: true }, { id: 2, name: 'Back door', enabled: true }], next_cursor: null };
 const PEOPLE = { items: [{ id: 5, name: 'Ada' }, { id: 6, name: 'Grace' }], next_cursor: null };
@@ -296,6 +297,24 @@ describe('corrections from an event', () => {
     fireEvent.click(within(a).getByRole('button', { name: 'Undo' }));
     await within(a).findByTestId('correction-undone');
     expect(calls(fetch, 'DELETE', '/api/v1/corrections/91')).toHaveLength(1);
+  });
+});
+
+describe('the Live page’s Seen feed', () => {
+  it('a visit’s face crop opens its snapshot with "Find this face"', () => {
+    server();
+    const visit = { id: 41, camera_id: 1, track_id: 7, person: null, similarity: 0, started_at: '2026-01-01T10:00:00.000Z', ended_at: null, unknown_id: 7 };
+    render(
+      <MemoryRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
+        <ul>
+          <FeedItem item={visit} role="recognition" cameraName={() => 'Front door'} />
+        </ul>
+      </MemoryRouter>,
+    );
+    fireEvent.click(screen.getByRole('button', { name: 'Open the snapshot of event 41' }));
+    const dialog = screen.getByTestId('snapshot-dialog');
+    expect(within(dialog).getByRole('link', { name: 'Find this face' }).getAttribute('href')).toBe('/review/search?event=41');
+    expect(within(dialog).queryByRole('button', { name: 'This is…' })).toBeNull();
   });
 });
 
