@@ -102,7 +102,8 @@ export const api = {
     try {
       return await request('POST', `/unknowns/${id}/assign`, { json: { person_id: personId, confirm } });
     } catch (e) {
-      if (e instanceof ApiError && e.status === 409 && e.body && e.body.verdict) return e.body;
+      // The warnings to confirm; any other refusal is an error.
+      if (e instanceof ApiError && (e.status === 409 || e.status === 422) && ['matches_other', 'mismatch'].includes(e.body?.verdict)) return e.body;
       throw e;
     }
   },
