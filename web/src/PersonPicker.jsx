@@ -52,7 +52,7 @@ export function PersonPicker({ label, onPick, onCreate, onCancel, busy = false, 
       {error && <p className="error" role="alert">{error}</p>}
       <ul className="picker-list">
         {items === null && <li className="muted">Loading…</li>}
-        {items !== null && shown.length === 0 && <li className="muted">Nobody of that name.</li>}
+        {items !== null && shown.length === 0 && <li className="muted">Nobody found.</li>}
         {shown.map((p) => (
           <li key={p.id}>
             <button type="button" disabled={busy} onClick={() => onPick(p)} data-testid="pick-person">
