@@ -174,12 +174,10 @@ static int face_identity(const identities *id, const face_result *f, store_perso
 	if (!id || !id->index || !f->embedding_model)
 		return 0;
 	gallery_hit best;
-	size_t n = 0;
 	mien_error err = { 0 };
-	if (gallery_search(id->index, f->embedding, f->embedding_dim, f->embedding_model, 1, &best, &n, &err) !=
-	            MIEN_OK ||
-	    n != 1 || best.similarity < face_default_threshold(f->embedding_model) ||
-	    store_person_get(id->db, best.person_id, person, &err) != MIEN_OK)
+	if (gallery_identify(id->index, f->embedding, f->embedding_dim, f->embedding_model,
+	                     face_default_threshold(f->embedding_model), &best, &err) != MIEN_OK ||
+	    !best.person_id || store_person_get(id->db, best.person_id, person, &err) != MIEN_OK)
 		return 0;
 	*similarity = best.similarity;
 	return 1;

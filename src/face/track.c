@@ -54,6 +54,7 @@ struct face_tracker {
 	track *tracks;              /* max_tracks */
 	kept_face *kept_storage;    /* max_tracks * best_k */
 	face_track_change *changes; /* 2 * max_tracks */
+	float *change_faces;        /* 2 * max_tracks rows of FACE_EMBEDDING_MAX: each change's mean_embedding */
 	size_t n_changes;
 	/* association scratch, sized at creation */
 	int *face_track; /* per face: the slot it went to, -1 */
@@ -112,9 +113,11 @@ int face_tracker_create(const face_track_options *options, face_tracker **out, m
 	t->tracks = calloc((size_t)o.max_tracks, sizeof(*t->tracks));
 	t->kept_storage = calloc((size_t)o.max_tracks * (size_t)o.best_k, sizeof(*t->kept_storage));
 	t->changes = calloc(2 * (size_t)o.max_tracks, sizeof(*t->changes));
+	t->change_faces = calloc(2 * (size_t)o.max_tracks * FACE_EMBEDDING_MAX, sizeof(*t->change_faces));
 	t->face_cap = FACES_PER_UPDATE_MAX;
 	t->face_track = calloc(t->face_cap, sizeof(*t->face_track));
-	if (t->tracks == NULL || t->kept_storage == NULL || t->changes == NULL || t->face_track == NULL)
+	if (t->tracks == NULL || t->kept_storage == NULL || t->changes == NULL || t->change_faces == NULL ||
+	    t->face_track == NULL)
 		goto nomem;
 	for (int i = 0; i < o.max_tracks; i++)
 		t->tracks[i].kept = t->kept_storage + (size_t)i * (size_t)o.best_k;
@@ -135,6 +138,7 @@ void face_tracker_free(face_tracker **tracker)
 	free(t->tracks);
 	free(t->kept_storage);
 	free(t->changes);
+	free(t->change_faces);
 	free(t->face_track);
 	free(t);
 	*tracker = NULL;
@@ -318,6 +322,40 @@ static void observe(face_tracker *t, track *tr, const face_result *face, const f
 	vote(t, tr);
 }
 
+/* The track's face for grouping and search: the mean of its kept faces' embeddings (those of the best face's
+ * embedder), each weighted by its quality so that small or blurry faces have less say, normalised. Written to
+ * `out` (FACE_EMBEDDING_MAX) and pointed at by c->mean_embedding; none when no kept face has an embedding. */
+static void mean_embedding(const track *tr, float *out, face_track_change *c)
+{
+	const face_result *first = NULL;
+	for (int k = 0; k < tr->kept_count && !first; k++)
+		if (has_embedding(&tr->kept[k].face))
+			first = &tr->kept[k].face;
+	if (!first)
+		return;
+	int dim = first->embedding_dim;
+	memset(out, 0, (size_t)dim * sizeof(*out));
+	for (int k = 0; k < tr->kept_count; k++) {
+		const face_result *f = &tr->kept[k].face;
+		if (!has_embedding(f) || f->embedding_dim != dim || f->embedding_model != first->embedding_model)
+			continue;
+		float w = f->quality > 0.05f ? f->quality : 0.05f;
+		for (int i = 0; i < dim; i++)
+			out[i] += w * f->embedding[i];
+	}
+	double n2 = 0;
+	for (int i = 0; i < dim; i++)
+		n2 += (double)out[i] * out[i];
+	if (!(n2 > 0))
+		return;
+	float inv = (float)(1.0 / sqrt(n2));
+	for (int i = 0; i < dim; i++)
+		out[i] *= inv;
+	c->mean_embedding = out;
+	c->mean_embedding_dim = dim;
+	c->mean_embedding_model = first->embedding_model;
+}
+
 static void add_change(face_tracker *t, const track *tr, int kind)
 {
 	MIEN_ASSERT(t->n_changes < 2 * (size_t)t->opt.max_tracks);
@@ -347,6 +385,7 @@ static void add_change(face_tracker *t, const track *tr, int kind)
 		c->best_quality = tr->kept[0].face.quality;
 		c->best_ms = tr->kept[0].at_ms;
 	}
+	mean_embedding(tr, t->change_faces + (size_t)(c - t->changes) * FACE_EMBEDDING_MAX, c);
 }
 
 static void end_track(face_tracker *t, track *tr)

@@ -76,6 +76,11 @@ typedef struct face_track_change {
 	const face_result *best;            /* the best-quality face so far (borrowed; see face_tracker_update) */
 	float best_quality;
 	int64_t best_ms; /* when the best face was seen */
+	/* The quality-weighted mean of the kept faces' embeddings, normalised (borrowed like `best`; NULL when no
+	 * kept face has an embedding): what an event keeps for grouping unknown visits and face search. */
+	const float *mean_embedding;
+	int mean_embedding_dim;
+	const char *mean_embedding_model; /* static string */
 } face_track_change;
 
 typedef struct face_tracker face_tracker;

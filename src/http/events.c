@@ -33,7 +33,8 @@ void http__h_events_list(http_req *r)
 	int unknown = -1;
 	if (http__query_limit(r, &limit) || http__query_id(r, "cursor", &f.before_id) ||
 	    http__query_id(r, "camera", &f.camera_id) || http__query_id(r, "person", &f.person_id) ||
-	    http__query_bool(r, "unknown", &unknown) || query_time(r, "from", &f.from) || query_time(r, "to", &f.to))
+	    http__query_id(r, "unknown_id", &f.unknown_id) || http__query_bool(r, "unknown", &unknown) ||
+	    query_time(r, "from", &f.from) || query_time(r, "to", &f.to))
 		return;
 	f.people = unknown < 0 ? STORE_PEOPLE_ANY : unknown ? STORE_PEOPLE_UNKNOWN : STORE_PEOPLE_KNOWN;
 	f.expression = http__query(r, "expression");

@@ -163,21 +163,24 @@ static void index_remove(http_server *s, int64_t face_id, int64_t person_id)
 	pthread_mutex_lock(&f->gallery_lock);
 	if (f->index && face_id)
 		gallery_remove_face(f->index, face_id);
-	if (f->index && person_id)
+	if (f->index && person_id) {
 		gallery_remove_person(f->index, person_id);
+		gallery_remove_person(f->index, -person_id); /* the person's negatives */
+	}
 	pthread_mutex_unlock(&f->gallery_lock);
 }
 
-/* A newly enrolled face goes into the index at once, here and on the other nodes. */
-static void http__gallery_add(http_server *s, int64_t person_id, int64_t face_id, const face_result *face)
+/* A newly enrolled face (or a negative: negative ids, see gallery_identify) goes into the index at once, here and on
+ * the other nodes. */
+void http__gallery_add_embedding(http_server *s, int64_t person_id, int64_t face_id, const float *embedding, int dim,
+                                 const char *model)
 {
-	index_add(s, person_id, face_id, face->embedding, face->embedding_dim, face->embedding_model);
+	index_add(s, person_id, face_id, embedding, dim, model);
 	json_t *values = json_array();
-	for (int i = 0; i < face->embedding_dim; i++)
-		json_array_append_new(values, json_real(face->embedding[i]));
-	http__tell_gallery(s,
-	                   json_pack("{s:s,s:I,s:I,s:s,s:o}", "op", "add", "face_id", (json_int_t)face_id, "person_id",
-	                             (json_int_t)person_id, "model", face->embedding_model, "embedding", values));
+	for (int i = 0; i < dim; i++)
+		json_array_append_new(values, json_real(embedding[i]));
+	http__tell_gallery(s, json_pack("{s:s,s:I,s:I,s:s,s:o}", "op", "add", "face_id", (json_int_t)face_id,
+	                                "person_id", (json_int_t)person_id, "model", model, "embedding", values));
 }
 
 void http__gallery_remove_face(http_server *s, int64_t face_id)
@@ -210,14 +213,14 @@ static json_t *identify(http_server *s, const face_result *face, float threshold
 		return json_null();
 	mien_error err = { 0 };
 	gallery_hit best;
-	size_t n = 0;
 	gallery *g = index_for(s, face->embedding_model, face->embedding_dim, &err);
-	if (!g || gallery_search(g, face->embedding, face->embedding_dim, face->embedding_model, 1, &best, &n, &err)) {
+	if (!g ||
+	    gallery_identify(g, face->embedding, face->embedding_dim, face->embedding_model, threshold, &best, &err)) {
 		mien_log(MIEN_LOG_WARN, "http", "identify: %s", err.message);
 		return json_null();
 	}
 	store_person p;
-	if (n != 1 || best.similarity < threshold || store_person_get(s->db, best.person_id, &p, &err) != MIEN_OK)
+	if (!best.person_id || store_person_get(s->db, best.person_id, &p, &err) != MIEN_OK)
 		return json_null();
 	return json_pack("{s:I,s:s,s:f}", "person_id", (json_int_t)p.id, "name", p.name, "similarity",
 	                 (double)best.similarity);
@@ -466,8 +469,8 @@ static long pick_face(http_req *r, const face_selector *sel, const face_result *
  * Only admins enrol, and every signed-in user may read every person's name, so naming the other person tells
  * the caller nothing it could not otherwise see.
  */
-static int check_match(http_req *r, const store_person *person, const face_result *f, long index, size_t count,
-                       int confirm, const char **warning)
+int http__check_match(http_req *r, const store_person *person, const face_result *f, long index, size_t count,
+                      int confirm, const char **warning)
 {
 	*warning = NULL;
 	mien_error err = { 0 };
@@ -482,6 +485,8 @@ static int check_match(http_req *r, const store_person *person, const face_resul
 	float threshold = watch_recognition_threshold(r->srv->db, f->embedding_model);
 	const gallery_hit *own = NULL, *other = NULL;
 	for (size_t i = 0; i < n; i++) {
+		if (hits[i].person_id < 0)
+			continue; /* a negative (a face known not to be someone) */
 		if (hits[i].person_id == person->id && !own)
 			own = &hits[i];
 		else if (hits[i].person_id != person->id && !other)
@@ -562,7 +567,7 @@ void http__h_faces_add(http_req *r)
 		goto done;
 	}
 	const char *warning = NULL;
-	if (check_match(r, &person, f, index, count, confirm, &warning) != 0)
+	if (http__check_match(r, &person, f, index, count, confirm, &warning) != 0)
 		goto done;
 	if (face_thumbnail(image, f, THUMB_SIDE, &jpeg, &jpeg_len, &err)) {
 		mien_log(MIEN_LOG_WARN, "http", "thumbnail: %s", err.message);
@@ -575,7 +580,7 @@ void http__h_faces_add(http_req *r)
 		http__reply_store_error(r, rc, &err, "person");
 		goto done;
 	}
-	http__gallery_add(r->srv, person.id, face_id, f);
+	http__gallery_add_embedding(r->srv, person.id, face_id, f->embedding, f->embedding_dim, f->embedding_model);
 	if (warning)
 		http__audit(r, "enroll", "person %lld face %lld (confirmed despite %s)", (long long)person.id,
 		            (long long)face_id, warning);

@@ -101,6 +101,8 @@ enum {
 	HTTP_FIELD_BOOL = 4,
 	HTTP_FIELD_ID_ARRAY = 5, /* an array of positive integers */
 	HTTP_FIELD_NUMBER_OR_NULL = 6,
+	HTTP_FIELD_STRING_OR_NULL = 7,
+	HTTP_FIELD_ID_OR_NULL = 8, /* a positive integer or null */
 };
 typedef struct http_field {
 	const char *name;
@@ -246,6 +248,15 @@ void http__auth_forget_token(http_server *s, const uint8_t hash[STORE_TOKEN_HASH
  * {"op":"remove_person","person_id"}. */
 void http__tell_gallery(http_server *s, json_t *change);
 void http__gallery_apply(http_server *s, const json_t *change);
+/* Tells the dashboards (SSE, every node) that an event changed: corrections, naming an unknown identity. */
+void http__tell_event(http_server *s, const store_event *e);
+void http__gallery_add_embedding(http_server *s, int64_t person_id, int64_t face_id, const float *embedding, int dim,
+                                 const char *model);
+/* Before enrolling face f (face `index` of `count` in its picture) to `person`: 0 to go on, or -1 after answering
+ * 409 with the verdict "mismatch" (not like the person's faces) or "matches_other" (more like someone else), unless
+ * `confirm`, which goes on with *warning set to the verdict overridden. */
+int http__check_match(http_req *r, const store_person *person, const face_result *f, long index, size_t count,
+                      int confirm, const char **warning);
 
 /* Authentication (auth.c): reads the Bearer token or the cookie into r->user; 0 = anonymous or
  * authenticated, -1 = answered (503 when the store is down). */
@@ -413,6 +424,20 @@ void http__h_settings_get(http_req *r);
 void http__h_settings_patch(http_req *r);
 void http__h_storage_get(http_req *r);
 void http__h_audit_list(http_req *r);
+void http__h_unknowns_list(http_req *r);
+void http__h_unknown_get(http_req *r);
+void http__h_unknown_assign(http_req *r);
+void http__h_unknown_merge(http_req *r);
+void http__h_unknown_event_remove(http_req *r);
+void http__h_unknown_dismiss(http_req *r);
+void http__h_unknown_delete(http_req *r);
+void http__h_event_correct(http_req *r);
+void http__h_corrections_list(http_req *r);
+void http__h_correction_undo(http_req *r);
+void http__h_alert_rules_list(http_req *r);
+void http__h_alert_rules_create(http_req *r);
+void http__h_alert_rule_patch(http_req *r);
+void http__h_alert_rule_delete(http_req *r);
 
 /* The static files of the dashboard (static.c): answers GET/HEAD outside /api. */
 void http__serve_static(http_req *r);

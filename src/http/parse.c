@@ -192,6 +192,10 @@ static const char *kind_name(int kind)
 		return "a number or null";
 	case HTTP_FIELD_BOOL:
 		return "a boolean";
+	case HTTP_FIELD_STRING_OR_NULL:
+		return "a string or null";
+	case HTTP_FIELD_ID_OR_NULL:
+		return "a positive integer or null";
 	default:
 		return "an array of ids";
 	}
@@ -211,6 +215,12 @@ static int kind_ok(const json_t *v, const http_field *f)
 		return json_is_number(v) || json_is_null(v);
 	case HTTP_FIELD_BOOL:
 		return json_is_boolean(v);
+	case HTTP_FIELD_STRING_OR_NULL:
+		return json_is_null(v) ||
+		       (json_is_string(v) && (f->max_len == 0 || json_string_length(v) <= f->max_len) &&
+		        strlen(json_string_value(v)) == json_string_length(v));
+	case HTTP_FIELD_ID_OR_NULL:
+		return json_is_null(v) || (json_is_integer(v) && json_integer_value(v) > 0);
 	case HTTP_FIELD_ID_ARRAY: {
 		if (!json_is_array(v) || (f->max_len && json_array_size(v) > f->max_len))
 			return 0;

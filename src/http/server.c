@@ -28,6 +28,7 @@
 #include "core/utf8.h"
 #include "bus/bus.h"
 #include "http/http_int.h"
+#include "watch/watch.h"
 
 extern const char mien_openapi_json[];
 extern const char mien_openapi_json_end[];
@@ -334,6 +335,18 @@ void http__cameras_changed(http_server *s, int64_t id)
 void http__tell_gallery(http_server *s, json_t *change)
 {
 	tell_nodes(s, BUS_GALLERY, change);
+}
+
+void http__tell_event(http_server *s, const store_event *e)
+{
+	json_t *msg = watch_event_json(e, 1);
+	char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	mien_error err = { 0 };
+	if (text && s->options.bus && bus_publish(s->options.bus, BUS_EVENT, e->camera_id, text, &err) != MIEN_OK)
+		mien_log(MIEN_LOG_WARN, "http", "event %lld: could not tell the dashboards: %s", (long long)e->id,
+		         err.message);
+	free(text);
 }
 
 /* What other nodes tell this one: sessions to forget, gallery changes to apply. */

@@ -995,3 +995,29 @@ const char *gallery_isa(const gallery *g)
 {
 	return g ? isa_names[g->isa] : isa_names[ISA_PORTABLE];
 }
+
+int gallery_identify(const gallery *g, const float *query_embedding, int dim, const char *model, float threshold,
+                     gallery_hit *out, mien_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	gallery_hit hits[GALLERY_IDENTIFY_K];
+	size_t n = 0;
+	int rc = gallery_search(g, query_embedding, dim, model, GALLERY_IDENTIFY_K, hits, &n, err);
+	if (rc)
+		return rc;
+	/* Best first: a person's negatives (person -p) seen before the person's own best face veto the name. */
+	for (size_t i = 0; i < n; i++) {
+		if (hits[i].person_id < 0)
+			continue;
+		if (hits[i].similarity < threshold)
+			break;
+		int vetoed = 0;
+		for (size_t j = 0; j < i && !vetoed; j++)
+			vetoed = hits[j].person_id == -hits[i].person_id;
+		if (!vetoed) {
+			*out = hits[i];
+			return MIEN_OK;
+		}
+	}
+	return MIEN_OK;
+}

@@ -96,6 +96,16 @@ int gallery_search(const gallery *g, const float *query, int dim, const char *mo
                    size_t *count, mien_error *err);
 
 /*
+ * Who the face is: the most similar person whose best face reaches `threshold` and is more similar than every one
+ * of that person's negatives. Negatives are faces known NOT to be a person (a "not P" correction), stored as faces
+ * of negative id under person -P. *out->person_id is 0 when nobody qualifies. Looks at the GALLERY_IDENTIFY_K most
+ * similar people and negatives. Errors as gallery_search.
+ */
+#define GALLERY_IDENTIFY_K 8
+int gallery_identify(const gallery *g, const float *query_embedding, int dim, const char *model, float threshold,
+                     gallery_hit *out, mien_error *err);
+
+/*
  * How many threads one search may use (1..GALLERY_MAX_THREADS; default 1). With more than one, a search
  * over at least GALLERY_PARALLEL_MIN faces starts threads that scan slices of the gallery. Returns
  * MIEN_OK, MIEN_ERANGE for a count outside the range, MIEN_EINVAL for g == NULL.

@@ -378,16 +378,26 @@ store__where_buffers *store__where_begin(void)
 
 void store__where_add(store__where *w, const char *fragment, const store_value *value)
 {
+	/* A fragment with a parameter is short ("e.camera_id = $%d"); one without (a camera list) is copied as it is,
+	 * however long, as long as it fits the statement. */
 	char piece[256];
-	int n = value ? snprintf(piece, sizeof(piece), fragment, w->n + 1)
-	              : snprintf(piece, sizeof(piece), "%s", fragment);
+	const char *text = fragment;
+	int n;
+	if (value) {
+		n = snprintf(piece, sizeof(piece), fragment, w->n + 1);
+		text = piece;
+		if (n >= (int)sizeof(piece))
+			n = -1;
+	} else {
+		n = (int)strlen(fragment);
+	}
 	if (n < 0 || w->len + (size_t)n + 8 >= sizeof(w->sql) || w->n >= (int)MIEN_ARRAY_LEN(w->params)) {
 		w->overflow = 1;
 		return;
 	}
 	memcpy(w->sql + w->len, w->len ? " AND " : " WHERE ", w->len ? 5 : 7);
 	w->len += w->len ? 5 : 7;
-	memcpy(w->sql + w->len, piece, (size_t)n + 1);
+	memcpy(w->sql + w->len, text, (size_t)n + 1);
 	w->len += (size_t)n;
 	if (value)
 		w->params[w->n++] = *value;
@@ -496,7 +506,42 @@ static const char *const migration_4[] = {
 	NULL,
 };
 
-static const char *const *const migrations[] = { migration_1, migration_2, migration_3, migration_4 };
+/* Version 5: unknown visitors grouped into identities (the sum of their faces' normalised embeddings and how many,
+ * for average linkage: face/cluster.h), each event's face embedding (for grouping and face search), corrections
+ * of recognition ("this is P", "not P") with the negatives they leave, and alert rules for unknown faces. */
+static const char *const migration_5[] = {
+	"CREATE TABLE unknowns (id @ID@, model TEXT NOT NULL, dim BIGINT NOT NULL, sum @BLOB@ NOT NULL,"
+	" members BIGINT NOT NULL, visits BIGINT NOT NULL DEFAULT 0, first_seen BIGINT NOT NULL,"
+	" last_seen BIGINT NOT NULL, dismissed BOOLEAN NOT NULL DEFAULT FALSE, created_at BIGINT NOT NULL,"
+	" updated_at BIGINT NOT NULL)",
+	"CREATE INDEX unknowns_visits ON unknowns (visits, id)",
+	"ALTER TABLE events ADD COLUMN unknown_id BIGINT REFERENCES unknowns(id) ON DELETE SET NULL",
+	"ALTER TABLE events ADD COLUMN embedding_model TEXT NOT NULL DEFAULT ''",
+	"ALTER TABLE events ADD COLUMN embedding @BLOB@",
+	"CREATE INDEX events_unknown ON events (unknown_id, id)",
+	"CREATE TABLE negatives (id @ID@, person_id BIGINT NOT NULL REFERENCES people(id) ON DELETE CASCADE,"
+	" event_id BIGINT REFERENCES events(id) ON DELETE SET NULL, model TEXT NOT NULL, dim BIGINT NOT NULL,"
+	" embedding @BLOB@ NOT NULL, created_at BIGINT NOT NULL)",
+	"CREATE INDEX negatives_person ON negatives (person_id)",
+	"CREATE TABLE corrections (id @ID@, event_id BIGINT REFERENCES events(id) ON DELETE SET NULL,"
+	" person_id BIGINT NOT NULL REFERENCES people(id) ON DELETE CASCADE,"
+	" verdict TEXT NOT NULL CHECK (verdict IN ('is', 'not')), previous_person_id BIGINT,"
+	" previous_unknown_id BIGINT, previous_similarity DOUBLE PRECISION NOT NULL DEFAULT 0,"
+	" face_id BIGINT REFERENCES faces(id) ON DELETE SET NULL,"
+	" negative_id BIGINT REFERENCES negatives(id) ON DELETE SET NULL,"
+	" user_id BIGINT REFERENCES users(id) ON DELETE SET NULL, username TEXT NOT NULL DEFAULT '',"
+	" created_at BIGINT NOT NULL, undone_at BIGINT)",
+	"CREATE INDEX corrections_person ON corrections (person_id, id)",
+	"CREATE TABLE alert_rules (id @ID@, name TEXT NOT NULL DEFAULT '',"
+	" camera_id BIGINT REFERENCES cameras(id) ON DELETE CASCADE,"
+	" kind TEXT NOT NULL CHECK (kind IN ('unknown', 'repeat_unknown')), from_min BIGINT, to_min BIGINT,"
+	" min_visits BIGINT NOT NULL DEFAULT 1, days BIGINT NOT NULL DEFAULT 1,"
+	" enabled BOOLEAN NOT NULL DEFAULT TRUE, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
+	"ALTER TABLE alerts ADD COLUMN rule_id BIGINT REFERENCES alert_rules(id) ON DELETE SET NULL",
+	NULL,
+};
+
+static const char *const *const migrations[] = { migration_1, migration_2, migration_3, migration_4, migration_5 };
 
 _Static_assert(MIEN_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "one migration per schema version");
 

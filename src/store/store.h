@@ -37,7 +37,7 @@
 typedef struct store store;
 
 /* The schema version store_migrate brings a database to. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 #define STORE_NAME_MAX         128 /* person, camera and user names, in bytes with the terminator */
 #define STORE_USERNAME_MAX     64
@@ -203,7 +203,9 @@ int store_face_set_embedding(store *s, int64_t face_id, const char *model, const
 
 /* Called once per stored embedding of a model; a non-zero return stops the walk and is returned. */
 typedef int (*store_embedding_fn)(void *ctx, int64_t face_id, int64_t person_id, const float *embedding, int dim);
-/* Walks every embedding of `model` (NULL = all models) in face id order, to fill the gallery. */
+/* Walks every embedding of `model` (NULL = all models: faces only) in face id order, to fill the gallery. The
+ * negatives of `model` come with them as faces of negative id and person (-negative id, -person id): see
+ * gallery_identify. The range walk, the signature and store_face_ids count them the same way. */
 int store_embeddings_each(store *s, const char *model, store_embedding_fn fn, void *ctx, mien_error *err);
 
 /* Walks the embeddings of `model` whose face id lies in [from_id, to_id], in face id order (the gallery sync
@@ -324,6 +326,8 @@ typedef struct store_event {
 	int frame[2];                        /* the frame's width and height; 0 when unknown (before schema 4) */
 	float quality;
 	int alert;
+	int64_t unknown_id; /* the unknown identity the visit was grouped into; 0 = none. Set by the store_unknown_*
+	                       functions, not by store_event_create/update */
 } store_event;
 
 enum { STORE_IMAGE_SNAPSHOT = 0, STORE_IMAGE_THUMBNAIL = 1 };
@@ -354,6 +358,7 @@ typedef struct store_event_filter {
 	const char *expression; /* dominant expression, NULL = any */
 	int64_t from, to;       /* started_at in [from, to); 0 = open */
 	int64_t before_id;      /* the cursor: only ids below it; 0 = newest first from the top */
+	int64_t unknown_id;     /* 0 = any */
 } store_event_filter;
 
 /* Events matching `f`, newest (highest id) first, at most `max`. */
@@ -384,12 +389,13 @@ typedef struct store_alert {
 	int64_t camera_id;
 	int64_t person_id; /* 0 for an unknown face */
 	char person_name[STORE_NAME_MAX];
-	char kind[16]; /* "watchlist" or "unknown" */
+	char kind[16]; /* "watchlist", "unknown" or "repeat_unknown" */
 	int64_t created_at;
 	int64_t acked_at; /* 0 until acknowledged */
 	int64_t acked_by; /* user id */
 	int64_t count;    /* visits it covers: 1, and one more for each visit during the cooldown */
 	int64_t last_at;  /* when the last of them started */
+	int64_t rule_id;  /* the alert rule that raised it; 0 = none (watchlist, or the camera's alert_unknown) */
 } store_alert;
 
 int store_alert_create(store *s, store_alert *a, mien_error *err); /* sets a->id, a->camera_id from the event */
@@ -404,6 +410,131 @@ int store_alert_ack(store *s, int64_t id, int64_t user_id, int64_t now, mien_err
 /* Alerts newest first, limited to `cameras` (NULL = all), only unacknowledged ones when `open_only`. */
 int store_alert_list(store *s, const int64_t *cameras, int n_cameras, int open_only, int64_t before_id,
                      store_alert *out, size_t max, size_t *count, mien_error *err);
+
+/* --- unknown identities, event faces, negatives, corrections, alert rules ------------------------------------ */
+
+/* The face an event keeps (the quality-weighted mean of its track's best faces' embeddings): for grouping unknown
+ * visits and for face search. Replaces an earlier one. MIEN_ENOENT when the event is gone. */
+int store_event_set_embedding(store *s, int64_t event_id, const char *model, const float *embedding, int dim,
+                              mien_error *err);
+/* The event's face embedding: *dim values into `embedding` (room for 4096), its model into model[STORE_MODEL_MAX].
+ * MIEN_ENOENT when the event is gone or has none. */
+int store_event_embedding(store *s, int64_t event_id, char *model, float *embedding, int *dim, mien_error *err);
+/* Gives event `id` a new person (0 = unknown), similarity and unknown identity (0 = none): corrections and
+ * naming an unknown identity. MIEN_ENOENT. */
+int store_event_relabel(store *s, int64_t id, int64_t person_id, float similarity, int64_t unknown_id, mien_error *err);
+
+typedef struct store_unknown {
+	int64_t id;
+	char model[STORE_MODEL_MAX];
+	int dim;
+	int members; /* faces summed (visits grouped into it and still in it) */
+	int64_t visits;
+	int64_t first_seen, last_seen;
+	int dismissed;
+	int64_t created_at, updated_at;
+} store_unknown;
+
+/* A new unknown identity whose first visit is event `event_id` (its face `embedding`, normalised here, seen at
+ * `seen_at`); *out is the stored identity. MIEN_ENOENT when the event is gone. */
+int store_unknown_create(store *s, int64_t event_id, const char *model, const float *embedding, int dim,
+                         int64_t seen_at, store_unknown *out, mien_error *err);
+/* Event `event_id` joins identity `id`: its face is added to the identity's sum (in one transaction that holds the
+ * identity's row, so that two nodes adding at once lose nothing). MIEN_ENOENT, MIEN_EINVAL on a model mismatch. */
+int store_unknown_join(store *s, int64_t id, int64_t event_id, const float *embedding, int dim, int64_t seen_at,
+                       store_unknown *out, mien_error *err);
+/* Takes event `event_id`'s face out of identity `id` (the event stays, with no identity); an identity left with
+ * no member is deleted. MIEN_ENOENT when the event is not in the identity. */
+int store_unknown_remove_event(store *s, int64_t id, int64_t event_id, mien_error *err);
+/* Folds identity `from` into `into` (sums, counts, times; its events move); `from` is deleted. MIEN_ENOENT,
+ * MIEN_EINVAL when they are the same or of different models. */
+int store_unknown_merge(store *s, int64_t into, int64_t from, store_unknown *out, mien_error *err);
+int store_unknown_dismiss(store *s, int64_t id, int dismissed, mien_error *err);
+/* Erases the identity with its events (and their pictures and alerts). MIEN_ENOENT. */
+int store_unknown_erase(store *s, int64_t id, mien_error *err);
+/* Names the identity: its events get `person_id` (similarity 0: named by hand) and the identity is deleted. */
+int store_unknown_assign(store *s, int64_t id, int64_t person_id, int64_t *events, mien_error *err);
+int store_unknown_get(store *s, int64_t id, store_unknown *out, mien_error *err);
+/* The sum of the identity's normalised faces (room for 4096 values) and its member count. */
+int store_unknown_sum(store *s, int64_t id, float *sum, int *dim, int *members, mien_error *err);
+
+typedef struct store_unknown_filter {
+	const int64_t *cameras; /* only identities seen by these cameras; NULL = every camera */
+	int n_cameras;
+	int dismissed;                  /* 0: not dismissed, 1: dismissed only, -1: both */
+	int64_t after_visits, after_id; /* the cursor: after (visits, id) in the order; after_id 0 = from the top */
+} store_unknown_filter;
+/* Identities, most visits first (then highest id), at most `max`. */
+int store_unknown_list(store *s, const store_unknown_filter *f, store_unknown *out, size_t max, size_t *count,
+                       mien_error *err);
+/* Ids of the identity's events: `which` 0 = newest first, 1 = best face quality first (those with a face
+ * picture); limited to `cameras` (NULL = all). */
+int store_unknown_events(store *s, int64_t id, int which, const int64_t *cameras, int n_cameras, int64_t *out,
+                         size_t max, size_t *count, mien_error *err);
+/* The distinct cameras of the identity's events, ascending. */
+int store_unknown_cameras(store *s, int64_t id, int64_t *out, size_t max, size_t *count, mien_error *err);
+/* Visits of the identity that started at or after `since`. */
+int store_unknown_visits_since(store *s, int64_t id, int64_t since, int64_t *visits, mien_error *err);
+
+/* A cheap fingerprint of the identities of `model`: how many, the latest update time (max_id) and a sum over ids,
+ * members and dismissals (id_sum). Any create, join, merge, dismissal or erasure changes it. */
+int store_unknown_signature(store *s, const char *model, store_face_signature *out, mien_error *err);
+
+typedef int (*store_unknown_fn)(void *ctx, const store_unknown *u, const float *sum);
+/* Walks every identity of `model`, to fill a face_cluster_set. */
+int store_unknowns_each(store *s, const char *model, store_unknown_fn fn, void *ctx, mien_error *err);
+
+/* Negatives: faces that are NOT a person (left by "not P" corrections). A face more similar to one of P's
+ * negatives than to P's own faces is not named P. */
+int store_negative_add(store *s, int64_t person_id, int64_t event_id, const char *model, const float *embedding,
+                       int dim, int64_t *negative_id, mien_error *err);
+int store_negative_delete(store *s, int64_t negative_id, mien_error *err);
+/* Walks every negative of `model` (negative id, person id, embedding). */
+int store_negatives_each(store *s, const char *model, store_embedding_fn fn, void *ctx, mien_error *err);
+/* How many negatives of `model`, the highest id and the sum of ids (like store_face_signature_get). */
+int store_negative_signature(store *s, const char *model, store_face_signature *out, mien_error *err);
+
+typedef struct store_correction {
+	int64_t id;
+	int64_t event_id; /* 0 once the event is gone */
+	int64_t person_id;
+	char verdict[4]; /* "is" or "not" */
+	int64_t previous_person_id, previous_unknown_id;
+	float previous_similarity;
+	int64_t face_id;     /* "is": the face enrolled from the event (0 once removed) */
+	int64_t negative_id; /* "not": the negative kept */
+	int64_t user_id;
+	char username[STORE_USERNAME_MAX];
+	int64_t created_at;
+	int64_t undone_at; /* 0 while it stands */
+} store_correction;
+
+int store_correction_create(store *s, store_correction *c, mien_error *err); /* sets id and created_at */
+int store_correction_get(store *s, int64_t id, store_correction *out, mien_error *err);
+/* Marks it undone at `now`; MIEN_ECONFLICT when it already was. */
+int store_correction_undo(store *s, int64_t id, int64_t now, mien_error *err);
+/* Corrections newest first; person_id 0 = everyone's. */
+int store_correction_list(store *s, int64_t person_id, int64_t before_id, store_correction *out, size_t max,
+                          size_t *count, mien_error *err);
+
+enum { STORE_RULE_UNKNOWN = 0, STORE_RULE_REPEAT_UNKNOWN = 1 };
+
+typedef struct store_alert_rule {
+	int64_t id;
+	char name[STORE_NAME_MAX];
+	int64_t camera_id;    /* 0 = every camera */
+	int kind;             /* STORE_RULE_* */
+	int from_min, to_min; /* local time window in minutes after midnight; -1 = all day. May cross midnight */
+	int min_visits, days; /* repeat_unknown: at least min_visits visits of the same identity in `days` days */
+	int enabled;
+	int64_t created_at, updated_at;
+} store_alert_rule;
+
+int store_alert_rule_create(store *s, store_alert_rule *r, mien_error *err);
+int store_alert_rule_get(store *s, int64_t id, store_alert_rule *out, mien_error *err);
+int store_alert_rule_update(store *s, const store_alert_rule *r, mien_error *err); /* every field */
+int store_alert_rule_delete(store *s, int64_t id, mien_error *err);
+int store_alert_rule_list(store *s, store_alert_rule *out, size_t max, size_t *count, mien_error *err);
 
 /* --- settings and audit ------------------------------------------------------------------------------------- */
 

@@ -13,7 +13,7 @@
 
 #define ALERT_COLUMNS                                                                                         \
 	"a.id, a.event_id, a.camera_id, a.person_id, COALESCE(p.name, ''), a.kind, a.created_at, a.acked_at," \
-	" a.acked_by, a.visit_count, a.last_at"
+	" a.acked_by, a.visit_count, a.last_at, a.rule_id"
 #define ALERT_FROM " FROM alerts a LEFT JOIN people p ON p.id = a.person_id"
 
 static void fill_alert(void *item, const store_row *row)
@@ -31,20 +31,22 @@ static void fill_alert(void *item, const store_row *row)
 	a->acked_by = store__col_int(row, 8);
 	a->count = store__col_int(row, 9);
 	a->last_at = store__col_int(row, 10);
+	a->rule_id = store__col_int(row, 11);
 }
 
 int store_alert_create(store *s, store_alert *a, mien_error *err)
 {
-	if (strcmp(a->kind, "watchlist") != 0 && strcmp(a->kind, "unknown") != 0)
-		return mien_error_set(err, MIEN_EINVAL, "alert: kind must be watchlist or unknown");
+	if (strcmp(a->kind, "watchlist") != 0 && strcmp(a->kind, "unknown") != 0 &&
+	    strcmp(a->kind, "repeat_unknown") != 0)
+		return mien_error_set(err, MIEN_EINVAL, "alert: kind must be watchlist, unknown or repeat_unknown");
 	if (!a->created_at)
 		a->created_at = mien_wall_ms();
 	a->id = 0;
 	/* The camera and person come from the event, so an alert can never point at another camera's event. */
-	store_value p[] = { SV_INT(a->event_id), SV_TEXT(a->kind), SV_INT(a->created_at) };
+	store_value p[] = { SV_INT(a->event_id), SV_TEXT(a->kind), SV_INT(a->created_at), SV_ID_OR_NULL(a->rule_id) };
 	int rc = RUN(s,
-	             "INSERT INTO alerts (event_id, camera_id, person_id, kind, created_at, last_at)"
-	             " SELECT id, camera_id, person_id, $2, $3, $3 FROM events WHERE id = $1 RETURNING id",
+	             "INSERT INTO alerts (event_id, camera_id, person_id, kind, created_at, last_at, rule_id)"
+	             " SELECT id, camera_id, person_id, $2, $3, $3, $4 FROM events WHERE id = $1 RETURNING id",
 	             p, store__int_row, &a->id);
 	if (rc == MIEN_OK && !a->id)
 		return mien_error_set(err, MIEN_ENOENT, "alert: event %lld not found", (long long)a->event_id);

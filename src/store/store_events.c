@@ -14,7 +14,7 @@
 	"e.id, e.camera_id, e.track_id, e.person_id, COALESCE(p.name, ''), e.similarity, e.started_at,"       \
 	" e.ended_at, e.dominant_expression, e.expr_neutral, e.expr_happy, e.expr_sad, e.expr_angry,"         \
 	" e.expr_fearful, e.expr_disgusted, e.expr_surprised, e.box_x, e.box_y, e.box_w, e.box_h, e.quality," \
-	" e.alert, e.frame_w, e.frame_h"
+	" e.alert, e.frame_w, e.frame_h, e.unknown_id"
 #define EVENT_FROM " FROM events e LEFT JOIN people p ON p.id = e.person_id"
 
 static void fill_event(void *item, const store_row *row)
@@ -38,6 +38,7 @@ static void fill_event(void *item, const store_row *row)
 	e->alert = (int)store__col_int(row, 21);
 	e->frame[0] = (int)store__col_int(row, 22);
 	e->frame[1] = (int)store__col_int(row, 23);
+	e->unknown_id = store__col_int(row, 24);
 }
 
 static int check_event(const store_event *e, mien_error *err)
@@ -214,6 +215,10 @@ int store_event_list(store *s, const store_event_filter *f, store_event *out, si
 		store__where_add(w, "e.person_id IS NOT NULL", NULL);
 	else if (f->people == STORE_PEOPLE_UNKNOWN)
 		store__where_add(w, "e.person_id IS NULL", NULL);
+	if (f->unknown_id) {
+		store_value v = SV_INT(f->unknown_id);
+		store__where_add(w, "e.unknown_id = $%d", &v);
+	}
 	if (f->expression) {
 		store_value v = SV_TEXT(f->expression);
 		store__where_add(w, "e.dominant_expression = $%d", &v);
@@ -249,6 +254,13 @@ int store_event_purge(store *s, int64_t before, int64_t *deleted, mien_error *er
 	int64_t n = 0;
 	store_value p[] = { SV_INT(before) };
 	int rc = store__erase(s, "DELETE FROM events WHERE started_at < $1 RETURNING id", p, 1, &n, err);
+	/* an unknown identity goes with the last of its visits */
+	int64_t gone = 0;
+	if (rc == MIEN_OK)
+		rc = store__erase(s,
+		                  "DELETE FROM unknowns WHERE last_seen < $1 AND NOT EXISTS"
+		                  " (SELECT 1 FROM events e WHERE e.unknown_id = unknowns.id) RETURNING id",
+		                  p, 1, &gone, err);
 	if (deleted)
 		*deleted = n;
 	return rc;

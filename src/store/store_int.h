@@ -29,11 +29,16 @@ typedef struct store_value {
 	size_t len;
 } store_value;
 
-#define SV_INT(x)     ((store_value){ .type = STORE_V_INT, .i = (x) })
-#define SV_BOOL(x)    ((store_value){ .type = STORE_V_BOOL, .i = (x) ? 1 : 0 })
-#define SV_REAL(x)    ((store_value){ .type = STORE_V_REAL, .d = (x) })
-#define SV_TEXT(x)    ((store_value){ .type = STORE_V_TEXT, .s = (x) })
-#define SV_BLOB(p, n) ((store_value){ .type = (p) ? STORE_V_BLOB : STORE_V_NULL, .b = (p), .len = (n) })
+#define SV_INT(x)  ((store_value){ .type = STORE_V_INT, .i = (x) })
+#define SV_BOOL(x) ((store_value){ .type = STORE_V_BOOL, .i = (x) ? 1 : 0 })
+#define SV_REAL(x) ((store_value){ .type = STORE_V_REAL, .d = (x) })
+#define SV_TEXT(x) ((store_value){ .type = STORE_V_TEXT, .s = (x) })
+/* A function rather than a macro so that an array argument (never NULL) does not trip -Waddress. */
+static inline store_value store__sv_blob(const void *p, size_t n)
+{
+	return (store_value){ .type = p ? STORE_V_BLOB : STORE_V_NULL, .b = p, .len = n };
+}
+#define SV_BLOB(p, n) store__sv_blob((p), (n))
 #define SV_NULL       ((store_value){ .type = STORE_V_NULL })
 /* 0 stands for "none" in mien's structs (ids, end times); the database holds NULL. */
 #define SV_ID_OR_NULL(x) ((x) ? SV_INT(x) : SV_NULL)

@@ -260,6 +260,10 @@ int store_face_thumbnail(store *s, int64_t face_id, uint8_t **jpeg, size_t *len,
 	return store__read_blob(s, "SELECT jpeg FROM face_images WHERE face_id = $1", face_id, jpeg, len, "face", err);
 }
 
+/* Negatives ride in the gallery as faces of negative ids: face -n of person -p is negative n of person p
+ * (gallery_identify reads them so), and the gallery's loading and sync see them like any other face. */
+#define UNION_NEGATIVES " UNION ALL SELECT -id, -person_id, dim, embedding FROM negatives WHERE model = $1"
+
 typedef struct embedding_ctx {
 	store_embedding_fn fn;
 	void *ctx;
@@ -289,8 +293,10 @@ int store_embeddings_each(store *s, const char *model, store_embedding_fn fn, vo
 	int rc;
 	if (model) {
 		store_value p[] = { SV_TEXT(model) };
-		rc = RUN(s, "SELECT id, person_id, dim, embedding FROM faces WHERE model = $1 ORDER BY id", p,
-		         embedding_row, &e);
+		rc = RUN(s,
+		         "SELECT id, person_id, dim, embedding FROM faces WHERE model = $1" UNION_NEGATIVES
+		         " ORDER BY 1",
+		         p, embedding_row, &e);
 	} else {
 		rc = store__run(s, "SELECT id, person_id, dim, embedding FROM faces ORDER BY id", NULL, 0,
 		                embedding_row, &e, err);
@@ -308,7 +314,8 @@ int store_embeddings_range(store *s, const char *model, int64_t from_id, int64_t
 	store_value p[] = { SV_TEXT(model), SV_INT(from_id), SV_INT(to_id) };
 	int rc = RUN(s,
 	             "SELECT id, person_id, dim, embedding FROM faces WHERE model = $1 AND id >= $2 AND id <= $3"
-	             " ORDER BY id",
+	             " UNION ALL SELECT -id, -person_id, dim, embedding FROM negatives WHERE model = $1 AND -id >= $2"
+	             " AND -id <= $3 ORDER BY 1",
 	             p, embedding_row, &e);
 	free(e.buffer);
 	return rc;
@@ -329,8 +336,9 @@ int store_face_signature_get(store *s, const char *model, store_face_signature *
 	store_value p[] = { SV_TEXT(model) };
 	/* PostgreSQL's SUM(bigint) is numeric: cast back (the sum of up to 16 M ids fits easily). */
 	return RUN(s,
-	           "SELECT COUNT(*), COALESCE(MAX(id), 0), CAST(COALESCE(SUM(id), 0) AS BIGINT) FROM faces"
-	           " WHERE model = $1",
+	           "SELECT COUNT(*), COALESCE(MAX(CASE WHEN id > 0 THEN id ELSE 0 END), 0),"
+	           " CAST(COALESCE(SUM(id), 0) AS BIGINT) FROM (SELECT id FROM faces WHERE model = $1"
+	           " UNION ALL SELECT -id FROM negatives WHERE model = $1) x",
 	           p, signature_row, out);
 }
 
@@ -365,7 +373,10 @@ int store_face_ids(store *s, const char *model, int64_t **ids, size_t *count, mi
 	*count = 0;
 	ids_ctx l = { NULL, 0, 0, err };
 	store_value p[] = { SV_TEXT(model) };
-	int rc = RUN(s, "SELECT id FROM faces WHERE model = $1 ORDER BY id", p, id_row, &l);
+	int rc = RUN(s,
+	             "SELECT id FROM faces WHERE model = $1 UNION ALL SELECT -id FROM negatives WHERE model = $1"
+	             " ORDER BY 1",
+	             p, id_row, &l);
 	if (rc) {
 		free(l.ids);
 		return rc;

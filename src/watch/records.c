@@ -52,6 +52,8 @@ json_t *watch_event_json(const store_event *e, int with_expression)
 		json_object_set_new(o, "frame",
 		                    e->frame[0] > 0 && e->frame[1] > 0 ? json_pack("[i,i]", e->frame[0], e->frame[1])
 		                                                       : json_null());
+	if (o)
+		json_object_set_new(o, "unknown_id", e->unknown_id ? json_integer(e->unknown_id) : json_null());
 	if (o && with_expression) {
 		json_t *x = json_object();
 		for (int i = 0; i < STORE_EXPRESSIONS; i++)
@@ -65,13 +67,16 @@ json_t *watch_event_json(const store_event *e, int with_expression)
 
 json_t *watch_alert_json(const store_alert *a)
 {
-	return json_pack("{s:I,s:I,s:I,s:o,s:s,s:o,s:o,s:o,s:I,s:o}", "id", (json_int_t)a->id, "event_id",
-	                 (json_int_t)a->event_id, "camera_id", (json_int_t)a->camera_id, "person",
-	                 person_ref(a->person_id, a->person_name), "kind", a->kind, "created_at",
-	                 time_or_null(a->created_at), "acked_at", time_or_null(a->acked_at), "acked_by",
-	                 a->acked_by ? json_integer(a->acked_by) : json_null(), "count",
-	                 (json_int_t)(a->count > 0 ? a->count : 1), "last_at",
-	                 time_or_null(a->last_at ? a->last_at : a->created_at));
+	json_t *o = json_pack("{s:I,s:I,s:I,s:o,s:s,s:o,s:o,s:o,s:I,s:o}", "id", (json_int_t)a->id, "event_id",
+	                      (json_int_t)a->event_id, "camera_id", (json_int_t)a->camera_id, "person",
+	                      person_ref(a->person_id, a->person_name), "kind", a->kind, "created_at",
+	                      time_or_null(a->created_at), "acked_at", time_or_null(a->acked_at), "acked_by",
+	                      a->acked_by ? json_integer(a->acked_by) : json_null(), "count",
+	                      (json_int_t)(a->count > 0 ? a->count : 1), "last_at",
+	                      time_or_null(a->last_at ? a->last_at : a->created_at));
+	if (o)
+		json_object_set_new(o, "rule_id", a->rule_id ? json_integer(a->rule_id) : json_null());
+	return o;
 }
 
 /* --- the same event written straight into text, for long lists ---------------------------------------------------
@@ -245,6 +250,11 @@ void watch_event_write(watch_text *t, const store_event *e, int with_expression)
 	} else {
 		put_str(t, ",\"frame\":null");
 	}
+	put_str(t, ",\"unknown_id\":");
+	if (e->unknown_id)
+		put_int(t, e->unknown_id);
+	else
+		put_str(t, "null");
 	if (with_expression) {
 		put_str(t, ",\"expression\":{");
 		for (int i = 0; i < STORE_EXPRESSIONS; i++) {
@@ -272,15 +282,17 @@ int watch_gallery_apply(gallery *g, const json_t *change, mien_error *err)
 	json_int_t person_id = json_integer_value(json_object_get(change, "person_id"));
 	if (!op)
 		return mien_error_set(err, MIEN_EFORMAT, "gallery change without an op");
-	if (strcmp(op, "remove_face") == 0 && face_id > 0) {
+	/* negatives travel as faces of negative id and person (gallery_identify) */
+	if (strcmp(op, "remove_face") == 0 && face_id != 0) {
 		gallery_remove_face(g, face_id); /* already gone is fine */
 		return MIEN_OK;
 	}
 	if (strcmp(op, "remove_person") == 0 && person_id > 0) {
 		gallery_remove_person(g, person_id);
+		gallery_remove_person(g, -person_id); /* and the person's negatives */
 		return MIEN_OK;
 	}
-	if (strcmp(op, "add") == 0 && face_id > 0 && person_id > 0) {
+	if (strcmp(op, "add") == 0 && face_id != 0 && person_id != 0 && (face_id > 0) == (person_id > 0)) {
 		const char *model = json_string_value(json_object_get(change, "model"));
 		const json_t *values = json_object_get(change, "embedding");
 		size_t n = json_array_size(values);

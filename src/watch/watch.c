@@ -21,6 +21,7 @@
 #include "face/track.h"
 #include "store/gallery.h"
 #include "video/video.h"
+#include "watch/visitors.h"
 #include "watch/watch.h"
 
 #define MAX_FACES        32
@@ -53,11 +54,14 @@
 typedef struct visit {
 	int64_t camera_id, track_id, event_id, person_id;
 	int alerted;
+	int ignored; /* the face of a dismissed unknown identity: no event, no alert */
 } visit;
 
 /* One tracker change for the recorder, with what it needs from the camera and, for a new visit, the frame. */
 typedef struct rec_job {
-	face_track_change ch; /* .best is not carried (NULL) */
+	face_track_change ch; /* .best and .mean_embedding are not carried (NULL) */
+	float *face;          /* STARTED and ENDED: a copy of .mean_embedding (malloc'd; NULL when none) */
+	int face_dim;
 	int64_t camera_id;
 	int alert_unknown;
 	video_frame *frame; /* STARTED: a reference to the frame the track was confirmed on; NULL otherwise */
@@ -140,6 +144,8 @@ struct watch {
 	int recorder_started;
 	visit *visits; /* open visits of every camera (the recorder's alone) */
 	size_t n_visits, visits_cap;
+	watch_visitors *visitors;   /* unknown visitors grouped into identities (the recorder's alone) */
+	_Atomic uint64_t ignored;   /* visits of dismissed identities that made no event */
 	_Atomic int64_t analyse_us; /* exponential mean, microseconds */
 };
 
@@ -286,44 +292,57 @@ static int64_t alert_cooldown_ms(store *db)
 	return (int64_t)int_setting(db, "alert_cooldown_minutes", WATCH_ALERT_COOLDOWN_MIN) * 60000;
 }
 
-/* Raises an alert for the event when its person is on the watchlist, or when it is an unknown face on a camera
- * that asks for those. Within the cooldown of the last alert for the same person (or unknown faces) at the same
- * camera, the visit is counted on that alert instead, so someone standing in view is one alert, not one per
- * visit; the alert is published again with its new count. */
+/* Raises an alert of `kind` for event `event_id`. Within the cooldown of the last alert of that kind for the same
+ * person (or unknown faces) at the same camera, the visit is counted on that alert instead, so someone standing in
+ * view is one alert, not one per visit; the alert is published again with its new count. Returns 1 when raised or
+ * counted. */
+static int raise_alert(watch *w, int64_t camera_id, int64_t event_id, const char *kind, int64_t rule_id)
+{
+	store_alert a = { .event_id = event_id, .rule_id = rule_id };
+	snprintf(a.kind, sizeof(a.kind), "%s", kind);
+	mien_error err = { 0 };
+	int64_t now = mien_wall_ms(), cooldown = alert_cooldown_ms(w->db);
+	int rc = cooldown > 0 ? store_alert_repeat(w->db, event_id, kind, now - cooldown, now, &a, &err) : MIEN_ENOENT;
+	int repeated = rc == MIEN_OK;
+	if (rc == MIEN_ENOENT)
+		rc = store_alert_create(w->db, &a, &err);
+	if (rc != MIEN_OK) {
+		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: alert: %s", (long long)camera_id, err.message);
+		return 0;
+	}
+	if (!repeated)
+		atomic_fetch_add(&w->alerts, 1);
+	store_event e;
+	if (store_event_get(w->db, event_id, &e, &err) == MIEN_OK && !e.alert) {
+		e.alert = 1;
+		store_event_update(w->db, &e, NULL, 0, NULL, 0, &err);
+	}
+	publish(w, BUS_ALERT, camera_id, watch_alert_json(&a));
+	return 1;
+}
+
+/* Raises an alert for the visit when its person is on the watchlist, or when it is an unknown face on a camera
+ * that asks for those (alert_unknown) or that an enabled "unknown" alert rule covers at this time of day. */
 static void maybe_alert(watch *w, const rec_job *job, visit *v)
 {
 	if (v->alerted)
 		return;
 	const char *kind = NULL;
+	int64_t rule_id = 0;
 	store_person p;
+	store_alert_rule rule;
 	mien_error err = { 0 };
 	if (v->person_id && store_person_get(w->db, v->person_id, &p, &err) == MIEN_OK && p.watchlist)
 		kind = "watchlist";
 	else if (!v->person_id && job->alert_unknown)
 		kind = "unknown";
-	if (!kind)
-		return;
-	store_alert a = { .event_id = v->event_id };
-	snprintf(a.kind, sizeof(a.kind), "%s", kind);
-	int64_t now = mien_wall_ms(), cooldown = alert_cooldown_ms(w->db);
-	int rc = cooldown > 0 ? store_alert_repeat(w->db, v->event_id, kind, now - cooldown, now, &a, &err)
-	                      : MIEN_ENOENT;
-	int repeated = rc == MIEN_OK;
-	if (rc == MIEN_ENOENT)
-		rc = store_alert_create(w->db, &a, &err);
-	if (rc != MIEN_OK) {
-		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: alert: %s", (long long)job->camera_id, err.message);
-		return;
+	else if (!v->person_id && watch_rule_match(w->db, STORE_RULE_UNKNOWN, job->camera_id, 0, mien_wall_ms(), &rule,
+	                                           &err) == MIEN_OK) {
+		kind = "unknown";
+		rule_id = rule.id;
 	}
-	v->alerted = 1;
-	if (!repeated)
-		atomic_fetch_add(&w->alerts, 1);
-	store_event e;
-	if (store_event_get(w->db, v->event_id, &e, &err) == MIEN_OK && !e.alert) {
-		e.alert = 1;
-		store_event_update(w->db, &e, NULL, 0, NULL, 0, &err);
-	}
-	publish(w, BUS_ALERT, job->camera_id, watch_alert_json(&a));
+	if (kind && raise_alert(w, job->camera_id, v->event_id, kind, rule_id))
+		v->alerted = 1;
 }
 
 /* A decoded frame seen as a picture (no copy). */
@@ -378,6 +397,48 @@ static void take_pictures(watch *w, const rec_job *job, store_event *e, uint8_t 
 		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: pictures: %s", (long long)job->camera_id, err.message);
 }
 
+/* At a visit's end: the event keeps its face (for face search), and an unknown face is grouped into an identity
+ * (e->unknown_id). Returns 1 when the face is a dismissed identity's: the event is deleted then. */
+static int keep_face(watch *w, const rec_job *job, store_event *e)
+{
+	if (!job->face)
+		return 0;
+	mien_error err = { 0 };
+	if (store_event_set_embedding(w->db, e->id, w->model, job->face, job->face_dim, &err) != MIEN_OK) {
+		mien_log(MIEN_LOG_WARN, "watch", "event %lld: face: %s", (long long)e->id, err.message);
+		return 0;
+	}
+	if (e->person_id || !w->visitors)
+		return 0;
+	int dismissed = 0;
+	int64_t unknown_id = 0;
+	if (watch_visitors_group(w->visitors, e->id, job->face, job->face_dim, e->started_at, &unknown_id, &dismissed,
+	                         &err) != MIEN_OK) {
+		mien_log(MIEN_LOG_WARN, "watch", "event %lld: unknown identity: %s", (long long)e->id, err.message);
+		return 0;
+	}
+	if (dismissed) {
+		atomic_fetch_add(&w->ignored, 1);
+		if (store_event_delete(w->db, e->id, &err) != MIEN_OK)
+			mien_log(MIEN_LOG_WARN, "watch", "event %lld: %s", (long long)e->id, err.message);
+		return 1;
+	}
+	e->unknown_id = unknown_id;
+	return 0;
+}
+
+/* A repeat visitor: an alert rule asks for an unknown identity seen at least N times in D days. Raised when the
+ * visit has been grouped (at its end), with the cooldown of the other alerts. */
+static void maybe_alert_repeat(watch *w, const rec_job *job, const store_event *e)
+{
+	store_alert_rule rule;
+	mien_error err = { 0 };
+	if (watch_rule_match(w->db, STORE_RULE_REPEAT_UNKNOWN, job->camera_id, e->unknown_id, mien_wall_ms(), &rule,
+	                     &err) != MIEN_OK)
+		return;
+	raise_alert(w, job->camera_id, e->id, "repeat_unknown", rule.id);
+}
+
 /* The recorder's work for one change: a new visit's event (with its snapshot and thumbnail), an identity settled
  * (new pictures, from the frame the person was recognised in), a visit closed. */
 static void record(watch *w, const rec_job *job)
@@ -405,6 +466,13 @@ static void record(watch *w, const rec_job *job)
 			w->visits = grown;
 			w->visits_cap = cap;
 		}
+		if (!ch->person_id && job->face && w->visitors &&
+		    watch_visitors_dismissed(w->visitors, job->face, job->face_dim)) {
+			/* a face the operator dismissed (a poster, a television): no event, no alert */
+			w->visits[w->n_visits++] = (visit){ job->camera_id, ch->track_id, 0, 0, 0, 1 };
+			atomic_fetch_add(&w->ignored, 1);
+			return;
+		}
 		event_from_change(job->camera_id, ch, &e);
 		uint8_t *snap = NULL, *thumb = NULL;
 		size_t snap_len = 0, thumb_len = 0;
@@ -418,7 +486,7 @@ static void record(watch *w, const rec_job *job)
 			return;
 		}
 		v = &w->visits[w->n_visits++];
-		*v = (visit){ job->camera_id, ch->track_id, e.id, ch->person_id, 0 };
+		*v = (visit){ job->camera_id, ch->track_id, e.id, ch->person_id, 0, 0 };
 		atomic_fetch_add(&w->events, 1);
 		publish_event(w, &e);
 		maybe_alert(w, job, v);
@@ -426,6 +494,11 @@ static void record(watch *w, const rec_job *job)
 	}
 	if (!v)
 		return; /* a visit whose event could not be stored */
+	if (v->ignored) {
+		if (ch->kind == FACE_TRACK_ENDED)
+			end_visit(w, v);
+		return;
+	}
 	if (store_event_get(w->db, v->event_id, &e, &err) != MIEN_OK) {
 		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: event %lld: %s", camera, (long long)v->event_id,
 		         err.message);
@@ -444,8 +517,13 @@ static void record(watch *w, const rec_job *job)
 	e.alert = alert;
 	memcpy(e.box, snapshot_box, sizeof(e.box));
 	memcpy(e.frame, snapshot_frame, sizeof(e.frame));
-	if (ch->kind == FACE_TRACK_ENDED)
+	if (ch->kind == FACE_TRACK_ENDED) {
 		e.ended_at = ch->last_ms > started ? ch->last_ms : started + 1;
+		if (keep_face(w, job, &e) == 1) {
+			end_visit(w, v);
+			return; /* a dismissed identity's face: its event is gone */
+		}
+	}
 	/* A person recognised: the pictures show the face they were recognised by, in the frame it happened, rather
 	 * than whatever the track started on (a track can carry over a scene cut before its face is embedded again). */
 	uint8_t *snap = NULL, *thumb = NULL;
@@ -465,8 +543,11 @@ static void record(watch *w, const rec_job *job)
 	v->person_id = ch->person_id;
 	if (ch->kind == FACE_TRACK_IDENTITY || new_person)
 		maybe_alert(w, job, v);
-	if (ch->kind == FACE_TRACK_ENDED)
+	if (ch->kind == FACE_TRACK_ENDED) {
+		if (!e.person_id && e.unknown_id)
+			maybe_alert_repeat(w, job, &e);
 		end_visit(w, v);
+	}
 }
 
 /* Hands a change to the recorder (on a worker, or wherever a camera stops); `frame` may be NULL. Waits while the
@@ -475,6 +556,14 @@ static void on_change(watch *w, cam *c, video_frame *frame, const face_track_cha
 {
 	rec_job job = { .ch = *ch, .camera_id = c->conf.id, .alert_unknown = c->conf.alert_unknown };
 	job.ch.best = NULL;
+	job.ch.mean_embedding = NULL;
+	if (ch->mean_embedding && (ch->kind == FACE_TRACK_STARTED || ch->kind == FACE_TRACK_ENDED)) {
+		job.face = malloc((size_t)ch->mean_embedding_dim * sizeof(float));
+		if (job.face) {
+			memcpy(job.face, ch->mean_embedding, (size_t)ch->mean_embedding_dim * sizeof(float));
+			job.face_dim = ch->mean_embedding_dim;
+		}
+	}
 	/* the frame travels with a start, and with an identity gained by a face in this very frame (its pictures are
 	 * taken again; a track unseen now is not in the frame) */
 	int pictures = ch->kind == FACE_TRACK_STARTED ||
@@ -488,6 +577,7 @@ static void on_change(watch *w, cam *c, video_frame *frame, const face_track_cha
 		mien_log(MIEN_LOG_WARN, "watch", "camera %lld: a change after the recorder stopped is dropped",
 		         (long long)job.camera_id);
 		video_frame_unref(&job.frame);
+		free(job.face);
 		return;
 	}
 	w->rec[(w->rec_head + w->rec_n++) % REC_QUEUE] = job;
@@ -500,8 +590,17 @@ static void *recorder_main(void *arg)
 	watch *w = arg;
 	pthread_mutex_lock(&w->rec_lock);
 	for (;;) {
-		while (w->rec_n == 0 && !w->rec_stop)
-			pthread_cond_wait(&w->rec_ready, &w->rec_lock);
+		while (w->rec_n == 0 && !w->rec_stop) {
+			/* wake each second for the unknown identities' upkeep (re-reading them, the merge pass) */
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+			if (pthread_cond_timedwait(&w->rec_ready, &w->rec_lock, &until) != 0 && w->visitors) {
+				pthread_mutex_unlock(&w->rec_lock);
+				watch_visitors_tick(w->visitors, mien_mono_ms());
+				pthread_mutex_lock(&w->rec_lock);
+			}
+		}
 		if (w->rec_n == 0)
 			break; /* stopping, and drained */
 		rec_job job = w->rec[w->rec_head];
@@ -511,6 +610,7 @@ static void *recorder_main(void *arg)
 		pthread_mutex_unlock(&w->rec_lock);
 		record(w, &job);
 		video_frame_unref(&job.frame);
+		free(job.face);
 		pthread_mutex_lock(&w->rec_lock);
 	}
 	pthread_mutex_unlock(&w->rec_lock);
@@ -557,12 +657,11 @@ static face_track_match match_face(void *ctx, const face_result *r)
 	worker *wk = ctx;
 	watch *w = wk->w;
 	gallery_hit hit;
-	size_t hits = 0;
 	mien_error err = { 0 };
 	if (r->embedding_model && w->index &&
-	    gallery_search(w->index, r->embedding, r->embedding_dim, r->embedding_model, 1, &hit, &hits, &err) ==
+	    gallery_identify(w->index, r->embedding, r->embedding_dim, r->embedding_model, threshold(wk), &hit, &err) ==
 	            MIEN_OK &&
-	    hits == 1 && hit.similarity >= threshold(wk))
+	    hit.person_id)
 		return (face_track_match){ hit.person_id, hit.similarity };
 	return (face_track_match){ 0, 0 };
 }
@@ -1144,6 +1243,8 @@ int watch_start(store *db, bus *b, const watch_options *options, watch **out, mi
 		rc = store_gallery_load(db, w->model, w->dim, GALLERY_FLOAT32, &w->index, err);
 	}
 	if (rc == MIEN_OK)
+		rc = watch_visitors_create(db, w->model, &w->visitors, err);
+	if (rc == MIEN_OK)
 		rc = bus_subscribe(b, on_gallery, w, &w->sub_id, err);
 	int sync_ms = store_gallery_sync_interval();
 	if (rc == MIEN_OK && sync_ms > 0)
@@ -1200,8 +1301,11 @@ void watch_stop(watch **wp)
 	pthread_mutex_unlock(&w->rec_lock);
 	if (w->recorder_started)
 		pthread_join(w->recorder, NULL);
-	for (; w->rec && w->rec_n > 0; w->rec_n--, w->rec_head = (w->rec_head + 1) % REC_QUEUE)
+	for (; w->rec && w->rec_n > 0; w->rec_n--, w->rec_head = (w->rec_head + 1) % REC_QUEUE) {
 		video_frame_unref(&w->rec[w->rec_head].frame); /* left only if the recorder never ran */
+		free(w->rec[w->rec_head].face);
+	}
+	watch_visitors_free(&w->visitors);
 	free(w->rec);
 	free(w->visits);
 	/* Hand the cameras to the other workers now rather than after the lease runs out. */

@@ -755,6 +755,260 @@ static void test_events(void **state)
 
 /* Sizes and the rate of GET /storage: picture bytes counted from what was stored, the window of the rate the last
  * 24 h when it has events, else the last 7 days, else none. */
+/* Unknown identities: create, join (the sum grows), list in order with the camera filter, merge, take a face out,
+ * dismiss, name, erase; the event keeps its face. */
+static void test_unknowns(void **state)
+{
+	store *s = ((fixture *)*state)->s;
+	int64_t door = add_camera(s, "door"), yard = add_camera(s, "yard");
+	int64_t ada = add_person(s, "Ada", 0);
+	enum { DIM = 8 };
+	float a[DIM], b[DIM], got[4096];
+	fill_embedding(a, DIM, 1);
+	fill_embedding(b, DIM, 2);
+	int64_t e1 = add_event(s, door, 0, 1000, "", (const uint8_t *)"S", 1);
+	int64_t e2 = add_event(s, door, 0, 2000, "", (const uint8_t *)"S", 1);
+	int64_t e3 = add_event(s, yard, 0, 3000, "", NULL, 0);
+	int64_t e4 = add_event(s, yard, 0, 4000, "", (const uint8_t *)"S", 1);
+
+	/* the face an event keeps */
+	char model[STORE_MODEL_MAX];
+	int dim = 0;
+	EXPECT(MIEN_ENOENT, store_event_embedding(s, e1, model, got, &dim, ERR));
+	OK(store_event_set_embedding(s, e1, "m", a, DIM, ERR));
+	OK(store_event_embedding(s, e1, model, got, &dim, ERR));
+	assert_int_equal(dim, DIM);
+	assert_string_equal(model, "m");
+	assert_memory_equal(got, a, sizeof(a));
+	float zero[DIM] = { 0 };
+	EXPECT(MIEN_EINVAL, store_event_set_embedding(s, e1, "m", zero, DIM, ERR));
+	EXPECT(MIEN_ENOENT, store_event_set_embedding(s, 99999, "m", a, DIM, ERR));
+
+	store_unknown u1, u2, u;
+	OK(store_unknown_create(s, e1, "m", a, DIM, 1000, &u1, ERR));
+	assert_int_equal(u1.members, 1);
+	assert_int_equal(u1.visits, 1);
+	OK(store_unknown_join(s, u1.id, e2, a, DIM, 2000, &u1, ERR));
+	assert_int_equal(u1.members, 2);
+	assert_int_equal(u1.first_seen, 1000);
+	assert_int_equal(u1.last_seen, 2000);
+	int members = 0;
+	OK(store_unknown_sum(s, u1.id, got, &dim, &members, ERR));
+	assert_int_equal(members, 2);
+	float n2 = 0;
+	for (int i = 0; i < DIM; i++)
+		n2 += a[i] * a[i];
+	for (int i = 0; i < DIM; i++) /* two copies of the normalised face */
+		assert_true(fabsf(got[i] - 2 * a[i] / sqrtf(n2)) < 1e-5f);
+	float other[DIM + 1];
+	fill_embedding(other, DIM + 1, 3);
+	EXPECT(MIEN_ENOENT, store_unknown_join(s, u1.id, e3, other, DIM + 1, 3000, &u, ERR)); /* another width */
+	OK(store_unknown_create(s, e3, "m", b, DIM, 3000, &u2, ERR));
+	OK(store_unknown_join(s, u2.id, e4, b, DIM, 4000, &u2, ERR));
+	OK(store_unknown_join(s, u2.id, e2, b, DIM, 2000, &u2, ERR)); /* e2 moves (an odd case; counts follow) */
+	OK(store_event_relabel(s, e2, 0, 0, u1.id, ERR));
+
+	/* most visits first; cameras filter */
+	store_unknown list[8];
+	size_t n = 0;
+	store_unknown_filter f = { .dismissed = 0 };
+	OK(store_unknown_list(s, &f, list, 8, &n, ERR));
+	assert_int_equal(n, 2);
+	assert_int_equal(list[0].id, u2.id); /* 3 visits */
+	assert_int_equal(list[1].id, u1.id);
+	f.after_visits = list[0].visits;
+	f.after_id = list[0].id;
+	OK(store_unknown_list(s, &f, list, 8, &n, ERR));
+	assert_int_equal(n, 1);
+	assert_int_equal(list[0].id, u1.id);
+	store_unknown_filter door_only = { .cameras = &door, .n_cameras = 1, .dismissed = -1 };
+	OK(store_unknown_list(s, &door_only, list, 8, &n, ERR));
+	assert_int_equal(n, 1);
+	assert_int_equal(list[0].id, u1.id);
+	int64_t ids[8];
+	OK(store_unknown_events(s, u2.id, 0, NULL, 0, ids, 8, &n, ERR));
+	assert_int_equal(n, 2); /* e3, e4 */
+	assert_int_equal(ids[0], e4);
+	OK(store_unknown_events(s, u2.id, 1, NULL, 0, ids, 8, &n, ERR));
+	assert_int_equal(n, 1); /* only e4 has a face picture */
+	OK(store_unknown_cameras(s, u1.id, ids, 8, &n, ERR));
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], door);
+	int64_t visits = 0;
+	OK(store_unknown_visits_since(s, u2.id, 3500, &visits, ERR));
+	assert_int_equal(visits, 1);
+	store_event e;
+	OK(store_event_get(s, e3, &e, ERR));
+	assert_int_equal(e.unknown_id, u2.id);
+	store_event_filter ef = { .unknown_id = u2.id };
+	store_event evs[8];
+	OK(store_event_list(s, &ef, evs, 8, &n, ERR));
+	assert_int_equal(n, 2);
+
+	/* merge: u1 into u2 */
+	EXPECT(MIEN_EINVAL, store_unknown_merge(s, u2.id, u2.id, &u, ERR));
+	OK(store_unknown_merge(s, u2.id, u1.id, &u, ERR));
+	assert_int_equal(u.first_seen, 1000);
+	EXPECT(MIEN_ENOENT, store_unknown_get(s, u1.id, &u, ERR));
+	OK(store_event_get(s, e1, &e, ERR));
+	assert_int_equal(e.unknown_id, u2.id);
+
+	/* take one face out; dismiss; the callback walk sees the flag */
+	EXPECT(MIEN_ENOENT, store_unknown_remove_event(s, u2.id + 100, e1, ERR));
+	OK(store_unknown_get(s, u2.id, &u, ERR));
+	int before = u.members;
+	OK(store_unknown_remove_event(s, u2.id, e1, ERR));
+	OK(store_unknown_get(s, u2.id, &u, ERR));
+	assert_int_equal(u.members, before - 1);
+	OK(store_event_get(s, e1, &e, ERR));
+	assert_int_equal(e.unknown_id, 0);
+	OK(store_unknown_dismiss(s, u2.id, 1, ERR));
+	f = (store_unknown_filter){ .dismissed = 0 };
+	OK(store_unknown_list(s, &f, list, 8, &n, ERR));
+	assert_int_equal(n, 0);
+	f.dismissed = 1;
+	OK(store_unknown_list(s, &f, list, 8, &n, ERR));
+	assert_int_equal(n, 1);
+
+	/* name it: its events get the person, the identity is gone */
+	int64_t named = 0;
+	OK(store_unknown_assign(s, u2.id, ada, &named, ERR));
+	assert_true(named >= 3);
+	OK(store_event_get(s, e4, &e, ERR));
+	assert_int_equal(e.person_id, ada);
+	assert_int_equal(e.unknown_id, 0);
+	EXPECT(MIEN_ENOENT, store_unknown_get(s, u2.id, &u, ERR));
+
+	/* erase: the identity with its events */
+	int64_t e5 = add_event(s, yard, 0, 5000, "", NULL, 0);
+	OK(store_unknown_create(s, e5, "m", b, DIM, 5000, &u, ERR));
+	OK(store_unknown_erase(s, u.id, ERR));
+	EXPECT(MIEN_ENOENT, store_event_get(s, e5, &e, ERR));
+	EXPECT(MIEN_ENOENT, store_unknown_erase(s, u.id, ERR));
+
+	/* retention: an identity goes with the last of its visits */
+	int64_t e6 = add_event(s, yard, 0, 6000, "", NULL, 0);
+	OK(store_unknown_create(s, e6, "m", b, DIM, 6000, &u, ERR));
+	OK(store_event_purge(s, 7000, NULL, ERR));
+	EXPECT(MIEN_ENOENT, store_unknown_get(s, u.id, &u, ERR));
+}
+
+typedef struct negatives_seen {
+	int n;
+	int64_t last_person;
+} negatives_seen;
+
+static int count_negative(void *ctx, int64_t id, int64_t person_id, const float *embedding, int dim)
+{
+	(void)id, (void)embedding, (void)dim;
+	negatives_seen *w = ctx;
+	w->n++;
+	w->last_person = person_id;
+	return MIEN_OK;
+}
+
+/* Negatives, corrections (with undo) and alert rules. */
+static void test_corrections(void **state)
+{
+	store *s = ((fixture *)*state)->s;
+	int64_t door = add_camera(s, "door");
+	int64_t ada = add_person(s, "Ada", 0);
+	float a[8];
+	fill_embedding(a, 8, 4);
+	int64_t ev = add_event(s, door, ada, 1000, "", NULL, 0);
+	int64_t neg = 0;
+	OK(store_negative_add(s, ada, ev, "m", a, 8, &neg, ERR));
+	negatives_seen w = { 0 };
+	OK(store_negatives_each(s, "m", count_negative, &w, ERR));
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.last_person, ada);
+	store_face_signature sig;
+	OK(store_negative_signature(s, "m", &sig, ERR));
+	assert_int_equal(sig.count, 1);
+	assert_int_equal(sig.max_id, neg);
+
+	store_correction c = { .event_id = ev,
+		               .person_id = ada,
+		               .negative_id = neg,
+		               .previous_person_id = ada,
+		               .previous_similarity = 0.9f };
+	snprintf(c.verdict, sizeof(c.verdict), "not");
+	snprintf(c.username, sizeof(c.username), "admin");
+	OK(store_correction_create(s, &c, ERR));
+	store_correction bad = c;
+	snprintf(bad.verdict, sizeof(bad.verdict), "yes");
+	EXPECT(MIEN_EINVAL, store_correction_create(s, &bad, ERR));
+	store_correction got, list[4];
+	size_t n;
+	OK(store_correction_get(s, c.id, &got, ERR));
+	assert_string_equal(got.verdict, "not");
+	assert_int_equal(got.negative_id, neg);
+	assert_true(fabsf(got.previous_similarity - 0.9f) < 1e-6f);
+	OK(store_correction_list(s, ada, 0, list, 4, &n, ERR));
+	assert_int_equal(n, 1);
+	OK(store_correction_list(s, ada + 1, 0, list, 4, &n, ERR));
+	assert_int_equal(n, 0);
+	OK(store_correction_undo(s, c.id, 5000, ERR));
+	EXPECT(MIEN_ECONFLICT, store_correction_undo(s, c.id, 6000, ERR));
+	OK(store_correction_get(s, c.id, &got, ERR));
+	assert_int_equal(got.undone_at, 5000);
+	OK(store_negative_delete(s, neg, ERR));
+	EXPECT(MIEN_ENOENT, store_negative_delete(s, neg, ERR));
+	OK(store_correction_get(s, c.id, &got, ERR));
+	assert_int_equal(got.negative_id, 0);
+
+	/* a person's erasure takes their negatives */
+	OK(store_negative_add(s, ada, 0, "m", a, 8, &neg, ERR));
+	OK(store_person_delete(s, ada, ERR));
+	w = (negatives_seen){ 0 };
+	OK(store_negatives_each(s, "m", count_negative, &w, ERR));
+	assert_int_equal(w.n, 0);
+
+	/* alert rules */
+	store_alert_rule r = { .camera_id = door,
+		               .kind = STORE_RULE_UNKNOWN,
+		               .from_min = 22 * 60,
+		               .to_min = 6 * 60,
+		               .min_visits = 1,
+		               .days = 1,
+		               .enabled = 1 };
+	snprintf(r.name, sizeof(r.name), "Back door at night");
+	OK(store_alert_rule_create(s, &r, ERR));
+	store_alert_rule rb = r;
+	rb.to_min = -1;
+	EXPECT(MIEN_EINVAL, store_alert_rule_create(s, &rb, ERR));
+	rb = r;
+	rb.days = 0;
+	EXPECT(MIEN_ERANGE, store_alert_rule_create(s, &rb, ERR));
+	store_alert_rule rules[4];
+	OK(store_alert_rule_list(s, rules, 4, &n, ERR));
+	assert_int_equal(n, 1);
+	assert_int_equal(rules[0].from_min, 22 * 60);
+	assert_string_equal(rules[0].name, "Back door at night");
+	r.kind = STORE_RULE_REPEAT_UNKNOWN;
+	r.camera_id = 0;
+	r.from_min = r.to_min = -1;
+	r.min_visits = 3;
+	r.days = 7;
+	OK(store_alert_rule_update(s, &r, ERR));
+	OK(store_alert_rule_get(s, r.id, &rules[0], ERR));
+	assert_int_equal(rules[0].kind, STORE_RULE_REPEAT_UNKNOWN);
+	assert_int_equal(rules[0].camera_id, 0);
+	assert_int_equal(rules[0].from_min, -1);
+	assert_int_equal(rules[0].min_visits, 3);
+
+	/* an alert remembers the rule that raised it */
+	int64_t ev2 = add_event(s, door, 0, 2000, "", NULL, 0);
+	store_alert al = { .event_id = ev2, .rule_id = r.id };
+	snprintf(al.kind, sizeof(al.kind), "repeat_unknown");
+	OK(store_alert_create(s, &al, ERR));
+	assert_int_equal(al.rule_id, r.id);
+	OK(store_alert_rule_delete(s, r.id, ERR));
+	OK(store_alert_get(s, al.id, &al, ERR));
+	assert_int_equal(al.rule_id, 0);
+	EXPECT(MIEN_ENOENT, store_alert_rule_delete(s, r.id, ERR));
+}
+
 static void test_storage(void **state)
 {
 	fixture *f = *state;
@@ -1266,6 +1520,8 @@ static void test_crash_keeps_acknowledged_writes(void **state)
 	        cmocka_unit_test_setup_teardown(test_cameras, setup, teardown),            \
 	        cmocka_unit_test_setup_teardown(test_events, setup, teardown),             \
 	        cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),             \
+	        cmocka_unit_test_setup_teardown(test_unknowns, setup, teardown),           \
+	        cmocka_unit_test_setup_teardown(test_corrections, setup, teardown),        \
 	        cmocka_unit_test_setup_teardown(test_storage, setup, teardown),            \
 	        cmocka_unit_test_setup_teardown(test_settings_and_audit, setup, teardown), \
 	        cmocka_unit_test_setup_teardown(test_erasure, setup, teardown),            \
