@@ -9,7 +9,7 @@
 //     mark opening the snapshot;
 //   - dismissing an identity takes it off the list and into the "Dismissed only" view (the API agrees);
 //   - a rule for unknown faces is added on the Alerts page.
-// Screenshots (build/e2e/screenshots/): review-unknowns.png, review-named.png, review-search.png,
+// Screenshots (build/e2e/screenshots/): review-unknowns.png, review-named.png, review-events.png, review-search.png,
 // review-dismissed.png, review-recognition.png, alerts-rules.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -105,6 +105,7 @@ test('naming an identity as a new person: the next visit of that face is recogni
 		{ name: NAME, after: named.at },
 		{ timeout: 60000 },
 	);
+	await shot(page, 'review-events');
 	const fresh = (await api('GET', `/events?person=${person.id}`)).data.items.filter((e) => e.id > named.at);
 	assert.ok(fresh.length >= 1, 'the server recognised a new visit');
 	assert.equal(fresh[0].unknown_id ?? null, null, 'a recognised visit belongs to no unknown identity');
