@@ -7,10 +7,11 @@
 //     and the Events page shows the visit under the new name (a visit that started after the naming);
 //   - "Find this face" on that event finds its other visits: results on the per-camera timeline and in the list, a
 //     mark opening the snapshot;
+//   - "Not <name>" on an event makes it unknown, the person's page lists the correction, Undo names it again;
 //   - dismissing an identity takes it off the list and into the "Dismissed only" view (the API agrees);
 //   - a rule for unknown faces is added on the Alerts page.
 // Screenshots (build/e2e/screenshots/): review-unknowns.png, review-named.png, review-events.png, review-search.png,
-// review-dismissed.png, review-recognition.png, alerts-rules.png.
+// review-corrections.png, review-dismissed.png, review-recognition.png, alerts-rules.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchBrowser, shot, signedInPage, startMien } from './harness.mjs';
@@ -141,8 +142,29 @@ test('"Find this face" from an event finds the visits of that face, on the timel
 	assert.deepEqual(ui.slice(0, 3), api_.slice(0, 3));
 });
 
+test('"Not <name>" on an event makes it unknown, is listed on the person\'s page, and Undo gives the name back', async () => {
+	await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Events', exact: true }).click();
+	const row = page.getByTestId('event-row').filter({ hasText: NAME }).first();
+	await row.waitFor({ timeout: 10000 });
+	const id = Number(await row.getAttribute('data-event-id'));
+	const line = page.locator(`[data-testid=event-row][data-event-id="${id}"]`);
+	await line.getByRole('button', { name: `Not ${NAME}` }).click();
+	await line.getByTestId('correction-done').filter({ hasText: `Marked as not ${NAME}` }).waitFor({ timeout: 10000 });
+	assert.equal((await api('GET', `/events/${id}`)).data.person, null, 'the event is unknown now');
+	const corrections = (await api('GET', `/corrections?person_id=${named.person}`)).data.items;
+	assert.ok(corrections.some((c) => c.event_id === id && c.verdict === 'not' && !c.undone), JSON.stringify(corrections));
+	await line.getByRole('button', { name: 'Undo' }).click();
+	await line.getByRole('link', { name: NAME }).waitFor({ timeout: 10000 });
+	assert.equal((await api('GET', `/events/${id}`)).data.person?.id, named.person, 'the name is back');
+	await line.getByRole('link', { name: NAME }).click();
+	const listed = page.locator(`[data-testid=correction-row]`).filter({ hasText: `Not ${NAME}` });
+	await listed.first().waitFor({ timeout: 10000 });
+	await listed.first().getByTestId('correction-undone').waitFor();
+	await shot(page, 'review-corrections');
+});
+
 test('dismissing an identity moves it to the dismissed ones', async () => {
-	await page.getByRole('link', { name: 'Unknown faces' }).click();
+	await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Review', exact: true }).click();
 	await page.getByTestId('unknown-card').first().waitFor({ timeout: 10000 });
 	const card = page.getByTestId('unknown-card').first();
 	const id = Number(await card.getAttribute('data-unknown-id'));
