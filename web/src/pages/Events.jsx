@@ -66,7 +66,8 @@ export function EventRow({ e, role, cameraName, onChange }) {
       <td>{fmtTime(e.started_at)}</td>
       <td>{cameraName(e.camera_id)}</td>
       <td>{e.person ? <Link to={`/people/${e.person.id}`}>{e.person.name}</Link> : <span className="unknown">unknown</span>}</td>
-      <td>{e.person && e.similarity != null ? `${Math.round(e.similarity * 100)}%` : ''}</td>
+      {/* A visit named by a person (an unknown identity named, "This is…") has no similarity: 0, shown as "named". */}
+      <td>{e.person && e.similarity > 0 ? `${Math.round(e.similarity * 100)}%` : e.person ? <span className="muted">named</span> : ''}</td>
       <td>{e.ended_at ? `${Math.max(0, Math.round((new Date(e.ended_at) - new Date(e.started_at)) / 1000))} s` : 'ongoing'}</td>
       {canSeeExpressions(role) && <td>{e.dominant_expression || ''}</td>}
       <td>{e.alert ? 'alert' : ''}</td>

@@ -163,7 +163,7 @@ export function FeedItem({ item, role, cameraName }) {
         <div className="muted when">
           since {clockTime(item.started_at)}
           {item.ended_at ? ` · left ${clockTime(item.ended_at)}${duration ? ` (${duration})` : ''}` : ''}
-          {item.similarity != null && item.person && ` · ${Math.round(item.similarity * 100)}%`}
+          {item.similarity > 0 && item.person && ` · ${Math.round(item.similarity * 100)}%`}
           {expr && item.dominant_expression && <span className="expr"> · {item.dominant_expression}</span>}
         </div>
       </div>
