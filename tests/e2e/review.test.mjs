@@ -9,6 +9,7 @@
 //     mark opening the snapshot;
 //   - "Not <name>" on an event makes it unknown, the person's page lists the correction, Undo names it again;
 //   - dismissing an identity takes it off the list and into the "Dismissed only" view (the API agrees);
+//   - merging two selected identities leaves one (the API agrees);
 //   - a rule for unknown faces is added on the Alerts page.
 // Screenshots (build/e2e/screenshots/): review-unknowns.png, review-named.png, review-events.png, review-search.png,
 // review-corrections.png, review-dismissed.png, review-recognition.png, alerts-rules.png.
@@ -177,6 +178,22 @@ test('dismissing an identity moves it to the dismissed ones', async () => {
 	await page.locator(`[data-testid=unknown-card][data-unknown-id="${id}"]`).getByText('dismissed', { exact: true }).waitFor();
 	await shot(page, 'review-dismissed');
 	await page.getByTestId('unknowns-show').selectOption('active');
+});
+
+test('merging two selected identities leaves one, with the visits of both', async () => {
+	await page.getByRole('button', { name: 'Refresh', exact: true }).click();
+	await page.waitForFunction(() => document.querySelectorAll('[data-testid=unknown-card]').length >= 2, null, { timeout: 10000 });
+	const [a, b] = (await cardIds()).slice(0, 2);
+	const before = Object.fromEntries((await api('GET', '/unknowns?limit=1000')).data.items.map((u) => [u.id, u.visits]));
+	for (const id of [a, b]) await page.getByRole('checkbox', { name: `Select Unknown #${id} to merge` }).check();
+	const bar = page.getByTestId('merge-bar');
+	await bar.getByRole('button', { name: 'Merge selected' }).click();
+	await bar.getByRole('button', { name: `Yes, merge into #${a}` }).click();
+	await page.getByTestId('review-notice').filter({ hasText: `into unknown #${a}` }).waitFor({ timeout: 10000 });
+	assert.ok(!(await cardIds()).includes(b), 'the merged identity leaves the list');
+	const after = (await api('GET', `/unknowns/${a}`)).data;
+	assert.ok(after.visits >= before[a] + before[b], `visits ${after.visits} after merging ${before[a]} + ${before[b]}`);
+	assert.equal((await api('GET', `/unknowns/${b}`)).status, 404);
 });
 
 test('a rule for unknown faces is added on the Alerts page', async () => {
