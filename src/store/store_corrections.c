@@ -67,15 +67,6 @@ int store_negatives_each(store *s, const char *model, store_embedding_fn fn, voi
 	return rc;
 }
 
-static int signature_row(void *ctx, const store_row *row)
-{
-	store_face_signature *sig = ctx;
-	sig->count = store__col_int(row, 0);
-	sig->max_id = store__col_int(row, 1);
-	sig->id_sum = store__col_int(row, 2);
-	return MIEN_OK;
-}
-
 int store_negative_signature(store *s, const char *model, store_face_signature *out, mien_error *err)
 {
 	memset(out, 0, sizeof(*out));
@@ -83,7 +74,7 @@ int store_negative_signature(store *s, const char *model, store_face_signature *
 	return RUN(s,
 	           "SELECT COUNT(*), COALESCE(MAX(id), 0), CAST(COALESCE(SUM(id), 0) AS BIGINT) FROM negatives"
 	           " WHERE model = $1",
-	           p, signature_row, out);
+	           p, store__signature_row, out);
 }
 
 /* --- corrections ------------------------------------------------------------------------------------------------ */

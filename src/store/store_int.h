@@ -177,6 +177,8 @@ int store__count_row(void *ctx, const store_row *row);
 int store__int_row(void *ctx, const store_row *row);
 int store__list_row(void *ctx, const store_row *row);
 int store__text_row(void *ctx, const store_row *row);
+/* Columns 0..2 (count, max id, id sum) into a store_face_signature. */
+int store__signature_row(void *ctx, const store_row *row);
 /* For a statement ending in RETURNING id: MIEN_ENOENT when it touched nothing. */
 int store__found_or(int rc, int64_t found, const char *what, int64_t id, mien_error *err);
 /* A DELETE ... RETURNING in its own transaction, then the backend scrubs its side files (see store.c). */

@@ -321,15 +321,6 @@ int store_embeddings_range(store *s, const char *model, int64_t from_id, int64_t
 	return rc;
 }
 
-static int signature_row(void *ctx, const store_row *row)
-{
-	store_face_signature *sig = ctx;
-	sig->count = store__col_int(row, 0);
-	sig->max_id = store__col_int(row, 1);
-	sig->id_sum = store__col_int(row, 2);
-	return MIEN_OK;
-}
-
 int store_face_signature_get(store *s, const char *model, store_face_signature *out, mien_error *err)
 {
 	memset(out, 0, sizeof(*out));
@@ -339,7 +330,7 @@ int store_face_signature_get(store *s, const char *model, store_face_signature *
 	           "SELECT COUNT(*), COALESCE(MAX(CASE WHEN id > 0 THEN id ELSE 0 END), 0),"
 	           " CAST(COALESCE(SUM(id), 0) AS BIGINT) FROM (SELECT id FROM faces WHERE model = $1"
 	           " UNION ALL SELECT -id FROM negatives WHERE model = $1) x",
-	           p, signature_row, out);
+	           p, store__signature_row, out);
 }
 
 #define FACE_IDS_MAX (16 * 1024 * 1024)

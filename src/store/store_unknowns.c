@@ -514,15 +514,6 @@ int store_unknown_visits_since(store *s, int64_t id, int64_t since, int64_t *vis
 	           visits);
 }
 
-static int signature_row(void *ctx, const store_row *row)
-{
-	store_face_signature *sig = ctx;
-	sig->count = store__col_int(row, 0);
-	sig->max_id = store__col_int(row, 1);
-	sig->id_sum = store__col_int(row, 2);
-	return MIEN_OK;
-}
-
 int store_unknown_signature(store *s, const char *model, store_face_signature *out, mien_error *err)
 {
 	memset(out, 0, sizeof(*out));
@@ -530,7 +521,7 @@ int store_unknown_signature(store *s, const char *model, store_face_signature *o
 	return RUN(s,
 	           "SELECT COUNT(*), COALESCE(MAX(updated_at), 0), CAST(COALESCE(SUM(id * 1000003 + members * 7 +"
 	           " CASE WHEN dismissed THEN 1 ELSE 0 END), 0) AS BIGINT) FROM unknowns WHERE model = $1",
-	           p, signature_row, out);
+	           p, store__signature_row, out);
 }
 
 typedef struct each_ctx {
