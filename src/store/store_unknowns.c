@@ -98,6 +98,43 @@ int store_event_embedding(store *s, int64_t event_id, char *model, float *embedd
 	return MIEN_OK;
 }
 
+/* The index's source (store.h, "Event faces"): finished events with a face of `model`; face id = person id = event
+ * id. The width comes from the blob (events keep no dim column). Every statement keeps the same WHERE, so that
+ * the planner takes the partial index events_face. */
+#define EVENT_FACES "FROM events WHERE embedding_model = $1 AND ended_at IS NOT NULL"
+
+int store_event_faces_each(store *s, const char *model, store_embedding_fn fn, void *ctx, mien_error *err)
+{
+	store_value p[] = { SV_TEXT(model) };
+	/* a damaged row (it cannot come from store_event_set_embedding) is left out rather than hiding every event */
+	return store__embeddings_run(s, "SELECT id, id, length(embedding) / 4, embedding " EVENT_FACES " ORDER BY id",
+	                             p, 1, 1, fn, ctx, err);
+}
+
+int store_event_faces_range(store *s, const char *model, int64_t from_id, int64_t to_id, store_embedding_fn fn,
+                            void *ctx, mien_error *err)
+{
+	store_value p[] = { SV_TEXT(model), SV_INT(from_id), SV_INT(to_id) };
+	return store__embeddings_run(s,
+	                             "SELECT id, id, length(embedding) / 4, embedding " EVENT_FACES
+	                             " AND id >= $2 AND id <= $3 ORDER BY id",
+	                             p, 3, 1, fn, ctx, err);
+}
+
+int store_event_face_signature(store *s, const char *model, store_face_signature *out, mien_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	store_value p[] = { SV_TEXT(model) };
+	return RUN(s, "SELECT COUNT(*), COALESCE(MAX(id), 0), CAST(COALESCE(SUM(id), 0) AS BIGINT) " EVENT_FACES, p,
+	           store__signature_row, out);
+}
+
+int store_event_face_ids(store *s, const char *model, int64_t **ids, size_t *count, mien_error *err)
+{
+	store_value p[] = { SV_TEXT(model) };
+	return store__ids_run(s, "SELECT id " EVENT_FACES " ORDER BY id", p, 1, ids, count, err);
+}
+
 int store_event_relabel(store *s, int64_t id, int64_t person_id, float similarity, int64_t unknown_id, mien_error *err)
 {
 	int64_t found = 0;
@@ -514,15 +551,6 @@ int store_unknown_visits_since(store *s, int64_t id, int64_t since, int64_t *vis
 	           visits);
 }
 
-static int signature_row(void *ctx, const store_row *row)
-{
-	store_face_signature *sig = ctx;
-	sig->count = store__col_int(row, 0);
-	sig->max_id = store__col_int(row, 1);
-	sig->id_sum = store__col_int(row, 2);
-	return MIEN_OK;
-}
-
 int store_unknown_signature(store *s, const char *model, store_face_signature *out, mien_error *err)
 {
 	memset(out, 0, sizeof(*out));
@@ -530,7 +558,7 @@ int store_unknown_signature(store *s, const char *model, store_face_signature *o
 	return RUN(s,
 	           "SELECT COUNT(*), COALESCE(MAX(updated_at), 0), CAST(COALESCE(SUM(id * 1000003 + members * 7 +"
 	           " CASE WHEN dismissed THEN 1 ELSE 0 END), 0) AS BIGINT) FROM unknowns WHERE model = $1",
-	           p, signature_row, out);
+	           p, store__signature_row, out);
 }
 
 typedef struct each_ctx {

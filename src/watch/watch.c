@@ -1240,7 +1240,7 @@ int watch_start(store *db, bus *b, const watch_options *options, watch **out, mi
 	if (rc == MIEN_OK) {
 		snprintf(w->model, sizeof(w->model), "%s", face_analyzer_embedder(w->workers[0].analyzer));
 		w->dim = face_analyzer_embedding_dim(w->workers[0].analyzer);
-		rc = store_gallery_load(db, w->model, w->dim, GALLERY_FLOAT32, &w->index, err);
+		rc = store_gallery_load(db, STORE_GALLERY_FACES, w->model, w->dim, GALLERY_FLOAT32, &w->index, err);
 	}
 	if (rc == MIEN_OK)
 		rc = watch_visitors_create(db, w->model, &w->visitors, err);
@@ -1248,7 +1248,8 @@ int watch_start(store *db, bus *b, const watch_options *options, watch **out, mi
 		rc = bus_subscribe(b, on_gallery, w, &w->sub_id, err);
 	int sync_ms = store_gallery_sync_interval();
 	if (rc == MIEN_OK && sync_ms > 0)
-		rc = store_gallery_sync_start(db, w->index, sync_ms, "watch", on_synced, w, &w->syncer, err);
+		rc = store_gallery_sync_start(db, STORE_GALLERY_FACES, w->index, sync_ms, "watch", on_synced, w,
+		                              &w->syncer, err);
 	if (rc == MIEN_OK)
 		rc = watch_sync(w, err);
 	for (int i = 0; rc == MIEN_OK && i < w->n_workers; i++)

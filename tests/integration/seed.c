@@ -172,7 +172,7 @@ static int sync_cost(const char *url, const char *model, int dim)
 	if (store_open(url, 2, &s, &err) || store_open(url, 1, &other, &err))
 		return fail("open", &err);
 	int64_t t0 = mono_us();
-	if (store_gallery_load(s, model, dim, GALLERY_FLOAT32, &g, &err))
+	if (store_gallery_load(s, STORE_GALLERY_FACES, model, dim, GALLERY_FLOAT32, &g, &err))
 		return fail("load", &err);
 	double load = since_ms(t0);
 	store_gallery_sync_state st = { 0 };
@@ -187,7 +187,7 @@ static int sync_cost(const char *url, const char *model, int dim)
 		return fail("person", &err);
 	for (int r = 0; r < ROUNDS; r++) {
 		t0 = mono_us();
-		if (store_gallery_sync_once(s, g, &st, &added, &removed, &err) || added || removed)
+		if (store_gallery_sync_once(s, STORE_GALLERY_FACES, g, &st, &added, &removed, &err) || added || removed)
 			return fail("idle poll", &err);
 		double ms = since_ms(t0);
 		idle += ms;
@@ -197,13 +197,13 @@ static int sync_cost(const char *url, const char *model, int dim)
 		if (store_face_add(other, p.id, model, v, dim, 1, NULL, 0, &id, &err))
 			return fail("face", &err);
 		t0 = mono_us();
-		if (store_gallery_sync_once(s, g, &st, &added, &removed, &err) || added != 1)
+		if (store_gallery_sync_once(s, STORE_GALLERY_FACES, g, &st, &added, &removed, &err) || added != 1)
 			return fail("add pass", &err);
 		add += since_ms(t0);
 		if (store_face_delete(other, p.id, id, &err))
 			return fail("delete", &err);
 		t0 = mono_us();
-		if (store_gallery_sync_once(s, g, &st, &added, &removed, &err) || removed != 1)
+		if (store_gallery_sync_once(s, STORE_GALLERY_FACES, g, &st, &added, &removed, &err) || removed != 1)
 			return fail("erase pass", &err);
 		erase += since_ms(t0);
 	}

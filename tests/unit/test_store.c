@@ -516,7 +516,7 @@ static void test_embeddings_walk(void **state)
 static void sync_expect(store *s, gallery *g, store_gallery_sync_state *st, size_t added, size_t removed)
 {
 	size_t a = 99, r = 99;
-	OK(store_gallery_sync_once(s, g, st, &a, &r, ERR));
+	OK(store_gallery_sync_once(s, STORE_GALLERY_FACES, g, st, &a, &r, ERR));
 	if (a != added || r != removed)
 		fail_msg("sync: %zu added, %zu removed; expected %zu and %zu", a, r, added, removed);
 }
@@ -534,7 +534,7 @@ static void test_gallery_sync(void **state)
 	fill_embedding(v, DIM, 1);
 	OK(store_face_add(f->s, ada, "m8", v, DIM, 1, NULL, 0, &f1, ERR));
 	gallery *g = NULL;
-	OK(store_gallery_load(f->s, "m8", DIM, GALLERY_FLOAT32, &g, ERR));
+	OK(store_gallery_load(f->s, STORE_GALLERY_FACES, "m8", DIM, GALLERY_FLOAT32, &g, ERR));
 	store_gallery_sync_state st = { 0 };
 	sync_expect(f->s, g, &st, 0, 0);
 
