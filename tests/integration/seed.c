@@ -6,6 +6,9 @@
  *                                              {"events":[ids],"alerts":[ids]}
  *   seed crop IN X Y W H SIDE OUT              the rectangle of picture IN scaled to SIDE x SIDE, as JPEG
  *   seed camera-url DB_URL CAMERA_ID           prints the camera's stored URL (to check a kept password)
+ *   seed event-faces DB_URL EVENT_ID DAYS N    N finished events of EVENT_ID's camera that started DAYS days ago,
+ *                                              each keeping EVENT_ID's face (what another node or an old visit
+ *                                              leaves for the face search); prints {"events":[ids]}
  *   seed faces DB_URL MODEL DIM N              N faces of MODEL (DIM random values each), 10 per person
  *   seed sync-cost DB_URL MODEL DIM            what the gallery sync (store.h) costs over the faces stored: loads the
  *                                              index, times polls that find nothing and passes that pick up a
@@ -89,6 +92,38 @@ static int camera_url(const char *url, int64_t id)
 	if (store_open(url, 1, &s, &err) || store_camera_get(s, id, &c, &err))
 		return fail("camera", &err);
 	printf("%s\n", c.url);
+	store_close(&s);
+	return 0;
+}
+
+static int event_faces(const char *url, int64_t source, int days, int n)
+{
+	store *s = NULL;
+	mien_error err = { 0 };
+	float *face = malloc(4096 * sizeof(float));
+	char model[STORE_MODEL_MAX];
+	int dim = 0;
+	store_event from;
+	if (!face)
+		return fail("event-faces", NULL);
+	if (store_open(url, 1, &s, &err) || store_event_get(s, source, &from, &err) ||
+	    store_event_embedding(s, source, model, face, &dim, &err))
+		return fail("event-faces", &err);
+	printf("{\"events\":[");
+	for (int i = 0; i < n; i++) {
+		store_event e = { 0 };
+		e.camera_id = from.camera_id;
+		e.track_id = 900000 + i;
+		e.started_at = mien_wall_ms() - (int64_t)days * 86400000 + i * 1000;
+		e.ended_at = e.started_at + 500;
+		e.quality = 0.5f;
+		if (store_event_create(s, &e, NULL, 0, NULL, 0, &err) ||
+		    store_event_set_embedding(s, e.id, model, face, dim, &err))
+			return fail("event", &err);
+		printf("%s%lld", i ? "," : "", (long long)e.id);
+	}
+	printf("]}\n");
+	free(face);
 	store_close(&s);
 	return 0;
 }
@@ -225,12 +260,15 @@ int main(int argc, char **argv)
 		return sync_cost(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 6 && strcmp(argv[1], "events") == 0)
 		return seed_events(argv[2], atoll(argv[3]), atoll(argv[4]), atoi(argv[5]));
+	if (argc == 6 && strcmp(argv[1], "event-faces") == 0)
+		return event_faces(argv[2], atoll(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	if (argc == 4 && strcmp(argv[1], "camera-url") == 0)
 		return camera_url(argv[2], atoll(argv[3]));
 	if (argc == 9 && strcmp(argv[1], "crop") == 0)
 		return crop(argv + 1);
 	fprintf(stderr, "usage: seed events DB_URL CAMERA_ID PERSON_ID N | seed crop IN X Y W H SIDE OUT\n"
 	                "       seed camera-url DB_URL CAMERA_ID | seed faces DB_URL MODEL DIM N\n"
+	                "       seed event-faces DB_URL EVENT_ID DAYS N\n"
 	                "       seed sync-cost DB_URL MODEL DIM\n");
 	return 2;
 }
