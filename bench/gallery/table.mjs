@@ -38,15 +38,16 @@ for (const r of lines.filter((l) => l.build_ms !== undefined)) {
 if (events.length) {
 	// The face search's index (src/http/search.c): top k over event faces, ratios against the naive C loop's top k.
 	out.push('');
-	out.push('| event faces | dim | top | method | median ms | p95 ms | speed-up vs naive C | bytes / event |');
-	out.push('|---:|---:|---:|---|---:|---:|---:|---:|');
+	out.push('| event faces | dim | top | method | median ms | p95 ms | CPU ms (median) | speed-up vs naive C | bytes / event |');
+	out.push('|---:|---:|---:|---|---:|---:|---:|---:|---:|');
 	for (const n of [...new Set(events.filter((l) => l.method).map((l) => l.n))].sort((a, b) => a - b)) {
 		const rows = events.filter((l) => l.method && l.n === n);
 		const naive = rows.find((l) => l.method === 'naive C loop');
 		for (const r of rows) {
 			const ratio = naive ? `${(naive.median_ms / r.median_ms).toFixed(1)}x` : '-';
 			const label = r.isa ? `${r.method} (${r.isa})` : r.method;
-			out.push(`| ${n.toLocaleString('en')} | ${r.dim} | ${r.k} | ${label} | ${fmt(r.median_ms, 3)} | ${fmt(r.p95_ms, 3)} | ${ratio} | ${r.bytes_per_id.toFixed(0)} |`);
+			const cpu = r.cpu_median_ms !== undefined ? fmt(r.cpu_median_ms, 3) : '-';
+			out.push(`| ${n.toLocaleString('en')} | ${r.dim} | ${r.k} | ${label} | ${fmt(r.median_ms, 3)} | ${fmt(r.p95_ms, 3)} | ${cpu} | ${ratio} | ${r.bytes_per_id.toFixed(0)} |`);
 		}
 	}
 	out.push('');
