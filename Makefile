@@ -167,6 +167,7 @@ check-integration: $(BUILD)/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo
 	node --test tests/integration/defaults.test.mjs
 	MIEN_IT_DB=sqlite node --test tests/integration/gallery_sync.test.mjs
 	MIEN_IT_DB=sqlite node --test tests/integration/reembed.test.mjs
+	MIEN_IT_DB=sqlite node --test tests/integration/unknowns.test.mjs
 	$(TESTDB) $(MAKE) --no-print-directory run-integration
 
 # The same servers built with AddressSanitizer + UndefinedBehaviorSanitizer: the API, the cameras, the protocol
@@ -190,6 +191,7 @@ run-integration:
 	MIEN_IT_DB=postgresql node --test tests/integration/gallery_sync.test.mjs
 	MIEN_IT_DB=postgresql node --test tests/integration/reembed.test.mjs
 	MIEN_IT_DB=postgresql node --test tests/integration/enrol.test.mjs
+	MIEN_IT_DB=postgresql node --test tests/integration/unknowns.test.mjs
 	node --test tests/integration/stream.test.mjs
 	node --test tests/integration/nodes.test.mjs
 	node --test tests/integration/scale.test.mjs

@@ -211,9 +211,14 @@ void http__h_metrics(http_req *r)
 		    "# HELP mien_alerts_total Alerts raised by this node.\n# TYPE mien_alerts_total counter\n"
 		    "mien_alerts_total %llu\n"
 		    "# HELP mien_frame_analysis_seconds Recent mean time to analyse one camera frame.\n"
-		    "# TYPE mien_frame_analysis_seconds gauge\nmien_frame_analysis_seconds %.6f\n",
+		    "# TYPE mien_frame_analysis_seconds gauge\nmien_frame_analysis_seconds %.6f\n"
+		    "# HELP mien_unknown_visits_ignored_total Visits of dismissed unknown identities (no event made).\n"
+		    "# TYPE mien_unknown_visits_ignored_total counter\nmien_unknown_visits_ignored_total %llu\n"
+		    "# HELP mien_unknown_merges_total Unknown identities merged by this node's merge pass.\n"
+		    "# TYPE mien_unknown_merges_total counter\nmien_unknown_merges_total %llu\n",
 		    ws.cameras, (unsigned long long)ws.frames_analysed, (unsigned long long)ws.events,
-		    (unsigned long long)ws.alerts, ws.analyse_ms / 1000.0);
+		    (unsigned long long)ws.alerts, ws.analyse_ms / 1000.0, (unsigned long long)ws.ignored,
+		    (unsigned long long)ws.unknown_merges);
 		int64_t ids[256];
 		watch_camera_info infos[256];
 		size_t n = watch_cameras(w, ids, 256), live = 0;

@@ -232,6 +232,15 @@ int store__check_max(size_t max, mien_error *err)
 	return MIEN_OK;
 }
 
+int store__signature_row(void *ctx, const store_row *row)
+{
+	store_face_signature *sig = ctx;
+	sig->count = store__col_int(row, 0);
+	sig->max_id = store__col_int(row, 1);
+	sig->id_sum = store__col_int(row, 2);
+	return MIEN_OK;
+}
+
 int store__list_row(void *ctx, const store_row *row)
 {
 	store__list *l = ctx;
@@ -386,15 +395,6 @@ int store__embeddings_run(store *s, const char *sql, const store_value *params, 
 	int rc = store__run(s, sql, params, n, embedding_row, &e, err);
 	free(e.buffer);
 	return rc;
-}
-
-int store__signature_row(void *ctx, const store_row *row)
-{
-	store_face_signature *sig = ctx;
-	sig->count = store__col_int(row, 0);
-	sig->max_id = store__col_int(row, 1);
-	sig->id_sum = store__col_int(row, 2);
-	return MIEN_OK;
 }
 
 typedef struct ids_ctx {

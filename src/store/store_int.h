@@ -177,6 +177,8 @@ int store__count_row(void *ctx, const store_row *row);
 int store__int_row(void *ctx, const store_row *row);
 int store__list_row(void *ctx, const store_row *row);
 int store__text_row(void *ctx, const store_row *row);
+/* Columns 0..2 (count, max id, id sum) into a store_face_signature. */
+int store__signature_row(void *ctx, const store_row *row);
 /* For a statement ending in RETURNING id: MIEN_ENOENT when it touched nothing. */
 int store__found_or(int rc, int64_t found, const char *what, int64_t id, mien_error *err);
 /* A DELETE ... RETURNING in its own transaction, then the backend scrubs its side files (see store.c). */
@@ -193,8 +195,6 @@ int store__read_blob(store *s, const char *sql, int64_t id, uint8_t **bytes, siz
  * stops the walk with MIEN_EFORMAT, or is passed over when `skip_damaged`. */
 int store__embeddings_run(store *s, const char *sql, const store_value *params, int n, int skip_damaged,
                           store_embedding_fn fn, void *ctx, mien_error *err);
-/* Row callback: (count, highest id, sum of ids) into a store_face_signature. */
-int store__signature_row(void *ctx, const store_row *row);
 /* Column 0 of every row of `sql` into *ids (caller frees with free(); NULL when *count is 0); MIEN_ETOOBIG past
  * 16 M rows. */
 int store__ids_run(store *s, const char *sql, const store_value *params, int n, int64_t **ids, size_t *count,

@@ -1,6 +1,7 @@
 /*
  * visitors.c — unknown visitors grouped into identities, dismissed ones ignored, alert rules (see visitors.h).
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,7 +24,7 @@ struct watch_visitors {
 	int dim;
 	store_face_signature seen; /* the store's identities when the set was loaded */
 	int64_t next_sync, next_merge;
-	uint64_t merges;
+	_Atomic uint64_t merges; /* read by /metrics on other threads */
 };
 
 static int load_one(void *ctx, const store_unknown *u, const float *sum)
@@ -184,7 +185,7 @@ static void merge_pass(watch_visitors *v)
 				MIEN_LOG_WARN_("watch", "unknown identities: %s", err.message);
 			return;
 		}
-		v->merges++;
+		atomic_fetch_add(&v->merges, 1);
 		MIEN_LOG_INFO_("watch", "unknown identity %lld merged into %lld (similarity %.3f)", (long long)from,
 		               (long long)into, (double)sim);
 	}
@@ -215,9 +216,9 @@ size_t watch_visitors_count(const watch_visitors *v)
 	return v ? face_cluster_count(v->set) : 0;
 }
 
-uint64_t watch_visitors_merges(const watch_visitors *v)
+uint64_t watch_visitors_merges(watch_visitors *v)
 {
-	return v ? v->merges : 0;
+	return v ? atomic_load(&v->merges) : 0;
 }
 
 int watch_rule_window(int from, int to, int m)

@@ -35,9 +35,9 @@ int watch_visitors_group(watch_visitors *v, int64_t event_id, const float *face,
  * nothing most of the time. */
 void watch_visitors_tick(watch_visitors *v, int64_t now_ms);
 
-/* The identities held and merges made (for /metrics and tests). */
+/* The identities held (the recorder's thread only) and merges made (any thread: for /metrics). */
 size_t watch_visitors_count(const watch_visitors *v);
-uint64_t watch_visitors_merges(const watch_visitors *v);
+uint64_t watch_visitors_merges(watch_visitors *v);
 
 /*
  * The first enabled alert rule of `kind` (STORE_RULE_*) for an unknown face at `camera_id` at `now_ms` (local time

@@ -1405,6 +1405,8 @@ void watch_get_stats(watch *w, watch_stats *out)
 	out->frames_analysed = atomic_load(&w->frames);
 	out->events = atomic_load(&w->events);
 	out->alerts = atomic_load(&w->alerts);
+	out->ignored = atomic_load(&w->ignored);
+	out->unknown_merges = watch_visitors_merges(w->visitors);
 	out->analyse_ms = (double)atomic_load(&w->analyse_us) / 1000.0;
 }
 

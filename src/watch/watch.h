@@ -94,7 +94,9 @@ float watch_recognition_threshold(store *db, const char *model);
 typedef struct watch_stats {
 	int cameras;
 	uint64_t frames_analysed, events, alerts;
-	double analyse_ms; /* exponential mean per frame */
+	uint64_t ignored;        /* visits of dismissed unknown identities (no event) */
+	uint64_t unknown_merges; /* unknown identities merged by the merge pass */
+	double analyse_ms;       /* exponential mean per frame */
 } watch_stats;
 void watch_get_stats(watch *w, watch_stats *out);
 

@@ -392,6 +392,20 @@ test('role x route matrix', async (t) => {
 		['GET', '/api/v1/storage', null, `${D},200`],
 		['GET', '/api/v1/audit', null, `${D},200`],
 		['GET', '/api/v1/stream', () => ({ headersOnly: true }), '401,200,200,200'],
+		['GET', '/api/v1/unknowns', null, '401,200,200,200'],
+		['GET', '/api/v1/unknowns/999999', null, '401,404,404,404'],
+		['DELETE', '/api/v1/unknowns/999999', null, `${D},404`],
+		['POST', '/api/v1/unknowns/999999/assign', () => ({ json: { person_id: ids.ada } }), `${D},404`],
+		['POST', '/api/v1/unknowns/999999/merge', () => ({ json: { from: 999998 } }), `${D},404`],
+		['POST', '/api/v1/unknowns/999999/dismiss', () => ({ json: { dismissed: true } }), `${D},404`],
+		['DELETE', '/api/v1/unknowns/999999/events/1', null, `${D},404`],
+		['POST', '/api/v1/events/999999/corrections', () => ({ json: { person_id: ids.ada, verdict: 'not' } }), `${D},404`],
+		['GET', '/api/v1/corrections', null, `${D},200`],
+		['DELETE', '/api/v1/corrections/999999', null, `${D},404`],
+		['GET', '/api/v1/alert-rules', null, `${D},200`],
+		['POST', '/api/v1/alert-rules', () => ({ json: { kind: 'unknown', from: '22:00', to: '06:00' } }), `${D},201`],
+		['PATCH', '/api/v1/alert-rules/999999', () => ({ json: { enabled: false } }), `${D},404`],
+		['DELETE', '/api/v1/alert-rules/999999', null, `${D},404`],
 	];
 	// Every route of the server has a row here.
 	const routes = execFileSync(MIEN, ['serve', '--routes'], { encoding: 'utf8' }).trim().split('\n');

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "watch/visitors.h"
 #include "watch/watch.h"
 
 /* Compares two JSON values; numbers within 1e-6 relative or 1e-3 for pixel boxes. */
@@ -98,8 +99,31 @@ static void test_direct_text_matches_the_tree(void **state)
 	check(&e, 0);
 }
 
+/* Alert-rule time windows: [from, to), crossing midnight when to <= from, all day without ends. */
+static void test_rule_windows(void **state)
+{
+	(void)state;
+	assert_true(watch_rule_window(-1, -1, 0));
+	assert_true(watch_rule_window(-1, -1, 1439));
+	/* 09:00-17:00 */
+	assert_true(watch_rule_window(540, 1020, 540));
+	assert_true(watch_rule_window(540, 1020, 1019));
+	assert_false(watch_rule_window(540, 1020, 1020));
+	assert_false(watch_rule_window(540, 1020, 100));
+	/* 22:00-06:00 crosses midnight */
+	assert_true(watch_rule_window(1320, 360, 1320));
+	assert_true(watch_rule_window(1320, 360, 1439));
+	assert_true(watch_rule_window(1320, 360, 0));
+	assert_true(watch_rule_window(1320, 360, 359));
+	assert_false(watch_rule_window(1320, 360, 360));
+	assert_false(watch_rule_window(1320, 360, 720));
+	/* from == to: the whole day */
+	assert_true(watch_rule_window(600, 600, 5));
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = { cmocka_unit_test(test_direct_text_matches_the_tree) };
+	const struct CMUnitTest tests[] = { cmocka_unit_test(test_direct_text_matches_the_tree),
+		                            cmocka_unit_test(test_rule_windows) };
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
