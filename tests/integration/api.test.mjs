@@ -381,6 +381,8 @@ test('role x route matrix', async (t) => {
 		['GET', `/api/v1/events/${ids.evA[0]}`, null, '401,200,200,200'],
 		['GET', `/api/v1/events/${ids.evA[0]}/snapshot.jpg`, null, '401,200,200,200'],
 		['GET', `/api/v1/events/${ids.evA[0]}/face.jpg`, null, '401,200,200,200'],
+		// a picture without a face: every signed-in role may search, and is told there is no face
+		['POST', '/api/v1/search/faces', () => ({ body: faceless, type: 'image/png' }), '401,422,422,422'],
 		['GET', '/api/v1/alerts', null, `${D},200`],
 		['POST', `/api/v1/alerts/${ids.alA[0]}/ack`, null, `${D},200`],
 		['GET', '/api/v1/users', null, `${D},200`],
