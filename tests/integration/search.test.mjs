@@ -19,8 +19,8 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { firstStartDatabase } from './database.mjs';
+import { png } from './pictures.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const MIEN = process.env.MIEN_IT_BIN ? join(ROOT, process.env.MIEN_IT_BIN) : join(ROOT, 'build/mien');
@@ -82,34 +82,6 @@ function wellFormed(items, floor) {
 		if (i) assert.ok(it.similarity <= items[i - 1].similarity, 'best first');
 	}
 	assert.equal(new Set(items.map((it) => it.event_id)).size, items.length, 'each event once');
-}
-
-// A 64x64 grey PNG (no face), written here byte by byte.
-function greyPng() {
-	const crc = (buf) => {
-		let c = ~0;
-		for (const b of buf) {
-			c ^= b;
-			for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-		}
-		return ~c >>> 0;
-	};
-	const chunk = (type, data) => {
-		const len = Buffer.alloc(4);
-		len.writeUInt32BE(data.length);
-		const td = Buffer.concat([Buffer.from(type), data]);
-		const sum = Buffer.alloc(4);
-		sum.writeUInt32BE(crc(td));
-		return Buffer.concat([len, td, sum]);
-	};
-	const ihdr = Buffer.alloc(13);
-	ihdr.writeUInt32BE(64, 0);
-	ihdr.writeUInt32BE(64, 4);
-	ihdr[8] = 8; // bit depth
-	ihdr[9] = 0; // greyscale
-	const rows = Buffer.alloc(64 * 65, 128);
-	for (let y = 0; y < 64; y++) rows[y * 65] = 0; // filter: none
-	return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
 }
 
 before(async () => {
@@ -234,11 +206,11 @@ test('a picture: the face asked for finds the events recognition named; no face 
 	assert.equal(o.data.query.face, other);
 	assert.ok(!o.data.items.some((it) => it.person?.id === ada), 'another face found Ada');
 	// A picture with no face, as image/png and as multipart.
-	const none = await search('', { body: greyPng(), type: 'image/png' });
+	const none = await search('', { body: png(64, 64), type: 'image/png' });
 	assert.equal(none.status, 422, JSON.stringify(none.data));
 	assert.equal(none.data.error.code, 'no_face');
 	const form = new FormData();
-	form.append('image', new Blob([greyPng()], { type: 'image/png' }), 'grey.png');
+	form.append('image', new Blob([png(64, 64)], { type: 'image/png' }), 'grey.png');
 	const multi = await call('POST', '/api/v1/search/faces', { body: form });
 	assert.equal(multi.status, 422);
 	assert.equal(multi.data.error.code, 'no_face');
