@@ -34,14 +34,17 @@ HIREDIS_LIBS := $(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis)
 MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 SODIUM_LIBS := $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+MOSQUITTO_LIBS := $(shell pkg-config --libs libmosquitto 2>/dev/null || echo -lmosquitto)
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
-CPPFLAGS += -Isrc -D_GNU_SOURCE $(JANSSON_CFLAGS) $(PQ_CFLAGS) $(MHD_CFLAGS) $(AV_CFLAGS)
+CPPFLAGS += -Isrc -D_GNU_SOURCE $(JANSSON_CFLAGS) $(PQ_CFLAGS) $(MHD_CFLAGS) $(AV_CFLAGS) $(CURL_CFLAGS)
 CFLAGS += -std=c11 -Wall -Wextra -Werror -O2 -g
 DEPFLAGS = -MMD -MP
 # XNNPACK ships no pkg-config file.
-LDLIBS += $(JANSSON_LIBS) $(TURBOJPEG_LIBS) $(SPNG_LIBS) $(WEBP_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) $(AV_LIBS) $(HIREDIS_LIBS) $(MHD_LIBS) $(SODIUM_LIBS) -lXNNPACK -lpthreadpool -lpthread -lm
+LDLIBS += $(JANSSON_LIBS) $(TURBOJPEG_LIBS) $(SPNG_LIBS) $(WEBP_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) $(AV_LIBS) $(HIREDIS_LIBS) $(MHD_LIBS) $(SODIUM_LIBS) $(CURL_LIBS) $(MOSQUITTO_LIBS) -lXNNPACK -lpthreadpool -lpthread -lm
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUZZ_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -167,6 +170,8 @@ check-integration: $(BUILD)/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo
 	node --test tests/integration/defaults.test.mjs
 	MIEN_IT_DB=sqlite node --test tests/integration/gallery_sync.test.mjs
 	MIEN_IT_DB=sqlite node --test tests/integration/reembed.test.mjs
+	MIEN_IT_DB=sqlite node --test tests/integration/webhooks.test.mjs
+	MIEN_IT_DB=sqlite node --test tests/integration/mqtt.test.mjs
 	MIEN_IT_DB=sqlite node --test tests/integration/unknowns.test.mjs
 	$(TESTDB) $(MAKE) --no-print-directory run-integration
 
@@ -179,6 +184,8 @@ check-integration-asan: $(BUILD)/asan/mien $(BUILD)/tests/seed models/.stamp $(B
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/security.test.mjs
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/protocol.test.mjs
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/login.test.mjs
+	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien MIEN_IT_DB=sqlite node --test tests/integration/webhooks.test.mjs
+	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien MIEN_IT_DB=sqlite node --test tests/integration/mqtt.test.mjs
 	$(TESTDB) env $(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien $(MAKE) --no-print-directory run-integration-redis
 
 run-integration-redis:
@@ -191,6 +198,7 @@ run-integration:
 	MIEN_IT_DB=postgresql node --test tests/integration/gallery_sync.test.mjs
 	MIEN_IT_DB=postgresql node --test tests/integration/reembed.test.mjs
 	MIEN_IT_DB=postgresql node --test tests/integration/enrol.test.mjs
+	MIEN_IT_DB=postgresql node --test tests/integration/webhooks.test.mjs
 	MIEN_IT_DB=postgresql node --test tests/integration/unknowns.test.mjs
 	node --test tests/integration/stream.test.mjs
 	node --test tests/integration/nodes.test.mjs

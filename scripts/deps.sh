@@ -30,6 +30,11 @@ PACKAGES=(
 	libavdevice-dev
 	libavutil-dev
 	libswscale-dev
+	# notifications: webhooks over libcurl, MQTT over libmosquitto; the broker and its clients for the tests
+	libcurl4-openssl-dev
+	libmosquitto-dev
+	mosquitto
+	mosquitto-clients
 	# camera peers for the video tests: an HTTP MJPEG source and GStreamer's RTSP server (Debian's python3)
 	ffmpeg
 	python3-gi

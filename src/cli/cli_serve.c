@@ -16,6 +16,7 @@
 #include "core/redact.h"
 #include "face/face.h"
 #include "bus/bus.h"
+#include "bus/notify.h"
 #include "http/http.h"
 #include "store/store.h"
 #include "watch/watch.h"
@@ -172,6 +173,7 @@ int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 	mien_error err = { 0 };
 	store *db = NULL;
 	bus *events = NULL;
+	notify *notifier = NULL;
 	watch *cameras = NULL;
 	http_server *server = NULL;
 	reembedder reembed = { 0 };
@@ -195,6 +197,13 @@ int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 	/* The bus: in-process, or Redis between nodes (MIEN_REDIS); a Redis that is down is retried, not fatal. */
 	if (bus_open(cfg->redis, NULL, &events, &err) != MIEN_OK) {
 		cli_error("MIEN_REDIS: %s", err.message);
+		goto done;
+	}
+	/* MQTT and webhooks: subscribed before the cameras start, so that their first status is told; a broker that
+	 * is down is retried, not fatal. */
+	notify_options no = { .mqtt_url = cfg->mqtt, .mqtt_ca = cfg->mqtt_ca, .mqtt_prefix = cfg->mqtt_prefix };
+	if (notify_start(db, events, &no, &notifier, &err) != MIEN_OK) {
+		cli_error("notifications: %s", err.message);
 		goto done;
 	}
 	const char *demo = getenv("MIEN_DEMO_CAMERA");
@@ -232,6 +241,7 @@ int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 		.threads = cfg->threads,
 		.bus = events,
 		.watch = cameras,
+		.notify = notifier,
 	};
 	if (http_server_start(&o, db, &server, &err) != MIEN_OK) {
 		cli_error("%s", err.message);
@@ -246,7 +256,8 @@ int cli_serve_main(int argc, char **argv, const mien_config *cfg)
 done:
 	reembed_stop(&reembed);
 	http_server_stop(&server);
-	watch_stop(&cameras);
+	watch_stop(&cameras); /* closes the open visits: their events are still told */
+	notify_stop(&notifier);
 	bus_close(&events);
 	store_close(&db);
 	return rc;

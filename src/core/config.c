@@ -41,6 +41,9 @@ static const struct key_spec keys[] = {
 	STR_KEY("MIEN_MODELS", KEY_NONEMPTY, models),
 	STR_KEY("MIEN_MEDIA", KEY_NONEMPTY, media),
 	STR_KEY("MIEN_ROLE", KEY_ROLE, role),
+	STR_KEY("MIEN_MQTT", KEY_STRING, mqtt),
+	STR_KEY("MIEN_MQTT_CA", KEY_STRING, mqtt_ca),
+	STR_KEY("MIEN_MQTT_PREFIX", KEY_NONEMPTY, mqtt_prefix),
 	{ "MIEN_THREADS", KEY_THREADS, offsetof(mien_config, threads), sizeof(int) },
 	{ "MIEN_LOG_LEVEL", KEY_LOG_LEVEL, offsetof(mien_config, log_level), sizeof(int) },
 };
@@ -125,6 +128,7 @@ void mien_config_defaults(mien_config *cfg)
 	cfg->redis[0] = '\0';
 	snprintf(cfg->media, sizeof(cfg->media), "%s", "var/media");
 	snprintf(cfg->role, sizeof(cfg->role), "%s", "all");
+	snprintf(cfg->mqtt_prefix, sizeof(cfg->mqtt_prefix), "%s", "mien");
 	cfg->threads = default_threads();
 	cfg->log_level = MIEN_LOG_INFO;
 }
@@ -297,4 +301,20 @@ int mien_config_load(mien_config *cfg, mien_error *err)
 fail:
 	mien_config_defaults(cfg);
 	return rc;
+}
+
+long mien_env_number(const char *name, long min, long max, long fallback)
+{
+	const char *env = getenv(name);
+	if (!env || !*env)
+		return fallback;
+	char *end;
+	errno = 0;
+	long v = strtol(env, &end, 10);
+	if (errno || *end || v < min || v > max) {
+		mien_log(MIEN_LOG_WARN, "config", "%s=%s is not a number from %ld to %ld: %ld is used", name, env, min,
+		         max, fallback);
+		return fallback;
+	}
+	return v;
 }

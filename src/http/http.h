@@ -33,6 +33,7 @@ typedef struct http_options {
 	int login_addr_limit;       /* failed logins per address per minute before 429; 0 = 20 */
 	struct bus *bus;            /* borrowed; the live stream's source (NULL: GET /stream answers 503) */
 	struct watch *watch;        /* borrowed; this node's camera workers (NULL: no live pictures here) */
+	struct notify *notify;      /* borrowed; MQTT and webhooks (NULL: the webhook test answers 503) */
 } http_options;
 
 typedef struct http_server http_server;

@@ -102,7 +102,9 @@ enum {
 	HTTP_FIELD_ID_ARRAY = 5, /* an array of positive integers */
 	HTTP_FIELD_NUMBER_OR_NULL = 6,
 	HTTP_FIELD_STRING_OR_NULL = 7,
-	HTTP_FIELD_ID_OR_NULL = 8, /* a positive integer or null */
+	HTTP_FIELD_ID_OR_NULL = 8,      /* a positive integer or null */
+	HTTP_FIELD_ARRAY = 9,           /* any array of at most max_len elements; the handler checks them */
+	HTTP_FIELD_OBJECT_OR_NULL = 10, /* an object (the handler checks it) or null */
 };
 typedef struct http_field {
 	const char *name;
@@ -469,6 +471,15 @@ void http__h_alert_rules_create(http_req *r);
 void http__h_alert_rule_patch(http_req *r);
 void http__h_alert_rule_delete(http_req *r);
 void http__h_search_faces(http_req *r);
+void http__h_webhooks_list(http_req *r);
+void http__h_webhooks_create(http_req *r);
+void http__h_webhook_get(http_req *r);
+void http__h_webhook_patch(http_req *r);
+void http__h_webhook_delete(http_req *r);
+void http__h_webhook_test(http_req *r);
+void http__h_webhook_deliveries(http_req *r);
+void http__h_mqtt_get(http_req *r);
+void http__h_mqtt_patch(http_req *r);
 
 /* The static files of the dashboard (static.c): answers GET/HEAD outside /api. */
 void http__serve_static(http_req *r);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bus/bus.h"
+#include "bus/notify.h"
 #include "http/http_int.h"
 #include "video/video.h"
 #include "watch/watch.h"
@@ -196,6 +197,39 @@ void http__h_metrics(http_req *r)
 		    "mien_bus_messages_total{direction=\"received\"} %llu\n",
 		    bus_ready(r->srv->options.bus), (unsigned long long)b.published,
 		    (unsigned long long)b.received_remote);
+	}
+	if (r->srv->options.notify) {
+		notify_stats ns;
+		notify_get_stats(r->srv->options.notify, &ns);
+		put(&t,
+		    "# HELP mien_notify_dropped_total Messages for MQTT and webhooks dropped because the notifier's "
+		    "queue was "
+		    "full.\n# TYPE mien_notify_dropped_total counter\nmien_notify_dropped_total %llu\n"
+		    "# HELP mien_webhook_deliveries_total Webhook attempts by outcome: delivered, failed (final), "
+		    "retried, "
+		    "dropped (queue full or node stopped).\n# TYPE mien_webhook_deliveries_total counter\n"
+		    "mien_webhook_deliveries_total{result=\"delivered\"} %llu\n"
+		    "mien_webhook_deliveries_total{result=\"failed\"} %llu\n"
+		    "mien_webhook_deliveries_total{result=\"retried\"} %llu\n"
+		    "mien_webhook_deliveries_total{result=\"dropped\"} %llu\n"
+		    "# HELP mien_webhook_queue Webhook deliveries waiting (first attempts and retries).\n"
+		    "# TYPE mien_webhook_queue gauge\nmien_webhook_queue %d\n",
+		    (unsigned long long)ns.queue_dropped, (unsigned long long)ns.webhook_delivered,
+		    (unsigned long long)ns.webhook_failed, (unsigned long long)ns.webhook_retries,
+		    (unsigned long long)ns.webhook_dropped, ns.webhook_queued);
+		if (ns.mqtt_configured)
+			put(&t,
+			    "# HELP mien_mqtt_connected 1 while the MQTT broker has accepted this node's connection.\n"
+			    "# TYPE mien_mqtt_connected gauge\nmien_mqtt_connected %d\n"
+			    "# HELP mien_mqtt_published_total MQTT messages handed to the broker.\n"
+			    "# TYPE mien_mqtt_published_total counter\nmien_mqtt_published_total %llu\n"
+			    "# HELP mien_mqtt_dropped_total MQTT messages dropped: broker away or too many "
+			    "unacknowledged.\n"
+			    "# TYPE mien_mqtt_dropped_total counter\nmien_mqtt_dropped_total %llu\n"
+			    "# HELP mien_mqtt_reconnects_total Connections to the broker after the first.\n"
+			    "# TYPE mien_mqtt_reconnects_total counter\nmien_mqtt_reconnects_total %llu\n",
+			    ns.mqtt_connected, (unsigned long long)ns.mqtt_published,
+			    (unsigned long long)ns.mqtt_dropped, (unsigned long long)ns.mqtt_reconnects);
 	}
 	if (r->srv->options.watch) {
 		watch *w = r->srv->options.watch;

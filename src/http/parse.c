@@ -196,6 +196,10 @@ static const char *kind_name(int kind)
 		return "a string or null";
 	case HTTP_FIELD_ID_OR_NULL:
 		return "a positive integer or null";
+	case HTTP_FIELD_ARRAY:
+		return "an array";
+	case HTTP_FIELD_OBJECT_OR_NULL:
+		return "an object or null";
 	default:
 		return "an array of ids";
 	}
@@ -204,9 +208,17 @@ static const char *kind_name(int kind)
 static int kind_ok(const json_t *v, const http_field *f)
 {
 	switch (f->kind) {
+	case HTTP_FIELD_STRING_OR_NULL:
+		if (json_is_null(v))
+			return 1;
+		/* fall through */
 	case HTTP_FIELD_STRING:
 		return json_is_string(v) && (f->max_len == 0 || json_string_length(v) <= f->max_len) &&
 		       strlen(json_string_value(v)) == json_string_length(v); /* no NUL inside */
+	case HTTP_FIELD_ARRAY:
+		return json_is_array(v) && (f->max_len == 0 || json_array_size(v) <= f->max_len);
+	case HTTP_FIELD_OBJECT_OR_NULL:
+		return json_is_object(v) || json_is_null(v);
 	case HTTP_FIELD_INT:
 		return json_is_integer(v);
 	case HTTP_FIELD_NUMBER:
@@ -215,10 +227,6 @@ static int kind_ok(const json_t *v, const http_field *f)
 		return json_is_number(v) || json_is_null(v);
 	case HTTP_FIELD_BOOL:
 		return json_is_boolean(v);
-	case HTTP_FIELD_STRING_OR_NULL:
-		return json_is_null(v) ||
-		       (json_is_string(v) && (f->max_len == 0 || json_string_length(v) <= f->max_len) &&
-		        strlen(json_string_value(v)) == json_string_length(v));
 	case HTTP_FIELD_ID_OR_NULL:
 		return json_is_null(v) || (json_is_integer(v) && json_integer_value(v) > 0);
 	case HTTP_FIELD_ID_ARRAY: {
@@ -251,8 +259,10 @@ int http__json_check(const json_t *body, const http_field *fields, char *why, si
 			return -1;
 		}
 		if (!kind_ok(v, f)) {
-			if (f->kind == HTTP_FIELD_STRING && json_is_string(v))
+			if ((f->kind == HTTP_FIELD_STRING || f->kind == HTTP_FIELD_STRING_OR_NULL) && json_is_string(v))
 				snprintf(why, why_size, "'%s' is longer than %zu bytes", f->name, f->max_len);
+			else if (f->kind == HTTP_FIELD_ARRAY && json_is_array(v))
+				snprintf(why, why_size, "'%s' holds more than %zu elements", f->name, f->max_len);
 			else
 				snprintf(why, why_size, "'%s' must be %s", f->name, kind_name(f->kind));
 			return -1;

@@ -66,6 +66,15 @@ const http_route http__routes[] = {
 	{ HTTP_PATCH, "/api/v1/settings", ADMIN, 0, http__h_settings_patch },
 	{ HTTP_GET, "/api/v1/storage", ADMIN, 0, http__h_storage_get },
 	{ HTTP_GET, "/api/v1/audit", ADMIN, 0, http__h_audit_list },
+	{ HTTP_GET, "/api/v1/webhooks", ADMIN, 0, http__h_webhooks_list },
+	{ HTTP_POST, "/api/v1/webhooks", ADMIN, 0, http__h_webhooks_create },
+	{ HTTP_GET, "/api/v1/webhooks/{id}", ADMIN, 0, http__h_webhook_get },
+	{ HTTP_PATCH, "/api/v1/webhooks/{id}", ADMIN, 0, http__h_webhook_patch },
+	{ HTTP_DELETE, "/api/v1/webhooks/{id}", ADMIN, 0, http__h_webhook_delete },
+	{ HTTP_POST, "/api/v1/webhooks/{id}/test", ADMIN, 0, http__h_webhook_test },
+	{ HTTP_GET, "/api/v1/webhooks/{id}/deliveries", ADMIN, 0, http__h_webhook_deliveries },
+	{ HTTP_GET, "/api/v1/mqtt", ADMIN, 0, http__h_mqtt_get },
+	{ HTTP_PATCH, "/api/v1/mqtt", ADMIN, 0, http__h_mqtt_patch },
 	{ HTTP_GET, "/api/v1/stream", RECOG, 0, http__h_stream },
 };
 

@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/redact.h"
 #include "core/utf8.h"
@@ -746,17 +747,7 @@ static void raise_fd_limit(rlim_t want)
 
 long http__env_setting(const char *name, long min, long max, long fallback)
 {
-	const char *env = getenv(name);
-	if (!env || !*env)
-		return fallback;
-	char *end;
-	long v = strtol(env, &end, 10);
-	if (*end || v < min || v > max) {
-		mien_log(MIEN_LOG_WARN, "http", "%s=%s is not a number from %ld to %ld: %ld is used", name, env, min,
-		         max, fallback);
-		return fallback;
-	}
-	return v;
+	return mien_env_number(name, min, max, fallback);
 }
 
 int http_server_start(const http_options *options, store *db, http_server **out, mien_error *err)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "bus/rules.h"
 #include "http/http_int.h"
 #include "store/gallery.h"
 #include "watch/watch.h"
@@ -588,7 +589,7 @@ static json_t *minute_json(int m)
 	return json_string(t);
 }
 
-static json_t *rule_json(const store_alert_rule *a)
+static json_t *alert_rule_json(const store_alert_rule *a)
 {
 	return json_pack("{s:I,s:s,s:o,s:s,s:o,s:o,s:i,s:i,s:b}", "id", (json_int_t)a->id, "name", a->name, "camera_id",
 	                 a->camera_id ? json_integer(a->camera_id) : json_null(), "kind",
@@ -609,17 +610,14 @@ static const http_field RULE_FIELDS[] = {
 	{ 0 },
 };
 
-/* "HH:MM" → minutes after midnight; -1 for null; -2 when malformed. */
+/* "HH:MM" → minutes after midnight (bus/rules.h, as the notifier's filters read it); -1 for null; -2 when
+ * malformed. */
 static int parse_minute(const json_t *v)
 {
 	if (!v || json_is_null(v))
 		return -1;
-	const char *s = json_string_value(v);
-	int h, m;
-	char extra;
-	if (!s || strlen(s) != 5 || sscanf(s, "%2d:%2d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 || m > 59)
-		return -2;
-	return h * 60 + m;
+	int m = rule_clock_parse(json_string_value(v));
+	return m < 0 ? -2 : m;
 }
 
 /* Applies the body's fields to *a (a new rule or the stored one); 0, or -1 after answering 400. */
@@ -685,7 +683,7 @@ void http__h_alert_rules_list(http_req *r)
 	}
 	json_t *items = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(items, rule_json(&rules[i]));
+		json_array_append_new(items, alert_rule_json(&rules[i]));
 	http__reply_list(r, items, 0);
 }
 
@@ -706,7 +704,7 @@ void http__h_alert_rules_create(http_req *r)
 			http__reply_store_error(r, rc, &err, "alert rule");
 		} else {
 			http__audit(r, "create", "alert rule %lld", (long long)a.id);
-			http__reply_json(r, 201, rule_json(&a));
+			http__reply_json(r, 201, alert_rule_json(&a));
 		}
 	}
 	json_decref(body);
@@ -728,7 +726,7 @@ void http__h_alert_rule_patch(http_req *r)
 			http__reply_store_error(r, rc, &err, "alert rule");
 		} else {
 			http__audit(r, "update", "alert rule %lld", (long long)a.id);
-			http__reply_json(r, 200, rule_json(&a));
+			http__reply_json(r, 200, alert_rule_json(&a));
 		}
 	}
 	json_decref(body);

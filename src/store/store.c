@@ -630,16 +630,32 @@ static const char *const migration_5[] = {
 	NULL,
 };
 
-/* Version 6: the face search's index over event faces (store_event_face_signature, store_event_face_ids) reads
+/* Version 6: webhooks (bus/notify.h) and their delivery logs, bounded per webhook. */
+static const char *const migration_6[] = {
+	"CREATE TABLE webhooks (id @ID@, name TEXT NOT NULL DEFAULT '', url TEXT NOT NULL,"
+	" secret TEXT NOT NULL DEFAULT '', kinds TEXT NOT NULL, rules TEXT NOT NULL DEFAULT '',"
+	" enabled BOOLEAN NOT NULL DEFAULT TRUE, expression BOOLEAN NOT NULL DEFAULT FALSE,"
+	" created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
+	"CREATE TABLE webhook_deliveries (id @ID@,"
+	" webhook_id BIGINT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE, delivery TEXT NOT NULL,"
+	" kind TEXT NOT NULL, subject TEXT NOT NULL DEFAULT '', status TEXT NOT NULL,"
+	" attempts BIGINT NOT NULL DEFAULT 0, http_status BIGINT NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '',"
+	" duration_ms BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,"
+	" next_at BIGINT)",
+	"CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, id)",
+	NULL,
+};
+
+/* Version 7: the face search's index over event faces (store_event_face_signature, store_event_face_ids) reads
  * the finished events that kept a face of one embedder, by id: without this index every poll of its sync would
  * scan the events table. Partial, so open visits (no final face yet) cost it nothing. */
-static const char *const migration_6[] = {
+static const char *const migration_7[] = {
 	"CREATE INDEX events_face ON events (embedding_model, id) WHERE ended_at IS NOT NULL",
 	NULL,
 };
 
-static const char *const *const migrations[] = { migration_1, migration_2, migration_3,
-	                                         migration_4, migration_5, migration_6 };
+static const char *const *const migrations[] = { migration_1, migration_2, migration_3, migration_4,
+	                                         migration_5, migration_6, migration_7 };
 
 _Static_assert(MIEN_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "one migration per schema version");
 

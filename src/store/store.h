@@ -1,6 +1,6 @@
 /*
  * store.h — everything mien keeps: users and their tokens, people with their face embeddings and thumbnails,
- * cameras, events with snapshots, alerts, settings and an audit log.
+ * cameras, events with snapshots, alerts, settings, an audit log, and webhooks with their delivery logs.
  *
  * One interface, two backends chosen by the URL given to store_open: SQLite (`sqlite:PATH`, the embedded
  * default; store_sqlite.c) and PostgreSQL (`postgresql://...` or `postgres://...`, via libpq; store_pg.c).
@@ -37,7 +37,7 @@
 typedef struct store store;
 
 /* The schema version store_migrate brings a database to. */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 #define STORE_NAME_MAX         128 /* person, camera and user names, in bytes with the terminator */
 #define STORE_USERNAME_MAX     64
@@ -50,7 +50,7 @@ typedef struct store store;
 #define STORE_TOKEN_HASH_BYTES 32
 #define STORE_LIST_MAX         1000 /* the most rows one list call returns */
 #define STORE_IMAGE_MAX        (16u << 20)
-#define STORE_SETTING_MAX      256
+#define STORE_SETTING_MAX      8448 /* room for a notification rule's JSON (bus/rules.h) */
 
 /* --- opening and schema ------------------------------------------------------------------------------ */
 
@@ -230,7 +230,7 @@ int store_face_ids(store *s, const char *model, int64_t **ids, size_t *count, mi
  * with the mean of all its faces when the visit ends, so an event enters the index once, with its final face. Each
  * is a "face" whose face id and person id are both the event id (a gallery search then returns distinct events).
  * The four calls mirror the faces' four above (walk, range walk, signature, ids) and read one partial index,
- * events_face (embedding_model, id) WHERE ended_at IS NOT NULL (schema 6).
+ * events_face (embedding_model, id) WHERE ended_at IS NOT NULL (schema 7).
  */
 int store_event_faces_each(store *s, const char *model, store_embedding_fn fn, void *ctx, mien_error *err);
 int store_event_faces_range(store *s, const char *model, int64_t from_id, int64_t to_id, store_embedding_fn fn,
@@ -583,6 +583,79 @@ typedef struct store_audit {
 /* Appends to the audit log (a->id and a->at are set; a->at is taken as given when non-zero). */
 int store_audit_add(store *s, store_audit *a, mien_error *err);
 int store_audit_list(store *s, int64_t before_id, store_audit *out, size_t max, size_t *count, mien_error *err);
+
+/* --- webhooks and their deliveries ------------------------------------------------------------------------ */
+
+#define STORE_WEBHOOK_SECRET_MAX 257  /* 256 bytes and the terminator */
+#define STORE_WEBHOOK_KINDS_MAX  64   /* "event,alert,camera" */
+#define STORE_WEBHOOK_RULES_MAX  8448 /* a rule's JSON (bus/rules.h RULE_TEXT_MAX) and the terminator */
+#define STORE_WEBHOOKS_MAX       100  /* webhooks one installation may have */
+
+typedef struct store_webhook {
+	int64_t id;
+	char name[STORE_NAME_MAX];
+	char url[STORE_URL_MAX];               /* may carry credentials: never log it or send it out unredacted */
+	char secret[STORE_WEBHOOK_SECRET_MAX]; /* the signing key; "" = unsigned deliveries; never sent out */
+	char kinds[STORE_WEBHOOK_KINDS_MAX];   /* what it is sent, comma-separated: "event,alert,camera" */
+	char rules[STORE_WEBHOOK_RULES_MAX];   /* the filter as JSON text (bus/rules.h); "" = everything */
+	int enabled;
+	int expression; /* the payloads carry expression fields */
+	int64_t created_at;
+	int64_t updated_at;
+} store_webhook;
+
+enum {
+	STORE_WEBHOOK_NAME = 1 << 0,
+	STORE_WEBHOOK_URL = 1 << 1,
+	STORE_WEBHOOK_SECRET = 1 << 2,
+	STORE_WEBHOOK_KINDS = 1 << 3,
+	STORE_WEBHOOK_RULES = 1 << 4,
+	STORE_WEBHOOK_ENABLED = 1 << 5,
+	STORE_WEBHOOK_EXPRESSION = 1 << 6,
+};
+
+/* Creates a webhook (w->id and the times set on success). MIEN_ETOOBIG past STORE_WEBHOOKS_MAX webhooks. The caller
+ * has checked the URL and the kinds (bus/notify.h). */
+int store_webhook_create(store *s, store_webhook *w, mien_error *err);
+int store_webhook_get(store *s, int64_t id, store_webhook *out, mien_error *err); /* MIEN_ENOENT */
+int store_webhook_update(store *s, const store_webhook *w, unsigned fields, mien_error *err);
+/* Deletes a webhook with its delivery log. MIEN_ENOENT. */
+int store_webhook_delete(store *s, int64_t id, mien_error *err);
+/* Webhooks ordered by id after `after_id`, at most `max` (≤ STORE_WEBHOOKS_MAX). */
+int store_webhook_list(store *s, int64_t after_id, store_webhook *out, size_t max, size_t *count, mien_error *err);
+
+/* Delivery states, stored as text. */
+#define STORE_DELIVERY_PENDING   "pending"   /* queued, first attempt not made yet */
+#define STORE_DELIVERY_RETRYING  "retrying"  /* an attempt failed; another is due at next_at */
+#define STORE_DELIVERY_DELIVERED "delivered" /* the receiver answered 2xx */
+#define STORE_DELIVERY_FAILED    "failed"    /* no attempt left, or an answer not worth retrying */
+#define STORE_DELIVERY_DROPPED   "dropped"   /* the delivery queue was full or the node stopped */
+
+typedef struct store_delivery {
+	int64_t id;
+	int64_t webhook_id;
+	char delivery[40]; /* the X-Mien-Delivery id, the same for every attempt */
+	char kind[16];     /* "event", "alert", "camera" or "test" */
+	char subject[64];  /* what it was about: "event 17", "alert 3", "camera 2" */
+	char status[16];   /* STORE_DELIVERY_* */
+	int attempts;
+	int http_status; /* of the last attempt; 0 when no answer came */
+	char error[256]; /* of the last attempt; "" when it succeeded */
+	int64_t duration_ms;
+	int64_t created_at;
+	int64_t updated_at;
+	int64_t next_at; /* when retrying: the next attempt; else 0 */
+} store_delivery;
+
+/* Logs a new delivery of d->webhook_id (d->id and the times set) and prunes the webhook's log to its newest `keep`
+ * rows, in one transaction. MIEN_ENOENT when the webhook is gone. */
+int store_delivery_add(store *s, store_delivery *d, int keep, mien_error *err);
+/* Records an attempt: status, attempts, http_status, error, duration_ms and next_at of d->id. MIEN_ENOENT when the
+ * row was pruned or its webhook deleted meanwhile. */
+int store_delivery_update(store *s, const store_delivery *d, mien_error *err);
+/* A webhook's deliveries, newest first, ids below `before_id` (0 = from the newest), at most `max`. */
+int store_delivery_list(store *s, int64_t webhook_id, int64_t before_id, store_delivery *out, size_t max, size_t *count,
+                        mien_error *err);
 
 /* --- several nodes: camera leases and liveness --------------------------------------------------------------- */
 

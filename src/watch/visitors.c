@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bus/rules.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "face/cluster.h"
@@ -223,13 +224,7 @@ uint64_t watch_visitors_merges(watch_visitors *v)
 
 int watch_rule_window(int from, int to, int m)
 {
-	if (from < 0 || to < 0)
-		return 1;
-	if (from < to)
-		return m >= from && m < to;
-	if (from > to) /* crosses midnight */
-		return m >= from || m < to;
-	return 1; /* from == to: the whole day */
+	return rule_minute_in(from, to, m); /* the notifier's rules (bus/rules.h) read time windows the same way */
 }
 
 int watch_rule_match(store *db, int kind, int64_t camera_id, int64_t unknown_id, int64_t now_ms, store_alert_rule *out,

@@ -950,8 +950,14 @@ static cam *start_camera(watch *w, const store_camera *conf)
 	vo.allow_file = w->options.allow_file;
 	vo.on_status = on_status;
 	vo.on_status_ctx = c;
-	if (face_tracker_create(&to, &c->tracker, &err) != MIEN_OK ||
-	    video_camera_start(&vo, &c->reader, &err) != MIEN_OK) {
+	int tracker = face_tracker_create(&to, &c->tracker, &err);
+	/* A reader starts connecting and reports only changes from there (a camera that never answers would never be
+	 * heard of): say so first, before its thread can report anything newer. */
+	if (tracker == MIEN_OK)
+		publish(w, BUS_CAMERA, conf->id,
+		        json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)conf->id, "name", conf->name, "status",
+		                  video_status_name(VIDEO_STATUS_RECONNECTING), "error", ""));
+	if (tracker != MIEN_OK || video_camera_start(&vo, &c->reader, &err) != MIEN_OK) {
 		/* The message shows the URL redacted (video.h). */
 		mien_log(MIEN_LOG_WARN, "watch", "camera %lld (%s) not started: %s", (long long)conf->id, conf->name,
 		         err.message);

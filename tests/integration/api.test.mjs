@@ -314,6 +314,9 @@ test('role x route matrix', async (t) => {
 	const delCamera = await mk('/api/v1/cameras', { name: 'to-delete', url: 'http://cam/x' });
 	const patchUser = await mk('/api/v1/users', { username: 'patchme', password: 'patchme-123', role: 'analyst' });
 	const delUser = await mk('/api/v1/users', { username: 'deleteme', password: 'deleteme-123', role: 'analyst' });
+	// Webhooks to a port where nothing listens (9, discard): a test delivery fails at once, and says so in a 200.
+	const hook = await mk('/api/v1/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['alert'] });
+	const delHook = await mk('/api/v1/webhooks', { url: 'http://127.0.0.1:9/other', events: ['event'] });
 	let n = 0;
 	const D = '401,403,403'; // admin-only routes: anonymous 401, the two lesser roles 403
 	const cells = [
@@ -358,6 +361,15 @@ test('role x route matrix', async (t) => {
 		['PATCH', '/api/v1/settings', () => ({ json: { validated: true } }), `${D},200`],
 		['GET', '/api/v1/storage', null, `${D},200`],
 		['GET', '/api/v1/audit', null, `${D},200`],
+		['GET', '/api/v1/webhooks', null, `${D},200`],
+		['POST', '/api/v1/webhooks', () => ({ json: { url: 'http://127.0.0.1:9/x', events: ['event', 'alert'] } }), `${D},201`],
+		['GET', `/api/v1/webhooks/${hook}`, null, `${D},200`],
+		['PATCH', `/api/v1/webhooks/${hook}`, () => ({ json: { enabled: true } }), `${D},200`],
+		['DELETE', `/api/v1/webhooks/${delHook}`, null, `${D},204`],
+		['POST', `/api/v1/webhooks/${hook}/test`, null, `${D},200`],
+		['GET', `/api/v1/webhooks/${hook}/deliveries`, null, `${D},200`],
+		['GET', '/api/v1/mqtt', null, `${D},200`],
+		['PATCH', '/api/v1/mqtt', () => ({ json: { expression: false } }), `${D},200`],
 		['GET', '/api/v1/stream', () => ({ headersOnly: true }), '401,200,200,200'],
 		['GET', '/api/v1/unknowns', null, '401,200,200,200'],
 		['GET', '/api/v1/unknowns/999999', null, '401,404,404,404'],

@@ -18,8 +18,8 @@
 #include "core/log.h"
 
 static const char *const all_keys[] = {
-	"MIEN_CONFIG", "MIEN_LISTEN", "MIEN_DB",      "MIEN_REDIS",     "MIEN_MODELS",
-	"MIEN_MEDIA",  "MIEN_ROLE",   "MIEN_THREADS", "MIEN_LOG_LEVEL",
+	"MIEN_CONFIG", "MIEN_LISTEN",  "MIEN_DB",        "MIEN_REDIS", "MIEN_MODELS",  "MIEN_MEDIA",
+	"MIEN_ROLE",   "MIEN_THREADS", "MIEN_LOG_LEVEL", "MIEN_MQTT",  "MIEN_MQTT_CA", "MIEN_MQTT_PREFIX",
 };
 
 static char config_path[64];
@@ -64,6 +64,9 @@ static void assert_defaults(const mien_config *cfg)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	assert_int_equal(cfg->threads, cpus < 1 ? 1 : (cpus > 256 ? 256 : cpus));
 	assert_int_equal(cfg->log_level, MIEN_LOG_INFO);
+	assert_string_equal(cfg->mqtt, "");
+	assert_string_equal(cfg->mqtt_ca, "");
+	assert_string_equal(cfg->mqtt_prefix, "mien");
 }
 
 static void test_defaults(void **state)
@@ -89,6 +92,9 @@ static void test_environment(void **state)
 	setenv("MIEN_THREADS", "3", 1);
 	setenv("MIEN_LOG_LEVEL", "DEBUG", 1);
 	setenv("MIEN_MODELS", "", 1); /* empty counts as unset */
+	setenv("MIEN_MQTT", "mqtts://ha:secret@broker:8883", 1);
+	setenv("MIEN_MQTT_CA", "/etc/ssl/broker.pem", 1);
+	setenv("MIEN_MQTT_PREFIX", "", 1); /* unset: the default stays */
 	mien_config cfg;
 	mien_error err;
 	assert_int_equal(mien_config_load(&cfg, &err), MIEN_OK);
@@ -100,6 +106,9 @@ static void test_environment(void **state)
 	assert_int_equal(cfg.log_level, MIEN_LOG_DEBUG);
 	assert_string_equal(cfg.models, "models");
 	assert_string_equal(cfg.media, "var/media");
+	assert_string_equal(cfg.mqtt, "mqtts://ha:secret@broker:8883");
+	assert_string_equal(cfg.mqtt_ca, "/etc/ssl/broker.pem");
+	assert_string_equal(cfg.mqtt_prefix, "mien");
 }
 
 static void test_file_then_environment(void **state)

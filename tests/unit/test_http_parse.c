@@ -160,6 +160,9 @@ static void test_json_check(void **state)
 		{ "on", HTTP_FIELD_BOOL, 0, 0 },
 		{ "cams", HTTP_FIELD_ID_ARRAY, 0, 3 },
 		{ "limit", HTTP_FIELD_NUMBER_OR_NULL, 0, 0 },
+		{ "kinds", HTTP_FIELD_ARRAY, 0, 2 },
+		{ "filter", HTTP_FIELD_OBJECT_OR_NULL, 0, 0 },
+		{ "secret", HTTP_FIELD_STRING_OR_NULL, 0, 4 },
 		{ 0 },
 	};
 	static const struct {
@@ -185,6 +188,13 @@ static void test_json_check(void **state)
 		{ "{\"name\":\"a\",\"limit\":null}", 0, "" },
 		{ "{\"name\":\"a\",\"limit\":\"0.5\"}", -1, "'limit' must be a number or null" },
 		{ "{\"name\":\"a\",\"fps\":null}", -1, "'fps' must be a number" },
+		{ "{\"name\":\"a\",\"kinds\":[\"x\",1],\"filter\":{\"y\":2},\"secret\":\"abcd\"}", 0, "" },
+		{ "{\"name\":\"a\",\"filter\":null,\"secret\":null,\"kinds\":[]}", 0, "" },
+		{ "{\"name\":\"a\",\"kinds\":[1,2,3]}", -1, "'kinds' holds more than 2 elements" },
+		{ "{\"name\":\"a\",\"kinds\":\"x\"}", -1, "'kinds' must be an array" },
+		{ "{\"name\":\"a\",\"filter\":[]}", -1, "'filter' must be an object or null" },
+		{ "{\"name\":\"a\",\"secret\":\"abcde\"}", -1, "'secret' is longer than 4 bytes" },
+		{ "{\"name\":\"a\",\"secret\":5}", -1, "'secret' must be a string or null" },
 	};
 	for (size_t i = 0; i < MIEN_ARRAY_LEN(CASES); i++) {
 		json_error_t jerr;

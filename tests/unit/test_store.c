@@ -1283,6 +1283,112 @@ static void test_settings_and_audit(void **state)
 	assert_int_equal(n, 1);
 }
 
+/* --- webhooks and their delivery logs -------------------------------------------------------------------------- */
+
+static void test_webhooks(void **state)
+{
+	store *s = ((fixture *)*state)->s;
+	store_webhook *w = calloc(1, sizeof(*w)), *got = calloc(1, sizeof(*got));
+	snprintf(w->name, sizeof(w->name), "home assistant");
+	snprintf(w->url, sizeof(w->url), "https://u:pw@ha.local/api/webhook/x");
+	snprintf(w->secret, sizeof(w->secret), "s3cret-key");
+	snprintf(w->kinds, sizeof(w->kinds), "event,alert");
+	snprintf(w->rules, sizeof(w->rules), "{\"cameras\":[1]}");
+	w->enabled = 1;
+	OK(store_webhook_create(s, w, ERR));
+	assert_true(w->id > 0);
+	OK(store_webhook_get(s, w->id, got, ERR));
+	assert_string_equal(got->url, w->url);
+	assert_string_equal(got->secret, "s3cret-key");
+	assert_string_equal(got->kinds, "event,alert");
+	assert_string_equal(got->rules, "{\"cameras\":[1]}");
+	assert_int_equal(got->enabled, 1);
+	assert_int_equal(got->expression, 0);
+	/* An update touches only its fields. */
+	got->secret[0] = '\0';
+	got->expression = 1;
+	snprintf(got->name, sizeof(got->name), "changed but not asked for");
+	OK(store_webhook_update(s, got, STORE_WEBHOOK_SECRET | STORE_WEBHOOK_EXPRESSION, ERR));
+	OK(store_webhook_get(s, w->id, got, ERR));
+	assert_string_equal(got->secret, "");
+	assert_int_equal(got->expression, 1);
+	assert_string_equal(got->name, "home assistant");
+	EXPECT(MIEN_ENOENT, store_webhook_get(s, w->id + 100, got, ERR));
+	got->id = w->id + 100;
+	EXPECT(MIEN_ENOENT, store_webhook_update(s, got, STORE_WEBHOOK_ENABLED, ERR));
+	/* Kinds are required. */
+	got->id = w->id;
+	got->kinds[0] = '\0';
+	EXPECT(MIEN_EINVAL, store_webhook_update(s, got, STORE_WEBHOOK_KINDS, ERR));
+
+	/* The delivery log keeps the newest rows. */
+	int64_t first = 0, last = 0;
+	for (int i = 0; i < 7; i++) {
+		store_delivery d = { .webhook_id = w->id, .attempts = 0 };
+		snprintf(d.delivery, sizeof(d.delivery), "d-%d", i);
+		snprintf(d.kind, sizeof(d.kind), "event");
+		snprintf(d.subject, sizeof(d.subject), "event %d", i);
+		snprintf(d.status, sizeof(d.status), STORE_DELIVERY_PENDING);
+		OK(store_delivery_add(s, &d, 5, ERR));
+		if (!first)
+			first = d.id;
+		last = d.id;
+	}
+	store_delivery log[10];
+	size_t n = 0;
+	OK(store_delivery_list(s, w->id, 0, log, 10, &n, ERR));
+	assert_int_equal(n, 5);
+	assert_int_equal(log[0].id, last);
+	assert_string_equal(log[0].delivery, "d-6");
+	assert_string_equal(log[4].delivery, "d-2");
+	assert_true(log[4].id > first);
+	/* An attempt recorded. */
+	store_delivery d = log[0];
+	snprintf(d.status, sizeof(d.status), STORE_DELIVERY_RETRYING);
+	d.attempts = 2;
+	d.http_status = 503;
+	snprintf(d.error, sizeof(d.error), "the receiver answered HTTP 503");
+	d.duration_ms = 12;
+	d.next_at = 1234567;
+	OK(store_delivery_update(s, &d, ERR));
+	OK(store_delivery_list(s, w->id, 0, log, 1, &n, ERR));
+	assert_string_equal(log[0].status, "retrying");
+	assert_int_equal(log[0].attempts, 2);
+	assert_int_equal(log[0].http_status, 503);
+	assert_int_equal(log[0].next_at, 1234567);
+	assert_string_equal(log[0].error, "the receiver answered HTTP 503");
+	/* Paging with the cursor. */
+	OK(store_delivery_list(s, w->id, log[0].id, log, 10, &n, ERR));
+	assert_int_equal(n, 4);
+	/* A delivery to a webhook that does not exist is refused. */
+	store_delivery orphan = { .webhook_id = w->id + 100 };
+	snprintf(orphan.delivery, sizeof(orphan.delivery), "x");
+	snprintf(orphan.kind, sizeof(orphan.kind), "event");
+	snprintf(orphan.status, sizeof(orphan.status), STORE_DELIVERY_PENDING);
+	EXPECT(MIEN_ENOENT, store_delivery_add(s, &orphan, 5, ERR));
+
+	/* Listing, then deleting takes the log with it. */
+	store_webhook *second = calloc(1, sizeof(*second));
+	snprintf(second->url, sizeof(second->url), "http://127.0.0.1:9/hook");
+	snprintf(second->kinds, sizeof(second->kinds), "alert");
+	OK(store_webhook_create(s, second, ERR));
+	store_webhook *all = calloc(4, sizeof(*all));
+	OK(store_webhook_list(s, 0, all, 4, &n, ERR));
+	assert_int_equal(n, 2);
+	assert_int_equal(all[1].id, second->id);
+	OK(store_webhook_list(s, w->id, all, 4, &n, ERR));
+	assert_int_equal(n, 1);
+	OK(store_webhook_delete(s, w->id, ERR));
+	EXPECT(MIEN_ENOENT, store_webhook_delete(s, w->id, ERR));
+	OK(store_delivery_list(s, w->id, 0, log, 10, &n, ERR));
+	assert_int_equal(n, 0);
+	EXPECT(MIEN_ENOENT, store_delivery_update(s, &d, ERR));
+	free(w);
+	free(got);
+	free(second);
+	free(all);
+}
+
 /* --- erasure: nothing of the person remains, looked for below the API ---------------------------------- */
 
 static const char MARKER[] = "MIEN-ERASURE-MARKER-7f3a9c";
@@ -1656,6 +1762,7 @@ static void test_crash_keeps_acknowledged_writes(void **state)
 	        cmocka_unit_test_setup_teardown(test_corrections, setup, teardown),        \
 	        cmocka_unit_test_setup_teardown(test_storage, setup, teardown),            \
 	        cmocka_unit_test_setup_teardown(test_settings_and_audit, setup, teardown), \
+	        cmocka_unit_test_setup_teardown(test_webhooks, setup, teardown),           \
 	        cmocka_unit_test_setup_teardown(test_erasure, setup, teardown),            \
 	        cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown), \
 	        cmocka_unit_test_setup_teardown(test_crash_keeps_acknowledged_writes, setup, teardown)

@@ -12,6 +12,8 @@ import Cameras from './pages/Cameras.jsx';
 import Alerts from './pages/Alerts.jsx';
 import Users from './pages/Users.jsx';
 import Settings from './pages/Settings.jsx';
+import Review from './pages/Review.jsx';
+import FaceSearch from './pages/FaceSearch.jsx';
 import { api } from './api.js';
 import { cameraLabel, useCameraNames } from './cameras.js';
 // Recharts is large: the Insights page is its own chunk, loaded only by the roles that may open it.
@@ -23,6 +25,8 @@ export function pagesFor(role) {
     { path: '/live', label: 'Live', element: <Live /> },
     { path: '/events', label: 'Events', element: <Events /> },
     { path: '/people', label: 'People', element: <People /> },
+    // Every role reviews unknown faces and searches; what each may change is the server's to decide (admins).
+    { path: '/review', label: 'Review', element: <Review /> },
     { path: '/cameras', label: 'Cameras', element: <Cameras /> },
   ];
   if (isAdmin(role)) pages.push({ path: '/alerts', label: 'Alerts', element: <Alerts /> });
@@ -95,6 +99,7 @@ function Shell() {
             <Route key={p.path} path={p.path} element={p.element} />
           ))}
           <Route path="/people/:id" element={<Person />} />
+          <Route path="/review/search" element={<FaceSearch />} />
           <Route path="/" element={<Navigate to="/live" replace />} />
           <Route path="*" element={<NotFound />} />
         </Routes>
@@ -148,7 +153,7 @@ export function Toasts({ sound }) {
       {alerts.map((a) => (
         <div key={a.id} className="toast" role="alert" data-testid="alert-toast">
           {a.event_id && <img className="thumb" src={api.faceUrl(a.event_id)} alt={`Face of alert ${a.id}`} />}
-          <strong>{a.kind === 'watchlist' ? 'Watchlist' : 'Unknown face'}</strong>{' '}
+          <strong>{a.kind === 'watchlist' ? 'Watchlist' : a.kind === 'repeat_unknown' ? 'Repeat unknown face' : 'Unknown face'}</strong>{' '}
           {a.person ? <Link to={`/people/${a.person.id}`}>{a.person.name}</Link> : 'unknown person'} at {cameraLabel(names, a.camera_id)}
           <button type="button" onClick={() => dismiss(a.id)} aria-label="Dismiss alert">×</button>
         </div>

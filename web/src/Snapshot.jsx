@@ -20,12 +20,15 @@ export function boxOnSnapshot(box, frame, natural) {
 
 /**
  * An event's snapshot large, over the page, with the face's box drawn: `event` (from GET /events) or just
- * `eventId` (an alert's), fetched then; `cameraName(id)` names the camera. Esc or Close returns.
+ * `eventId` (an alert's), fetched then; `cameraName(id)` names the camera; `actions(event, update)` (optional)
+ * renders the page's actions on the event under the bar, update(event) showing a changed event. Esc or Close returns.
  */
-export function SnapshotDialog({ event, eventId, cameraName, onClose }) {
+export function SnapshotDialog({ event, eventId, cameraName, onClose, actions }) {
   const id = event?.id ?? eventId;
   const [fetched, setFetched] = useState(null);
-  const ev = event || fetched;
+  // A correction made in the dialog (actions' update) shows at once, over what was given or fetched.
+  const [changed, setChanged] = useState(null);
+  const ev = (changed && changed.id === id ? changed : null) || event || fetched;
   const [error, setError] = useState('');
   const [natural, setNatural] = useState(null);
   const [failed, setFailed] = useState(false);
@@ -72,6 +75,8 @@ export function SnapshotDialog({ event, eventId, cameraName, onClose }) {
           Close
         </button>
       </div>
+      {/* `actions(event, update)`: what the page offers on the event (corrections, face search), under the bar. */}
+      {ev && actions && <div className="bar actions-bar">{actions(ev, setChanged)}</div>}
       <div className="picture">
         {error && <p className="error">{error}</p>}
         {failed ? (

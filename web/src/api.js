@@ -47,7 +47,9 @@ export async function request(method, path, { json, body, type, query, signal } 
   }
   if (!res.ok) {
     if (res.status === 401 && onUnauthorized && path !== '/auth/login') onUnauthorized();
+    // {"error":{"code","message"}}; a few replies (an unknown's assign 409) carry the message as a plain string.
     const e = (data && data.error) || {};
+    if (typeof e === 'string') throw new ApiError(res.status, data.verdict || undefined, e, data);
     throw new ApiError(res.status, e.code, e.message, data);
   }
   return data;
@@ -91,6 +93,41 @@ export const api = {
   alerts: (query) => request('GET', '/alerts', { query }),
   ack: (id) => request('POST', `/alerts/${id}/ack`),
 
+  // Unknown identities (issue 17): grouped unknown faces, named, merged, dismissed, erased.
+  unknowns: (query) => request('GET', '/unknowns', { query }),
+  unknown: (id) => request('GET', `/unknowns/${id}`),
+  /** Names an unknown identity: resolves to the 200 reply, or to the 409 reply's body (with its `verdict`,
+   * `matches_other` or `mismatch`) so that the caller can warn and repeat with confirm: true. */
+  async assignUnknown(id, personId, confirm = false) {
+    try {
+      return await request('POST', `/unknowns/${id}/assign`, { json: { person_id: personId, confirm } });
+    } catch (e) {
+      // The warnings to confirm; any other refusal is an error.
+      if (e instanceof ApiError && (e.status === 409 || e.status === 422) && ['matches_other', 'mismatch'].includes(e.body?.verdict)) return e.body;
+      throw e;
+    }
+  },
+  mergeUnknown: (id, from) => request('POST', `/unknowns/${id}/merge`, { json: { from } }),
+  removeUnknownEvent: (id, eventId) => request('DELETE', `/unknowns/${id}/events/${eventId}`),
+  dismissUnknown: (id, dismissed) => request('POST', `/unknowns/${id}/dismiss`, { json: { dismissed } }),
+  eraseUnknown: (id) => request('DELETE', `/unknowns/${id}`),
+
+  // Corrections of an event's identity: "this is P" / "not P", undone by deleting them.
+  correct: (eventId, personId, verdict) => request('POST', `/events/${eventId}/corrections`, { json: { person_id: personId, verdict } }),
+  corrections: (query) => request('GET', '/corrections', { query }),
+  undoCorrection: (id) => request('DELETE', `/corrections/${id}`),
+
+  /** Events whose face matches: of a picture (a File or Blob, sent as the body) or of event `event`. */
+  searchFaces: ({ file, event, ...query }) =>
+    file
+      ? request('POST', '/search/faces', { body: file, type: file.type || 'image/jpeg', query })
+      : request('POST', '/search/faces', { query: { event, ...query } }),
+
+  alertRules: (query) => request('GET', '/alert-rules', { query }),
+  createAlertRule: (r) => request('POST', '/alert-rules', { json: r }),
+  patchAlertRule: (id, r) => request('PATCH', `/alert-rules/${id}`, { json: r }),
+  deleteAlertRule: (id) => request('DELETE', `/alert-rules/${id}`),
+
   users: (query) => request('GET', '/users', { query }),
   createUser: (u) => request('POST', '/users', { json: u }),
   patchUser: (id, u) => request('PATCH', `/users/${id}`, { json: u }),
@@ -99,6 +136,15 @@ export const api = {
   settings: () => request('GET', '/settings'),
   patchSettings: (s) => request('PATCH', '/settings', { json: s }),
   storage: () => request('GET', '/storage'),
+
+  mqtt: () => request('GET', '/mqtt'),
+  patchMqtt: (m) => request('PATCH', '/mqtt', { json: m }),
+  webhooks: (query) => request('GET', '/webhooks', { query }),
+  createWebhook: (w) => request('POST', '/webhooks', { json: w }),
+  patchWebhook: (id, w) => request('PATCH', `/webhooks/${id}`, { json: w }),
+  deleteWebhook: (id) => request('DELETE', `/webhooks/${id}`),
+  testWebhook: (id) => request('POST', `/webhooks/${id}/test`),
+  deliveries: (id, query) => request('GET', `/webhooks/${id}/deliveries`, { query }),
 };
 
 /** Every page of a list, following next_cursor, up to `max` items. */

@@ -56,9 +56,9 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('navigation by role', () => {
   it('admin pages are absent (not hidden) below admin; Insights for analyst and admin', () => {
-    expect(pagesFor('recognition').map((p) => p.label)).toEqual(['Live', 'Events', 'People', 'Cameras']);
-    expect(pagesFor('analyst').map((p) => p.label)).toEqual(['Live', 'Events', 'People', 'Cameras', 'Insights']);
-    expect(pagesFor('admin').map((p) => p.label)).toEqual(['Live', 'Events', 'People', 'Cameras', 'Alerts', 'Insights', 'Users', 'Settings']);
+    expect(pagesFor('recognition').map((p) => p.label)).toEqual(['Live', 'Events', 'People', 'Review', 'Cameras']);
+    expect(pagesFor('analyst').map((p) => p.label)).toEqual(['Live', 'Events', 'People', 'Review', 'Cameras', 'Insights']);
+    expect(pagesFor('admin').map((p) => p.label)).toEqual(['Live', 'Events', 'People', 'Review', 'Cameras', 'Alerts', 'Insights', 'Users', 'Settings']);
   });
 
   it('renders the role after sign-in and only the allowed links', async () => {

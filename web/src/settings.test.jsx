@@ -1,26 +1,10 @@
 import React from 'react';
-import { fireEvent, render, screen, waitFor } from '@testing-library/react';
-import { MemoryRouter } from 'react-router-dom';
+import { fireEvent, screen, waitFor } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import App from './App.jsx';
 import { humanBytes, humanDays } from './pages/Settings.jsx';
-import { LiveStream } from './sse.js';
 import { fakeFetch, reply } from './test/fakeFetch.js';
+import { SETTINGS, renderSettings } from './test/renderSettings.jsx';
 
-function renderSettings() {
-  const user = { id: 1, username: 'admin-user', role: 'admin', all_cameras: true, cameras: [] };
-  return render(
-    <MemoryRouter initialEntries={['/settings']} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
-      <App initialUser={user} stream={new LiveStream({ EventSourceImpl: undefined })} />
-    </MemoryRouter>,
-  );
-}
-
-const SETTINGS = {
-  recognition_threshold: null, analysis_fps: 5, retention_days: 30, alert_cooldown_minutes: 10, validated: false,
-  snapshot_width: 640, snapshot_quality: 70,
-  recognition_threshold_in_force: 0.93, recognition_model: 'face_recognition', recognition_model_default: 0.93,
-};
 const STORAGE = {
   database_bytes: 163_000_000, free_bytes: 52_000_000_000, events: 1200, picture_bytes: 150_000_000, bytes_per_event: 125_000,
   rate_window_days: 1, events_per_day: 1200, bytes_per_day: 150_000_000, days_left: 346.6, retention_days: 30,

@@ -4,6 +4,15 @@ import { api, fmtTime } from '../api.js';
 import { cameraLabel, useCameraNames } from '../cameras.js';
 import { useLive } from '../live.jsx';
 import { SnapshotDialog } from '../Snapshot.jsx';
+import { EventActions } from '../Corrections.jsx';
+import { AlertRules } from './AlertRules.jsx';
+
+/** An alert's kind in words; a rule's alerts name their rule. */
+export function alertKind(a, rules) {
+  const what = { watchlist: 'watchlist', unknown: 'unknown face', repeat_unknown: 'repeat unknown face' }[a.kind] || a.kind;
+  const rule = a.rule_id != null ? rules.find((r) => r.id === a.rule_id) : null;
+  return rule ? `${what} (rule ${rule.name})` : what;
+}
 
 export default function Alerts() {
   const [items, setItems] = useState([]);
@@ -13,6 +22,7 @@ export default function Alerts() {
   const [busy, setBusy] = useState(false);
   const [shown, setShown] = useState(null); // the event id whose snapshot is open
   const names = useCameraNames();
+  const [rules, setRules] = useState([]);
   const live = useLive();
   const load = async (after) => {
     try {
@@ -101,7 +111,7 @@ export default function Alerts() {
                 </td>
                 <td>{fmtTime(a.created_at)}</td>
                 <td data-testid="alert-count">{a.count > 1 ? `${a.count} visits, last ${fmtTime(a.last_at)}` : '1 visit'}</td>
-                <td>{a.kind}</td>
+                <td data-testid="alert-kind">{alertKind(a, rules)}</td>
                 <td>{a.person ? <Link to={`/people/${a.person.id}`}>{a.person.name}</Link> : 'unknown'}</td>
                 <td data-testid="alert-camera">{cameraLabel(names, a.camera_id)}</td>
                 <td>
@@ -118,7 +128,15 @@ export default function Alerts() {
       </div>
       {items.length === 0 && <p className="muted">No alerts.</p>}
       {cursor && <button type="button" onClick={() => load(cursor)}>Load more</button>}
-      {shown != null && <SnapshotDialog eventId={shown} cameraName={(id) => cameraLabel(names, id)} onClose={() => setShown(null)} />}
+      {shown != null && (
+        <SnapshotDialog
+          eventId={shown}
+          cameraName={(id) => cameraLabel(names, id)}
+          onClose={() => setShown(null)}
+          actions={(ev, update) => <EventActions e={ev} compact onChange={update} />}
+        />
+      )}
+      <AlertRules cameras={Object.entries(names).map(([id, name]) => ({ id: Number(id), name }))} onRules={setRules} />
     </section>
   );
 }

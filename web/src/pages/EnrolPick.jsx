@@ -62,24 +62,28 @@ export function FacePicker({ file, found, onPick, onCancel }) {
 /**
  * The warning of a mismatch or matches_other verdict (`result`, the 422 reply) for enrolling a face for
  * `personName`: says which person the face looks like, with a link to them. onConfirm() / onCancel().
+ * `subject` and `confirmLabel` word it for other uses (naming an unknown identity: "These faces", "Name anyway").
  */
-export function MatchWarning({ result, personName, onConfirm, onCancel }) {
+export function MatchWarning({ result, personName, onConfirm, onCancel, subject = 'This face', confirmLabel = 'Enroll anyway' }) {
   const sim = typeof result.similarity === 'number' ? result.similarity.toFixed(2) : '?';
-  const threshold = typeof result.threshold === 'number' ? result.threshold.toFixed(2) : '?';
+  const hasThreshold = typeof result.threshold === 'number';
+  const threshold = hasThreshold ? result.threshold.toFixed(2) : '?';
   const other = result.person || {};
+  const plural = subject !== 'This face';
   return (
     <div role="alertdialog" aria-label="Face mismatch" className="match-warning" data-testid="match-warning" data-verdict={result.verdict}>
       {result.verdict === 'matches_other' ? (
         <p className="warning">
-          This face looks more like <Link to={`/people/${other.id}`}>{other.name}</Link> (similarity {sim}, threshold {threshold}) than like{' '}
-          {personName}.
+          {subject} {plural ? 'look' : 'looks'} more like <Link to={`/people/${other.id}`}>{other.name}</Link> (similarity {sim}
+          {hasThreshold || !plural ? `, threshold ${threshold}` : ''}) than like {personName}.
         </p>
       ) : (
         <p className="warning">
-          This face does not look like {personName}’s other faces (similarity {sim}, below the threshold {threshold}).
+          {subject} {plural ? 'do' : 'does'} not look like {personName}’s other faces (similarity {sim}
+          {hasThreshold || !plural ? `, below the threshold ${threshold}` : ''}).
         </p>
       )}
-      <button type="button" onClick={onConfirm}>Enroll anyway</button> <button type="button" onClick={onCancel}>Cancel</button>
+      <button type="button" onClick={onConfirm}>{confirmLabel}</button> <button type="button" onClick={onCancel}>Cancel</button>
     </div>
   );
 }

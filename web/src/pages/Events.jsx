@@ -6,6 +6,7 @@ import { canSeeExpressions } from '../roles.js';
 import { useLive } from '../live.jsx';
 import { download, eventsCsv } from '../csv.js';
 import { SnapshotDialog } from '../Snapshot.jsx';
+import { EventActions } from '../Corrections.jsx';
 
 const PAGE = 50;
 const EMPTY = { camera: '', person: '', known: '', expression: '', from: '', to: '' };
@@ -30,7 +31,8 @@ export function eventMatches(e, f) {
   return true;
 }
 
-export function EventRow({ e, role, cameraName }) {
+/** One event; onChange(event) when a correction on it (or its undo) changed who it shows. */
+export function EventRow({ e, role, cameraName, onChange }) {
   const [noFace, setNoFace] = useState(false);
   const [open, setOpen] = useState(false);
   return (
@@ -43,15 +45,35 @@ export function EventRow({ e, role, cameraName }) {
             <img className="thumb" src={api.faceUrl(e.id)} alt={`Face of event ${e.id}`} loading="lazy" onError={() => setNoFace(true)} />
           )}
         </button>
-        {open && <SnapshotDialog event={e} cameraName={cameraName} onClose={() => setOpen(false)} />}
+        {open && (
+          <SnapshotDialog
+            event={e}
+            cameraName={cameraName}
+            onClose={() => setOpen(false)}
+            actions={(ev, update) => (
+              <EventActions
+                e={ev}
+                compact
+                onChange={(n) => {
+                  update(n);
+                  onChange?.(n);
+                }}
+              />
+            )}
+          />
+        )}
       </td>
       <td>{fmtTime(e.started_at)}</td>
       <td>{cameraName(e.camera_id)}</td>
       <td>{e.person ? <Link to={`/people/${e.person.id}`}>{e.person.name}</Link> : <span className="unknown">unknown</span>}</td>
-      <td>{e.person && e.similarity != null ? `${Math.round(e.similarity * 100)}%` : ''}</td>
+      {/* A visit named by a person (an unknown identity named, "This is…") has no similarity: 0, shown as "named". */}
+      <td>{e.person && e.similarity > 0 ? `${Math.round(e.similarity * 100)}%` : e.person ? <span className="muted">named</span> : ''}</td>
       <td>{e.ended_at ? `${Math.max(0, Math.round((new Date(e.ended_at) - new Date(e.started_at)) / 1000))} s` : 'ongoing'}</td>
       {canSeeExpressions(role) && <td>{e.dominant_expression || ''}</td>}
       <td>{e.alert ? 'alert' : ''}</td>
+      <td>
+        <EventActions e={e} onChange={onChange} />
+      </td>
     </tr>
   );
 }
@@ -201,11 +223,12 @@ export default function Events() {
               <th scope="col">Duration</th>
               {canSeeExpressions(role) && <th scope="col">Expression</th>}
               <th scope="col">Alert</th>
+              <th scope="col">Actions</th>
             </tr>
           </thead>
           <tbody>
             {items.map((e) => (
-              <EventRow key={e.id} e={e} role={role} cameraName={cameraName} />
+              <EventRow key={e.id} e={e} role={role} cameraName={cameraName} onChange={(n) => setItems((list) => list.map((x) => (x.id === n.id ? n : x)))} />
             ))}
           </tbody>
         </table>

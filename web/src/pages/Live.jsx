@@ -5,6 +5,8 @@ import { useAuth } from '../auth.jsx';
 import { useLive } from '../live.jsx';
 import { canSeeExpressions } from '../roles.js';
 import { clockTime, LAYOUTS, liveWidth, tileWidth, visitDuration } from '../visits.js';
+import { SnapshotDialog } from '../Snapshot.jsx';
+import { EventActions } from '../Corrections.jsx';
 
 const LAYOUT_KEY = 'mien.live.layout';
 const GAP = 12; // px between tiles (.cameras gap)
@@ -144,9 +146,16 @@ export function FeedItem({ item, role, cameraName }) {
   const expr = canSeeExpressions(role);
   const who = item.person ? <Link to={`/people/${item.person.id}`}>{item.person.name}</Link> : <span className="unknown">unknown</span>;
   const duration = visitDuration(item);
+  const [open, setOpen] = useState(false);
   return (
     <li className="feeditem" data-testid="feed-item" data-event-id={item.id}>
-      <FaceCrop visit={item} />
+      {/* The crop opens the visit's snapshot, with the corrections and "Find this face" (Corrections.jsx). */}
+      <button type="button" className="thumb-button" onClick={() => setOpen(true)} aria-label={`Open the snapshot of event ${item.id}`}>
+        <FaceCrop visit={item} />
+      </button>
+      {open && (
+        <SnapshotDialog event={item} cameraName={cameraName} onClose={() => setOpen(false)} actions={(ev, update) => <EventActions e={ev} compact onChange={update} />} />
+      )}
       <div className="what">
         <div>
           <span className="who">{who}</span> <span className="muted">at</span> <span className="cam">{cameraName(item.camera_id)}</span>
@@ -154,7 +163,7 @@ export function FeedItem({ item, role, cameraName }) {
         <div className="muted when">
           since {clockTime(item.started_at)}
           {item.ended_at ? ` · left ${clockTime(item.ended_at)}${duration ? ` (${duration})` : ''}` : ''}
-          {item.similarity != null && item.person && ` · ${Math.round(item.similarity * 100)}%`}
+          {item.similarity > 0 && item.person && ` · ${Math.round(item.similarity * 100)}%`}
           {expr && item.dominant_expression && <span className="expr"> · {item.dominant_expression}</span>}
         </div>
       </div>

@@ -4,6 +4,7 @@ import { api, fmtTime } from '../api.js';
 import { useAuth } from '../auth.jsx';
 import { isAdmin } from '../roles.js';
 import { FacePicker, MatchWarning } from './EnrolPick.jsx';
+import { PersonCorrections } from '../Corrections.jsx';
 
 export const VERDICTS = {
   enrolled: 'Enrolled',
@@ -202,6 +203,7 @@ export default function Person() {
               ))}
             </ul>
           )}
+          <PersonCorrections person={person} />
           <div className="danger card">
             <h2>Erase this person</h2>
             {!confirmDelete ? (

@@ -1,5 +1,6 @@
 import React, { useEffect, useState } from 'react';
 import { api } from '../api.js';
+import Integrations from './Integrations.jsx';
 
 const FIELDS = ['recognition_threshold', 'analysis_fps', 'retention_days', 'alert_cooldown_minutes', 'snapshot_width', 'snapshot_quality'];
 
@@ -134,6 +135,7 @@ export default function Settings() {
         <button type="submit">Save settings</button>
       </form>
       {st && <Storage st={st} />}
+      <Integrations />
     </section>
   );
 }
