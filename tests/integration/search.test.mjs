@@ -181,10 +181,13 @@ test('a picture: the face asked for finds the events recognition named; no face 
 		return s.data.items.some((it) => it.event_id === named[0].id) ? s : null;
 	}, 10000);
 	wellFormed(r.data.items, threshold);
-	assert.ok(r.data.items[0].person && r.data.items[0].person.id === ada, `best hit ${JSON.stringify(r.data.items[0])}`);
-	assert.equal(r.data.items[0].person.name, 'Ada');
+	// A visit of her face that ended before she was enrolled stays unknown (person null) and may well be the best
+	// hit; the hits recognition named are all hers, by her name.
+	assert.ok(r.data.items[0].similarity > 0.95, `best hit ${JSON.stringify(r.data.items[0])}`);
+	const hers = r.data.items.filter((it) => it.person);
+	assert.ok(hers.length > 0 && hers.every((it) => it.person.id === ada && it.person.name === 'Ada'));
 	// Every visit recognition named Ada is among the hits (hits may also hold visits of her face that recognition
-	// did not name, such as one that began before she was enrolled).
+	// did not name, such as those that began before she was enrolled).
 	const hits = new Set(r.data.items.map((it) => it.event_id));
 	for (const e of named) assert.ok(hits.has(e.id), `Ada's visit ${e.id} not found`);
 	// The face searched with is the one in the box.
@@ -220,7 +223,7 @@ test('a picture: the face asked for finds the events recognition named; no face 
 	const m = await call('POST', `/api/v1/search/faces?box=${ADA_FACE}`, { body: withFace });
 	assert.equal(m.status, 200);
 	assert.deepEqual(m.data.query, r.data.query);
-	assert.equal(m.data.items[0].person?.id, ada);
+	assert.ok(m.data.items.some((it) => it.person?.id === ada));
 });
 
 test('users see only the events of their cameras; recognition users see names', async () => {
@@ -245,8 +248,7 @@ test('users see only the events of their cameras; recognition users see names', 
 	}
 	const p = await picture(`box=${ADA_FACE}`, readFileSync(SAMPLE), here);
 	assert.equal(p.status, 200);
-	assert.ok(p.data.items.length > 0);
-	assert.equal(p.data.items[0].person.name, 'Ada');
+	assert.ok(p.data.items.some((it) => it.person?.name === 'Ada'), 'a recognition user sees the name');
 	for (const it of p.data.items) assert.equal(it.camera_id, demo);
 	// camera_id, since and until filter the admin's results the same way.
 	assert.deepEqual((await search(`event=${unknownEvent}&camera_id=${door.data.id}&min_similarity=-1`)).data.items, []);
@@ -294,16 +296,18 @@ test('events written by another process appear; purged by retention, they are go
 		return made.every((id) => s.data.items.some((it) => it.event_id === id)) ? s : null;
 	}, 5000, 200);
 	for (const id of made) assert.ok(r.data.items.find((it) => it.event_id === id).similarity > 0.99);
-	assert.match(stderr, /http: gallery: [1-9]\d* event faces? added in the store/);
+	// a pass logs "N event faces added in the store", or "N event faces added and M removed in the store"
+	assert.match(stderr, /http: gallery: [1-9]\d* event faces? added (and \d+ removed )?in the store/);
+	const removed = () => (stderr.match(/http: gallery: (\d+ event faces? added and [1-9]\d*|[1-9]\d* event faces?) removed in the store/g) || []).length;
+	const removedBefore = removed();
 	// 30 days' retention purges the 40-day-old events at the camera worker's next pass (at most a minute).
 	assert.equal((await call('PATCH', '/api/v1/settings', { json: { retention_days: 30 } })).status, 200);
-	const removed = () => (stderr.match(/http: gallery: (\d+) event faces? removed in the store/g) || []).length;
 	await until('the purge', async () => (await call('GET', `/api/v1/events/${made[0]}`)).status === 404, 75000, 1000);
 	const s = await search(`event=${unknownEvent}&limit=200&min_similarity=0.5`);
 	assert.equal(s.status, 200);
 	for (const id of made) assert.ok(!s.data.items.some((it) => it.event_id === id), `purged event ${id} still found`);
 	assert.ok(s.data.items.some((it) => it.event_id === unknownEvent), 'the recent event stays');
-	await until('the index lets them go', async () => removed() > 0, 5000, 100);
+	await until('the index lets them go', async () => removed() > removedBefore, 5000, 100);
 	await sleep(SYNC_MS * 2);
 	const again = await search(`event=${unknownEvent}&limit=200&min_similarity=0.5`);
 	for (const id of made) assert.ok(!again.data.items.some((it) => it.event_id === id));
