@@ -159,6 +159,20 @@ test("an event's face finds that event first and the other visits of its unknown
 	assert.ok(Math.abs(d.data.min_similarity - threshold) < 1e-6, `floor ${d.data.min_similarity}`);
 	wellFormed(d.data.items, threshold);
 	assert.equal(d.data.items[0].event_id, unknownEvent);
+	// A visit still going on is searched from with the face it started with; it is not itself among the results
+	// until it ends (the index takes finished visits, with their final face).
+	const open = await until('a visit going on, with a face', async () => {
+		const evs = (await call('GET', '/api/v1/events?limit=30')).data.items.filter((ev) => !ev.ended_at);
+		for (const ev of evs) {
+			const s = await search(`event=${ev.id}&min_similarity=0.5`);
+			if (s.status === 200) return { ev, s };
+			assert.equal(s.status, 422, JSON.stringify(s.data)); // a visit whose face was too small to embed
+		}
+		return null;
+	}, 20000, 300);
+	wellFormed(open.s.data.items, 0.5);
+	assert.ok(!open.s.data.items.some((it) => it.event_id === open.ev.id), 'an open visit is not yet in the index');
+	assert.deepEqual(open.s.data.query, { event_id: open.ev.id });
 	// limit caps the answer, keeping the best.
 	const one = await search(`event=${unknownEvent}&limit=1&min_similarity=0.5`);
 	assert.deepEqual(one.data.items.map((it) => it.event_id), [unknownEvent]);
