@@ -173,6 +173,7 @@ check-integration: $(BUILD)/mien $(BUILD)/tests/seed models/.stamp $(BUILD)/demo
 	MIEN_IT_DB=sqlite node --test tests/integration/webhooks.test.mjs
 	MIEN_IT_DB=sqlite node --test tests/integration/mqtt.test.mjs
 	MIEN_IT_DB=sqlite node --test tests/integration/unknowns.test.mjs
+	MIEN_IT_DB=sqlite node --test tests/integration/search.test.mjs
 	$(TESTDB) $(MAKE) --no-print-directory run-integration
 
 # The same servers built with AddressSanitizer + UndefinedBehaviorSanitizer: the API, the cameras, the protocol
@@ -186,6 +187,7 @@ check-integration-asan: $(BUILD)/asan/mien $(BUILD)/tests/seed models/.stamp $(B
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien node --test tests/integration/login.test.mjs
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien MIEN_IT_DB=sqlite node --test tests/integration/webhooks.test.mjs
 	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien MIEN_IT_DB=sqlite node --test tests/integration/mqtt.test.mjs
+	$(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien MIEN_IT_DB=sqlite node --test tests/integration/search.test.mjs
 	$(TESTDB) env $(ASAN_ENV) MIEN_IT_BIN=$(BUILD)/asan/mien $(MAKE) --no-print-directory run-integration-redis
 
 run-integration-redis:
@@ -200,6 +202,7 @@ run-integration:
 	MIEN_IT_DB=postgresql node --test tests/integration/enrol.test.mjs
 	MIEN_IT_DB=postgresql node --test tests/integration/webhooks.test.mjs
 	MIEN_IT_DB=postgresql node --test tests/integration/unknowns.test.mjs
+	MIEN_IT_DB=postgresql node --test tests/integration/search.test.mjs
 	node --test tests/integration/stream.test.mjs
 	node --test tests/integration/nodes.test.mjs
 	node --test tests/integration/scale.test.mjs

@@ -1,6 +1,8 @@
 // brute.mjs — the "NumPy-free brute force" peer: top-5 cosine search in plain Node.js over Float32Arrays.
 //
-//   node bench/gallery/brute.mjs --n 100000 [--dim 192] [--queries 200]
+//   node bench/gallery/brute.mjs --n 100000 [--dim 192] [--queries 200] [--k 5] [--event-faces 1]
+//
+// --event-faces 1 only labels the line for the event-face table (run.sh passes --dim 128 --k 50 with it).
 //
 // Random unit vectors, one a person; queries are stored vectors plus Gaussian noise (cosine ~0.7), as in
 // gallery_bench.c. Prints one JSON line like gallery_bench's (median and p95 per query, in ms).
@@ -10,7 +12,8 @@ const args = Object.fromEntries(
 const n = Number(args.n ?? 10000);
 const dim = Number(args.dim ?? 192);
 const queries = Number(args.queries ?? 200);
-const K = 5;
+const K = Number(args.k ?? 5);
+const eventFaces = args['event-faces'] === '1';
 
 function gauss() {
 	const u = Math.random() || 1e-12;
@@ -72,4 +75,5 @@ const p95 = times[Math.min(times.length - 1, Math.floor(times.length * 0.95))];
 console.log(JSON.stringify({
 	method: 'Node.js brute force', n, median_ms: Number(times[times.length >> 1].toFixed(4)), p95_ms: Number(p95.toFixed(4)),
 	runs: times.length, bytes_per_id: dim * 4, node: process.version, found_source: found / times.length,
+	...(eventFaces ? { event_faces: true, dim, k: K } : {}),
 }));

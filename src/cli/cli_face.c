@@ -53,7 +53,7 @@ static int open_identities(const mien_config *cfg, int create, const char *model
 	if (rc == MIEN_OK)
 		rc = store_migrate(id->db, NULL, err);
 	if (rc == MIEN_OK && model)
-		rc = store_gallery_load(id->db, model, dim, GALLERY_FLOAT32, &id->index, err);
+		rc = store_gallery_load(id->db, STORE_GALLERY_FACES, model, dim, GALLERY_FLOAT32, &id->index, err);
 	if (rc) {
 		store_close(&id->db);
 		gallery_free(&id->index);

@@ -16,16 +16,6 @@ static json_t *event_json(const http_req *r, const store_event *e)
 	return watch_event_json(e, http__role_at_least(r, STORE_ROLE_ANALYST));
 }
 
-static int query_time(http_req *r, const char *name, int64_t *out)
-{
-	const char *v = http__query(r, name);
-	if (v && http__time_parse(v, out) != 0) {
-		http__reply_error(r, 400, "bad_request", "'%s' must be an ISO-8601 UTC time or milliseconds", name);
-		return -1;
-	}
-	return 0;
-}
-
 void http__h_events_list(http_req *r)
 {
 	store_event_filter f = { 0 };
@@ -34,7 +24,7 @@ void http__h_events_list(http_req *r)
 	if (http__query_limit(r, &limit) || http__query_id(r, "cursor", &f.before_id) ||
 	    http__query_id(r, "camera", &f.camera_id) || http__query_id(r, "person", &f.person_id) ||
 	    http__query_id(r, "unknown_id", &f.unknown_id) || http__query_bool(r, "unknown", &unknown) ||
-	    query_time(r, "from", &f.from) || query_time(r, "to", &f.to))
+	    http__query_time(r, "from", &f.from) || http__query_time(r, "to", &f.to))
 		return;
 	f.people = unknown < 0 ? STORE_PEOPLE_ANY : unknown ? STORE_PEOPLE_UNKNOWN : STORE_PEOPLE_KNOWN;
 	f.expression = http__query(r, "expression");

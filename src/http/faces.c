@@ -24,7 +24,7 @@
 #include "http/http_int.h"
 
 #define MAX_ANALYZERS 8
-#define MAX_FACES     64
+#define MAX_FACES     HTTP_FACES_MAX
 #define THUMB_SIDE    160
 
 typedef struct analyzer_slot {
@@ -131,13 +131,14 @@ static gallery *index_for(http_server *s, const char *model, int dim, mien_error
 {
 	http_faces *f = s->faces;
 	pthread_mutex_lock(&f->gallery_lock);
-	if (!f->index && store_gallery_load(s->db, model, dim, GALLERY_FLOAT32, &f->index, err) == MIEN_OK) {
+	if (!f->index &&
+	    store_gallery_load(s->db, STORE_GALLERY_FACES, model, dim, GALLERY_FLOAT32, &f->index, err) == MIEN_OK) {
 		MIEN_LOG_INFO_("http", "gallery: %zu faces of %zu people (%s)", gallery_size(f->index),
 		               gallery_people(f->index), gallery_isa(f->index));
 		int every = store_gallery_sync_interval();
 		mien_error sync_err = { 0 };
-		if (every > 0 && store_gallery_sync_start(s->db, f->index, every, "http", NULL, NULL, &f->syncer,
-		                                          &sync_err) != MIEN_OK)
+		if (every > 0 && store_gallery_sync_start(s->db, STORE_GALLERY_FACES, f->index, every, "http", NULL,
+		                                          NULL, &f->syncer, &sync_err) != MIEN_OK)
 			mien_log(MIEN_LOG_WARN, "http",
 			         "gallery: %s; faces enrolled by other processes show after a restart",
 			         sync_err.message);
@@ -228,8 +229,7 @@ static json_t *identify(http_server *s, const face_result *face, float threshold
 
 /* --- handlers ------------------------------------------------------------------------------------------------ */
 
-/* Decodes the request's picture and runs the pipeline on it. Answers errors itself; 0 on success. */
-static int analyze_body(http_req *r, face_image **image, face_result *faces, size_t *count)
+int http__analyze_picture(http_req *r, face_image **image, face_result *faces, size_t *count)
 {
 	const uint8_t *data;
 	size_t len;
@@ -305,7 +305,7 @@ void http__h_analyze(http_req *r)
 		http__reply_error(r, 503, "unavailable", "out of memory");
 		return;
 	}
-	if (analyze_body(r, &image, faces, &count) == 0) {
+	if (http__analyze_picture(r, &image, faces, &count) == 0) {
 		int with_expression = http__role_at_least(r, STORE_ROLE_ANALYST);
 		json_t *list = json_array();
 		const char *model = NULL; /* the embedder's, from the first face tall enough to have an embedding */
@@ -331,17 +331,7 @@ void http__h_analyze(http_req *r)
 #define MISMATCH_K   16   /* people compared with a new face before it is enrolled */
 #define SELECTOR_MAX 128
 
-/* Which face of the picture to enrol: ?face=N (an index in /analyze's order, best detection first) or
- * ?box=x,y,w,h (picture pixels: the detected face that overlaps it most). */
-typedef struct face_selector {
-	int by_index;
-	long index;
-	int by_box;
-	float box[4];
-} face_selector;
-
-/* Parses ?face= and ?box=; answers 400 itself and returns -1 when malformed. */
-static int selector_parse(http_req *r, face_selector *sel)
+int http__face_selector_parse(http_req *r, http_face_selector *sel)
 {
 	memset(sel, 0, sizeof(*sel));
 	const char *face = http__query(r, "face");
@@ -420,8 +410,7 @@ static void reply_verdict(http_req *r, const char *verdict, size_t faces, const 
 	reply_verdict_with(r, verdict, faces, NULL, message);
 }
 
-/* The index of the face to enrol, or -1 after answering (a verdict or a 400). */
-static long pick_face(http_req *r, const face_selector *sel, const face_result *faces, size_t count)
+long http__face_pick(http_req *r, const http_face_selector *sel, const face_result *faces, size_t count, int several)
 {
 	if (count == 0) {
 		reply_verdict(r, "no_face", count, "no face found in the picture");
@@ -453,6 +442,13 @@ static long pick_face(http_req *r, const face_selector *sel, const face_result *
 			return -1;
 		}
 		return best;
+	}
+	if (count > 1 && several == HTTP_PICK_LARGEST) {
+		size_t best = 0;
+		for (size_t i = 1; i < count; i++)
+			if (faces[i].box[2] * faces[i].box[3] > faces[best].box[2] * faces[best].box[3])
+				best = i;
+		return (long)best;
 	}
 	if (count > 1) {
 		reply_verdict_with(r, "several_faces", count, json_pack("{s:o}", "found", found_json(faces, count)),
@@ -539,9 +535,9 @@ void http__h_faces_add(http_req *r)
 {
 	store_person person;
 	mien_error err = { 0 };
-	face_selector sel;
+	http_face_selector sel;
 	int confirm = 0;
-	if (selector_parse(r, &sel) || http__query_bool(r, "confirm", &confirm))
+	if (http__face_selector_parse(r, &sel) || http__query_bool(r, "confirm", &confirm))
 		return;
 	int rc = store_person_get(r->srv->db, r->ids[0], &person, &err);
 	if (rc != MIEN_OK) {
@@ -556,9 +552,9 @@ void http__h_faces_add(http_req *r)
 		http__reply_error(r, 503, "unavailable", "out of memory");
 		return;
 	}
-	if (analyze_body(r, &image, faces, &count) != 0)
+	if (http__analyze_picture(r, &image, faces, &count) != 0)
 		goto done;
-	long index = pick_face(r, &sel, faces, count);
+	long index = http__face_pick(r, &sel, faces, count, HTTP_PICK_ONE);
 	if (index < 0)
 		goto done;
 	const face_result *f = &faces[index];

@@ -135,6 +135,7 @@ int http__multipart_image(const char *content_type, const uint8_t *body, size_t 
 
 typedef struct http_metrics http_metrics;
 typedef struct http_faces http_faces;
+typedef struct http_search http_search;
 typedef struct http_limiter http_limiter;
 typedef struct http_stream http_stream;
 typedef struct http_live http_live;
@@ -154,6 +155,7 @@ struct http_server {
 	auth_cache *auth;
 	http_metrics *metrics;
 	http_faces *faces;
+	http_search *search; /* the face search's index over event faces (search.c) */
 	http_limiter *limiter;
 	http_stream *stream;             /* NULL when no bus was given */
 	int node_sub;                    /* the bus subscription for other nodes' messages (0 = none) */
@@ -225,6 +227,8 @@ int http__query_id(http_req *r, const char *name, int64_t *out);
 int http__query_limit(http_req *r, size_t *limit);
 /* "true"/"1" or "false"/"0" into *out. */
 int http__query_bool(http_req *r, const char *name, int *out);
+/* An ISO-8601 UTC time or milliseconds since the epoch (http__time_parse) into *out. */
+int http__query_time(http_req *r, const char *name, int64_t *out);
 
 /* A number from the environment variable `name` within [min, max]; `fallback` when unset, and (with a warning
  * naming the variable) when malformed or out of range. */
@@ -259,6 +263,28 @@ void http__gallery_add_embedding(http_server *s, int64_t person_id, int64_t face
  * `confirm`, which goes on with *warning set to the verdict overridden. */
 int http__check_match(http_req *r, const store_person *person, const face_result *f, long index, size_t count,
                       int confirm, const char **warning);
+
+/* The picture of a request (faces.c): decoded and analysed by the server's pool of analyzers into `faces` (room for
+ * HTTP_FACES_MAX; best detection first, as POST /analyze lists them); *image is the decoded picture (caller frees
+ * with face_image_free). 0, or -1 after answering 400/413/415/503. */
+#define HTTP_FACES_MAX 64
+int http__analyze_picture(http_req *r, face_image **image, face_result *faces, size_t *count);
+
+/* Which face of a picture a request means: ?face=N (an index in /analyze's order) or ?box=x,y,w,h (picture pixels:
+ * the detected face that overlaps it most). */
+typedef struct http_face_selector {
+	int by_index;
+	long index;
+	int by_box;
+	float box[4];
+} http_face_selector;
+/* Parses ?face= and ?box=; answers 400 itself and returns -1 when malformed. */
+int http__face_selector_parse(http_req *r, http_face_selector *sel);
+/* What a picture of several faces and no selector means. */
+enum { HTTP_PICK_ONE = 0 /* 422 several_faces, with the faces found */, HTTP_PICK_LARGEST = 1 };
+/* The index of the face `sel` names among `count`, or -1 after answering: 422 no_face (none found), 400 (?face= past
+ * the last), 422 no_face_at_box, or per `several`. */
+long http__face_pick(http_req *r, const http_face_selector *sel, const face_result *faces, size_t count, int several);
 
 /* Authentication (auth.c): reads the Bearer token or the cookie into r->user; 0 = anonymous or
  * authenticated, -1 = answered (503 when the store is down). */
@@ -384,6 +410,10 @@ void http__metrics_analyze(http_metrics *m, int64_t ms);
 /* The face pipeline (faces.c): a small pool of analyzers, and the gallery used to identify faces. */
 int http__faces_create(http_server *s, http_faces **out);
 void http__faces_free(http_faces **f);
+/* The face search (search.c): its index is loaded at the first search. */
+int http__search_create(http_server *s, http_search **out);
+void http__search_free(http_search **x);
+
 /* Keep the identity index current after an erasure (the store has already deleted the rows). */
 void http__gallery_remove_face(http_server *s, int64_t face_id);
 void http__gallery_remove_person(http_server *s, int64_t person_id);
@@ -440,6 +470,7 @@ void http__h_alert_rules_list(http_req *r);
 void http__h_alert_rules_create(http_req *r);
 void http__h_alert_rule_patch(http_req *r);
 void http__h_alert_rule_delete(http_req *r);
+void http__h_search_faces(http_req *r);
 void http__h_webhooks_list(http_req *r);
 void http__h_webhooks_create(http_req *r);
 void http__h_webhook_get(http_req *r);

@@ -51,6 +51,7 @@ const http_route http__routes[] = {
 	{ HTTP_POST, "/api/v1/unknowns/{id}/merge", ADMIN, 0, http__h_unknown_merge },
 	{ HTTP_POST, "/api/v1/unknowns/{id}/dismiss", ADMIN, 0, http__h_unknown_dismiss },
 	{ HTTP_DELETE, "/api/v1/unknowns/{id}/events/{event_id}", ADMIN, 0, http__h_unknown_event_remove },
+	{ HTTP_POST, "/api/v1/search/faces", RECOG, IMAGE, http__h_search_faces },
 	{ HTTP_GET, "/api/v1/alerts", ADMIN, 0, http__h_alerts_list },
 	{ HTTP_POST, "/api/v1/alerts/{id}/ack", ADMIN, 0, http__h_alert_ack },
 	{ HTTP_GET, "/api/v1/alert-rules", ADMIN, 0, http__h_alert_rules_list },

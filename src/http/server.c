@@ -220,6 +220,16 @@ int http__query_bool(http_req *r, const char *name, int *out)
 	return 0;
 }
 
+int http__query_time(http_req *r, const char *name, int64_t *out)
+{
+	const char *v = http__query(r, name);
+	if (v && http__time_parse(v, out) != 0) {
+		http__reply_error(r, 400, "bad_request", "'%s' must be an ISO-8601 UTC time or milliseconds", name);
+		return -1;
+	}
+	return 0;
+}
+
 int http__query_limit(http_req *r, size_t *limit)
 {
 	const char *v = http__query(r, "limit");
@@ -793,7 +803,7 @@ int http_server_start(const http_options *options, store *db, http_server **out,
 		goto fail;
 	}
 	if (http__metrics_create(&s->metrics) || http__limiter_create(&s->limiter) ||
-	    http__faces_create(s, &s->faces)) {
+	    http__faces_create(s, &s->faces) || http__search_create(s, &s->search)) {
 		rc = mien_error_set(err, MIEN_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -858,6 +868,7 @@ void http_server_stop(http_server **server)
 	http__heads_free(&s->heads); /* after the daemon: its last connections are notified closed */
 	http__stream_free(&s->stream);
 	http__live_free(&s->live);
+	http__search_free(&s->search);
 	http__faces_free(&s->faces);
 	http__limiter_free(&s->limiter);
 	http__metrics_free(&s->metrics);

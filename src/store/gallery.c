@@ -769,13 +769,16 @@ int gallery_remove_person(gallery *g, int64_t person_id)
 typedef struct top_list {
 	size_t k;
 	size_t n;
+	float min;            /* rows at or below it never enter (gallery_search_where); -INFINITY = any */
+	gallery_keep_fn keep; /* NULL = every row */
+	void *keep_ctx;
 	gallery_hit hit[GALLERY_MAX_K];
 } top_list;
 
 /* The score a row must beat to change the list. */
 static inline float top_floor(const top_list *t)
 {
-	return t->n == t->k ? t->hit[t->n - 1].similarity : -INFINITY;
+	return t->n == t->k ? t->hit[t->n - 1].similarity : t->min;
 }
 
 static void top_offer(top_list *t, int64_t person_id, int64_t face_id, float similarity)
@@ -811,6 +814,8 @@ static void scan(const gallery *g, const query *q, size_t begin, size_t end, top
 		g->score(q, g->rows + base * g->row_bytes, g->row_bytes, g->scale ? g->scale + base : NULL, n, scores);
 		for (size_t i = 0; i < n; i++) {
 			if (scores[i] > floor) {
+				if (t->keep && !t->keep(t->keep_ctx, g->person_id[base + i], g->face_id[base + i]))
+					continue;
 				top_offer(t, g->person_id[base + i], g->face_id[base + i], scores[i]);
 				floor = top_floor(t);
 			}
@@ -834,7 +839,7 @@ static void *scan_thread(void *arg)
 
 /* Each slice's list holds its own top k distinct people; a person in the global top k is in the list of the
  * slice holding its best face, so merging the lists (best face per person) gives the global answer. */
-static void scan_parallel(const gallery *g, const query *q, size_t k, top_list *t)
+static void scan_parallel(const gallery *g, const query *q, top_list *t)
 {
 	size_t threads = (size_t)g->threads;
 	/* Allocated: 64 lists would not sit well on a caller's stack, and starting threads costs more. */
@@ -850,7 +855,11 @@ static void scan_parallel(const gallery *g, const query *q, size_t k, top_list *
 	for (size_t i = 0; i < threads; i++) {
 		size_t begin = i * per < g->count ? i * per : g->count;
 		size_t end = begin + per < g->count ? begin + per : g->count;
-		jobs[i] = (scan_job){ .g = g, .q = q, .begin = begin, .end = end, .top = { .k = k } };
+		jobs[i] = (scan_job){ .g = g,
+			              .q = q,
+			              .begin = begin,
+			              .end = end,
+			              .top = { .k = t->k, .min = t->min, .keep = t->keep, .keep_ctx = t->keep_ctx } };
 		if (i > 0)
 			started[i] = pthread_create(&ids[i], NULL, scan_thread, &jobs[i]) == 0;
 	}
@@ -886,6 +895,13 @@ static void prepare_query(const gallery *g, query *q)
 int gallery_search(const gallery *g, const float *query_embedding, int dim, const char *model, size_t k,
                    gallery_hit *out, size_t *count, mien_error *err)
 {
+	return gallery_search_where(g, query_embedding, dim, model, k, -INFINITY, NULL, NULL, out, count, err);
+}
+
+int gallery_search_where(const gallery *g, const float *query_embedding, int dim, const char *model, size_t k,
+                         float min_similarity, gallery_keep_fn keep, void *keep_ctx, gallery_hit *out, size_t *count,
+                         mien_error *err)
+{
 	if (g == NULL || query_embedding == NULL || count == NULL || (k > 0 && out == NULL))
 		return mien_error_set(err, MIEN_EINVAL, "gallery: search needs a gallery, a query and room for hits");
 	*count = 0;
@@ -903,11 +919,13 @@ int gallery_search(const gallery *g, const float *query_embedding, int dim, cons
 		return MIEN_OK;
 	prepare_query(g, q);
 
-	top_list t = { .k = k };
+	if (isnan(min_similarity))
+		return mien_error_set(err, MIEN_EINVAL, "gallery: the least similarity is not a number");
+	top_list t = { .k = k, .min = min_similarity, .keep = keep, .keep_ctx = keep_ctx };
 	pthread_rwlock_t *lock = (pthread_rwlock_t *)&g->lock; /* the lock is not part of the logical state */
 	pthread_rwlock_rdlock(lock);
 	if (g->threads > 1 && g->count >= GALLERY_PARALLEL_MIN)
-		scan_parallel(g, q, k, &t);
+		scan_parallel(g, q, &t);
 	else
 		scan(g, q, 0, g->count, &t);
 	pthread_rwlock_unlock(lock);

@@ -96,6 +96,23 @@ int gallery_search(const gallery *g, const float *query, int dim, const char *mo
                    size_t *count, mien_error *err);
 
 /*
+ * Decides whether a row may be among a search's hits: 1 keeps it, 0 passes it over. Called under the gallery's
+ * read lock, only for rows that score above the search's floor and its current k-th best (so rarely: the top list
+ * changes O(k log n) times over a scan), and from the search's own threads when it has several (gallery_set_threads):
+ * it must be thread-safe and must not call into the gallery.
+ */
+typedef int (*gallery_keep_fn)(void *ctx, int64_t person_id, int64_t face_id);
+
+/*
+ * gallery_search restricted: only rows whose similarity is above `min_similarity` (-INFINITY: all) and that `keep`
+ * accepts (NULL: all) compete. The scan is as fast as gallery_search's (both tests run only on the few rows that
+ * would enter the top list). Errors as gallery_search.
+ */
+int gallery_search_where(const gallery *g, const float *query, int dim, const char *model, size_t k,
+                         float min_similarity, gallery_keep_fn keep, void *keep_ctx, gallery_hit *out, size_t *count,
+                         mien_error *err);
+
+/*
  * Who the face is: the most similar person whose best face reaches `threshold` and is more similar than every one
  * of that person's negatives. Negatives are faces known NOT to be a person (a "not P" correction), stored as faces
  * of negative id under person -P. *out->person_id is 0 when nobody qualifies. Looks at the GALLERY_IDENTIFY_K most

@@ -356,6 +356,86 @@ int store__text_row(void *ctx, const store_row *row)
 	return MIEN_OK;
 }
 
+/* --- embedding walks, signatures and id lists (the gallery's sources) ---------------------------------------- */
+
+#define EMBEDDING_DIM_MAX 4096
+#define IDS_MAX           (16 * 1024 * 1024)
+
+typedef struct embedding_ctx {
+	store_embedding_fn fn;
+	void *ctx;
+	int skip_damaged;
+	float *buffer;
+	mien_error *err;
+} embedding_ctx;
+
+static int embedding_row(void *ctx, const store_row *row)
+{
+	embedding_ctx *e = ctx;
+	int64_t dim = store__col_int(row, 2);
+	size_t len;
+	const void *blob = store__col_blob(row, 3, &len);
+	if (dim < 1 || dim > EMBEDDING_DIM_MAX || !blob || len != (size_t)dim * sizeof(float)) {
+		if (e->skip_damaged)
+			return MIEN_OK;
+		return mien_error_set(e->err, MIEN_EFORMAT, "row %lld: stored embedding of %zu bytes for %lld values",
+		                      (long long)store__col_int(row, 0), len, (long long)dim);
+	}
+	/* Copy: the blob may not be aligned for floats. */
+	memcpy(e->buffer, blob, len);
+	return e->fn(e->ctx, store__col_int(row, 0), store__col_int(row, 1), e->buffer, (int)dim);
+}
+
+int store__embeddings_run(store *s, const char *sql, const store_value *params, int n, int skip_damaged,
+                          store_embedding_fn fn, void *ctx, mien_error *err)
+{
+	embedding_ctx e = { fn, ctx, skip_damaged, malloc(EMBEDDING_DIM_MAX * sizeof(float)), err };
+	if (!e.buffer)
+		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
+	int rc = store__run(s, sql, params, n, embedding_row, &e, err);
+	free(e.buffer);
+	return rc;
+}
+
+typedef struct ids_ctx {
+	int64_t *ids;
+	size_t count, cap;
+	mien_error *err;
+} ids_ctx;
+
+static int id_row(void *ctx, const store_row *row)
+{
+	ids_ctx *l = ctx;
+	if (l->count == l->cap) {
+		if (l->cap >= IDS_MAX)
+			return mien_error_set(l->err, MIEN_ETOOBIG, "more than %d stored rows", IDS_MAX);
+		size_t cap = l->cap ? l->cap * 2 : 1024;
+		int64_t *grown = realloc(l->ids, cap * sizeof(*grown));
+		if (!grown)
+			return mien_error_set(l->err, MIEN_ENOMEM, "out of memory");
+		l->ids = grown;
+		l->cap = cap;
+	}
+	l->ids[l->count++] = store__col_int(row, 0);
+	return MIEN_OK;
+}
+
+int store__ids_run(store *s, const char *sql, const store_value *params, int n, int64_t **ids, size_t *count,
+                   mien_error *err)
+{
+	*ids = NULL;
+	*count = 0;
+	ids_ctx l = { NULL, 0, 0, err };
+	int rc = store__run(s, sql, params, n, id_row, &l, err);
+	if (rc) {
+		free(l.ids);
+		return rc;
+	}
+	*ids = l.ids;
+	*count = l.count;
+	return MIEN_OK;
+}
+
 /* --- filters -------------------------------------------------------------------------------------------- */
 
 static pthread_key_t where_key;
@@ -566,8 +646,16 @@ static const char *const migration_6[] = {
 	NULL,
 };
 
-static const char *const *const migrations[] = { migration_1, migration_2, migration_3,
-	                                         migration_4, migration_5, migration_6 };
+/* Version 7: the face search's index over event faces (store_event_face_signature, store_event_face_ids) reads
+ * the finished events that kept a face of one embedder, by id: without this index every poll of its sync would
+ * scan the events table. Partial, so open visits (no final face yet) cost it nothing. */
+static const char *const migration_7[] = {
+	"CREATE INDEX events_face ON events (embedding_model, id) WHERE ended_at IS NOT NULL",
+	NULL,
+};
+
+static const char *const *const migrations[] = { migration_1, migration_2, migration_3, migration_4,
+	                                         migration_5, migration_6, migration_7 };
 
 _Static_assert(MIEN_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "one migration per schema version");
 

@@ -37,7 +37,7 @@
 typedef struct store store;
 
 /* The schema version store_migrate brings a database to. */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 #define STORE_NAME_MAX         128 /* person, camera and user names, in bytes with the terminator */
 #define STORE_USERNAME_MAX     64
@@ -224,18 +224,40 @@ int store_face_signature_get(store *s, const char *model, store_face_signature *
  * MIEN_ENOMEM, MIEN_ETOOBIG past GALLERY_MAX_FACES-sized lists (16 M). */
 int store_face_ids(store *s, const char *model, int64_t **ids, size_t *count, mien_error *err);
 
+/*
+ * Event faces: the face each finished visit keeps (store_event_set_embedding), as the face search's index sees
+ * them. Only events that have ended and hold an embedding of `model` count: the watch replaces a visit's face
+ * with the mean of all its faces when the visit ends, so an event enters the index once, with its final face. Each
+ * is a "face" whose face id and person id are both the event id (a gallery search then returns distinct events).
+ * The four calls mirror the faces' four above (walk, range walk, signature, ids) and read one partial index,
+ * events_face (embedding_model, id) WHERE ended_at IS NOT NULL (schema 7).
+ */
+int store_event_faces_each(store *s, const char *model, store_embedding_fn fn, void *ctx, mien_error *err);
+int store_event_faces_range(store *s, const char *model, int64_t from_id, int64_t to_id, store_embedding_fn fn,
+                            void *ctx, mien_error *err);
+int store_event_face_signature(store *s, const char *model, store_face_signature *out, mien_error *err);
+int store_event_face_ids(store *s, const char *model, int64_t **ids, size_t *count, mien_error *err);
+
+/* What a gallery index holds; the values are only used in this process. */
+enum store_gallery_source {
+	STORE_GALLERY_FACES = 0,       /* enrolled faces and negatives (store_embeddings_each): identification */
+	STORE_GALLERY_EVENT_FACES = 1, /* the faces events kept (store_event_faces_each): face search */
+};
+
 /* Creates a gallery index (store/gallery.h) for `model`'s embeddings of `dim` values in `format`
- * (GALLERY_FLOAT32, GALLERY_INT8, ...) and fills it with every stored face of that model. Caller frees with
- * gallery_free. */
+ * (GALLERY_FLOAT32, GALLERY_INT8, ...) and fills it with every stored row of `source` (enum
+ * store_gallery_source) of that model. Caller frees with gallery_free. MIEN_EINVAL for an unknown source. */
 struct gallery;
-int store_gallery_load(store *s, const char *model, int dim, int format, struct gallery **out, mien_error *err);
+int store_gallery_load(store *s, int source, const char *model, int dim, int format, struct gallery **out,
+                       mien_error *err);
 
 /*
  * Gallery sync: a server keeps its in-memory index current with its own enrolments and erasures and with the bus
  * messages of other servers, but another process writing to the same database (`mien enroll`, a second server
  * without Redis, an operator's SQL) tells no one. A syncer polls for such changes: every interval it compares a
- * signature of the stored faces of the index's model (store_face_signature_get: one aggregate over the
- * faces_model index) with the same signature of the index, and only when they differ lists the stored face ids,
+ * signature of the stored rows of the index's source and model (store_face_signature_get: one aggregate over the
+ * faces_model index; store_event_face_signature for event faces) with the same signature of the index, and only
+ * when they differ lists the stored ids,
  * loads and adds the missing faces and removes the extra ones, in place (searches go on meanwhile under the
  * index's own lock; the index is never swapped or freed under them). Rows the index refuses (an embedding of
  * another width, a zero vector) are remembered as the pair of signatures they leave, so that they do not cost a
@@ -251,10 +273,11 @@ typedef struct store_gallery_sync_state {
 	int settled;                          /* 1 once such a pair is recorded */
 } store_gallery_sync_state;
 
-/* One pass over `g` (borrowed; its model names the stored faces): *added and *removed (either may be NULL) say
- * what changed. `state` starts zeroed and is kept between passes. MIEN_E* from the store or MIEN_ENOMEM (the
- * index is then unchanged or partly synced; a later pass finishes). */
-int store_gallery_sync_once(store *s, struct gallery *g, store_gallery_sync_state *state, size_t *added,
+/* One pass over `g` (borrowed; filled from `source`, its model names the stored rows): *added and *removed (either
+ * may be NULL) say what changed. `state` starts zeroed and is kept between passes. MIEN_E* from the store or
+ * MIEN_ENOMEM (the index is then unchanged or partly synced; a later pass finishes); MIEN_EINVAL for an unknown
+ * source. */
+int store_gallery_sync_once(store *s, int source, struct gallery *g, store_gallery_sync_state *state, size_t *added,
                             size_t *removed, mien_error *err);
 
 /* The poll interval from MIEN_GALLERY_SYNC_MS: 2000 by default, 0 = off; 1..99 become 100 and values past one
@@ -267,13 +290,14 @@ typedef struct store_gallery_syncer store_gallery_syncer;
 typedef void (*store_gallery_changed_fn)(void *ctx, size_t added, size_t removed);
 
 /*
- * Starts a thread that runs store_gallery_sync_once on `g` every `interval_ms` (> 0), logging one info line under
- * `who` per pass that changed something ("gallery: 1 face added by another process") and calling
+ * Starts a thread that runs store_gallery_sync_once on `g` (filled from `source`) every `interval_ms` (> 0), logging
+ * one line under `who` per pass that changed something ("gallery: 1 face added by another process" at info level
+ * for faces; event faces come and go all day, so theirs is a debug line) and calling
  * changed(ctx, ...) (may be NULL). `s`, `g` and `ctx` are borrowed and must outlive the syncer (stop it before
  * freeing them). Caller stops it with store_gallery_sync_stop. MIEN_EINVAL, MIEN_ENOMEM, MIEN_EBACKEND when no
  * thread can be started.
  */
-int store_gallery_sync_start(store *s, struct gallery *g, int interval_ms, const char *who,
+int store_gallery_sync_start(store *s, int source, struct gallery *g, int interval_ms, const char *who,
                              store_gallery_changed_fn changed, void *ctx, store_gallery_syncer **out, mien_error *err);
 /* Stops the thread (waiting for a pass under way) and frees it; sets *sy to NULL; NULL is a no-op. */
 void store_gallery_sync_stop(store_gallery_syncer **sy);
@@ -359,6 +383,9 @@ typedef struct store_event_filter {
 	int64_t from, to;       /* started_at in [from, to); 0 = open */
 	int64_t before_id;      /* the cursor: only ids below it; 0 = newest first from the top */
 	int64_t unknown_id;     /* 0 = any */
+	const int64_t *ids;     /* only these events; NULL = any. With `cameras`, 512 ids and cameras in all at most
+	                           (MIEN_ERANGE past that) */
+	int n_ids;
 } store_event_filter;
 
 /* Events matching `f`, newest (highest id) first, at most `max`. */

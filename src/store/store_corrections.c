@@ -37,34 +37,13 @@ int store_negative_delete(store *s, int64_t negative_id, mien_error *err)
 	return store__erase_id(s, "DELETE FROM negatives WHERE id = $1 RETURNING id", negative_id, "negative", err);
 }
 
-typedef struct negative_ctx {
-	store_embedding_fn fn;
-	void *ctx;
-	float *buffer;
-} negative_ctx;
-
-static int negative_row(void *ctx, const store_row *row)
-{
-	negative_ctx *n = ctx;
-	int dim = (int)store__col_int(row, 2);
-	size_t len;
-	const void *blob = store__col_blob(row, 3, &len);
-	if (dim < 1 || dim > 4096 || !blob || len != (size_t)dim * sizeof(float))
-		return MIEN_OK; /* a damaged row can veto nothing; left out */
-	memcpy(n->buffer, blob, len);
-	return n->fn(n->ctx, store__col_int(row, 0), store__col_int(row, 1), n->buffer, dim);
-}
-
 int store_negatives_each(store *s, const char *model, store_embedding_fn fn, void *ctx, mien_error *err)
 {
-	negative_ctx n = { fn, ctx, malloc(4096 * sizeof(float)) };
-	if (!n.buffer)
-		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
 	store_value p[] = { SV_TEXT(model) };
-	int rc = RUN(s, "SELECT id, person_id, dim, embedding FROM negatives WHERE model = $1 ORDER BY id", p,
-	             negative_row, &n);
-	free(n.buffer);
-	return rc;
+	/* a damaged row can veto nothing: left out */
+	return store__embeddings_run(s,
+	                             "SELECT id, person_id, dim, embedding FROM negatives WHERE model = $1 ORDER BY id",
+	                             p, 1, 1, fn, ctx, err);
 }
 
 int store_negative_signature(store *s, const char *model, store_face_signature *out, mien_error *err)

@@ -203,6 +203,8 @@ int store_event_list(store *s, const store_event_filter *f, store_event *out, si
 	char *sql = buffers->sql;
 	if (f->cameras)
 		store__where_in(w, "e.camera_id", f->cameras, f->n_cameras);
+	if (f->ids)
+		store__where_in(w, "e.id", f->ids, f->n_ids);
 	if (f->camera_id) {
 		store_value v = SV_INT(f->camera_id);
 		store__where_add(w, "e.camera_id = $%d", &v);

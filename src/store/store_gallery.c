@@ -1,6 +1,10 @@
 /*
  * store_gallery.c — fills a gallery index from the stored embeddings (what a process does at start), and keeps it
  * current with the changes other processes make to the same database (store.h, "Gallery sync").
+ *
+ * An index is filled from one source (enum store_gallery_source): the enrolled faces (with the negatives) that
+ * identification searches, or the faces events kept that the face search searches. Each source is the same four
+ * store calls — walk, range walk, signature, ids — so loading and syncing are written once, over a small table.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,6 +17,34 @@
 #include "core/log.h"
 #include "store/gallery.h"
 #include "store/store.h"
+
+typedef struct source_ops {
+	const char *noun;   /* "face", "event face": the log lines' words */
+	const char *origin; /* who makes the changes a pass finds */
+	int verbose;        /* changes are logged at info level (else debug: event faces come and go all day) */
+	int (*each)(store *s, const char *model, store_embedding_fn fn, void *ctx, mien_error *err);
+	int (*range)(store *s, const char *model, int64_t from_id, int64_t to_id, store_embedding_fn fn, void *ctx,
+	             mien_error *err);
+	int (*signature)(store *s, const char *model, store_face_signature *out, mien_error *err);
+	int (*ids)(store *s, const char *model, int64_t **ids, size_t *count, mien_error *err);
+} source_ops;
+
+static const source_ops sources[] = {
+	[STORE_GALLERY_FACES] = { "face", "by another process", 1, store_embeddings_each, store_embeddings_range,
+	                          store_face_signature_get, store_face_ids },
+	/* every visit's face comes through the store, this node's own included */
+	[STORE_GALLERY_EVENT_FACES] = { "event face", "in the store", 0, store_event_faces_each,
+	                                store_event_faces_range, store_event_face_signature, store_event_face_ids },
+};
+
+static const source_ops *source_of(int source, mien_error *err)
+{
+	if (source < 0 || (size_t)source >= MIEN_ARRAY_LEN(sources)) {
+		mien_error_set(err, MIEN_EINVAL, "gallery: unknown source %d", source);
+		return NULL;
+	}
+	return &sources[source];
+}
 
 typedef struct fill_ctx {
 	gallery *index;
@@ -37,22 +69,25 @@ static int fill(void *ctx, int64_t face_id, int64_t person_id, const float *embe
 	return rc;
 }
 
-int store_gallery_load(store *s, const char *model, int dim, int format, gallery **out, mien_error *err)
+int store_gallery_load(store *s, int source, const char *model, int dim, int format, gallery **out, mien_error *err)
 {
 	*out = NULL;
+	const source_ops *src = source_of(source, err);
+	if (!src)
+		return MIEN_EINVAL;
 	gallery *g = NULL;
 	int rc = gallery_create(model, dim, format, &g, err);
 	if (rc)
 		return rc;
 	fill_ctx f = { g, model, err, 0 };
-	rc = store_embeddings_each(s, model, fill, &f, err);
+	rc = src->each(s, model, fill, &f, err);
 	if (rc) {
 		gallery_free(&g);
 		return rc;
 	}
 	if (f.skipped)
-		MIEN_LOG_WARN_("store", "gallery %s: %lld stored embeddings left out (wrong size or empty)", model,
-		               (long long)f.skipped);
+		MIEN_LOG_WARN_("store", "gallery %s: %lld stored %s embeddings left out (wrong size or empty)", model,
+		               (long long)f.skipped, src->noun);
 	*out = g;
 	return MIEN_OK;
 }
@@ -131,8 +166,8 @@ static int add_missing(void *ctx, int64_t face_id, int64_t person_id, const floa
 /* Past this many separate runs of missing ids, one range query over all of them beats a query per run. */
 #define SYNC_RUNS_MAX 32
 
-int store_gallery_sync_once(store *s, gallery *g, store_gallery_sync_state *state, size_t *added, size_t *removed,
-                            mien_error *err)
+int store_gallery_sync_once(store *s, int source, gallery *g, store_gallery_sync_state *state, size_t *added,
+                            size_t *removed, mien_error *err)
 {
 	if (added)
 		*added = 0;
@@ -140,6 +175,9 @@ int store_gallery_sync_once(store *s, gallery *g, store_gallery_sync_state *stat
 		*removed = 0;
 	if (!s || !g || !state)
 		return mien_error_set(err, MIEN_EINVAL, "gallery sync: needs a store, an index and a state");
+	const source_ops *src = source_of(source, err);
+	if (!src)
+		return MIEN_EINVAL;
 	const char *model = gallery_model(g);
 	int64_t *mine = NULL, *theirs = NULL, *missing = NULL;
 	size_t n_mine = 0, n_theirs = 0, n_missing = 0, n_removed = 0, runs = 0;
@@ -147,7 +185,7 @@ int store_gallery_sync_once(store *s, gallery *g, store_gallery_sync_state *stat
 	/* The index first, then the store: see store.h on why this order. */
 	int rc = indexed_signature(g, &indexed, NULL, NULL, err);
 	if (rc == MIEN_OK)
-		rc = store_face_signature_get(s, model, &stored, err);
+		rc = src->signature(s, model, &stored, err);
 	if (rc != MIEN_OK)
 		return rc;
 	if (same(&indexed, &stored)) {
@@ -159,7 +197,7 @@ int store_gallery_sync_once(store *s, gallery *g, store_gallery_sync_state *stat
 
 	rc = indexed_signature(g, &indexed, &mine, &n_mine, err);
 	if (rc == MIEN_OK)
-		rc = store_face_ids(s, model, &theirs, &n_theirs, err);
+		rc = src->ids(s, model, &theirs, &n_theirs, err);
 	if (rc != MIEN_OK)
 		goto done;
 	missing = malloc((n_theirs ? n_theirs : 1) * sizeof(*missing));
@@ -185,7 +223,7 @@ int store_gallery_sync_once(store *s, gallery *g, store_gallery_sync_state *stat
 	}
 	add_ctx a = { g, missing, n_missing, 0, 0, err };
 	if (runs > SYNC_RUNS_MAX) {
-		rc = store_embeddings_range(s, model, missing[0], missing[n_missing - 1], add_missing, &a, err);
+		rc = src->range(s, model, missing[0], missing[n_missing - 1], add_missing, &a, err);
 	} else {
 		/* One query per run of ids that follow each other among the stored ones (usually one: the newest). */
 		for (size_t k = 0, pos = 0; rc == MIEN_OK && k < n_missing;) {
@@ -194,7 +232,7 @@ int store_gallery_sync_once(store *s, gallery *g, store_gallery_sync_state *stat
 			size_t end = k + 1;
 			while (end < n_missing && pos + (end - k) < n_theirs && theirs[pos + (end - k)] == missing[end])
 				end++;
-			rc = store_embeddings_range(s, model, missing[k], missing[end - 1], add_missing, &a, err);
+			rc = src->range(s, model, missing[k], missing[end - 1], add_missing, &a, err);
 			pos += end - k;
 			k = end;
 		}
@@ -202,8 +240,8 @@ int store_gallery_sync_once(store *s, gallery *g, store_gallery_sync_state *stat
 	if (added)
 		*added = a.added;
 	if (a.refused)
-		MIEN_LOG_WARN_("store", "gallery %s: %zu stored embeddings left out (wrong size or empty)", model,
-		               a.refused);
+		MIEN_LOG_WARN_("store", "gallery %s: %zu stored %s embeddings left out (wrong size or empty)", model,
+		               a.refused, src->noun);
 	if (rc != MIEN_OK)
 		goto done;
 	/* What is still apart now (refused rows) is remembered, so that the next poll does not list again for it. The
@@ -244,6 +282,7 @@ int store_gallery_sync_interval(void)
 
 struct store_gallery_syncer {
 	store *db;
+	int source;
 	gallery *index;
 	int interval_ms;
 	char who[32];
@@ -263,7 +302,7 @@ static void sync_pass(store_gallery_syncer *sy)
 	mien_error err = { 0 };
 	size_t added = 0, removed = 0;
 	int64_t started = mien_mono_ms();
-	int rc = store_gallery_sync_once(sy->db, sy->index, &sy->state, &added, &removed, &err);
+	int rc = store_gallery_sync_once(sy->db, sy->source, sy->index, &sy->state, &added, &removed, &err);
 	if (rc != MIEN_OK && !sy->failing)
 		MIEN_LOG_WARN_(sy->who, "gallery sync: %s (retrying every %d ms)", err.message, sy->interval_ms);
 	else if (rc == MIEN_OK && sy->failing)
@@ -272,14 +311,16 @@ static void sync_pass(store_gallery_syncer *sy)
 	if (!added && !removed)
 		return;
 	long long ms = (long long)(mien_mono_ms() - started);
+	const source_ops *src = &sources[sy->source];
+	int level = src->verbose ? MIEN_LOG_INFO : MIEN_LOG_DEBUG;
 	if (added && removed)
-		MIEN_LOG_INFO_(sy->who,
-		               "gallery: %zu face%s added and %zu removed by another process (%zu faces, %lld ms)",
-		               added, added == 1 ? "" : "s", removed, gallery_size(sy->index), ms);
+		mien_log(level, sy->who, "gallery: %zu %s%s added and %zu removed %s (%zu %ss, %lld ms)", added,
+		         src->noun, added == 1 ? "" : "s", removed, src->origin, gallery_size(sy->index), src->noun,
+		         ms);
 	else
-		MIEN_LOG_INFO_(sy->who, "gallery: %zu face%s %s by another process (%zu faces, %lld ms)",
-		               added ? added : removed, (added ? added : removed) == 1 ? "" : "s",
-		               added ? "added" : "removed", gallery_size(sy->index), ms);
+		mien_log(level, sy->who, "gallery: %zu %s%s %s %s (%zu %ss, %lld ms)", added ? added : removed,
+		         src->noun, (added ? added : removed) == 1 ? "" : "s", added ? "added" : "removed", src->origin,
+		         gallery_size(sy->index), src->noun, ms);
 	if (sy->changed)
 		sy->changed(sy->ctx, added, removed);
 }
@@ -309,16 +350,19 @@ static void *sync_main(void *arg)
 	return NULL;
 }
 
-int store_gallery_sync_start(store *s, gallery *g, int interval_ms, const char *who, store_gallery_changed_fn changed,
-                             void *ctx, store_gallery_syncer **out, mien_error *err)
+int store_gallery_sync_start(store *s, int source, gallery *g, int interval_ms, const char *who,
+                             store_gallery_changed_fn changed, void *ctx, store_gallery_syncer **out, mien_error *err)
 {
 	*out = NULL;
 	if (!s || !g || interval_ms <= 0)
 		return mien_error_set(err, MIEN_EINVAL, "gallery sync: needs a store, an index and an interval");
+	if (!source_of(source, err))
+		return MIEN_EINVAL;
 	store_gallery_syncer *sy = calloc(1, sizeof(*sy));
 	if (!sy)
 		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
 	sy->db = s;
+	sy->source = source;
 	sy->index = g;
 	sy->interval_ms = interval_ms;
 	snprintf(sy->who, sizeof(sy->who), "%s", who && *who ? who : "store");

@@ -190,6 +190,16 @@ int store__like_pattern(const char *text, char *out, size_t cap, mien_error *err
 int store__read_blob(store *s, const char *sql, int64_t id, uint8_t **bytes, size_t *len, const char *what,
                      mien_error *err);
 
+/* Embedding walks (the gallery's sources): runs `sql`, whose rows are (id, person id, dim, little-endian float32
+ * blob), and hands each embedding to fn, copied into an aligned buffer. A row whose blob does not hold `dim` floats
+ * stops the walk with MIEN_EFORMAT, or is passed over when `skip_damaged`. */
+int store__embeddings_run(store *s, const char *sql, const store_value *params, int n, int skip_damaged,
+                          store_embedding_fn fn, void *ctx, mien_error *err);
+/* Column 0 of every row of `sql` into *ids (caller frees with free(); NULL when *count is 0); MIEN_ETOOBIG past
+ * 16 M rows. */
+int store__ids_run(store *s, const char *sql, const store_value *params, int n, int64_t **ids, size_t *count,
+                   mien_error *err);
+
 /* A WHERE clause built from optional filters, with its parameters. */
 typedef struct store__where {
 	char sql[12288];

@@ -264,61 +264,26 @@ int store_face_thumbnail(store *s, int64_t face_id, uint8_t **jpeg, size_t *len,
  * (gallery_identify reads them so), and the gallery's loading and sync see them like any other face. */
 #define UNION_NEGATIVES " UNION ALL SELECT -id, -person_id, dim, embedding FROM negatives WHERE model = $1"
 
-typedef struct embedding_ctx {
-	store_embedding_fn fn;
-	void *ctx;
-	float *buffer;
-	mien_error *err;
-} embedding_ctx;
-
-static int embedding_row(void *ctx, const store_row *row)
-{
-	embedding_ctx *e = ctx;
-	int dim = (int)store__col_int(row, 2);
-	size_t len;
-	const void *blob = store__col_blob(row, 3, &len);
-	if (dim < 1 || dim > 4096 || !blob || len != (size_t)dim * sizeof(float))
-		return mien_error_set(e->err, MIEN_EFORMAT, "face %lld: stored embedding of %zu bytes for %d values",
-		                      (long long)store__col_int(row, 0), len, dim);
-	/* Copy: the blob may not be aligned for floats. */
-	memcpy(e->buffer, blob, len);
-	return e->fn(e->ctx, store__col_int(row, 0), store__col_int(row, 1), e->buffer, dim);
-}
-
 int store_embeddings_each(store *s, const char *model, store_embedding_fn fn, void *ctx, mien_error *err)
 {
-	embedding_ctx e = { fn, ctx, malloc(4096 * sizeof(float)), err };
-	if (!e.buffer)
-		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
-	int rc;
-	if (model) {
-		store_value p[] = { SV_TEXT(model) };
-		rc = RUN(s,
-		         "SELECT id, person_id, dim, embedding FROM faces WHERE model = $1" UNION_NEGATIVES
-		         " ORDER BY 1",
-		         p, embedding_row, &e);
-	} else {
-		rc = store__run(s, "SELECT id, person_id, dim, embedding FROM faces ORDER BY id", NULL, 0,
-		                embedding_row, &e, err);
-	}
-	free(e.buffer);
-	return rc;
+	if (!model)
+		return store__embeddings_run(s, "SELECT id, person_id, dim, embedding FROM faces ORDER BY id", NULL, 0,
+		                             0, fn, ctx, err);
+	store_value p[] = { SV_TEXT(model) };
+	return store__embeddings_run(
+	        s, "SELECT id, person_id, dim, embedding FROM faces WHERE model = $1" UNION_NEGATIVES " ORDER BY 1", p,
+	        1, 0, fn, ctx, err);
 }
 
 int store_embeddings_range(store *s, const char *model, int64_t from_id, int64_t to_id, store_embedding_fn fn,
                            void *ctx, mien_error *err)
 {
-	embedding_ctx e = { fn, ctx, malloc(4096 * sizeof(float)), err };
-	if (!e.buffer)
-		return mien_error_set(err, MIEN_ENOMEM, "out of memory");
 	store_value p[] = { SV_TEXT(model), SV_INT(from_id), SV_INT(to_id) };
-	int rc = RUN(s,
-	             "SELECT id, person_id, dim, embedding FROM faces WHERE model = $1 AND id >= $2 AND id <= $3"
-	             " UNION ALL SELECT -id, -person_id, dim, embedding FROM negatives WHERE model = $1 AND -id >= $2"
-	             " AND -id <= $3 ORDER BY 1",
-	             p, embedding_row, &e);
-	free(e.buffer);
-	return rc;
+	return store__embeddings_run(s,
+	                             "SELECT id, person_id, dim, embedding FROM faces WHERE model = $1 AND id >= $2"
+	                             " AND id <= $3 UNION ALL SELECT -id, -person_id, dim, embedding FROM negatives"
+	                             " WHERE model = $1 AND -id >= $2 AND -id <= $3 ORDER BY 1",
+	                             p, 3, 0, fn, ctx, err);
 }
 
 int store_face_signature_get(store *s, const char *model, store_face_signature *out, mien_error *err)
@@ -333,46 +298,12 @@ int store_face_signature_get(store *s, const char *model, store_face_signature *
 	           p, store__signature_row, out);
 }
 
-#define FACE_IDS_MAX (16 * 1024 * 1024)
-
-typedef struct ids_ctx {
-	int64_t *ids;
-	size_t count, cap;
-	mien_error *err;
-} ids_ctx;
-
-static int id_row(void *ctx, const store_row *row)
-{
-	ids_ctx *l = ctx;
-	if (l->count == l->cap) {
-		if (l->cap >= FACE_IDS_MAX)
-			return mien_error_set(l->err, MIEN_ETOOBIG, "more than %d stored faces", FACE_IDS_MAX);
-		size_t cap = l->cap ? l->cap * 2 : 1024;
-		int64_t *grown = realloc(l->ids, cap * sizeof(*grown));
-		if (!grown)
-			return mien_error_set(l->err, MIEN_ENOMEM, "out of memory");
-		l->ids = grown;
-		l->cap = cap;
-	}
-	l->ids[l->count++] = store__col_int(row, 0);
-	return MIEN_OK;
-}
-
 int store_face_ids(store *s, const char *model, int64_t **ids, size_t *count, mien_error *err)
 {
-	*ids = NULL;
-	*count = 0;
-	ids_ctx l = { NULL, 0, 0, err };
 	store_value p[] = { SV_TEXT(model) };
-	int rc = RUN(s,
-	             "SELECT id FROM faces WHERE model = $1 UNION ALL SELECT -id FROM negatives WHERE model = $1"
-	             " ORDER BY 1",
-	             p, id_row, &l);
-	if (rc) {
-		free(l.ids);
-		return rc;
-	}
-	*ids = l.ids;
-	*count = l.count;
-	return MIEN_OK;
+	return store__ids_run(
+	        s,
+	        "SELECT id FROM faces WHERE model = $1 UNION ALL SELECT -id FROM negatives WHERE model = $1"
+	        " ORDER BY 1",
+	        p, 1, ids, count, err);
 }

@@ -98,6 +98,43 @@ int store_event_embedding(store *s, int64_t event_id, char *model, float *embedd
 	return MIEN_OK;
 }
 
+/* The index's source (store.h, "Event faces"): finished events with a face of `model`; face id = person id = event
+ * id. The width comes from the blob (events keep no dim column). Every statement keeps the same WHERE, so that
+ * the planner takes the partial index events_face. */
+#define EVENT_FACES "FROM events WHERE embedding_model = $1 AND ended_at IS NOT NULL"
+
+int store_event_faces_each(store *s, const char *model, store_embedding_fn fn, void *ctx, mien_error *err)
+{
+	store_value p[] = { SV_TEXT(model) };
+	/* a damaged row (it cannot come from store_event_set_embedding) is left out rather than hiding every event */
+	return store__embeddings_run(s, "SELECT id, id, length(embedding) / 4, embedding " EVENT_FACES " ORDER BY id",
+	                             p, 1, 1, fn, ctx, err);
+}
+
+int store_event_faces_range(store *s, const char *model, int64_t from_id, int64_t to_id, store_embedding_fn fn,
+                            void *ctx, mien_error *err)
+{
+	store_value p[] = { SV_TEXT(model), SV_INT(from_id), SV_INT(to_id) };
+	return store__embeddings_run(s,
+	                             "SELECT id, id, length(embedding) / 4, embedding " EVENT_FACES
+	                             " AND id >= $2 AND id <= $3 ORDER BY id",
+	                             p, 3, 1, fn, ctx, err);
+}
+
+int store_event_face_signature(store *s, const char *model, store_face_signature *out, mien_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	store_value p[] = { SV_TEXT(model) };
+	return RUN(s, "SELECT COUNT(*), COALESCE(MAX(id), 0), CAST(COALESCE(SUM(id), 0) AS BIGINT) " EVENT_FACES, p,
+	           store__signature_row, out);
+}
+
+int store_event_face_ids(store *s, const char *model, int64_t **ids, size_t *count, mien_error *err)
+{
+	store_value p[] = { SV_TEXT(model) };
+	return store__ids_run(s, "SELECT id " EVENT_FACES " ORDER BY id", p, 1, ids, count, err);
+}
+
 int store_event_relabel(store *s, int64_t id, int64_t person_id, float similarity, int64_t unknown_id, mien_error *err)
 {
 	int64_t found = 0;

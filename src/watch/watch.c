@@ -485,6 +485,12 @@ static void record(watch *w, const rec_job *job)
 			mien_log(MIEN_LOG_WARN, "watch", "camera %lld: event: %s", camera, err.message);
 			return;
 		}
+		/* The face the visit starts with (then its mean so far at each identity change), so that a face search
+		 * can start from a visit still going on; the whole visit's mean replaces it when the visit ends
+		 * (keep_face), and only then does the face search's index take the event (store.h, "Event faces"). */
+		if (job->face &&
+		    store_event_set_embedding(w->db, e.id, w->model, job->face, job->face_dim, &err) != MIEN_OK)
+			mien_log(MIEN_LOG_WARN, "watch", "event %lld: face: %s", (long long)e.id, err.message);
 		v = &w->visits[w->n_visits++];
 		*v = (visit){ job->camera_id, ch->track_id, e.id, ch->person_id, 0, 0 };
 		atomic_fetch_add(&w->events, 1);
@@ -523,6 +529,9 @@ static void record(watch *w, const rec_job *job)
 			end_visit(w, v);
 			return; /* a dismissed identity's face: its event is gone */
 		}
+	} else if (job->face &&
+	           store_event_set_embedding(w->db, e.id, w->model, job->face, job->face_dim, &err) != MIEN_OK) {
+		mien_log(MIEN_LOG_WARN, "watch", "event %lld: face: %s", (long long)e.id, err.message);
 	}
 	/* A person recognised: the pictures show the face they were recognised by, in the frame it happened, rather
 	 * than whatever the track started on (a track can carry over a scene cut before its face is embedded again). */
@@ -557,7 +566,7 @@ static void on_change(watch *w, cam *c, video_frame *frame, const face_track_cha
 	rec_job job = { .ch = *ch, .camera_id = c->conf.id, .alert_unknown = c->conf.alert_unknown };
 	job.ch.best = NULL;
 	job.ch.mean_embedding = NULL;
-	if (ch->mean_embedding && (ch->kind == FACE_TRACK_STARTED || ch->kind == FACE_TRACK_ENDED)) {
+	if (ch->mean_embedding) { /* at every change: the visit's face so far, which record() keeps on its event */
 		job.face = malloc((size_t)ch->mean_embedding_dim * sizeof(float));
 		if (job.face) {
 			memcpy(job.face, ch->mean_embedding, (size_t)ch->mean_embedding_dim * sizeof(float));
@@ -1246,7 +1255,7 @@ int watch_start(store *db, bus *b, const watch_options *options, watch **out, mi
 	if (rc == MIEN_OK) {
 		snprintf(w->model, sizeof(w->model), "%s", face_analyzer_embedder(w->workers[0].analyzer));
 		w->dim = face_analyzer_embedding_dim(w->workers[0].analyzer);
-		rc = store_gallery_load(db, w->model, w->dim, GALLERY_FLOAT32, &w->index, err);
+		rc = store_gallery_load(db, STORE_GALLERY_FACES, w->model, w->dim, GALLERY_FLOAT32, &w->index, err);
 	}
 	if (rc == MIEN_OK)
 		rc = watch_visitors_create(db, w->model, &w->visitors, err);
@@ -1254,7 +1263,8 @@ int watch_start(store *db, bus *b, const watch_options *options, watch **out, mi
 		rc = bus_subscribe(b, on_gallery, w, &w->sub_id, err);
 	int sync_ms = store_gallery_sync_interval();
 	if (rc == MIEN_OK && sync_ms > 0)
-		rc = store_gallery_sync_start(db, w->index, sync_ms, "watch", on_synced, w, &w->syncer, err);
+		rc = store_gallery_sync_start(db, STORE_GALLERY_FACES, w->index, sync_ms, "watch", on_synced, w,
+		                              &w->syncer, err);
 	if (rc == MIEN_OK)
 		rc = watch_sync(w, err);
 	for (int i = 0; rc == MIEN_OK && i < w->n_workers; i++)

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, symlinkSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import zlib from 'node:zlib';
+import { png } from './pictures.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const MIEN = process.env.MIEN_IT_BIN ? join(ROOT, process.env.MIEN_IT_BIN) : join(ROOT, 'build/mien'); // MIEN_IT_BIN=build/asan/mien: under ASan
@@ -68,41 +68,6 @@ function raw(text) {
 	});
 }
 const rawGet = (path, extra = '') => raw(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}Connection: close\r\n\r\n`);
-
-// A grey PNG of w x h (a picture with no face, by construction).
-function png(w, h, grey = 128) {
-	const crcTable = Array.from({ length: 256 }, (_, n) => {
-		let c = n;
-		for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-		return c >>> 0;
-	});
-	const crc = (b) => {
-		let c = 0xffffffff;
-		for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8);
-		return (c ^ 0xffffffff) >>> 0;
-	};
-	const chunk = (type, data) => {
-		const len = Buffer.alloc(4);
-		len.writeUInt32BE(data.length);
-		const td = Buffer.concat([Buffer.from(type), data]);
-		const c = Buffer.alloc(4);
-		c.writeUInt32BE(crc(td));
-		return Buffer.concat([len, td, c]);
-	};
-	const ihdr = Buffer.alloc(13);
-	ihdr.writeUInt32BE(w, 0);
-	ihdr.writeUInt32BE(h, 4);
-	ihdr[8] = 8; // bit depth
-	ihdr[9] = 0; // grey
-	const rows = Buffer.alloc((w + 1) * h, grey);
-	for (let y = 0; y < h; y++) rows[y * (w + 1)] = 0;
-	return Buffer.concat([
-		Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-		chunk('IHDR', ihdr),
-		chunk('IDAT', zlib.deflateSync(rows)),
-		chunk('IEND', Buffer.alloc(0)),
-	]);
-}
 
 // A PNG whose header claims w x h but carries almost no data.
 function pngHeaderOnly(w, h) {
@@ -384,6 +349,8 @@ test('role x route matrix', async (t) => {
 		['GET', `/api/v1/events/${ids.evA[0]}`, null, '401,200,200,200'],
 		['GET', `/api/v1/events/${ids.evA[0]}/snapshot.jpg`, null, '401,200,200,200'],
 		['GET', `/api/v1/events/${ids.evA[0]}/face.jpg`, null, '401,200,200,200'],
+		// a picture without a face: every signed-in role may search, and is told there is no face
+		['POST', '/api/v1/search/faces', () => ({ body: faceless, type: 'image/png' }), '401,422,422,422'],
 		['GET', '/api/v1/alerts', null, `${D},200`],
 		['POST', `/api/v1/alerts/${ids.alA[0]}/ack`, null, `${D},200`],
 		['GET', '/api/v1/users', null, `${D},200`],

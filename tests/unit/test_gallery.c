@@ -504,6 +504,133 @@ static void test_threaded_search(void **state)
 	free(v);
 }
 
+/* --- restricted searches (gallery_search_where): a similarity floor and a keep predicate ---------------------- */
+
+typedef struct keep_even {
+	const float *query, *v;
+	int dim;
+	double floor;
+	atomic_int calls, below_floor;
+} keep_even;
+
+/* Keeps even face ids; counts its calls, and those for rows at or below the floor (there must be none). */
+static int keep_even_faces(void *ctx, int64_t person_id, int64_t face_id)
+{
+	keep_even *k = ctx;
+	atomic_fetch_add(&k->calls, 1);
+	if (ref_cosine(k->query, k->v + face_id * k->dim, k->dim) <= k->floor - 1e-5)
+		atomic_fetch_add(&k->below_floor, 1);
+	return person_id == 1000 + face_id && face_id % 2 == 0;
+}
+
+static void test_search_where(void **state)
+{
+	(void)state;
+	const int dim = 32;
+	const size_t n = 3000, k = 25;
+	rng r = { 99 };
+	float *v = random_vectors(&r, n, dim);
+	float *q = random_vectors(&r, 4, dim);
+	double *ref = malloc(n * sizeof(double));
+	assert_non_null(ref);
+	gallery *g = make_gallery(NULL, dim, GALLERY_FLOAT32);
+	add_all(g, v, n, dim);
+	const float floors[] = { -INFINITY, 0.2f, 0.45f, 0.99f };
+	for (size_t j = 0; j < 4; j++) {
+		const float *query = q + j * dim;
+		for (size_t f = 0; f < MIEN_ARRAY_LEN(floors); f++) {
+			/* the reference: even faces above the floor, best first */
+			size_t m = 0;
+			for (size_t i = 0; i < n; i += 2) {
+				double c = ref_cosine(query, v + i * dim, dim);
+				if (c > floors[f])
+					ref[m++] = c;
+			}
+			qsort(ref, m, sizeof(double), cmp_desc);
+			keep_even kept = { .query = query, .v = v, .dim = dim, .floor = floors[f] };
+			gallery_hit hits[25];
+			size_t count = 99;
+			mien_error err = { 0 };
+			int rc = gallery_search_where(g, query, dim, MODEL, k, floors[f], keep_even_faces, &kept, hits,
+			                              &count, &err);
+			if (rc != MIEN_OK)
+				fail_msg("gallery_search_where: %s", err.message);
+			assert_int_equal(count, m < k ? m : k);
+			for (size_t i = 0; i < count; i++) {
+				assert_int_equal(hits[i].face_id % 2, 0);
+				assert_true(hits[i].similarity > floors[f]);
+				if (fabs(hits[i].similarity - ref[i]) > 1e-5)
+					fail_msg("floor %g query %zu rank %zu: %.7f, reference %.7f", (double)floors[f],
+					         j, i, hits[i].similarity, ref[i]);
+			}
+			assert_int_equal(atomic_load(&kept.below_floor), 0);
+			/* the predicate runs only on rows that would enter the top list: far fewer than the rows */
+			assert_true(atomic_load(&kept.calls) < (int)n / 4);
+			/* without a predicate: the same as gallery_search cut at the floor */
+			gallery_hit all[25];
+			size_t n_all = 0;
+			assert_int_equal(gallery_search_where(g, query, dim, MODEL, k, floors[f], NULL, NULL, hits,
+			                                      &count, &err),
+			                 MIEN_OK);
+			search_ok(g, query, dim, k, all, &n_all);
+			size_t above = 0;
+			while (above < n_all && all[above].similarity > floors[f])
+				above++;
+			assert_int_equal(count, above);
+			for (size_t i = 0; i < count; i++)
+				assert_int_equal(hits[i].face_id, all[i].face_id);
+		}
+	}
+	mien_error err = { 0 };
+	size_t count;
+	gallery_hit hit;
+	assert_int_equal(gallery_search_where(g, q, dim, MODEL, 1, NAN, NULL, NULL, &hit, &count, &err), MIEN_EINVAL);
+	gallery_free(&g);
+	free(ref);
+	free(q);
+	free(v);
+}
+
+/* The same predicate across threads (int8, past GALLERY_PARALLEL_MIN): every slice applies it, the merge is exact. */
+static void test_search_where_threaded(void **state)
+{
+	(void)state;
+	const int dim = 16;
+	const size_t n = GALLERY_PARALLEL_MIN + 999;
+	rng r = { 123 };
+	float *v = random_vectors(&r, n, dim);
+	gallery *g = make_gallery(NULL, dim, GALLERY_INT8);
+	add_all(g, v, n, dim);
+	float *q = random_vectors(&r, 3, dim);
+	for (size_t j = 0; j < 3; j++) {
+		gallery_hit one[40], many[40];
+		size_t n1 = 0, n3 = 0;
+		mien_error err = { 0 };
+		/* int8 scores are within ~0.003 of the cosine: the floor check allows for it */
+		keep_even k1 = { .query = q + j * dim, .v = v, .dim = dim, .floor = 0.29 };
+		keep_even k3 = k1;
+		assert_int_equal(gallery_set_threads(g, 1), MIEN_OK);
+		assert_int_equal(gallery_search_where(g, q + j * dim, dim, MODEL, 40, 0.3f, keep_even_faces, &k1, one,
+		                                      &n1, &err),
+		                 MIEN_OK);
+		assert_int_equal(gallery_set_threads(g, 3), MIEN_OK);
+		assert_int_equal(gallery_search_where(g, q + j * dim, dim, MODEL, 40, 0.3f, keep_even_faces, &k3, many,
+		                                      &n3, &err),
+		                 MIEN_OK);
+		assert_int_equal(n1, 40);
+		assert_int_equal(n1, n3);
+		for (size_t i = 0; i < n1; i++) {
+			assert_int_equal(one[i].face_id, many[i].face_id);
+			assert_int_equal(one[i].face_id % 2, 0);
+			assert_true(one[i].similarity == many[i].similarity && one[i].similarity > 0.3f);
+		}
+		assert_int_equal(atomic_load(&k3.below_floor), 0);
+	}
+	free(q);
+	gallery_free(&g);
+	free(v);
+}
+
 /* --- concurrency: four searching threads, one writer adding and removing ------------------------------ */
 
 #define STABLE    400
@@ -600,6 +727,8 @@ int main(void)
 		cmocka_unit_test(test_replace_face),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_threaded_search),
+		cmocka_unit_test(test_search_where),
+		cmocka_unit_test(test_search_where_threaded),
 		cmocka_unit_test(test_concurrent_search_and_write),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -512,13 +512,19 @@ static void test_embeddings_walk(void **state)
 	EXPECT(MIEN_EINVAL, store_face_set_embedding(s, d, "faceres", emb, 0, 1, ERR));
 }
 
-/* One sync pass, expecting `added` and `removed`. */
-static void sync_expect(store *s, gallery *g, store_gallery_sync_state *st, size_t added, size_t removed)
+/* One sync pass over `source`, expecting `added` and `removed`. */
+static void sync_source_expect(store *s, int source, gallery *g, store_gallery_sync_state *st, size_t added,
+                               size_t removed)
 {
 	size_t a = 99, r = 99;
-	OK(store_gallery_sync_once(s, g, st, &a, &r, ERR));
+	OK(store_gallery_sync_once(s, source, g, st, &a, &r, ERR));
 	if (a != added || r != removed)
 		fail_msg("sync: %zu added, %zu removed; expected %zu and %zu", a, r, added, removed);
+}
+
+static void sync_expect(store *s, gallery *g, store_gallery_sync_state *st, size_t added, size_t removed)
+{
+	sync_source_expect(s, STORE_GALLERY_FACES, g, st, added, removed);
 }
 
 /* The gallery sync (store.h): an index loaded through one handle follows what a second handle on the same
@@ -534,7 +540,7 @@ static void test_gallery_sync(void **state)
 	fill_embedding(v, DIM, 1);
 	OK(store_face_add(f->s, ada, "m8", v, DIM, 1, NULL, 0, &f1, ERR));
 	gallery *g = NULL;
-	OK(store_gallery_load(f->s, "m8", DIM, GALLERY_FLOAT32, &g, ERR));
+	OK(store_gallery_load(f->s, STORE_GALLERY_FACES, "m8", DIM, GALLERY_FLOAT32, &g, ERR));
 	store_gallery_sync_state st = { 0 };
 	sync_expect(f->s, g, &st, 0, 0);
 
@@ -605,6 +611,131 @@ static void test_gallery_sync(void **state)
 	sync_expect(f->s, g, &st, 40, 0); /* 40 runs: one range query */
 	assert_int_equal(gallery_size(g), 84);
 	sync_expect(f->s, g, &st, 0, 0);
+	gallery_free(&g);
+	store_close(&other);
+}
+
+/* A finished event of `camera` started at `started` keeping face `seed` of `model` (dim 0: no face). */
+static int64_t add_face_event(store *s, int64_t camera, int64_t started, const char *model, int dim, int seed)
+{
+	int64_t id = add_event(s, camera, 0, started, "neutral", NULL, 0);
+	store_event e;
+	OK(store_event_get(s, id, &e, ERR));
+	e.ended_at = started + 500;
+	OK(store_event_update(s, &e, NULL, 0, NULL, 0, ERR));
+	if (dim) {
+		float v[16];
+		fill_embedding(v, dim, seed);
+		OK(store_event_set_embedding(s, id, model, v, dim, ERR));
+	}
+	return id;
+}
+
+/* The best hit of `seed`'s face in an event-face index: the event, face id = person id. */
+static int64_t best_event(gallery *g, int seed)
+{
+	float v[8];
+	fill_embedding(v, 8, seed);
+	gallery_hit hit;
+	size_t n = 0;
+	OK(gallery_search(g, v, 8, "e8", 1, &hit, &n, ERR));
+	if (n != 1)
+		return 0;
+	assert_int_equal(hit.person_id, hit.face_id);
+	return hit.similarity > 0.99f ? hit.face_id : -1;
+}
+
+/* The second source of the gallery sync: the faces finished events kept (store.h, "Event faces"). Loaded, followed
+ * as another handle adds events and visits end, and let go of as retention purges events and an event is erased. */
+static void test_event_face_sync(void **state)
+{
+	fixture *f = *state;
+	store *other = NULL;
+	OK(store_open(f->url, 2, &other, ERR));
+	int64_t door = add_camera(f->s, "door");
+	int64_t now = mien_wall_ms();
+	int64_t old = add_face_event(f->s, door, now - 40LL * 86400000, "e8", 8, 1);
+	int64_t recent = add_face_event(f->s, door, now - 1000, "e8", 8, 2);
+	add_face_event(f->s, door, now - 900, "e8", 0, 0); /* no face kept */
+	add_face_event(f->s, door, now - 800, "x4", 4, 3); /* another embedder's */
+	int64_t open = add_event(f->s, door, 0, now - 700, "neutral", NULL, 0);
+	float v[8];
+	fill_embedding(v, 8, 4);
+	OK(store_event_set_embedding(f->s, open, "e8", v, 8, ERR)); /* a face, but the visit goes on */
+
+	int64_t *ids = NULL;
+	size_t n = 0;
+	OK(store_event_face_ids(f->s, "e8", &ids, &n, ERR));
+	assert_int_equal(n, 2);
+	assert_int_equal(ids[0], old);
+	assert_int_equal(ids[1], recent);
+	free(ids);
+	store_face_signature sig;
+	OK(store_event_face_signature(f->s, "e8", &sig, ERR));
+	assert_int_equal(sig.count, 2);
+	assert_int_equal(sig.max_id, recent);
+	assert_int_equal(sig.id_sum, old + recent);
+
+	gallery *g = NULL;
+	OK(store_gallery_load(f->s, STORE_GALLERY_EVENT_FACES, "e8", 8, GALLERY_INT8, &g, ERR));
+	assert_int_equal(gallery_size(g), 2);
+	assert_int_equal(best_event(g, 1), old);
+	assert_int_equal(best_event(g, 2), recent);
+	store_gallery_sync_state st = { 0 };
+	sync_source_expect(f->s, STORE_GALLERY_EVENT_FACES, g, &st, 0, 0);
+	/* The faces' index of the same model holds none of them, and the event index none of the faces. */
+	int64_t ada = add_person(f->s, "ada", 0), face;
+	OK(store_face_add(f->s, ada, "e8", v, 8, 1, NULL, 0, &face, ERR));
+	gallery *faces = NULL;
+	OK(store_gallery_load(f->s, STORE_GALLERY_FACES, "e8", 8, GALLERY_FLOAT32, &faces, ERR));
+	assert_int_equal(gallery_size(faces), 1);
+	gallery_free(&faces);
+	sync_source_expect(f->s, STORE_GALLERY_EVENT_FACES, g, &st, 0, 0);
+
+	/* Another node's visit ends with its face: it comes in. So does the open visit once it ends. */
+	int64_t theirs = add_face_event(other, door, now - 500, "e8", 8, 5);
+	sync_source_expect(f->s, STORE_GALLERY_EVENT_FACES, g, &st, 1, 0);
+	assert_int_equal(best_event(g, 5), theirs);
+	store_event e;
+	OK(store_event_get(other, open, &e, ERR));
+	e.ended_at = now;
+	OK(store_event_update(other, &e, NULL, 0, NULL, 0, ERR));
+	sync_source_expect(f->s, STORE_GALLERY_EVENT_FACES, g, &st, 1, 0);
+	assert_int_equal(best_event(g, 4), open);
+	assert_int_equal(gallery_size(g), 4);
+
+	/* Retention (30 days) purges the old event: it leaves the index; an erased event too. */
+	int64_t purged = 0;
+	OK(store_event_purge(other, now - 30LL * 86400000, &purged, ERR));
+	assert_true(purged >= 1);
+	sync_source_expect(f->s, STORE_GALLERY_EVENT_FACES, g, &st, 0, 1);
+	assert_int_equal(gallery_size(g), 3);
+	assert_int_not_equal(best_event(g, 1), old);
+	OK(store_event_delete(other, theirs, ERR));
+	sync_source_expect(f->s, STORE_GALLERY_EVENT_FACES, g, &st, 0, 1);
+	assert_int_not_equal(best_event(g, 5), theirs);
+	assert_int_equal(best_event(g, 2), recent);
+	sync_source_expect(f->s, STORE_GALLERY_EVENT_FACES, g, &st, 0, 0);
+	/* A new camera's events, in one pass, and the list filter by ids reads them back. */
+	int64_t yard = add_camera(other, "yard"), made[3];
+	for (int i = 0; i < 3; i++)
+		made[i] = add_face_event(other, yard, now + i, "e8", 8, 10 + i);
+	sync_source_expect(f->s, STORE_GALLERY_EVENT_FACES, g, &st, 3, 0);
+	store_event list[8];
+	store_event_filter filter = { 0 };
+	int64_t wanted[] = { made[2], recent, made[0], 999999999 };
+	filter.ids = wanted;
+	filter.n_ids = 4;
+	OK(store_event_list(f->s, &filter, list, 8, &n, ERR));
+	assert_int_equal(n, 3);
+	assert_int_equal(list[0].id, made[2]); /* newest first */
+	assert_int_equal(list[1].id, made[0]);
+	assert_int_equal(list[2].id, recent);
+	filter.camera_id = yard;
+	OK(store_event_list(f->s, &filter, list, 8, &n, ERR));
+	assert_int_equal(n, 2);
+	EXPECT(MIEN_EINVAL, store_gallery_load(f->s, 7, "e8", 8, GALLERY_INT8, &faces, ERR));
+	EXPECT(MIEN_EINVAL, store_gallery_sync_once(f->s, -1, g, &st, NULL, NULL, ERR));
 	gallery_free(&g);
 	store_close(&other);
 }
@@ -1623,6 +1754,7 @@ static void test_crash_keeps_acknowledged_writes(void **state)
 	        cmocka_unit_test_setup_teardown(test_people_and_faces, setup, teardown),   \
 	        cmocka_unit_test_setup_teardown(test_embeddings_walk, setup, teardown),    \
 	        cmocka_unit_test_setup_teardown(test_gallery_sync, setup, teardown),       \
+	        cmocka_unit_test_setup_teardown(test_event_face_sync, setup, teardown),    \
 	        cmocka_unit_test_setup_teardown(test_cameras, setup, teardown),            \
 	        cmocka_unit_test_setup_teardown(test_events, setup, teardown),             \
 	        cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),             \
