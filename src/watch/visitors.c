@@ -12,10 +12,9 @@
 #include "face/cluster.h"
 #include "watch/visitors.h"
 
-#define SYNC_MS         5000  /* how often the store is asked whether identities changed */
-#define MERGE_MS        60000 /* how often the merge pass runs */
-#define MERGES_PER_PASS 64    /* at most this many merges per pass; the next pass goes on */
-#define RULES_MAX       64
+#define SYNC_MS   5000  /* how often the store is asked whether identities changed */
+#define MERGE_MS  60000 /* how often the merge pass runs */
+#define RULES_MAX 64
 
 struct watch_visitors {
 	store *db;
@@ -26,6 +25,7 @@ struct watch_visitors {
 	store_face_signature seen; /* the store's identities when the set was loaded */
 	int64_t next_sync, next_merge;
 	_Atomic uint64_t merges; /* read by /metrics on other threads */
+	int stale;               /* a merge the store refused: read the set again */
 };
 
 static int load_one(void *ctx, const store_unknown *u, const float *sum)
@@ -171,25 +171,34 @@ int watch_visitors_group(watch_visitors *v, int64_t event_id, const float *face,
 	return rc;
 }
 
+/* One store merge per merge the set makes; a refusal (another node merged first) stops the pass, and the set is
+ * read again from the store. */
+static int merged_in_store(void *ctx, int64_t into, int64_t from, float sim)
+{
+	watch_visitors *v = ctx;
+	store_unknown u;
+	mien_error err;
+	if (store_unknown_merge(v->db, into, from, &u, &err) != MIEN_OK) {
+		MIEN_LOG_INFO_("watch", "unknown identities %lld and %lld: %s", (long long)into, (long long)from,
+		               err.message);
+		v->stale = 1;
+		return 1;
+	}
+	atomic_fetch_add(&v->merges, 1);
+	MIEN_LOG_INFO_("watch", "unknown identity %lld merged into %lld (similarity %.3f)", (long long)from,
+	               (long long)into, (double)sim);
+	return 0;
+}
+
+/* Every merge due, in one pass over the pairs (face_cluster_merge_all). */
 static void merge_pass(watch_visitors *v)
 {
-	int64_t into, from;
-	float sim;
 	mien_error err;
-	for (int k = 0; k < MERGES_PER_PASS && face_cluster_merge_step(v->set, &into, &from, &sim); k++) {
-		store_unknown u;
-		if (store_unknown_merge(v->db, into, from, &u, &err) != MIEN_OK) {
-			/* the store saw it otherwise (another node merged first): start again from the store */
-			MIEN_LOG_INFO_("watch", "unknown identities %lld and %lld: %s", (long long)into,
-			               (long long)from, err.message);
-			if (reload(v, &err) != MIEN_OK)
-				MIEN_LOG_WARN_("watch", "unknown identities: %s", err.message);
-			return;
-		}
-		atomic_fetch_add(&v->merges, 1);
-		MIEN_LOG_INFO_("watch", "unknown identity %lld merged into %lld (similarity %.3f)", (long long)from,
-		               (long long)into, (double)sim);
-	}
+	v->stale = 0;
+	if (face_cluster_merge_all(v->set, merged_in_store, v, NULL, &err) != MIEN_OK)
+		MIEN_LOG_WARN_("watch", "unknown identities: merge pass: %s", err.message);
+	if (v->stale && reload(v, &err) != MIEN_OK)
+		MIEN_LOG_WARN_("watch", "unknown identities: %s", err.message);
 }
 
 void watch_visitors_tick(watch_visitors *v, int64_t now)
