@@ -188,21 +188,30 @@ static store_value minute_or_null(int m)
 	return m < 0 ? SV_NULL : SV_INT(m);
 }
 
+/* The rule's stored fields in column order (name, camera_id, kind, from_min, to_min, min_visits, days, enabled),
+ * the same for an insert and an update. */
+#define RULE_FIELDS 8
+static void rule_fields(const store_alert_rule *r, store_value *p)
+{
+	p[0] = SV_TEXT(r->name);
+	p[1] = SV_ID_OR_NULL(r->camera_id);
+	p[2] = SV_TEXT(r->kind == STORE_RULE_REPEAT_UNKNOWN ? "repeat_unknown" : "unknown");
+	p[3] = minute_or_null(r->from_min);
+	p[4] = minute_or_null(r->to_min);
+	p[5] = SV_INT(r->min_visits);
+	p[6] = SV_INT(r->days);
+	p[7] = SV_BOOL(r->enabled);
+}
+
 int store_alert_rule_create(store *s, store_alert_rule *r, mien_error *err)
 {
 	int rc = check_rule(r, err);
 	if (rc)
 		return rc;
 	r->created_at = r->updated_at = mien_wall_ms();
-	store_value p[] = { SV_TEXT(r->name),
-		            SV_ID_OR_NULL(r->camera_id),
-		            SV_TEXT(r->kind == STORE_RULE_REPEAT_UNKNOWN ? "repeat_unknown" : "unknown"),
-		            minute_or_null(r->from_min),
-		            minute_or_null(r->to_min),
-		            SV_INT(r->min_visits),
-		            SV_INT(r->days),
-		            SV_BOOL(r->enabled),
-		            SV_INT(r->created_at) };
+	store_value p[RULE_FIELDS + 1];
+	rule_fields(r, p);
+	p[RULE_FIELDS] = SV_INT(r->created_at);
 	return RUN(s,
 	           "INSERT INTO alert_rules (name, camera_id, kind, from_min, to_min, min_visits, days, enabled,"
 	           " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
@@ -223,16 +232,10 @@ int store_alert_rule_update(store *s, const store_alert_rule *r, mien_error *err
 	if (rc)
 		return rc;
 	int64_t found = 0;
-	store_value p[] = { SV_INT(r->id),
-		            SV_TEXT(r->name),
-		            SV_ID_OR_NULL(r->camera_id),
-		            SV_TEXT(r->kind == STORE_RULE_REPEAT_UNKNOWN ? "repeat_unknown" : "unknown"),
-		            minute_or_null(r->from_min),
-		            minute_or_null(r->to_min),
-		            SV_INT(r->min_visits),
-		            SV_INT(r->days),
-		            SV_BOOL(r->enabled),
-		            SV_INT(mien_wall_ms()) };
+	store_value p[RULE_FIELDS + 2];
+	p[0] = SV_INT(r->id);
+	rule_fields(r, p + 1);
+	p[RULE_FIELDS + 1] = SV_INT(mien_wall_ms());
 	rc = RUN(s,
 	         "UPDATE alert_rules SET name = $2, camera_id = $3, kind = $4, from_min = $5, to_min = $6,"
 	         " min_visits = $7, days = $8, enabled = $9, updated_at = $10 WHERE id = $1 RETURNING id",
